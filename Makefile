@@ -1,0 +1,40 @@
+# graphdir — every target a newcomer needs. `make run` and `make test` find or
+# start PostgreSQL themselves (see README "PostgreSQL").
+GO            ?= go
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BIN           := bin/graphdir
+STATE_DIR     ?= .graphdir
+FUZZTIME      ?= 60s
+
+.PHONY: build run run-tls test test-short lint fuzz cert clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/graphdir
+
+## run: serve on http://localhost:8080 (private PostgreSQL unless DATABASE_URL is set).
+run: build
+	./$(BIN) serve
+
+## run-tls: serve on https://localhost:8443 with a local development certificate.
+run-tls: build cert
+	GRAPHDIR_PUBLIC_URL=https://localhost:8443 ./$(BIN) serve --addr :8443 \
+		--tls-cert $(STATE_DIR)/tls/cert.pem --tls-key $(STATE_DIR)/tls/key.pem
+
+cert: build
+	./$(BIN) devcert --dir $(STATE_DIR)/tls
+
+## test: every test, against real PostgreSQL (GRAPHDIR_TEST_DATABASE_URL, else
+## 127.0.0.1:5432, else the private instance). The fuzz seed corpus runs too.
+test:
+	$(GO) test -count=1 -race -timeout 12m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+fuzz:
+	$(GO) test ./pkg/odata -run '^$$' -fuzz FuzzParseFilter -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin

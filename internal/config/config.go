@@ -1,0 +1,155 @@
+// Package config turns the environment and command-line flags into a
+// validated Config. It is the one place that reads the environment; every
+// problem is reported at once, before anything starts.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is graphdir's configuration.
+type Config struct {
+	// DatabaseURL is a lib/pq URL. Empty means: start the private
+	// PostgreSQL under StateDir.
+	DatabaseURL string
+	// PublicURL is the externally visible base URL; issuer URLs derive from it.
+	PublicURL string
+	Addr      string
+	TLSCert   string
+	TLSKey    string
+	StateDir  string
+	// Domains are the default tenant's verified domains; the first is its
+	// default domain, used for generated userPrincipalNames.
+	Domains []string
+	// Audience is the aud value tokens must carry.
+	Audience     string
+	LogLevel     string
+	MaxBodyBytes int64
+	// ShutdownGrace bounds how long in-flight requests may finish on SIGTERM.
+	ShutdownGrace time.Duration
+}
+
+// Var documents one setting for --help and the README's table.
+type Var struct {
+	Env, Flag, Default, Usage string
+}
+
+// Vars lists every setting, in the order the README documents them.
+var Vars = []Var{
+	{"DATABASE_URL", "", "(private PostgreSQL under GRAPHDIR_STATE_DIR)", "PostgreSQL connection URL"},
+	{"GRAPHDIR_PUBLIC_URL", "", "http://localhost:8080", "base URL clients use; issuer is {url}/{tenantId}/v2.0"},
+	{"GRAPHDIR_ADDR", "--addr", ":8080", "listen address"},
+	{"GRAPHDIR_TLS_CERT", "--tls-cert", "", "PEM certificate; with --tls-key serves HTTPS"},
+	{"GRAPHDIR_TLS_KEY", "--tls-key", "", "PEM private key"},
+	{"GRAPHDIR_STATE_DIR", "", ".graphdir", "where the private PostgreSQL and dev certificate live"},
+	{"GRAPHDIR_DOMAINS", "", "graphdir.local", "comma-separated verified domains of the default tenant; the first is the default domain"},
+	{"GRAPHDIR_AUDIENCE", "", "api://graphdir", "audience (aud) access tokens must carry"},
+	{"GRAPHDIR_LOG_LEVEL", "", "info", "debug, info, warn or error"},
+	{"GRAPHDIR_MAX_BODY_BYTES", "", "1048576", "largest request body accepted (after decompression)"},
+	{"GRAPHDIR_SHUTDOWN_GRACE", "", "20s", "time in-flight requests get to finish on SIGTERM"},
+}
+
+// Load reads the environment through getenv and the serve flags from args.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+	env := func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		for _, v := range Vars {
+			if v.Env == name && !strings.HasPrefix(v.Default, "(") {
+				return v.Default
+			}
+		}
+		return ""
+	}
+	c := &Config{
+		DatabaseURL: getenv("DATABASE_URL"),
+		PublicURL:   strings.TrimRight(env("GRAPHDIR_PUBLIC_URL"), "/"),
+		StateDir:    env("GRAPHDIR_STATE_DIR"),
+		Audience:    env("GRAPHDIR_AUDIENCE"),
+		LogLevel:    env("GRAPHDIR_LOG_LEVEL"),
+	}
+	var problems []string
+	for _, d := range strings.Split(env("GRAPHDIR_DOMAINS"), ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			if strings.ContainsAny(d, "@/ ") || !strings.Contains(d, ".") {
+				problems = append(problems, fmt.Sprintf("GRAPHDIR_DOMAINS: %q is not a domain name", d))
+			}
+			c.Domains = append(c.Domains, strings.ToLower(d))
+		}
+	}
+	if len(c.Domains) == 0 {
+		problems = append(problems, "GRAPHDIR_DOMAINS: at least one domain is required")
+	}
+	if _, err := fmt.Sscan(env("GRAPHDIR_MAX_BODY_BYTES"), &c.MaxBodyBytes); err != nil || c.MaxBodyBytes < 1024 {
+		problems = append(problems, "GRAPHDIR_MAX_BODY_BYTES: must be a whole number of bytes, at least 1024")
+	}
+	grace, err := time.ParseDuration(env("GRAPHDIR_SHUTDOWN_GRACE"))
+	if err != nil || grace <= 0 {
+		problems = append(problems, "GRAPHDIR_SHUTDOWN_GRACE: must be a positive duration such as 20s")
+	}
+	c.ShutdownGrace = grace
+
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", env("GRAPHDIR_ADDR"), "listen address")
+	fs.StringVar(&c.TLSCert, "tls-cert", getenv("GRAPHDIR_TLS_CERT"), "PEM certificate file; with --tls-key serves HTTPS")
+	fs.StringVar(&c.TLSKey, "tls-key", getenv("GRAPHDIR_TLS_KEY"), "PEM private key file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		problems = append(problems, fmt.Sprintf("GRAPHDIR_PUBLIC_URL: %q must be an absolute http(s) URL without query", c.PublicURL))
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			problems = append(problems, "DATABASE_URL: must be a postgres:// URL")
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		problems = append(problems, "--tls-cert and --tls-key go together")
+	}
+	for _, f := range []string{c.TLSCert, c.TLSKey} {
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				problems = append(problems, fmt.Sprintf("TLS file %s: %v", f, err))
+			}
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		problems = append(problems, fmt.Sprintf("GRAPHDIR_LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if c.Audience == "" {
+		problems = append(problems, "GRAPHDIR_AUDIENCE: must not be empty")
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// Error lists every configuration problem found.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "configuration errors:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// IsConfigError reports whether err is a *Error.
+func IsConfigError(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce)
+}
