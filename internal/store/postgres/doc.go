@@ -1,0 +1,16 @@
+// Package postgres implements directory.Store and directory.KeyStore on
+// PostgreSQL with sqlx and lib/pq, and applies the goose migrations in
+// package schema.
+//
+// It is the only package that writes SQL. Every statement is a constant or is
+// assembled from constant fragments chosen through static tables (Graph
+// property name -> column); values always travel as $n parameters and every
+// query is scoped by tenant_id. Driver errors are translated here, at the
+// edge: sql.ErrNoRows becomes KindNotFound, a unique violation becomes
+// KindConflict naming the Graph property its index guards, and anything else
+// becomes KindInternal, whose text is logged and never shown to a client.
+//
+// It imports internal/directory and schema, never internal/api or
+// internal/auth. Its own tests live in package postgres_test so that they can
+// use pgtest, which imports this package.
+package postgres

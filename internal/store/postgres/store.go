@@ -1,0 +1,85 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // registers the "postgres" database/sql driver
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
+
+// Store is a PostgreSQL-backed directory.Store and directory.KeyStore.
+// It is safe for concurrent use.
+type Store struct {
+	db *sqlx.DB
+}
+
+var (
+	_ directory.Store    = (*Store)(nil)
+	_ directory.KeyStore = (*Store)(nil)
+)
+
+// Pool settings. A graphdir instance serves short statements, so a modest pool
+// that recycles connections keeps it friendly to poolers and failovers.
+const (
+	maxOpenConns    = 25
+	maxIdleConns    = 25
+	connMaxLifetime = 30 * time.Minute
+	connMaxIdleTime = 5 * time.Minute
+)
+
+// Open connects to the database at url (a lib/pq URL or key=value string),
+// configures the connection pool and pings the server. It does not migrate;
+// call Migrate for that.
+func Open(ctx context.Context, url string) (*Store, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxIdleConns)
+	db.SetConnMaxLifetime(connMaxLifetime)
+	db.SetConnMaxIdleTime(connMaxIdleTime)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: ping: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// New returns a Store on an existing connection pool, which must use the
+// lib/pq driver. Closing the Store closes db.
+func New(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// DB returns the underlying pool, e.g. for Migrate or health checks.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// inTx runs fn in a transaction and commits it when fn returns nil. Errors
+// from fn are returned as they are, so fn translates its own; the default
+// isolation (read committed) is enough because uniqueness is enforced by
+// indexes and concurrent writers of one row serialise on its row lock.
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return translate(err, op)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return translate(err, op)
+	}
+	return nil
+}
+
+// isNoRows reports whether err means a query matched nothing.
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

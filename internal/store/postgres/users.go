@@ -1,0 +1,521 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
+
+// userSelect lists the columns of users u that userRow scans, plus the user's
+// identities as one JSON array, so that reading a user is one statement.
+const userSelect = `u.tenant_id, u.id,
+	u.account_enabled, u.age_group, u.business_phones, u.city, u.company_name,
+	u.consent_provided_for_minor, u.country, u.created_at, u.creation_type,
+	u.department, u.display_name, u.employee_id, u.employee_type, u.fax_number,
+	u.given_name, u.job_title, u.mail, u.mail_nickname, u.mobile_phone,
+	u.office_location, u.other_mails, u.password_policies, u.postal_code,
+	u.preferred_language, u.proxy_addresses, u.state, u.street_address,
+	u.surname, u.usage_location, u.user_principal_name, u.user_type,
+	u.password_hash, u.force_change_password_next_sign_in,
+	u.force_change_password_next_sign_in_with_mfa, u.last_password_change_at,
+	u.version,
+	COALESCE((SELECT json_agg(json_build_object(
+			'signInType', i.sign_in_type,
+			'issuer', i.issuer,
+			'issuerAssignedId', i.issuer_assigned_id) ORDER BY i.ordinal)
+		FROM user_identities i
+		WHERE i.tenant_id = u.tenant_id AND i.user_id = u.id), '[]') AS identities`
+
+// userRow is one row of userSelect.
+type userRow struct {
+	TenantID                string         `db:"tenant_id"`
+	ID                      string         `db:"id"`
+	AccountEnabled          *bool          `db:"account_enabled"`
+	AgeGroup                *string        `db:"age_group"`
+	BusinessPhones          pq.StringArray `db:"business_phones"`
+	City                    *string        `db:"city"`
+	CompanyName             *string        `db:"company_name"`
+	ConsentProvidedForMinor *string        `db:"consent_provided_for_minor"`
+	Country                 *string        `db:"country"`
+	CreatedAt               time.Time      `db:"created_at"`
+	CreationType            *string        `db:"creation_type"`
+	Department              *string        `db:"department"`
+	DisplayName             *string        `db:"display_name"`
+	EmployeeID              *string        `db:"employee_id"`
+	EmployeeType            *string        `db:"employee_type"`
+	FaxNumber               *string        `db:"fax_number"`
+	GivenName               *string        `db:"given_name"`
+	JobTitle                *string        `db:"job_title"`
+	Mail                    *string        `db:"mail"`
+	MailNickname            *string        `db:"mail_nickname"`
+	MobilePhone             *string        `db:"mobile_phone"`
+	OfficeLocation          *string        `db:"office_location"`
+	OtherMails              pq.StringArray `db:"other_mails"`
+	PasswordPolicies        *string        `db:"password_policies"`
+	PostalCode              *string        `db:"postal_code"`
+	PreferredLanguage       *string        `db:"preferred_language"`
+	ProxyAddresses          pq.StringArray `db:"proxy_addresses"`
+	State                   *string        `db:"state"`
+	StreetAddress           *string        `db:"street_address"`
+	Surname                 *string        `db:"surname"`
+	UsageLocation           *string        `db:"usage_location"`
+	UserPrincipalName       *string        `db:"user_principal_name"`
+	UserType                *string        `db:"user_type"`
+	PasswordHash            *string        `db:"password_hash"`
+	ForceChange             bool           `db:"force_change_password_next_sign_in"`
+	ForceChangeWithMfa      bool           `db:"force_change_password_next_sign_in_with_mfa"`
+	LastPasswordChangeAt    *time.Time     `db:"last_password_change_at"`
+	Version                 int64          `db:"version"`
+	Identities              []byte         `db:"identities"`
+}
+
+func (r *userRow) user() (*directory.User, error) {
+	u := &directory.User{
+		ID:                      r.ID,
+		TenantID:                r.TenantID,
+		AccountEnabled:          r.AccountEnabled,
+		AgeGroup:                r.AgeGroup,
+		BusinessPhones:          nonNil(r.BusinessPhones),
+		City:                    r.City,
+		CompanyName:             r.CompanyName,
+		ConsentProvidedForMinor: r.ConsentProvidedForMinor,
+		Country:                 r.Country,
+		CreatedDateTime:         utc(&r.CreatedAt),
+		CreationType:            r.CreationType,
+		Department:              r.Department,
+		DisplayName:             r.DisplayName,
+		EmployeeID:              r.EmployeeID,
+		EmployeeType:            r.EmployeeType,
+		FaxNumber:               r.FaxNumber,
+		GivenName:               r.GivenName,
+		JobTitle:                r.JobTitle,
+		Mail:                    r.Mail,
+		MailNickname:            r.MailNickname,
+		MobilePhone:             r.MobilePhone,
+		OfficeLocation:          r.OfficeLocation,
+		OtherMails:              nonNil(r.OtherMails),
+		PasswordPolicies:        r.PasswordPolicies,
+		PostalCode:              r.PostalCode,
+		PreferredLanguage:       r.PreferredLanguage,
+		ProxyAddresses:          nonNil(r.ProxyAddresses),
+		State:                   r.State,
+		StreetAddress:           r.StreetAddress,
+		Surname:                 r.Surname,
+		UsageLocation:           r.UsageLocation,
+		UserPrincipalName:       r.UserPrincipalName,
+		UserType:                r.UserType,
+
+		LastPasswordChangeDateTime: utc(r.LastPasswordChangeAt),
+		Password: directory.PasswordState{
+			ForceChangePasswordNextSignIn:        r.ForceChange,
+			ForceChangePasswordNextSignInWithMfa: r.ForceChangeWithMfa,
+		},
+	}
+	if r.PasswordHash != nil {
+		u.Password.Hash = *r.PasswordHash
+	}
+	u.Identities = []directory.Identity{}
+	if err := json.Unmarshal(r.Identities, &u.Identities); err != nil {
+		return nil, fmt.Errorf("decode identities: %w", err)
+	}
+	return u, nil
+}
+
+func nonNil(a pq.StringArray) []string {
+	if a == nil {
+		return []string{}
+	}
+	return []string(a)
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
+}
+
+// keyPredicate returns the WHERE fragment that selects key among users u, its
+// argument bound as $n, and false when key cannot match any user.
+func keyPredicate(key directory.UserKey, n int) (string, any, bool) {
+	p := "$" + strconv.Itoa(n)
+	switch {
+	case key.ID != "":
+		if !directory.IsGUID(key.ID) {
+			return "", nil, false
+		}
+		return "u.id = " + p, key.ID, true
+	case key.UPN != "":
+		return "lower(u.user_principal_name) = lower(" + p + ")", key.UPN, true
+	}
+	return "", nil, false
+}
+
+// ----- Create
+
+const insertUserSQL = `INSERT INTO users (
+	tenant_id, id, account_enabled, age_group, business_phones, city, company_name,
+	consent_provided_for_minor, country, created_at, creation_type, department,
+	display_name, employee_id, employee_type, fax_number, given_name, job_title,
+	mail, mail_nickname, mobile_phone, office_location, other_mails,
+	password_policies, postal_code, preferred_language, proxy_addresses, state,
+	street_address, surname, usage_location, user_principal_name, user_type,
+	password_hash, force_change_password_next_sign_in,
+	force_change_password_next_sign_in_with_mfa, last_password_change_at)
+VALUES (
+	$1, $2, $3, $4, $5, $6, $7,
+	$8, $9, COALESCE($10, now()), $11, $12,
+	$13, $14, $15, $16, $17, $18,
+	$19, $20, $21, $22, $23,
+	$24, $25, $26, $27, $28,
+	$29, $30, $31, $32, $33,
+	$34, $35,
+	$36, CASE WHEN $34::text IS NULL THEN $37::timestamptz ELSE COALESCE($37, now()) END)
+RETURNING created_at, last_password_change_at`
+
+// insertIdentitiesSQL inserts the identities of one user from three parallel
+// arrays, numbering them in order.
+const insertIdentitiesSQL = `INSERT INTO user_identities
+	(tenant_id, user_id, ordinal, sign_in_type, issuer, issuer_assigned_id)
+SELECT $1, $2, i.ord, i.sign_in_type, i.issuer, i.issuer_assigned_id
+FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+	AS i(sign_in_type, issuer, issuer_assigned_id, ord)`
+
+// CreateUser inserts u and its identities in one transaction. An empty u.ID
+// is filled with a new random id; u.CreatedDateTime (when nil) and
+// u.LastPasswordChangeDateTime (when nil and a password hash is set) are
+// filled with the time of the insert. KindConflict (target userPrincipalName
+// or identities) when a unique value is taken, KindInvalid when
+// userPrincipalName is missing.
+func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
+	const op = "postgres: create user"
+	if !directory.IsGUID(u.TenantID) {
+		return directory.Internal(fmt.Errorf("tenant id %q is not a GUID", u.TenantID), op)
+	}
+	if u.ID == "" {
+		u.ID = uuid.NewString()
+	} else if !directory.IsGUID(u.ID) {
+		return directory.Internal(fmt.Errorf("user id %q is not a GUID", u.ID), op)
+	}
+	u.ID = strings.ToLower(u.ID)
+	if err := checkIdentities(u.Identities); err != nil {
+		return err
+	}
+	var hash *string
+	if u.Password.Hash != "" {
+		hash = &u.Password.Hash
+	}
+	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		var created time.Time
+		var lastPwd *time.Time
+		err := tx.QueryRowxContext(ctx, insertUserSQL,
+			u.TenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
+			u.ConsentProvidedForMinor, u.Country, u.CreatedDateTime, u.CreationType, u.Department,
+			u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
+			u.Mail, u.MailNickname, u.MobilePhone, u.OfficeLocation, strArray(u.OtherMails),
+			u.PasswordPolicies, u.PostalCode, u.PreferredLanguage, strArray(u.ProxyAddresses), u.State,
+			u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
+			hash, u.Password.ForceChangePasswordNextSignIn,
+			u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
+		).Scan(&created, &lastPwd)
+		if err != nil {
+			return translate(err, op)
+		}
+		if err := insertIdentities(ctx, tx, u.TenantID, u.ID, u.Identities, op); err != nil {
+			return err
+		}
+		u.CreatedDateTime = utc(&created)
+		u.LastPasswordChangeDateTime = utc(lastPwd)
+		return nil
+	})
+}
+
+func insertIdentities(ctx context.Context, tx *sqlx.Tx, tenantID, userID string, ids []directory.Identity, op string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	types := make([]string, len(ids))
+	issuers := make([]string, len(ids))
+	assigned := make([]string, len(ids))
+	for i, id := range ids {
+		types[i], issuers[i], assigned[i] = id.SignInType, id.Issuer, id.IssuerAssignedID
+	}
+	_, err := tx.ExecContext(ctx, insertIdentitiesSQL, tenantID, userID,
+		pq.Array(types), pq.Array(issuers), pq.Array(assigned))
+	return translate(err, op)
+}
+
+// checkIdentities rejects a list that names one (issuer, issuerAssignedId)
+// twice, ignoring case, before it reaches the database (whose unique index
+// would reject it too, at the cost of a round trip and a logged error).
+func checkIdentities(ids []directory.Identity) error {
+	seen := make(map[[2]string]bool, len(ids))
+	for _, id := range ids {
+		k := [2]string{strings.ToLower(id.Issuer), strings.ToLower(id.IssuerAssignedID)}
+		if seen[k] {
+			return directory.ErrConflict(propIdentities)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// strArray binds a collection as one text[] parameter; nil binds as '{}'.
+func strArray(a []string) any {
+	if a == nil {
+		a = []string{}
+	}
+	return pq.Array(a)
+}
+
+// ----- Read
+
+// GetUser returns one user with its identities, addressed by id or
+// (case-insensitively) by userPrincipalName. KindNotFound when the tenant has
+// no such user.
+func (s *Store) GetUser(ctx context.Context, tenantID string, key directory.UserKey) (*directory.User, error) {
+	const op = "postgres: get user"
+	pred, arg, ok := keyPredicate(key, 2)
+	if !ok || !directory.IsGUID(tenantID) {
+		return nil, directory.ErrNotFoundUser(key.String())
+	}
+	var r userRow
+	err := s.db.QueryRowxContext(ctx, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND `+pred, tenantID, arg).StructScan(&r)
+	if isNoRows(err) {
+		return nil, directory.ErrNotFoundUser(key.String())
+	}
+	if err != nil {
+		return nil, translate(err, op)
+	}
+	u, err := r.user()
+	if err != nil {
+		return nil, directory.Internal(err, op)
+	}
+	return u, nil
+}
+
+// Page sizes: Graph's default and maximum.
+const (
+	defaultTop = 100
+	maxTop     = 999
+)
+
+// ListUsers returns the users after q.AfterID in id order, with identities,
+// in one statement. A Top outside 1..999 is taken as 100 (below) or 999
+// (above). KindInvalid when AfterID is not a GUID.
+func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.ListQuery) (*directory.Page, error) {
+	const op = "postgres: list users"
+	top := q.Top
+	switch {
+	case top <= 0:
+		top = defaultTop
+	case top > maxTop:
+		top = maxTop
+	}
+	if !directory.IsGUID(tenantID) {
+		return &directory.Page{Users: []*directory.User{}}, nil
+	}
+	query := `SELECT ` + userSelect + ` FROM users u WHERE u.tenant_id = $1`
+	args := []any{tenantID, top + 1}
+	if q.AfterID != "" {
+		if !directory.IsGUID(q.AfterID) {
+			return nil, &directory.Error{Kind: directory.KindInvalid, Target: "$skiptoken", Message: "The specified page token value has expired or is invalid."}
+		}
+		query += ` AND u.id > $3`
+		args = append(args, q.AfterID)
+	}
+	query += ` ORDER BY u.id LIMIT $2`
+
+	rows, err := s.db.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err, op)
+	}
+	defer rows.Close()
+	page := &directory.Page{Users: make([]*directory.User, 0, min(top, 128))}
+	for rows.Next() {
+		var r userRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, translate(err, op)
+		}
+		u, err := r.user()
+		if err != nil {
+			return nil, directory.Internal(err, op)
+		}
+		page.Users = append(page.Users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, op)
+	}
+	if len(page.Users) > top {
+		page.Users = page.Users[:top]
+		page.NextAfterID = page.Users[top-1].ID
+	}
+	return page, nil
+}
+
+// ----- Update
+
+// UpdateUser applies patch in one transaction: the columns named by the
+// patch, the identities (replaced wholesale when present) and the password
+// state; the user's version increases by one. A property name the store does
+// not know is an internal error, never SQL. KindNotFound, KindConflict,
+// KindInvalid (userPrincipalName set to null).
+func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.UserKey, patch directory.UserPatch) (*directory.User, error) {
+	const op = "postgres: update user"
+	pred, keyArg, ok := keyPredicate(key, 2)
+	if !ok || !directory.IsGUID(tenantID) {
+		return nil, directory.ErrNotFoundUser(key.String())
+	}
+
+	args := []any{tenantID, keyArg}
+	bind := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	sets := []string{"version = u.version + 1"}
+
+	var identities []directory.Identity
+	replaceIdentities := false
+	names := make([]string, 0, len(patch.Values))
+	for name := range patch.Values {
+		names = append(names, name)
+	}
+	slices.Sort(names) // a stable statement text for the same set of properties
+	for _, name := range names {
+		v := patch.Values[name]
+		if name == propIdentities {
+			ids, ok := v.([]directory.Identity)
+			if !ok && v != nil {
+				return nil, directory.Internal(fmt.Errorf("identities: unexpected value type %T", v), op)
+			}
+			if err := checkIdentities(ids); err != nil {
+				return nil, err
+			}
+			identities, replaceIdentities = ids, true
+			continue
+		}
+		col, ok := patchColumns[name]
+		if !ok {
+			return nil, directory.Internal(fmt.Errorf("property %q cannot be written by the store", name), op)
+		}
+		arg, err := columnArg(col, v)
+		if err != nil {
+			return nil, directory.Internal(fmt.Errorf("property %q: %w", name, err), op)
+		}
+		sets = append(sets, col.name+" = "+bind(arg))
+	}
+	if pw := patch.Password; pw != nil {
+		var hash *string
+		if pw.Hash != "" {
+			hash = &pw.Hash
+		}
+		var changed *time.Time
+		if !patch.PasswordChangedAt.IsZero() {
+			changed = &patch.PasswordChangedAt
+		}
+		sets = append(sets,
+			"password_hash = "+bind(hash),
+			"force_change_password_next_sign_in = "+bind(pw.ForceChangePasswordNextSignIn),
+			"force_change_password_next_sign_in_with_mfa = "+bind(pw.ForceChangePasswordNextSignInWithMfa),
+			"last_password_change_at = COALESCE("+bind(changed)+"::timestamptz, now())",
+		)
+	}
+	query := `UPDATE users AS u SET ` + strings.Join(sets, ", ") +
+		` WHERE u.tenant_id = $1 AND ` + pred + ` RETURNING ` + userSelect
+
+	var u *directory.User
+	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		var r userRow
+		err := tx.QueryRowxContext(ctx, query, args...).StructScan(&r)
+		if isNoRows(err) {
+			return directory.ErrNotFoundUser(key.String())
+		}
+		if err != nil {
+			return translate(err, op)
+		}
+		if u, err = r.user(); err != nil {
+			return directory.Internal(err, op)
+		}
+		if replaceIdentities {
+			// RETURNING saw the identities before this replacement.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM user_identities WHERE tenant_id = $1 AND user_id = $2`, u.TenantID, u.ID); err != nil {
+				return translate(err, op)
+			}
+			if err := insertIdentities(ctx, tx, u.TenantID, u.ID, identities, op); err != nil {
+				return err
+			}
+			u.Identities = append([]directory.Identity{}, identities...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// columnArg checks that v has the Go type col expects and returns the value to bind.
+func columnArg(col column, v any) (any, error) {
+	switch col.typ {
+	case colString:
+		switch v := v.(type) {
+		case *string:
+			return v, nil
+		case string:
+			return v, nil
+		case nil:
+			return nil, nil
+		}
+	case colBool:
+		switch v := v.(type) {
+		case *bool:
+			return v, nil
+		case bool:
+			return v, nil
+		case nil:
+			return nil, nil
+		}
+	case colStrings:
+		switch v := v.(type) {
+		case []string:
+			return strArray(v), nil
+		case nil:
+			return strArray(nil), nil
+		}
+	}
+	return nil, fmt.Errorf("unexpected value type %T", v)
+}
+
+// ----- Delete
+
+// DeleteUser removes a user and, by cascade, its identities. KindNotFound.
+func (s *Store) DeleteUser(ctx context.Context, tenantID string, key directory.UserKey) error {
+	const op = "postgres: delete user"
+	pred, arg, ok := keyPredicate(key, 2)
+	if !ok || !directory.IsGUID(tenantID) {
+		return directory.ErrNotFoundUser(key.String())
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM users u WHERE u.tenant_id = $1 AND `+pred, tenantID, arg)
+	if err != nil {
+		return translate(err, op)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return translate(err, op)
+	}
+	if n == 0 {
+		return directory.ErrNotFoundUser(key.String())
+	}
+	return nil
+}

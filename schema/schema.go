@@ -1,0 +1,15 @@
+// Package schema holds graphdir's PostgreSQL migrations in goose format
+// (NNNNN_verb_object.sql, each with an Up and a Down section), embedded into
+// the binary so that no SQL files need to ship beside it.
+//
+// It imports nothing. internal/store/postgres applies these files with goose's
+// Provider API; nothing else should read them except test helpers that need a
+// fingerprint of the schema (internal/store/postgres/pgtest).
+package schema
+
+import "embed"
+
+// FS holds every migration file at its root, in version order by name.
+//
+//go:embed *.sql
+var FS embed.FS
