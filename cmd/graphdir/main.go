@@ -1,0 +1,62 @@
+// Command graphdir serves a Microsoft Graph v1.0-compatible /users API on
+// PostgreSQL. main only wires: every subcommand is a function of its
+// arguments and the process environment, so tests can call run directly.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "graphdir:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `graphdir — a Microsoft Graph v1.0 /users directory on PostgreSQL
+
+Usage:
+  graphdir serve   [--addr :8080] [--tls-cert FILE --tls-key FILE]
+  graphdir migrate [up|down|status]
+  graphdir token   --roles "User.ReadWrite.All" [--app-id ID] [--ttl 1h]
+  graphdir token   --user <id or UPN> --scopes "User.Read User.ReadWrite" [--app-id ID] [--ttl 1h]
+  graphdir devcert [--dir .graphdir/tls]
+
+Configuration comes from the environment (DATABASE_URL, GRAPHDIR_PUBLIC_URL, ...);
+see README.md for the full table.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], getenv, stdout, stderr)
+	case "devcert":
+		return runDevCert(args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}

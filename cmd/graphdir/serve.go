@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/graphdir/graphdir/internal/api"
+	"github.com/graphdir/graphdir/internal/auth"
+	"github.com/graphdir/graphdir/internal/config"
+	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/issuer"
+)
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	db, err := openDatabase(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	handler, iss, err := buildHandler(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	tls := cfg.TLSCert != ""
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	log.Info("graphdir serving", "addr", ln.Addr().String(), "scheme", scheme, "public_url", cfg.PublicURL,
+		"tenant", db.tenant.ID, "issuer", iss.IssuerURL(db.tenant.ID))
+	fmt.Fprintf(stdout, `
+graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
+  issuer:  %[5]s
+  A token for a backend job:   TOKEN=$(./bin/graphdir token --roles User.ReadWrite.All)
+  A first call:                curl -H "Authorization: Bearer $TOKEN" %[1]s/v1.0/users
+`, cfg.PublicURL, ln.Addr().String(), db.tenant.ID, db.tenant.DefaultDomain, iss.IssuerURL(db.tenant.ID))
+
+	errc := make(chan error, 1)
+	go func() {
+		if tls {
+			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// buildHandler wires the service, issuer and verifier into the HTTP handler.
+func buildHandler(ctx context.Context, cfg *config.Config, db *database, log *slog.Logger) (http.Handler, *issuer.Issuer, error) {
+	iss := issuer.New(db.store, cfg.PublicURL, issuer.WithAudience(cfg.Audience))
+	if err := iss.EnsureSigningKey(ctx, db.tenant.ID); err != nil {
+		return nil, nil, fmt.Errorf("preparing the signing key: %w", err)
+	}
+	verifier, err := auth.NewVerifier(auth.Config{
+		Issuers: []auth.TrustedIssuer{auth.Builtin(cfg.PublicURL, []string{cfg.Audience}, iss)},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	skipKey, err := db.store.Secret(ctx, "skiptoken-hmac", func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	handler := api.NewHandler(api.Options{
+		Users:        directory.NewService(db.store),
+		Verifier:     verifier,
+		Issuer:       iss,
+		Logger:       log,
+		SkipTokenKey: skipKey,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready:        func(ctx context.Context) error { return db.store.DB().PingContext(ctx) },
+	})
+
+	return handler, iss, nil
+}
