@@ -57,11 +57,11 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	if *roles != "" {
 		tok, err = iss.MintAppToken(ctx, db.tenant.ID, *appID, splitList(*roles), *ttl)
 	} else {
-		u, gerr := db.store.GetUser(ctx, db.tenant.ID, directory.ParseUserKey(*user))
-		if gerr != nil {
-			return fmt.Errorf("token: user %q: %w", *user, gerr)
+		id, lerr := userID(ctx, db, *user)
+		if lerr != nil {
+			return fmt.Errorf("token: user %q: %w", *user, lerr)
 		}
-		tok, err = iss.MintUserToken(ctx, db.tenant.ID, u.ID, *appID, splitList(*scopes), *ttl)
+		tok, err = iss.MintUserToken(ctx, db.tenant.ID, id, *appID, splitList(*scopes), *ttl)
 	}
 	if err != nil {
 		return err
@@ -72,4 +72,17 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 
 func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+}
+
+// userID resolves --user: an object id, a userPrincipalName, or the
+// issuerAssignedId a customer signs in with.
+func userID(ctx context.Context, db *database, key string) (string, error) {
+	u, err := db.store.GetUser(ctx, db.tenant.ID, directory.ParseUserKey(key))
+	if err == nil {
+		return u.ID, nil
+	}
+	if directory.KindOf(err) != directory.KindNotFound {
+		return "", err
+	}
+	return db.store.UserIDBySignInName(ctx, db.tenant.ID, key)
 }

@@ -191,10 +191,15 @@ func TestGetUpdateDelete(t *testing.T) {
 	u := s.create(admin, workforceUser("Mixed.Case@contoso.com"))
 	id := u["id"].(string)
 
-	for _, key := range []string{id, strings.ToUpper(id), "mixed.case@CONTOSO.com", url.PathEscape("Mixed.Case@contoso.com"), "('" + id + "')"} {
+	for _, key := range []string{id, strings.ToUpper(id), "mixed.case@CONTOSO.com", url.PathEscape("Mixed.Case@contoso.com")} {
 		r := s.do("GET", "/v1.0/users/"+key, admin, nil)
 		if r.Status != 200 || r.JSON(t)["id"] != id {
 			t.Errorf("GET /users/%s: %d %s", key, r.Status, r.Body)
+		}
+	}
+	for _, path := range []string{"/v1.0/users('" + id + "')", "/v1.0/users('mixed.case@contoso.com')"} {
+		if r := s.do("GET", path, admin, nil); r.Status != 200 || r.JSON(t)["id"] != id {
+			t.Errorf("GET %s: %d %s", path, r.Status, r.Body)
 		}
 	}
 	r := s.do("GET", "/v1.0/users/nobody@contoso.com", admin, nil)

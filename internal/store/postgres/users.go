@@ -519,3 +519,27 @@ func (s *Store) DeleteUser(ctx context.Context, tenantID string, key directory.U
 	}
 	return nil
 }
+
+// UserIDBySignInName returns the id of the user one of whose identities has
+// issuerAssignedId name (any issuer, case-insensitively), for tools that
+// know a customer by their sign-in email. KindNotFound when none does;
+// KindConflict when several users share the name under different issuers.
+func (s *Store) UserIDBySignInName(ctx context.Context, tenantID, name string) (string, error) {
+	const op = "postgres: user by sign-in name"
+	if !directory.IsGUID(tenantID) {
+		return "", directory.ErrNotFoundUser(name)
+	}
+	var ids []string
+	err := s.db.SelectContext(ctx, &ids, `SELECT DISTINCT user_id::text FROM user_identities
+		WHERE tenant_id = $1 AND lower(issuer_assigned_id) = lower($2) LIMIT 2`, tenantID, name)
+	if err != nil {
+		return "", translate(err, op)
+	}
+	switch len(ids) {
+	case 0:
+		return "", directory.ErrNotFoundUser(name)
+	case 1:
+		return ids[0], nil
+	}
+	return "", directory.Errorf(directory.KindConflict, "several users sign in as %q; use the object id", name)
+}

@@ -1,0 +1,153 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
+
+// Users is what the HTTP edge needs of the directory; *directory.Service
+// implements it. Every method reads the caller from the context and returns
+// *directory.Error values whose Kind decides the response.
+type Users interface {
+	// GetUser returns the user addressed by object id or userPrincipalName.
+	// KindNotFound, KindForbidden.
+	GetUser(ctx context.Context, key string) (*directory.User, error)
+	// GetMe returns the signed-in user. KindBadRequest for app-only callers.
+	GetMe(ctx context.Context) (*directory.User, error)
+	// ListUsers returns one page of the caller's tenant. KindForbidden, KindUnsupported.
+	ListUsers(ctx context.Context, q directory.ListQuery) (*directory.Page, error)
+	// CreateUser creates a user from decoded property values keyed by exact
+	// property name. KindInvalid, KindReadOnly, KindConflict, KindForbidden.
+	CreateUser(ctx context.Context, values map[string]any) (*directory.User, error)
+	// UpdateUser patches the user addressed by key. KindNotFound, KindInvalid,
+	// KindReadOnly, KindConflict, KindForbidden.
+	UpdateUser(ctx context.Context, key string, values map[string]any) (*directory.User, error)
+	// UpdateMe patches the signed-in user. Same kinds as UpdateUser plus KindBadRequest.
+	UpdateMe(ctx context.Context, values map[string]any) (*directory.User, error)
+	// DeleteUser deletes the user addressed by key. KindNotFound, KindForbidden.
+	DeleteUser(ctx context.Context, key string) error
+}
+
+var _ Users = (*directory.Service)(nil)
+
+// Verifier turns the raw Authorization header values of a request into the
+// verified caller. It returns *directory.Error of KindUnauthenticated
+// (missing, malformed, expired or otherwise invalid token; the message
+// "Access token is empty." marks a request without credentials),
+// KindBadRequest (credentials sent twice) or KindForbidden.
+type Verifier interface {
+	Verify(ctx context.Context, authorization []string) (*directory.Principal, error)
+}
+
+// Issuer serves the built-in OpenID issuer's public documents as JSON.
+// KindNotFound for an unknown tenant.
+type Issuer interface {
+	JWKS(ctx context.Context, tenantID string) ([]byte, error)
+	Discovery(ctx context.Context, tenantID string) ([]byte, error)
+}
+
+// DefaultMaxBodyBytes bounds a request body, after decompression, when
+// Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options are the dependencies and settings of NewHandler.
+type Options struct {
+	// Users serves the /v1.0/users and /v1.0/me routes. Required.
+	Users Users
+	// Verifier authenticates every /v1.0 request. Required.
+	Verifier Verifier
+	// Issuer serves the JWKS and discovery documents; when nil those
+	// routes answer 404.
+	Issuer Issuer
+	// Logger receives the access log and errors; nil discards.
+	Logger *slog.Logger
+	// SkipTokenKey signs $skiptoken values (HMAC-SHA256). Every instance
+	// behind one load balancer needs the same key; when empty a random key
+	// is generated, so tokens do not survive a restart.
+	SkipTokenKey []byte
+	// MaxBodyBytes bounds POST and PATCH bodies, compressed and
+	// decompressed; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Ready reports whether the service can take traffic (/readyz); nil
+	// means always ready.
+	Ready func(ctx context.Context) error
+	// BaseURL, when set, is the public scheme://host[:port] used in
+	// @odata.context, @odata.nextLink and Location. Otherwise they are built
+	// from the request: https when it came over TLS, and its Host header
+	// (proxy headers are never trusted).
+	BaseURL *url.URL
+}
+
+// server holds what the handlers close over.
+type server struct {
+	users      Users
+	verifier   Verifier
+	issuer     Issuer
+	log        *slog.Logger
+	skipTokens skipTokenSigner
+	maxBody    int64
+	ready      func(ctx context.Context) error
+	baseURL    string
+}
+
+// NewHandler returns the HTTP handler of the whole API. It panics when
+// Users or Verifier is missing: that is a wiring mistake, not a runtime
+// condition.
+func NewHandler(opts Options) http.Handler {
+	if opts.Users == nil || opts.Verifier == nil {
+		panic("api.NewHandler: Options.Users and Options.Verifier are required")
+	}
+	s := &server{
+		users:    opts.Users,
+		verifier: opts.Verifier,
+		issuer:   opts.Issuer,
+		log:      opts.Logger,
+		maxBody:  opts.MaxBodyBytes,
+		ready:    opts.Ready,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	key := opts.SkipTokenKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key) // never fails (crypto/rand panics rather than return an error)
+	}
+	s.skipTokens = skipTokenSigner{key: append([]byte(nil), key...)}
+	if opts.BaseURL != nil {
+		s.baseURL = strings.TrimSuffix((&url.URL{Scheme: opts.BaseURL.Scheme, Host: opts.BaseURL.Host, Path: opts.BaseURL.Path}).String(), "/")
+	}
+
+	// Gin's mode is process-wide; release mode keeps it from printing
+	// routes and warnings to stdout.
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	// UPNs may carry %23 (#) and, in principle, %2F: route on the raw path
+	// and unescape parameter values ourselves so a key is one segment.
+	r.UseRawPath = true
+	r.UnescapePathValues = true
+	// An API answers the URL it was given; redirects would hide client bugs
+	// and drop request bodies.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.ForwardedByClientIP = false
+	_ = r.SetTrustedProxies(nil) // nil is always valid: trust no proxy
+	r.Use(s.requestID, s.accessLog, s.recoverPanic, s.authenticate)
+	s.addRoutes(r)
+
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.ServeHTTP(w, rewriteKeySegment(req))
+	})
+}

@@ -1,0 +1,40 @@
+package api
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
+
+// apiPrefix is the Graph version segment every authenticated route lives under.
+const apiPrefix = "/v1.0"
+
+// addRoutes registers every route of the API. Each /v1.0 route names the
+// operation it performs: authorize checks it before the handler parses any
+// query option or body, so unauthorised callers never reach a parser.
+//
+// Graph's key-in-parentheses form, /v1.0/users('key'), is rewritten to
+// /v1.0/users/'key' before routing (rewriteKeySegment), so the :key routes
+// serve both forms.
+func (s *server) addRoutes(r *gin.Engine) {
+	r.GET(apiPrefix+"/users", s.authorize(directory.OpListUsers), s.handleListUsers)
+	r.POST(apiPrefix+"/users", s.authorize(directory.OpCreateUser), s.handleCreateUser)
+	r.GET(apiPrefix+"/users/:key", s.authorize(directory.OpReadUser), s.handleGetUser)
+	r.PATCH(apiPrefix+"/users/:key", s.authorize(directory.OpUpdateUser), s.handleUpdateUser)
+	r.DELETE(apiPrefix+"/users/:key", s.authorize(directory.OpDeleteUser), s.handleDeleteUser)
+	r.GET(apiPrefix+"/me", s.authorize(directory.OpReadSelf), s.handleGetMe)
+	r.PATCH(apiPrefix+"/me", s.authorize(directory.OpUpdateSelf), s.handleUpdateMe)
+
+	// The built-in issuer's public documents: no authentication.
+	r.GET("/:tenant/discovery/v2.0/keys", s.handleJWKS)
+	r.GET("/:tenant/v2.0/.well-known/openid-configuration", s.handleDiscovery)
+
+	r.GET("/healthz", s.handleHealth)
+	r.GET("/readyz", s.handleReady)
+
+	// authenticate (a global middleware) has already run for /v1.0 paths,
+	// so unknown routes and wrong methods there answer only authenticated
+	// callers; everyone else gets the 401 first.
+	r.NoRoute(s.handleNoRoute)
+	r.NoMethod(s.handleNoMethod)
+}

@@ -1,0 +1,221 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
+
+// handleListUsers serves GET /v1.0/users. Query options are parsed into
+// queryOptions and then into a directory.ListQuery; the OData engine adds
+// $filter, $orderby, $count and $search to both.
+func (s *server) handleListUsers(c *gin.Context) {
+	q, err := parseQuery(c.Request.URL.RawQuery, collectionOptions)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	p := directory.PrincipalFrom(c.Request.Context())
+	shape := q.shapeHash()
+	lq := directory.ListQuery{Top: q.top}
+	if q.skipToken != "" {
+		if lq.AfterID, err = s.skipTokens.Open(p.TenantID, shape, q.skipToken); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	page, err := s.users.ListUsers(c.Request.Context(), lq)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	base := s.base(c.Request)
+	b := make([]byte, 0, 256+len(page.Users)*512)
+	b = append(b, `{"@odata.context":`...)
+	b = appendString(b, base+apiPrefix+"/$metadata#users"+q.selectSuffix())
+	if page.NextAfterID != "" {
+		link := base + c.Request.URL.EscapedPath() + "?" + q.nextLinkQuery(s.skipTokens.Sign(p.TenantID, shape, page.NextAfterID))
+		b = append(b, `,"@odata.nextLink":`...)
+		b = appendString(b, link)
+	}
+	b = append(b, `,"value":[`...)
+	props := q.properties()
+	for i, u := range page.Users {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendUser(b, u, props, true)
+	}
+	b = append(b, "]}"...)
+	writeJSON(c, http.StatusOK, b)
+}
+
+// handleGetUser serves GET /v1.0/users/{id | userPrincipalName}.
+func (s *server) handleGetUser(c *gin.Context) {
+	key, err := userKey(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	q, err := parseQuery(c.Request.URL.RawQuery, entityOptions)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	u, err := s.users.GetUser(c.Request.Context(), key)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.writeEntity(c, http.StatusOK, u, q)
+}
+
+// handleGetMe serves GET /v1.0/me.
+func (s *server) handleGetMe(c *gin.Context) {
+	q, err := parseQuery(c.Request.URL.RawQuery, entityOptions)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	u, err := s.users.GetMe(c.Request.Context())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.writeEntity(c, http.StatusOK, u, q)
+}
+
+// handleCreateUser serves POST /v1.0/users: 201 with the default
+// properties of the new user and its URL in Location.
+func (s *server) handleCreateUser(c *gin.Context) {
+	values, ok := s.decodeWrite(c)
+	if !ok {
+		return
+	}
+	u, err := s.users.CreateUser(c.Request.Context(), values)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Header("Location", s.base(c.Request)+apiPrefix+"/users/"+u.ID)
+	s.writeEntity(c, http.StatusCreated, u, &queryOptions{})
+}
+
+// handleUpdateUser serves PATCH /v1.0/users/{key}: 204 without a body.
+func (s *server) handleUpdateUser(c *gin.Context) {
+	key, err := userKey(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	values, ok := s.decodeWrite(c)
+	if !ok {
+		return
+	}
+	if _, err := s.users.UpdateUser(c.Request.Context(), key, values); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// handleUpdateMe serves PATCH /v1.0/me: 204 without a body.
+func (s *server) handleUpdateMe(c *gin.Context) {
+	values, ok := s.decodeWrite(c)
+	if !ok {
+		return
+	}
+	if _, err := s.users.UpdateMe(c.Request.Context(), values); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// handleDeleteUser serves DELETE /v1.0/users/{key}: 204 without a body.
+func (s *server) handleDeleteUser(c *gin.Context) {
+	key, err := userKey(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := s.users.DeleteUser(c.Request.Context(), key); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// decodeWrite checks the query string of a write and decodes its body. On
+// failure it has written the error and returns false.
+func (s *server) decodeWrite(c *gin.Context) (map[string]any, bool) {
+	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
+		s.writeError(c, err)
+		return nil, false
+	}
+	data, err := s.readBody(c)
+	if err != nil {
+		s.writeError(c, err)
+		return nil, false
+	}
+	values, err := decodeUserBody(data)
+	if err != nil {
+		s.writeError(c, err)
+		return nil, false
+	}
+	return values, true
+}
+
+// writeEntity writes one user with its @odata.context.
+func (s *server) writeEntity(c *gin.Context, status int, u *directory.User, q *queryOptions) {
+	b := make([]byte, 0, 512)
+	b = append(b, `{"@odata.context":`...)
+	b = appendString(b, s.base(c.Request)+apiPrefix+"/$metadata#users"+q.selectSuffix()+"/$entity")
+	b = appendUser(b, u, q.properties(), false)
+	writeJSON(c, status, b)
+}
+
+// userKey returns the :key path parameter as the user key it denotes. A
+// quoted key ('…', from Graph's users('…') form, quotes doubled inside) is
+// an OData string literal and may start with '$'; a bare key starting with
+// '$' would be a system segment ($count, $ref, …), which we do not serve.
+func userKey(c *gin.Context) (string, error) {
+	key := c.Param("key")
+	if len(key) >= 2 && key[0] == '\'' && key[len(key)-1] == '\'' {
+		inner := key[1 : len(key)-1]
+		var b strings.Builder
+		for i := 0; i < len(inner); i++ {
+			if inner[i] == '\'' {
+				if i+1 >= len(inner) || inner[i+1] != '\'' {
+					return "", directory.Errorf(directory.KindBadRequest, "Invalid key literal: a single quote inside a key must be doubled.")
+				}
+				i++
+			}
+			b.WriteByte(inner[i])
+		}
+		return b.String(), nil
+	}
+	if strings.HasPrefix(key, "$") {
+		return "", errSegmentNotFound(clip(key))
+	}
+	return key, nil
+}
+
+// base is scheme://host of the API as the caller reached it.
+func (s *server) base(r *http.Request) string {
+	if s.baseURL != "" {
+		return s.baseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
