@@ -228,10 +228,10 @@ func collP(name string, f func(*User) *[]string, validate string, maxItems int) 
 	return &Property{Name: name, Type: TypeStringCollection, coll: f, Validate: validate, MaxItems: maxItems}
 }
 
-func (p *Property) def() *Property      { p.Default = true; return p }
-func (p *Property) basic() *Property    { p.Basic = true; return p }
-func (p *Property) ro() *Property       { p.ReadOnly = true; return p }
-func (p *Property) self() *Property     { p.SelfService = true; return p }
+func (p *Property) def() *Property       { p.Default = true; return p }
+func (p *Property) basic() *Property     { p.Basic = true; return p }
+func (p *Property) ro() *Property        { p.ReadOnly = true; return p }
+func (p *Property) self() *Property      { p.SelfService = true; return p }
 func (p *Property) sensitive() *Property { p.Sensitive = true; return p }
 
 // userProperties lists every user property graphdir knows, in the order

@@ -3,6 +3,8 @@ package directory
 import (
 	"context"
 	"time"
+
+	"github.com/graphdir/graphdir/pkg/odata"
 )
 
 // UserKey addresses one user by object id or by userPrincipalName.
@@ -40,18 +42,48 @@ type UserPatch struct {
 	PasswordChangedAt time.Time
 }
 
-// ListQuery is what a caller asks of GET /users after the edge has parsed the
-// query options. Later query features (filter, order, search) extend it.
+// ListQuery is what a caller asks of GET /users after the edge has parsed
+// the query options. Filter, Search and OrderBy are syntax trees: the store
+// resolves every property through its allow-list, type-checks and refuses
+// what it cannot answer from an index (KindUnsupported, Graph's
+// Request_UnsupportedQuery, naming the property or operator).
 type ListQuery struct {
+	// Filter is the parsed $filter, nil for none.
+	Filter odata.Expr
+	// Search is the parsed $search, nil for none.
+	Search odata.SearchExpr
+	// OrderBy is the parsed $orderby; ties are always broken by id.
+	OrderBy []odata.OrderItem
 	// Top is the page size, 1..999.
 	Top int
-	// AfterID continues a listing after the user with this id (keyset paging).
+	// Skip skips that many matches before the first page (beyond Graph).
+	Skip int
+	// Count asks for the total number of matches in Page.Count.
+	Count bool
+	// After continues a listing after the row the cursor describes
+	// (keyset paging; nil for the first page).
+	After *Cursor
+
+	// AfterID is the pre-query-engine continuation; removed with it.
 	AfterID string
 }
 
-// Page is one page of a listing. NextAfterID is empty on the last page.
+// Cursor is the position of the last row of a page: its sort-key values
+// (text form, nil for null, in OrderBy order) and its id. The edge carries it
+// in an HMAC-protected $skiptoken bound to the query it came from.
+type Cursor struct {
+	Keys []*string `json:"k,omitempty"`
+	ID   string    `json:"id"`
+}
+
+// Page is one page of a listing. Next is nil on the last page; Count is set
+// when the query asked for it.
 type Page struct {
-	Users       []*User
+	Users []*User
+	Next  *Cursor
+	Count *int64
+
+	// NextAfterID is the pre-query-engine continuation; removed with it.
 	NextAfterID string
 }
 
@@ -72,8 +104,12 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error
 	// GetUser returns one user. KindNotFound when there is none.
 	GetUser(ctx context.Context, tenantID string, key UserKey) (*User, error)
-	// ListUsers returns one page in id order.
+	// ListUsers returns one page of the users q matches, in q's order.
+	// KindUnsupported / KindInvalid for queries it refuses.
 	ListUsers(ctx context.Context, tenantID string, q ListQuery) (*Page, error)
+	// CountUsers counts the users q's Filter and Search match (Top, Skip,
+	// OrderBy and After are ignored).
+	CountUsers(ctx context.Context, tenantID string, q ListQuery) (int64, error)
 	// UpdateUser applies patch atomically and returns the updated user.
 	// KindNotFound, KindConflict.
 	UpdateUser(ctx context.Context, tenantID string, key UserKey, patch UserPatch) (*User, error)

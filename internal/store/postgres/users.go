@@ -543,3 +543,16 @@ func (s *Store) UserIDBySignInName(ctx context.Context, tenantID, name string) (
 	}
 	return "", directory.Errorf(directory.KindConflict, "several users sign in as %q; use the object id", name)
 }
+
+// CountUsers counts the tenant's users. TODO(query engine): apply q.Filter and q.Search.
+func (s *Store) CountUsers(ctx context.Context, tenantID string, q directory.ListQuery) (int64, error) {
+	var n int64
+	if !directory.IsGUID(tenantID) {
+		return 0, nil
+	}
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM users WHERE tenant_id = $1`, tenantID)
+	if err != nil {
+		return 0, translate(err, "postgres: count users")
+	}
+	return n, nil
+}
