@@ -36,7 +36,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
-	handler, iss, err := buildHandler(ctx, cfg, db, log)
+	handler, iss, err := buildHandler(ctx, cfg, getenv, db, log)
 	if err != nil {
 		return err
 	}
@@ -94,14 +94,16 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
 }
 
 // buildHandler wires the service, issuer and verifier into the HTTP handler.
-func buildHandler(ctx context.Context, cfg *config.Config, db *database, log *slog.Logger) (http.Handler, *issuer.Issuer, error) {
+func buildHandler(ctx context.Context, cfg *config.Config, getenv func(string) string, db *database, log *slog.Logger) (http.Handler, *issuer.Issuer, error) {
 	iss := issuer.New(db.store, cfg.PublicURL, issuer.WithAudience(cfg.Audience))
 	if err := iss.EnsureSigningKey(ctx, db.tenant.ID); err != nil {
 		return nil, nil, fmt.Errorf("preparing the signing key: %w", err)
 	}
-	verifier, err := auth.NewVerifier(auth.Config{
-		Issuers: []auth.TrustedIssuer{auth.Builtin(cfg.PublicURL, []string{cfg.Audience}, iss)},
-	})
+	issuers, err := trustedIssuers(ctx, cfg, getenv, db, iss, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	verifier, err := auth.NewVerifier(auth.Config{Issuers: issuers})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,4 +126,36 @@ func buildHandler(ctx context.Context, cfg *config.Config, db *database, log *sl
 	})
 
 	return handler, iss, nil
+}
+
+// trustedIssuers returns the built-in issuer followed by the external ones
+// configured in GRAPHDIR_TRUSTED_ISSUERS(_FILE), each with a JWKS key source
+// that stops when ctx ends.
+func trustedIssuers(ctx context.Context, cfg *config.Config, getenv func(string) string, db *database, iss *issuer.Issuer, log *slog.Logger) ([]auth.TrustedIssuer, error) {
+	ext, err := config.LoadTrustedIssuers(getenv)
+	if err != nil {
+		return nil, err
+	}
+	issuers := []auth.TrustedIssuer{auth.Builtin(cfg.PublicURL, []string{cfg.Audience}, iss)}
+	for _, c := range ext {
+		if _, err := db.store.Tenant(ctx, c.TenantID); err != nil {
+			return nil, fmt.Errorf("trusted issuer %s: tenant %s: %w", c.Name, c.TenantID, err)
+		}
+		src, err := auth.NewJWKSKeySource(ctx, auth.JWKSConfig{
+			Name: c.Name, Issuer: c.Issuer, TenantID: c.EntraTenant,
+			JWKSURL: c.JWKSURL, DiscoveryURL: c.DiscoveryURL,
+			RefreshInterval: c.RefreshInterval, MinRefetchInterval: c.MinRefetchInterval,
+			AllowUnavailableAtStart: c.AllowUnavailableAtStart,
+			OnError: func(err error) { log.Warn("trusted issuer keys", "issuer", c.Name, "err", err) },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("trusted issuer %s: %w", c.Name, err)
+		}
+		issuers = append(issuers, auth.TrustedIssuer{
+			Name: c.Name, Issuer: c.Issuer, TenantID: c.ExpectedTenant, DataTenantID: c.TenantID,
+			TenantClaimOptional: c.TenantClaimOptional, Audiences: c.Audiences,
+			AcceptedTypes: c.AcceptedTypes, Version: c.Version, Keys: src,
+		})
+	}
+	return issuers, nil
 }

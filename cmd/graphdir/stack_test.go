@@ -59,7 +59,7 @@ func newStack(t *testing.T) *stack {
 	}
 	t.Cleanup(db.Close)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h, iss, err := buildHandler(ctx, cfg, db, log)
+	h, iss, err := buildHandler(ctx, cfg, func(k string) string { return env[k] }, db, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,11 @@ import (
 )
 
 // checkClaims applies the registered-claim rules jwx does not: exact
-// audience, tenant, version, subject, and the refusal of ID tokens. claims are the signed bytes jwx verified, decoded by
-// decodeObject.
-func (v *Verifier) checkClaims(claims map[string]json.RawMessage, ti *trusted, tenant string) error {
+// audience, tenant, version, subject, the signing key's issuer, and the
+// refusal of ID tokens. claims are the signed bytes jwx verified, decoded by
+// decodeObject; iss and tenant are what issuerFor matched, keyIssuer what
+// the verifying key was published for ("" when unknown).
+func (v *Verifier) checkClaims(claims map[string]json.RawMessage, ti *trusted, iss, tenant, keyIssuer string) error {
 	for _, name := range idTokenClaims {
 		if _, ok := claims[name]; ok {
 			return fail(ReasonIDToken, errors.New(name))
@@ -28,10 +30,13 @@ func (v *Verifier) checkClaims(claims map[string]json.RawMessage, ti *trusted, t
 	switch {
 	case err != nil:
 		return fail(ReasonClaimType, errors.New("tid"))
-	case !ok:
+	case !ok && !ti.TenantClaimOptional:
 		return fail(ReasonMissingClaim, errors.New("tid"))
-	case tid != tenant:
+	case ok && tid != tenant:
 		return fail(ReasonTenant, nil)
+	}
+	if keyIssuer != "" && !keyIssuerMatches(keyIssuer, iss, tenant) {
+		return fail(ReasonKeyIssuer, nil)
 	}
 	if ti.Version != "" {
 		ver, _, err := optString(claims, "ver")
@@ -44,6 +49,32 @@ func (v *Verifier) checkClaims(claims map[string]json.RawMessage, ti *trusted, t
 		return fail(ReasonMissingClaim, errors.New("sub"))
 	}
 	return nil
+}
+
+// keyIssuerMatches applies Entra's signing-key issuer rule: the key's
+// issuer, with TenantPlaceholder replaced by the token's tenant, must be the
+// token's iss. As in Microsoft.IdentityModel, a v1 token
+// (https://sts.windows.net/{tid}/) may also be verified by a key published
+// for the same tenant's v2 issuer, since v1 key sets carry no issuer.
+func keyIssuerMatches(keyIssuer, iss, tenant string) bool {
+	if strings.Contains(keyIssuer, TenantPlaceholder) && !directory.IsGUID(tenant) {
+		return false
+	}
+	eff := strings.ReplaceAll(keyIssuer, TenantPlaceholder, tenant)
+	if eff == iss {
+		return true
+	}
+	return iss == EntraV1Issuer(tenant) && eff == EntraV2Issuer(tenant)
+}
+
+// EntraV1Issuer and EntraV2Issuer are the iss values of the Microsoft
+// identity platform's v1.0 and v2.0 access tokens for a tenant (public
+// cloud).
+func EntraV1Issuer(tenant string) string { return "https://sts.windows.net/" + tenant + "/" }
+
+// EntraV2Issuer: see EntraV1Issuer.
+func EntraV2Issuer(tenant string) string {
+	return "https://login.microsoftonline.com/" + tenant + "/v2.0"
 }
 
 // singleAudience returns the one audience of the token. A token naming

@@ -70,7 +70,26 @@ type TrustedIssuer struct {
 	Version string
 	// Keys supplies the verification keys.
 	Keys KeySource
+	// DataTenantID, when set, is the graphdir tenant the issuer's tokens act
+	// in: it becomes Principal.TenantID, while the token's tid is still
+	// checked against TenantID (or the tenant in a templated iss). It lets an
+	// external issuer (an Entra tenant, a Keycloak realm) map to one graphdir
+	// tenant. Empty means the tid itself is the data tenant, as for the
+	// built-in issuer. Only a single-tenant Issuer may set it, so no two
+	// issuer tenants can ever land in one data tenant by accident.
+	DataTenantID string
+	// TenantClaimOptional lets tokens of a single-tenant issuer omit tid
+	// (Keycloak and most non-Entra issuers never send it); the tenant then
+	// comes from configuration alone. A tid that is present must still equal
+	// TenantID.
+	TenantClaimOptional bool
 }
+
+// KeyIssuerParam is the JWK member in which Entra publishes the issuer a
+// signing key belongs to (a fixed iss, or a template with
+// TenantPlaceholder). When a key carries it, the verifier refuses a token
+// whose iss is not that issuer (security.md 1.5, "Signing key issuer").
+const KeyIssuerParam = "issuer"
 
 // Builtin returns the TrustedIssuer for graphdir's own issuer published at
 // publicURL: iss {publicURL}/{tenantid}/v2.0, typ at+jwt, ver 2.0.
@@ -119,6 +138,19 @@ func (t *trusted) match(iss string) (tenant string, ok bool) {
 	return tenant, true
 }
 
+func isLowerGUID(s string) bool {
+	return directory.IsGUID(s) && s == strings.ToLower(s)
+}
+
+// dataTenant is the graphdir tenant a token of this issuer acts in, given
+// the issuer tenant its iss and tid named.
+func (t *trusted) dataTenant(tenant string) string {
+	if t.DataTenantID != "" {
+		return t.DataTenantID
+	}
+	return tenant
+}
+
 func normalizeType(typ string) string {
 	typ = strings.ToLower(typ)
 	return strings.TrimPrefix(typ, "application/")
@@ -139,12 +171,20 @@ func (c Config) prepare() ([]*trusted, error) {
 		}
 		switch strings.Count(ti.Issuer, TenantPlaceholder) {
 		case 0:
-			if ti.Issuer == "" || !directory.IsGUID(ti.TenantID) || ti.TenantID != strings.ToLower(ti.TenantID) {
+			if ti.Issuer == "" || !isLowerGUID(ti.TenantID) {
 				return nil, fmt.Errorf("auth: issuer %d (%s) needs an issuer and a lower-case GUID tenant", n, ti.Name)
+			}
+			if ti.DataTenantID != "" && !isLowerGUID(ti.DataTenantID) {
+				return nil, fmt.Errorf("auth: issuer %d (%s) maps to a data tenant that is not a lower-case GUID", n, ti.Name)
 			}
 		case 1:
 			if ti.TenantID != "" {
 				return nil, fmt.Errorf("auth: templated issuer %d (%s) must not fix a tenant", n, ti.Name)
+			}
+			if ti.DataTenantID != "" || ti.TenantClaimOptional {
+				// Mapping every tenant of a multi-tenant issuer into one data
+				// tenant would merge strangers' directories.
+				return nil, fmt.Errorf("auth: templated issuer %d (%s) cannot map to a data tenant or omit tid", n, ti.Name)
 			}
 			t.templated = true
 			t.prefix, t.suffix, _ = strings.Cut(ti.Issuer, TenantPlaceholder)

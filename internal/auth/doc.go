@@ -14,6 +14,10 @@
 // ours but the directory types. (Its external tests use the real issuer to
 // prove the two agree on the token format; that is not a package dependency.)
 //
+// External issuers (Entra, Keycloak) get their keys from JWKSKeySource
+// (jwks.go): a jwx jwk.Cache over the issuer's JWKS, fetched with a plain
+// net/http client from URLs in configuration only, never from a token.
+//
 // Importing auth switches jwx to compact-only parsing for the whole process
 // (jwt.Settings is global), which is what every user of jwx here wants: the
 // JWS JSON serialization is never a valid access token.

@@ -51,6 +51,7 @@ const (
 	ReasonClaims            Reason = "claims_invalid"
 	ReasonAudience          Reason = "bad_audience"
 	ReasonTenant            Reason = "tenant_mismatch"
+	ReasonKeyIssuer         Reason = "key_issuer_mismatch"
 	ReasonVersion           Reason = "bad_version"
 	ReasonIDToken           Reason = "id_token"
 	ReasonInconsistentKind  Reason = "inconsistent_token_kind"

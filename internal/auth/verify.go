@@ -120,7 +120,7 @@ func (v *Verifier) Verify(ctx context.Context, authorization []string) (*directo
 	if !directory.IsGUID(tenant) || tenant != strings.ToLower(tenant) {
 		return nil, fail(ReasonUnknownIssuer, errors.New("tenant in iss is not a lower-case GUID"))
 	}
-	pub, err := v.key(ctx, ti, tenant, kid)
+	pub, keyIssuer, err := v.key(ctx, ti, tenant, kid)
 	if err != nil {
 		return nil, err
 	}
@@ -138,10 +138,10 @@ func (v *Verifier) Verify(ctx context.Context, authorization []string) (*directo
 		return nil, parseFailure(err)
 	}
 
-	if err := v.checkClaims(claims, ti, tenant); err != nil {
+	if err := v.checkClaims(claims, ti, iss, tenant, keyIssuer); err != nil {
 		return nil, err
 	}
-	return classify(claims, tenant)
+	return classify(claims, ti.dataTenant(tenant))
 }
 
 // bearerToken extracts the token from the Authorization header values
@@ -294,33 +294,42 @@ func (v *Verifier) issuerFor(iss string) (*trusted, string) {
 
 // key fetches kid from the issuer's source and checks it is a key we would
 // sign with ourselves: RSA of at least 2048 bits, meant for signatures and,
-// if it names an algorithm, RS256.
-func (v *Verifier) key(ctx context.Context, ti *trusted, tenant, kid string) (*rsa.PublicKey, error) {
+// if it names an algorithm, RS256. It also returns the issuer the key is
+// published for (KeyIssuerParam), or "" when the source does not say.
+func (v *Verifier) key(ctx context.Context, ti *trusted, tenant, kid string) (*rsa.PublicKey, string, error) {
 	k, err := ti.Keys.Key(ctx, tenant, kid)
 	if err != nil {
 		if directory.KindOf(err) == directory.KindNotFound {
-			return nil, fail(ReasonUnknownKey, nil)
+			return nil, "", fail(ReasonUnknownKey, nil)
 		}
-		return nil, fail(ReasonKeysUnavailable, fmt.Errorf("issuer %s: %w", ti.Name, err))
+		return nil, "", fail(ReasonKeysUnavailable, fmt.Errorf("issuer %s: %w", ti.Name, err))
 	}
 	if k == nil || k.KeyType() != jwa.RSA {
-		return nil, fail(ReasonUnusableKey, errors.New("not an RSA key"))
+		return nil, "", fail(ReasonUnusableKey, errors.New("not an RSA key"))
 	}
 	if alg := k.Algorithm(); alg != nil && alg.String() != "" && alg.String() != string(jwa.RS256) {
-		return nil, fail(ReasonUnusableKey, fmt.Errorf("key is for %s", alg))
+		return nil, "", fail(ReasonUnusableKey, fmt.Errorf("key is for %s", alg))
 	}
 	if u := k.KeyUsage(); u != "" && u != string(jwk.ForSignature) {
-		return nil, fail(ReasonUnusableKey, fmt.Errorf("key use %q", u))
+		return nil, "", fail(ReasonUnusableKey, fmt.Errorf("key use %q", u))
+	}
+	var keyIssuer string
+	if raw, ok := k.Get(KeyIssuerParam); ok {
+		s, isString := raw.(string)
+		if !isString || s == "" {
+			return nil, "", fail(ReasonUnusableKey, errors.New("key issuer is not a string"))
+		}
+		keyIssuer = s
 	}
 	rawKey, err := jwk.PublicRawKeyOf(k)
 	if err != nil {
-		return nil, fail(ReasonUnusableKey, err)
+		return nil, "", fail(ReasonUnusableKey, err)
 	}
 	pub, ok := rawKey.(*rsa.PublicKey)
 	if !ok || pub.N.BitLen() < 2048 {
-		return nil, fail(ReasonUnusableKey, errors.New("RSA key too short"))
+		return nil, "", fail(ReasonUnusableKey, errors.New("RSA key too short"))
 	}
-	return pub, nil
+	return pub, keyIssuer, nil
 }
 
 // pinnedKey is the only key provider jwt.Parse sees: it offers exactly the

@@ -51,6 +51,8 @@ var Vars = []Var{
 	{"GRAPHDIR_STATE_DIR", "", ".graphdir", "where the private PostgreSQL and dev certificate live"},
 	{"GRAPHDIR_DOMAINS", "", "graphdir.local", "comma-separated verified domains of the default tenant; the first is the default domain"},
 	{"GRAPHDIR_AUDIENCE", "", "api://graphdir", "audience (aud) access tokens must carry"},
+	{"GRAPHDIR_TRUSTED_ISSUERS", "", "", "JSON array of external token issuers (Entra, Keycloak, ...)"},
+	{"GRAPHDIR_TRUSTED_ISSUERS_FILE", "", "", "path to the same JSON, instead of the variable"},
 	{"GRAPHDIR_LOG_LEVEL", "", "info", "debug, info, warn or error"},
 	{"GRAPHDIR_MAX_BODY_BYTES", "", "1048576", "largest request body accepted (after decompression)"},
 	{"GRAPHDIR_SHUTDOWN_GRACE", "", "20s", "time in-flight requests get to finish on SIGTERM"},
