@@ -63,9 +63,6 @@ type ListQuery struct {
 	// After continues a listing after the row the cursor describes
 	// (keyset paging; nil for the first page).
 	After *Cursor
-
-	// AfterID is the pre-query-engine continuation; removed with it.
-	AfterID string
 }
 
 // Cursor is the position of the last row of a page: its sort-key values
@@ -82,9 +79,6 @@ type Page struct {
 	Users []*User
 	Next  *Cursor
 	Count *int64
-
-	// NextAfterID is the pre-query-engine continuation; removed with it.
-	NextAfterID string
 }
 
 // Store persists tenants and users. Every method is scoped to one tenant.

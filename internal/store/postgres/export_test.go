@@ -1,5 +1,7 @@
 package postgres
 
+import "github.com/graphdir/graphdir/internal/directory"
+
 // PatchColumns exposes the property -> column allow-list to package postgres_test.
 func PatchColumns() map[string]string {
 	m := make(map[string]string, len(patchColumns))
@@ -8,3 +10,47 @@ func PatchColumns() map[string]string {
 	}
 	return m
 }
+
+// ListSQL returns the list statement ListUsers runs for q (Top 0 means 100).
+func ListSQL(tenantID string, q directory.ListQuery) (string, []any, error) {
+	top := q.Top
+	if top <= 0 {
+		top = defaultTop
+	}
+	st, err := buildList(tenantID, q, top)
+	if err != nil {
+		return "", nil, err
+	}
+	return st.sql, st.args, nil
+}
+
+// CountSQL returns the statement CountUsers runs for q.
+func CountSQL(tenantID string, q directory.ListQuery) (string, []any, error) {
+	st, err := buildCount(tenantID, q)
+	if err != nil {
+		return "", nil, err
+	}
+	return st.sql, st.args, nil
+}
+
+// QueryProperty describes one row of the query allow-list for tests.
+type QueryProperty struct {
+	Name, Column       string
+	String, NotNull    bool // a scalar string property (NotNull: a NOT NULL column)
+	Trigram, Sortable  bool
+	Collection, Search bool
+}
+
+// QueryProperties returns the allow-list.
+func QueryProperties() []QueryProperty {
+	out := make([]QueryProperty, len(queryProperties))
+	for i, p := range queryProperties {
+		out[i] = QueryProperty{Name: p.Name, Column: p.Column,
+			String: p.Kind == kindString || p.Kind == kindStringNotNull, NotNull: p.Kind == kindStringNotNull,
+			Trigram: p.Ops&allowTrigram != 0, Sortable: p.Sortable, Collection: p.Kind == kindCollection, Search: p.Search != searchNone}
+	}
+	return out
+}
+
+// SearchParts exposes the Go tokeniser of $search text.
+func SearchParts(s string) []string { return searchParts(s) }

@@ -453,13 +453,13 @@ func TestStore_ListUsers_KeysetPaging(t *testing.T) {
 				}
 				seen[u.ID], last = true, u.ID
 			}
-			if page.NextAfterID == "" {
+			if page.Next == nil {
 				break
 			}
-			if page.NextAfterID != last {
-				t.Fatalf("NextAfterID %s, last id %s", page.NextAfterID, last)
+			if page.Next.ID != last || len(page.Next.Keys) != 0 {
+				t.Fatalf("Next %+v, last id %s", page.Next, last)
 			}
-			q.AfterID = page.NextAfterID
+			q.After = page.Next
 		}
 		if len(seen) != n {
 			t.Errorf("top %d: saw %d users, want %d", top, len(seen), n)
@@ -467,10 +467,10 @@ func TestStore_ListUsers_KeysetPaging(t *testing.T) {
 		last = ""
 	}
 
-	_, err := s.ListUsers(ctx, tn.ID, directory.ListQuery{Top: 10, AfterID: "x' OR 1=1 --"})
+	_, err := s.ListUsers(ctx, tn.ID, directory.ListQuery{Top: 10, After: &directory.Cursor{ID: "x' OR 1=1 --"}})
 	wantKind(t, err, directory.KindInvalid, "$skiptoken")
 	page, err := s.ListUsers(ctx, uuid.NewString(), directory.ListQuery{Top: 10})
-	if err != nil || len(page.Users) != 0 || page.NextAfterID != "" {
+	if err != nil || len(page.Users) != 0 || page.Next != nil {
 		t.Errorf("empty tenant: %+v, %v", page, err)
 	}
 }

@@ -157,7 +157,7 @@ func keyPredicate(key directory.UserKey, n int) (string, any, bool) {
 		}
 		return "u.id = " + p, key.ID, true
 	case key.UPN != "":
-		return "lower(u.user_principal_name) = lower(" + p + ")", key.UPN, true
+		return "lower(u.user_principal_name) COLLATE \"C\" = lower(" + p + ")", key.UPN, true
 	}
 	return "", nil, false
 }
@@ -311,9 +311,14 @@ const (
 	maxTop     = 999
 )
 
-// ListUsers returns the users after q.AfterID in id order, with identities,
-// in one statement. A Top outside 1..999 is taken as 100 (below) or 999
-// (above). KindInvalid when AfterID is not a GUID.
+// ListUsers returns one page of the users q matches, with identities, in
+// one statement: Filter and Search translated through the property
+// allow-list (query.go, search.go), ordered by OrderBy then id, after the
+// keyset cursor q.After (list.go). Skip applies to the first page only (no
+// After). A Top outside 1..999 is taken as 100 (below) or 999 (above).
+// Page.Next is set when more rows exist; Page.Count, when q.Count, is the
+// number of all matches. KindUnsupported for queries it refuses,
+// KindInvalid for a cursor that does not fit the order.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.ListQuery) (*directory.Page, error) {
 	const op = "postgres: list users"
 	top := q.Top
@@ -323,28 +328,25 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.List
 	case top > maxTop:
 		top = maxTop
 	}
+	st, err := buildList(tenantID, q, top)
+	if err != nil {
+		return nil, err
+	}
+	page := &directory.Page{Users: []*directory.User{}}
 	if !directory.IsGUID(tenantID) {
-		return &directory.Page{Users: []*directory.User{}}, nil
-	}
-	query := `SELECT ` + userSelect + ` FROM users u WHERE u.tenant_id = $1`
-	args := []any{tenantID, top + 1}
-	if q.AfterID != "" {
-		if !directory.IsGUID(q.AfterID) {
-			return nil, &directory.Error{Kind: directory.KindInvalid, Target: "$skiptoken", Message: "The specified page token value has expired or is invalid."}
+		if q.Count {
+			page.Count = new(int64)
 		}
-		query += ` AND u.id > $3`
-		args = append(args, q.AfterID)
+		return page, nil
 	}
-	query += ` ORDER BY u.id LIMIT $2`
-
-	rows, err := s.db.QueryxContext(ctx, query, args...)
+	rows, err := s.db.QueryxContext(ctx, st.sql, st.args...)
 	if err != nil {
 		return nil, translate(err, op)
 	}
 	defer rows.Close()
-	page := &directory.Page{Users: make([]*directory.User, 0, min(top, 128))}
+	var last listRow
 	for rows.Next() {
-		var r userRow
+		var r listRow
 		if err := rows.StructScan(&r); err != nil {
 			return nil, translate(err, op)
 		}
@@ -352,16 +354,46 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.List
 		if err != nil {
 			return nil, directory.Internal(err, op)
 		}
-		page.Users = append(page.Users, u)
+		if page.Count == nil && r.Total != nil {
+			page.Count = r.Total
+		}
+		if len(page.Users) < top {
+			page.Users = append(page.Users, u)
+			last = r
+		} else {
+			page.Next = &directory.Cursor{ID: last.ID}
+			if len(st.keys) > 0 {
+				if err := json.Unmarshal(last.SortKeys, &page.Next.Keys); err != nil || len(page.Next.Keys) != len(st.keys) {
+					return nil, directory.Internal(fmt.Errorf("decode sort keys %q: %v", last.SortKeys, err), op)
+				}
+			}
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, translate(err, op)
 	}
-	if len(page.Users) > top {
-		page.Users = page.Users[:top]
-		page.NextAfterID = page.Users[top-1].ID
+	if q.Count && page.Count == nil {
+		// No row carried the total: either nothing matches, or the page is
+		// past the end (Skip, After); only the latter needs counting.
+		if q.Skip == 0 && q.After == nil {
+			page.Count = new(int64)
+		} else {
+			n, err := s.CountUsers(ctx, tenantID, q)
+			if err != nil {
+				return nil, err
+			}
+			page.Count = &n
+		}
 	}
 	return page, nil
+}
+
+// listRow is a row of the list statement: the user, its sort-key values as
+// a JSON array of strings and nulls, and the total when counting.
+type listRow struct {
+	userRow
+	SortKeys []byte `db:"sort_keys"`
+	Total    *int64 `db:"total"`
 }
 
 // ----- Update
@@ -531,7 +563,7 @@ func (s *Store) UserIDBySignInName(ctx context.Context, tenantID, name string) (
 	}
 	var ids []string
 	err := s.db.SelectContext(ctx, &ids, `SELECT DISTINCT user_id::text FROM user_identities
-		WHERE tenant_id = $1 AND lower(issuer_assigned_id) = lower($2) LIMIT 2`, tenantID, name)
+		WHERE tenant_id = $1 AND lower(issuer_assigned_id) COLLATE "C" = lower($2) LIMIT 2`, tenantID, name)
 	if err != nil {
 		return "", translate(err, op)
 	}
@@ -544,14 +576,18 @@ func (s *Store) UserIDBySignInName(ctx context.Context, tenantID, name string) (
 	return "", directory.Errorf(directory.KindConflict, "several users sign in as %q; use the object id", name)
 }
 
-// CountUsers counts the tenant's users. TODO(query engine): apply q.Filter and q.Search.
+// CountUsers counts the users q's Filter and Search match (Top, Skip,
+// OrderBy and After are ignored). KindUnsupported for queries it refuses.
 func (s *Store) CountUsers(ctx context.Context, tenantID string, q directory.ListQuery) (int64, error) {
-	var n int64
+	st, err := buildCount(tenantID, q)
+	if err != nil {
+		return 0, err
+	}
 	if !directory.IsGUID(tenantID) {
 		return 0, nil
 	}
-	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM users WHERE tenant_id = $1`, tenantID)
-	if err != nil {
+	var n int64
+	if err := s.db.GetContext(ctx, &n, st.sql, st.args...); err != nil {
 		return 0, translate(err, "postgres: count users")
 	}
 	return n, nil
