@@ -10,6 +10,14 @@
 // KindConflict naming the Graph property its index guards, and anything else
 // becomes KindInternal, whose text is logged and never shown to a client.
 //
+// The OData query engine lives here too: properties.go is the allow-list of
+// queryable user properties (operators, sort, search, serving index),
+// query.go translates $filter syntax trees with OData 4.01 null semantics,
+// search.go translates $search, and list.go builds the one statement of a
+// page ($orderby, keyset cursor, $skip, count). schema/00002_query_indexes.sql
+// holds the indexes; TestQuery_ExplainUsesIndexes proves every allowed shape
+// uses them.
+//
 // It imports internal/directory and schema, never internal/api or
 // internal/auth. Its own tests live in package postgres_test so that they can
 // use pgtest, which imports this package.
