@@ -10,6 +10,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/graphdir ./cmd/gra
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/graphdir /graphdir
 USER nonroot:nonroot
-EXPOSE 8080
+# Prometheus /metrics on its own port; expose it to the monitoring network only.
+ENV GRAPHDIR_METRICS_ADDR=:9464
+EXPOSE 8080 9464
 ENTRYPOINT ["/graphdir"]
 CMD ["serve"]

@@ -12,12 +12,14 @@ build:
 	$(GO) build -o $(BIN) ./cmd/graphdir
 
 ## run: serve on http://localhost:8080 (private PostgreSQL unless DATABASE_URL is set).
+## On the first start it also creates a bootstrap admin application and prints its client id and
+## secret once (GRAPHDIR_BOOTSTRAP_APP=1; see README "Applications and client credentials").
 run: build
-	./$(BIN) serve
+	GRAPHDIR_BOOTSTRAP_APP=1 ./$(BIN) serve
 
 ## run-tls: serve on https://localhost:8443 with a local development certificate.
 run-tls: build cert
-	GRAPHDIR_PUBLIC_URL=https://localhost:8443 ./$(BIN) serve --addr :8443 \
+	GRAPHDIR_BOOTSTRAP_APP=1 GRAPHDIR_PUBLIC_URL=https://localhost:8443 ./$(BIN) serve --addr :8443 \
 		--tls-cert $(STATE_DIR)/tls/cert.pem --tls-key $(STATE_DIR)/tls/key.pem
 
 cert: build

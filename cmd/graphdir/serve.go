@@ -9,13 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/graphdir/graphdir/internal/api"
 	"github.com/graphdir/graphdir/internal/auth"
 	"github.com/graphdir/graphdir/internal/config"
-	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/issuer"
+	"github.com/graphdir/graphdir/internal/metrics"
 )
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -35,23 +34,27 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
-
-	handler, iss, err := buildHandler(ctx, cfg, getenv, db, log)
-	if err != nil {
+	if err := db.reopenForServing(ctx, cfg); err != nil {
 		return err
 	}
 
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	m := metrics.New()
+	handler, iss, err := buildHandlerWith(ctx, cfg, getenv, db, log, m)
+	if err != nil {
+		return err
 	}
+	if err := bootstrapApplication(ctx, getenv, db, iss, stdout); err != nil {
+		return err
+	}
+
+	srv := newHTTPServer(cfg, handler, log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		return err
+	}
+	side, err := startSideListeners(cfg, m, log)
+	if err != nil {
+		ln.Close()
 		return err
 	}
 	tls := cfg.TLSCert != ""
@@ -81,20 +84,36 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
 		return err
 	case <-ctx.Done():
 	}
+	// Stop accepting, let in-flight requests finish within the grace
+	// period, then (deferred) close the pool and the private PostgreSQL.
 	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// Requests still running past the grace period are cut off; the
+		// database rolls back whatever they had not committed, and their
+		// clients saw no acknowledgement.
+		log.Error("shutdown grace period ended with requests in flight; closing their connections", "err", err)
+		srv.Close()
 	}
+	side.close(sctx)
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	log.Info("stopped")
 	return nil
 }
 
 // buildHandler wires the service, issuer and verifier into the HTTP handler.
 func buildHandler(ctx context.Context, cfg *config.Config, getenv func(string) string, db *database, log *slog.Logger) (http.Handler, *issuer.Issuer, error) {
+	return buildHandlerWith(ctx, cfg, getenv, db, log, nil)
+}
+
+// buildHandlerWith is buildHandler recording into m (nil records nothing).
+func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(string) string, db *database, log *slog.Logger, m *metrics.Metrics) (http.Handler, *issuer.Issuer, error) {
+	if m != nil {
+		m.WatchDB(db.store.DB().DB)
+	}
 	iss := issuer.New(db.store, cfg.PublicURL, issuer.WithAudience(cfg.Audience))
 	if err := iss.EnsureSigningKey(ctx, db.tenant.ID); err != nil {
 		return nil, nil, fmt.Errorf("preparing the signing key: %w", err)
@@ -115,14 +134,25 @@ func buildHandler(ctx context.Context, cfg *config.Config, getenv func(string) s
 	if err != nil {
 		return nil, nil, err
 	}
+	svc, err := newDirectoryService(cfg, db, log) // audit.go
+	if err != nil {
+		return nil, nil, err
+	}
+	apps, err := newApplications(ctx, db, svc) // apps.go
+	if err != nil {
+		return nil, nil, err
+	}
 	handler := api.NewHandler(api.Options{
-		Users:        directory.NewService(db.store),
+		Users:        svc,
 		Verifier:     verifier,
 		Issuer:       iss,
 		Logger:       log,
 		SkipTokenKey: skipKey,
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready:        func(ctx context.Context) error { return db.store.DB().PingContext(ctx) },
+		Ready:        db.store.Ready,
+		Runtime:      runtimeOptions(cfg, m),
+		Applications: apps,
+		Token:        newTokenEndpoint(apps, iss, log),
 	})
 
 	return handler, iss, nil
@@ -146,7 +176,7 @@ func trustedIssuers(ctx context.Context, cfg *config.Config, getenv func(string)
 			JWKSURL: c.JWKSURL, DiscoveryURL: c.DiscoveryURL,
 			RefreshInterval: c.RefreshInterval, MinRefetchInterval: c.MinRefetchInterval,
 			AllowUnavailableAtStart: c.AllowUnavailableAtStart,
-			OnError: func(err error) { log.Warn("trusted issuer keys", "issuer", c.Name, "err", err) },
+			OnError:                 func(err error) { log.Warn("trusted issuer keys", "issuer", c.Name, "err", err) },
 		})
 		if err != nil {
 			return nil, fmt.Errorf("trusted issuer %s: %w", c.Name, err)

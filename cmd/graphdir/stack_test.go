@@ -229,7 +229,9 @@ func (s *stack) snapshot() string {
 	var out string
 	err := s.db.store.DB().QueryRowContext(context.Background(), `
 		SELECT coalesce(md5(string_agg(u::text, '|' ORDER BY u.id)), '') ||
-		       (SELECT coalesce(md5(string_agg(i::text, '|' ORDER BY i.user_id, i.issuer_assigned_id)), '') FROM user_identities i)
+		       (SELECT coalesce(md5(string_agg(i::text, '|' ORDER BY i.user_id, i.issuer_assigned_id)), '') FROM user_identities i) ||
+		       (SELECT coalesce(md5(string_agg(ra::text, '|' ORDER BY ra.tenant_id, ra.id)), '') FROM role_assignments ra) ||
+		       (SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t.id)), '') FROM tenants t)
 		FROM users u`).Scan(&out)
 	if err != nil {
 		s.t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/graphdir/graphdir/internal/config"
-	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/issuer"
 )
 
@@ -28,6 +27,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	scopes := fs.String("scopes", "", "delegated scopes, space-separated (with --user)")
 	appID := fs.String("app-id", cliAppID, "client (application) id the token is issued to")
 	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
+	tenantID := fs.String("tenant", "", "tenant id the token is for (default: the default tenant)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -52,16 +52,24 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 	iss := issuer.New(db.store, cfg.PublicURL, issuer.WithAudience(cfg.Audience))
+	tenant := db.tenant.ID
+	if *tenantID != "" {
+		t, err := db.store.Tenant(ctx, *tenantID)
+		if err != nil {
+			return fmt.Errorf("token: tenant %q: %w", *tenantID, err)
+		}
+		tenant = t.ID
+	}
 
 	var tok string
 	if *roles != "" {
-		tok, err = iss.MintAppToken(ctx, db.tenant.ID, *appID, splitList(*roles), *ttl)
+		tok, err = iss.MintAppToken(ctx, tenant, *appID, splitList(*roles), *ttl)
 	} else {
-		id, lerr := userID(ctx, db, *user)
+		id, lerr := userIDIn(ctx, db, tenant, *user)
 		if lerr != nil {
 			return fmt.Errorf("token: user %q: %w", *user, lerr)
 		}
-		tok, err = iss.MintUserToken(ctx, db.tenant.ID, id, *appID, splitList(*scopes), *ttl)
+		tok, err = iss.MintUserToken(ctx, tenant, id, *appID, splitList(*scopes), *ttl)
 	}
 	if err != nil {
 		return err
@@ -77,12 +85,5 @@ func splitList(s string) []string {
 // userID resolves --user: an object id, a userPrincipalName, or the
 // issuerAssignedId a customer signs in with.
 func userID(ctx context.Context, db *database, key string) (string, error) {
-	u, err := db.store.GetUser(ctx, db.tenant.ID, directory.ParseUserKey(key))
-	if err == nil {
-		return u.ID, nil
-	}
-	if directory.KindOf(err) != directory.KindNotFound {
-		return "", err
-	}
-	return db.store.UserIDBySignInName(ctx, db.tenant.ID, key)
+	return userIDIn(ctx, db, db.tenant.ID, key)
 }

@@ -22,8 +22,12 @@ type Users interface {
 	GetUser(ctx context.Context, key string) (*directory.User, error)
 	// GetMe returns the signed-in user. KindBadRequest for app-only callers.
 	GetMe(ctx context.Context) (*directory.User, error)
-	// ListUsers returns one page of the caller's tenant. KindForbidden, KindUnsupported.
+	// ListUsers returns one page of the caller's tenant. KindForbidden,
+	// KindUnsupported, KindInvalid.
 	ListUsers(ctx context.Context, q directory.ListQuery) (*directory.Page, error)
+	// CountUsers counts the users q's Filter and Search match. Same kinds
+	// as ListUsers.
+	CountUsers(ctx context.Context, q directory.ListQuery) (int64, error)
 	// CreateUser creates a user from decoded property values keyed by exact
 	// property name. KindInvalid, KindReadOnly, KindConflict, KindForbidden.
 	CreateUser(ctx context.Context, values map[string]any) (*directory.User, error)
@@ -84,6 +88,16 @@ type Options struct {
 	// from the request: https when it came over TLS, and its Host header
 	// (proxy headers are never trusted).
 	BaseURL *url.URL
+	// Runtime holds load shedding, throttling, request deadlines and metrics.
+	Runtime
+	// Roles serves /v1.0/roleManagement/directory; when nil, Users is
+	// used if it implements Roles (as *directory.Service does).
+	Roles Roles
+	// Applications serves /v1.0/applications; when nil those routes answer 404.
+	Applications Applications
+	// Token serves the issuer's token endpoint
+	// (/{tenant}/oauth2/v2.0/token); when nil it answers 404.
+	Token TokenEndpoint
 }
 
 // server holds what the handlers close over.
@@ -96,6 +110,12 @@ type server struct {
 	maxBody    int64
 	ready      func(ctx context.Context) error
 	baseURL    string
+	rt         runtimeState
+	roles      Roles
+	apps       Applications
+	token      TokenEndpoint
+	audit      AuditLogs       // audit.go; from Users when it implements it
+	passwords  PasswordChanger // password.go; from Users when it implements it
 }
 
 // NewHandler returns the HTTP handler of the whole API. It panics when
@@ -112,7 +132,16 @@ func NewHandler(opts Options) http.Handler {
 		log:      opts.Logger,
 		maxBody:  opts.MaxBodyBytes,
 		ready:    opts.Ready,
+		apps:     opts.Applications,
+		token:    opts.Token,
+		rt:       newRuntimeState(opts.Runtime),
+		roles:    opts.Roles,
 	}
+	if s.roles == nil {
+		s.roles, _ = opts.Users.(Roles)
+	}
+	s.audit, _ = opts.Users.(AuditLogs)
+	s.passwords, _ = opts.Users.(PasswordChanger)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -144,10 +173,10 @@ func NewHandler(opts Options) http.Handler {
 	r.RedirectFixedPath = false
 	r.ForwardedByClientIP = false
 	_ = r.SetTrustedProxies(nil) // nil is always valid: trust no proxy
-	r.Use(s.requestID, s.accessLog, s.recoverPanic, s.authenticate)
+	r.Use(s.requestID, s.observe, s.accessLog, s.recoverPanic, s.limitURL, s.shed, s.deadline, s.authenticate, s.throttleRequest)
 	s.addRoutes(r)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.ServeHTTP(w, rewriteKeySegment(req))
+		r.ServeHTTP(w, rewriteApplicationKey(rewriteKeySegment(req)))
 	})
 }

@@ -95,9 +95,14 @@ func classify(err error) graphError {
 		if de.Message == "" {
 			g.message = "Access token is empty."
 		}
-		if g.message == "Access token is empty." {
+		switch {
+		case de.Claims != "":
+			// Step-up: Entra's claims challenge, which MSAL answers by
+			// asking for a token with the claims (base64 JSON) and retrying.
+			g.challenge = `Bearer realm="` + realm + `", error="insufficient_claims", claims="` + de.Claims + `"`
+		case g.message == "Access token is empty.":
 			g.challenge = `Bearer realm="` + realm + `"`
-		} else {
+		default:
 			g.challenge = `Bearer realm="` + realm + `", error="invalid_token", error_description="The access token is invalid."`
 		}
 	case directory.KindForbidden:

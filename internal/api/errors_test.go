@@ -121,7 +121,7 @@ func TestErrorPaths(t *testing.T) {
 			status: 401, code: "InvalidAuthenticationToken", noHeader: []string{"Allow"}},
 		{name: "missing permission", req: request{method: "GET", target: "/v1.0/users", token: "app-none"},
 			status: 403, code: "Authorization_RequestDenied", message: "Insufficient privileges",
-			header: map[string]string{"WWW-Authenticate": `Bearer realm="graphdir", error="insufficient_scope", scope="User.Read.All User.ReadWrite.All Directory.Read.All Directory.ReadWrite.All"`}},
+			header: map[string]string{"WWW-Authenticate": `Bearer realm="graphdir", error="insufficient_scope", scope="User.ReadBasic.All User.Read.All User.ReadUpdate.All User.ReadWrite.All Directory.Read.All Directory.ReadWrite.All User-PasswordProfile.ReadWrite.All User-Mail.ReadWrite.All User-Phone.ReadWrite.All"`}},
 		{name: "forbidden before body parsing", req: request{method: "POST", target: "/v1.0/users", token: "app-read", body: []byte(`{"nope":1,"nope":2`)},
 			status: 403, code: "Authorization_RequestDenied"},
 		{name: "forbidden before query parsing", req: request{method: "GET", target: "/v1.0/users?$top=0&$bogus=1", token: "app-none"},

@@ -61,6 +61,7 @@ type fakeUsers struct {
 
 	user  *directory.User
 	page  *directory.Page
+	count int64
 	err   error
 	panic bool
 }
@@ -108,6 +109,14 @@ func (f *fakeUsers) ListUsers(ctx context.Context, q directory.ListQuery) (*dire
 		return &directory.Page{}, nil
 	}
 	return f.page, nil
+}
+
+func (f *fakeUsers) CountUsers(ctx context.Context, q directory.ListQuery) (int64, error) {
+	f.query = q
+	if err := f.record(ctx, "CountUsers"); err != nil {
+		return 0, err
+	}
+	return f.count, nil
 }
 
 func (f *fakeUsers) CreateUser(ctx context.Context, values map[string]any) (*directory.User, error) {

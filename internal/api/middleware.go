@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -44,6 +45,8 @@ func (s *server) requestID(c *gin.Context) {
 		id.clientRequestID = v
 	}
 	c.Set(idsKey, id)
+	// The domain reads it too (audit events' correlationId).
+	c.Request = c.Request.WithContext(directory.WithRequestID(c.Request.Context(), id.requestID))
 	h := c.Writer.Header()
 	h.Set("request-id", id.requestID)
 	h.Set("client-request-id", id.clientRequestID)
@@ -131,6 +134,7 @@ func (s *server) authenticate(c *gin.Context) {
 		err = directory.Errorf(directory.KindUnauthenticated, "Access token is empty.")
 	}
 	if err != nil {
+		s.countTokenFailure(err)
 		if directory.KindOf(err) == directory.KindBadRequest {
 			// RFC 6750 3.1: a malformed request (two credentials) is
 			// invalid_request.
@@ -144,10 +148,16 @@ func (s *server) authenticate(c *gin.Context) {
 }
 
 // authorize checks that the caller may attempt op at all, before the
-// handler parses anything.
+// handler parses anything: the token's permissions and, when Users can tell
+// (operationAuthorizer), what a signed-in user's directory roles allow.
 func (s *server) authorize(op directory.Operation) gin.HandlerFunc {
+	check := func(ctx context.Context) error { return directory.Authorize(directory.PrincipalFrom(ctx), op) }
+	if oa, ok := s.users.(operationAuthorizer); ok {
+		check = func(ctx context.Context) error { return oa.AuthorizeOperation(ctx, op) }
+	}
 	return func(c *gin.Context) {
-		if err := directory.Authorize(directory.PrincipalFrom(c.Request.Context()), op); err != nil {
+		if err := check(c.Request.Context()); err != nil {
+			s.recordDenied(c, op, err) // audit.go: refused writes join the audit trail
 			s.writeError(c, err)
 			return
 		}

@@ -2,12 +2,16 @@ package api
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/pkg/odata"
 )
 
 // queryOption names a system query option a route may accept.
@@ -18,29 +22,46 @@ const (
 	optTop
 	optSkipToken
 	optFormat
+	optFilter
+	optOrderBy
+	optCount
+	optSearch
+	optSkip
 )
 
-// The options each kind of route accepts. The OData engine (filter,
-// orderby, count, search, expand) extends these sets and queryOptions.
+// The options each kind of route accepts. $expand is recognised everywhere
+// and refused everywhere (knownOptions).
 const (
-	collectionOptions = optSelect | optTop | optSkipToken | optFormat
+	collectionOptions = optSelect | optTop | optSkipToken | optFormat | optFilter | optOrderBy | optCount | optSearch | optSkip
+	countOptions      = optFilter | optSearch
 	entityOptions     = optSelect | optFormat
 	writeOptions      = optFormat
 )
 
 // knownOptions maps each system query option graphdir recognises, in lower
 // case, to the bit a route must allow. Options with a zero bit are
-// recognised but not implemented yet.
+// recognised but not implemented: they are refused naming the option.
 var knownOptions = map[string]queryOption{
 	"$select":    optSelect,
 	"$top":       optTop,
 	"$skiptoken": optSkipToken,
 	"$format":    optFormat,
-	"$filter":    0,
-	"$orderby":   0,
-	"$count":     0,
-	"$search":    0,
+	"$filter":    optFilter,
+	"$orderby":   optOrderBy,
+	"$count":     optCount,
+	"$search":    optSearch,
+	"$skip":      optSkip,
 	"$expand":    0,
+}
+
+// queryLimits bound the work one request's $filter, $orderby and $search
+// may cause (README "Queries" lists them). They are pkg/odata's defaults,
+// spelled out so the documentation has one place to point at.
+var queryLimits = odata.Limits{
+	MaxLength: 8 << 10, // bytes of one decoded option value
+	MaxDepth:  100,     // nesting of parentheses, not, calls and lambdas
+	MaxNodes:  2000,    // syntax-tree nodes in one option
+	MaxInList: 1000,    // items of one in (...) list
 }
 
 // queryParam is one name=value pair of the query string, decoded, with its
@@ -57,6 +78,14 @@ type queryOptions struct {
 	selected []*directory.Property
 	// top is the page size ($top or the default).
 	top int
+	// skip is $skip (0 when absent).
+	skip int
+	// count is $count=true.
+	count bool
+	// filter, search and orderBy are the parsed trees (nil when absent).
+	filter  odata.Expr
+	search  odata.SearchExpr
+	orderBy []odata.OrderItem
 	// skipToken is the raw $skiptoken, "" when absent.
 	skipToken string
 	// params are all pairs of the query string in order.
@@ -71,7 +100,10 @@ const (
 // parseQuery reads the query string: option names are matched
 // case-insensitively (OData 4.01) and may appear once; parameters without
 // a '$' are not ours and are ignored; allowed says which options the route
-// supports.
+// supports. Syntax errors in $filter, $orderby and $search are
+// KindBadRequest with the position (a byte offset into the decoded option
+// value, counted from 0); the store decides later whether it can answer
+// what parsed.
 func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
 	q := &queryOptions{top: defaultPageSize}
 	seen := make(map[string]bool)
@@ -96,12 +128,11 @@ func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
 		seen[lower] = true
 		bit, known := knownOptions[lower]
 		switch {
-		case lower == "$skip":
-			return nil, directory.Errorf(directory.KindInvalid, "'$skip' is not supported by the service.")
 		case !known:
 			return nil, directory.Errorf(directory.KindInvalid, "Unrecognized query argument specified: '%s'.", clip(name))
 		case bit == 0:
-			return nil, directory.Errorf(directory.KindUnsupported, "Query option '%s' is not supported yet.", lower)
+			return nil, (&directory.Error{Kind: directory.KindUnsupported,
+				Message: "Query option '" + lower + "' is not supported."}).WithTarget(lower)
 		case allowed&bit == 0:
 			return nil, directory.Errorf(directory.KindBadRequest, "Query option '%s' is not allowed for this request.", lower)
 		}
@@ -111,6 +142,20 @@ func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
 			q.selected, err = parseSelect(value)
 		case optTop:
 			q.top, err = parseTop(value)
+		case optSkip:
+			q.skip, err = parseSkip(value)
+		case optCount:
+			q.count, err = odata.ParseCount(value)
+			err = syntaxError("Invalid $count value", err)
+		case optFilter:
+			q.filter, err = queryLimits.ParseFilter(value)
+			err = syntaxError("Invalid filter clause", err)
+		case optOrderBy:
+			q.orderBy, err = queryLimits.ParseOrderBy(value)
+			err = syntaxError("Invalid $orderby clause", err)
+		case optSearch:
+			q.search, err = queryLimits.ParseSearch(value)
+			err = syntaxError("Invalid $search clause", err)
 		case optSkipToken:
 			if value == "" {
 				err = errBadSkipToken()
@@ -126,6 +171,39 @@ func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
 		}
 	}
 	return q, nil
+}
+
+// syntaxError words a pkg/odata error as Graph does ("Invalid filter
+// clause: ...") and keeps its position: "Invalid filter clause: syntax error
+// at position 14: expected ')', found 'eq'." The message holds only the
+// parser's words and clipped client text, never anything of the server.
+func syntaxError(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var list odata.ErrorList
+	if errors.As(err, &list) && len(list) > 0 {
+		msg = list[0].Error()
+	}
+	msg = clipMessage(msg)
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return directory.Errorf(directory.KindBadRequest, "%s: %s", prefix, msg)
+}
+
+// clipMessage bounds a parser message, which may quote client text.
+func clipMessage(s string) string {
+	const max = 4 * maxEchoed
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // parseSelect resolves a $select list. Names match case-insensitively and
@@ -149,12 +227,35 @@ func parseSelect(v string) ([]*directory.Property, error) {
 	return out, nil
 }
 
+// parseSkip reads $skip: a non-negative integer (beyond Graph, which
+// refuses $skip; see README "Queries").
+func parseSkip(v string) (int, error) {
+	n, err := odata.ParseNonNegativeInt(v)
+	if err != nil {
+		return 0, directory.Errorf(directory.KindBadRequest, "Invalid $skip value: '%s'. Must be a non-negative integer.", clip(v))
+	}
+	return n, nil
+}
+
 func parseTop(v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > maxPageSize {
 		return 0, directory.Errorf(directory.KindUnsupported, "Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", clip(v), maxPageSize)
 	}
 	return n, nil
+}
+
+// listQuery is the directory query the options describe, without a
+// continuation (the handler opens $skiptoken, which needs the tenant).
+func (q *queryOptions) listQuery() directory.ListQuery {
+	return directory.ListQuery{
+		Filter:  q.filter,
+		Search:  q.search,
+		OrderBy: q.orderBy,
+		Top:     q.top,
+		Skip:    q.skip,
+		Count:   q.count,
+	}
 }
 
 // properties returns what to write for each user: the selection, or the
@@ -179,17 +280,31 @@ func (q *queryOptions) selectSuffix() string {
 }
 
 // shapeHash identifies the query a $skiptoken belongs to: every system
-// option but $skiptoken itself, names folded, in a canonical order.
+// option but $skiptoken itself, names lower-cased, values as sent (after
+// percent-decoding, so a client that re-encodes a link differently still
+// matches), sorted by name. Each name and value is length-prefixed, so no
+// value can imitate an option boundary. Parameters without '$' do not
+// change the answer and are left out.
 func (q *queryOptions) shapeHash() [sha256.Size]byte {
-	var opts []string
+	type opt struct{ name, value string }
+	var opts []opt
 	for _, p := range q.params {
 		lower := strings.ToLower(p.name)
 		if strings.HasPrefix(lower, "$") && lower != "$skiptoken" {
-			opts = append(opts, lower+"="+p.value)
+			opts = append(opts, opt{lower, p.value})
 		}
 	}
-	slices.Sort(opts)
-	return sha256.Sum256([]byte(strings.Join(opts, "\x00")))
+	slices.SortFunc(opts, func(a, b opt) int { return strings.Compare(a.name, b.name) })
+	h := sha256.New()
+	for _, o := range opts {
+		for _, s := range []string{o.name, o.value} {
+			h.Write(binary.AppendUvarint(nil, uint64(len(s))))
+			h.Write([]byte(s))
+		}
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // nextLinkQuery is the query string of @odata.nextLink: every parameter

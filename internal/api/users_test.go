@@ -86,7 +86,7 @@ func TestListUsers(t *testing.T) {
 	a := newTestAPI(t)
 	u2 := sampleUser()
 	u2.ID = "99999999-0000-0000-0000-000000000000"
-	a.users.page = &directory.Page{Users: []*directory.User{a.users.user, u2}, NextAfterID: u2.ID}
+	a.users.page = &directory.Page{Users: []*directory.User{a.users.user, u2}, Next: &directory.Cursor{ID: u2.ID}}
 	w := a.do(t, request{method: "GET", target: "/v1.0/users?$select=id,displayName&$top=2&foo=bar", token: "app-rw"})
 	if w.Code != 200 {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
@@ -105,7 +105,7 @@ func TestListUsers(t *testing.T) {
 	if len(body.Value) != 2 || len(body.Value[0]) != 2 || body.Value[1]["id"] != u2.ID {
 		t.Errorf("value = %v", body.Value)
 	}
-	if a.users.query != (directory.ListQuery{Top: 2}) {
+	if !reflect.DeepEqual(a.users.query, directory.ListQuery{Top: 2}) {
 		t.Errorf("query = %+v", a.users.query)
 	}
 	prefix := "http://graph.test:8080/v1.0/users?$select=id,displayName&$top=2&foo=bar&$skiptoken="
@@ -124,7 +124,7 @@ func TestListUsers(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("next page: %d %s", w.Code, w.Body)
 	}
-	if a.users.query != (directory.ListQuery{Top: 2, AfterID: u2.ID}) {
+	if !reflect.DeepEqual(a.users.query, directory.ListQuery{Top: 2, After: &directory.Cursor{ID: u2.ID}}) {
 		t.Errorf("query = %+v", a.users.query)
 	}
 	if strings.Contains(w.Body.String(), "nextLink") {
@@ -147,7 +147,7 @@ func TestListUsers(t *testing.T) {
 		"not base64":    "/v1.0/users?$select=id,displayName&$top=2&$skiptoken=%25%25%25",
 		"empty":         "/v1.0/users?$skiptoken=",
 		"huge":          "/v1.0/users?$skiptoken=" + strings.Repeat("A", 5000),
-		"forged":        "/v1.0/users?$select=id,displayName&$top=2&$skiptoken=" + (skipTokenSigner{key: []byte("other")}).Sign(tenantA, mustShape(t, "$select=id,displayName&$top=2"), u2.ID),
+		"forged":        "/v1.0/users?$select=id,displayName&$top=2&$skiptoken=" + (skipTokenSigner{key: []byte("other")}).Sign(tenantA, mustShape(t, "$select=id,displayName&$top=2"), &directory.Cursor{ID: u2.ID}),
 		"other tenant:": "/v1.0/users?$select=id,displayName&$top=2&$skiptoken=" + token + "#b",
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -199,12 +199,12 @@ func TestQueryOptionErrors(t *testing.T) {
 		{"/v1.0/users?$top=-1", "Request_UnsupportedQuery", "Invalid page size specified: '-1'."},
 		{"/v1.0/users?$top=ten", "Request_UnsupportedQuery", "Invalid page size specified: 'ten'."},
 		{"/v1.0/users?$top=99999999999999999999999", "Request_UnsupportedQuery", "Invalid page size"},
-		{"/v1.0/users?$skip=10", "Request_BadRequest", "'$skip' is not supported by the service."},
-		{"/v1.0/users?$filter=" + url.QueryEscape("displayName eq 'a'"), "Request_UnsupportedQuery", "'$filter' is not supported yet"},
-		{"/v1.0/users?$ORDERBY=displayName", "Request_UnsupportedQuery", "'$orderby' is not supported yet"},
-		{"/v1.0/users?$count=true", "Request_UnsupportedQuery", "not supported yet"},
-		{"/v1.0/users?$search=%22displayName:a%22", "Request_UnsupportedQuery", "not supported yet"},
-		{"/v1.0/users?$expand=manager", "Request_UnsupportedQuery", "not supported yet"},
+		{"/v1.0/users?$skip=-1", "BadRequest", "Invalid $skip value: '-1'."},
+		{"/v1.0/users?$filter=" + url.QueryEscape("(displayName eq 'a'"), "BadRequest", "Invalid filter clause: syntax error at position 19: expected ')', found end of input."},
+		{"/v1.0/users?$ORDERBY=displayName%20sideways", "BadRequest", "Invalid $orderby clause: syntax error at position 12"},
+		{"/v1.0/users?$count=yes", "BadRequest", "Invalid $count value"},
+		{"/v1.0/users?$search=%22displayName:a", "BadRequest", "Invalid $search clause: syntax error at position 14: search phrase not terminated."},
+		{"/v1.0/users?$expand=manager", "Request_UnsupportedQuery", "Query option '$expand' is not supported."},
 		{"/v1.0/users?$bogus=1", "Request_BadRequest", "Unrecognized query argument specified: '$bogus'."},
 		{"/v1.0/users?$top=5&$TOP=6", "Request_BadRequest", "more than once"},
 		{"/v1.0/users?$select=id&$select=mail", "Request_BadRequest", "more than once"},
@@ -216,7 +216,9 @@ func TestQueryOptionErrors(t *testing.T) {
 		{"/v1.0/users/x@contoso.com?$top=5", "BadRequest", "'$top' is not allowed"},
 		{"/v1.0/users/x@contoso.com?$skiptoken=abc", "BadRequest", "not allowed"},
 		{"/v1.0/users/x@contoso.com?$select=passwordProfile", "Request_UnsupportedQuery", "Property 'passwordProfile' does not exist"},
-		{"/v1.0/me?$filter=x", "Request_UnsupportedQuery", "not supported yet"},
+		{"/v1.0/me?$filter=x", "BadRequest", "'$filter' is not allowed"},
+		{"/v1.0/me?$expand=manager", "Request_UnsupportedQuery", "'$expand' is not supported"},
+		{"/v1.0/users/x@contoso.com?$count=true", "BadRequest", "'$count' is not allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
@@ -270,7 +272,7 @@ func TestUserKeyForms(t *testing.T) {
 		})
 	}
 	a := newTestAPI(t)
-	for target, status := range map[string]int{"/v1.0/users/$count": 404, "/v1.0/users('a'b')": 400, "/v1.0/users('x')/manager": 404} {
+	for target, status := range map[string]int{"/v1.0/users/$ref": 404, "/v1.0/users('a'b')": 400, "/v1.0/users('x')/manager": 404} {
 		w := a.do(t, request{method: "GET", target: target, token: "app-rw"})
 		if w.Code != status {
 			t.Errorf("%s: %d %s", target, w.Code, w.Body)

@@ -103,7 +103,8 @@ func classify(claims map[string]json.RawMessage, tenant string) (*directory.Prin
 	roles, hasRoles, err3 := optStrings(claims, "roles")
 	amr, _, err4 := optStrings(claims, "amr")
 	oid, hasOid, err5 := optString(claims, "oid")
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+	acrs, _, err6 := optStrings(claims, "acrs")
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return nil, fail(ReasonClaimType, err)
 	}
 	sub, _, _ := optString(claims, "sub") // type checked in checkClaims
@@ -146,7 +147,7 @@ func classify(claims map[string]json.RawMessage, tenant string) (*directory.Prin
 			return nil, fail(ReasonClaimType, errors.New("roles"))
 		}
 	}
-	p := &directory.Principal{Kind: kind, TenantID: tenant, AppID: appID, AMR: amr}
+	p := &directory.Principal{Kind: kind, TenantID: tenant, AppID: appID, AMR: amr, ACRS: acrs}
 	if kind == directory.PrincipalApp {
 		p.Permissions = roles
 	} else {

@@ -34,6 +34,13 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownGrace bounds how long in-flight requests may finish on SIGTERM.
 	ShutdownGrace time.Duration
+	// StepUpProperties are the user properties a signed-in user may change
+	// at /me only with multi-factor authentication (empty: no step-up);
+	// StepUpACRS the authentication contexts that count as such.
+	StepUpProperties []string
+	StepUpACRS       []string
+	// Runtime holds timeouts, limits, throttling and observability settings.
+	Runtime
 }
 
 // Var documents one setting for --help and the README's table.
@@ -42,7 +49,7 @@ type Var struct {
 }
 
 // Vars lists every setting, in the order the README documents them.
-var Vars = []Var{
+var Vars = append([]Var{
 	{"DATABASE_URL", "", "(private PostgreSQL under GRAPHDIR_STATE_DIR)", "PostgreSQL connection URL"},
 	{"GRAPHDIR_PUBLIC_URL", "", "http://localhost:8080", "base URL clients use; issuer is {url}/{tenantId}/v2.0"},
 	{"GRAPHDIR_ADDR", "--addr", ":8080", "listen address"},
@@ -56,7 +63,9 @@ var Vars = []Var{
 	{"GRAPHDIR_LOG_LEVEL", "", "info", "debug, info, warn or error"},
 	{"GRAPHDIR_MAX_BODY_BYTES", "", "1048576", "largest request body accepted (after decompression)"},
 	{"GRAPHDIR_SHUTDOWN_GRACE", "", "20s", "time in-flight requests get to finish on SIGTERM"},
-}
+	{"GRAPHDIR_STEPUP_PROPERTIES", "", "mail,otherMails,mobilePhone,identities,passwordProfile", "properties a user may change at /me only with MFA (password = passwordProfile and changePassword); none disables step-up"},
+	{"GRAPHDIR_STEPUP_ACRS", "", "c1", "comma-separated authentication contexts (acrs) that count as MFA beside amr mfa; the first is requested in claims challenges"},
+}, runtimeVars...)
 
 // Load reads the environment through getenv and the serve flags from args.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
@@ -98,6 +107,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 		problems = append(problems, "GRAPHDIR_SHUTDOWN_GRACE: must be a positive duration such as 20s")
 	}
 	c.ShutdownGrace = grace
+	c.Runtime = loadRuntime(env, &problems)
+	c.StepUpProperties, c.StepUpACRS = loadStepUp(env, &problems)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

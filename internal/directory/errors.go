@@ -67,7 +67,10 @@ type Error struct {
 	// Scope, for KindForbidden, lists permissions any one of which would
 	// have been enough; the edge puts it in WWW-Authenticate.
 	Scope []string
-	Err   error
+	// Claims, for KindUnauthenticated, is a base64 claims challenge (step-up):
+	// the edge answers with WWW-Authenticate error="insufficient_claims".
+	Claims string
+	Err    error
 }
 
 func (e *Error) Error() string {

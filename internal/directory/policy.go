@@ -1,5 +1,7 @@
 package directory
 
+import "slices"
+
 // Operation is an action on the users API that needs a permission.
 type Operation uint8
 
@@ -13,6 +15,10 @@ const (
 	OpUpdateUser
 	OpUpdateSelf
 	OpDeleteUser
+	// OpReadRoles reads role definitions and role assignments.
+	OpReadRoles
+	// OpWriteRoles creates and deletes role assignments.
+	OpWriteRoles
 )
 
 // Graph permission names graphdir understands.
@@ -28,22 +34,32 @@ const (
 
 // appPermissions lists, per operation, the application permissions (roles)
 // any one of which allows it. /me operations are absent: they need a user.
+// Per-property rules (authz.go) narrow updates further.
 var appPermissions = map[Operation][]string{
-	OpListUsers:  {PermUserReadAll, PermUserReadWriteAll, PermDirectoryReadAll, PermDirectoryReadWriteAll},
-	OpReadUser:   {PermUserReadAll, PermUserReadWriteAll, PermDirectoryReadAll, PermDirectoryReadWriteAll},
-	OpCreateUser: {PermUserReadWriteAll, PermDirectoryReadWriteAll},
-	OpUpdateUser: {PermUserReadWriteAll, PermDirectoryReadWriteAll},
-	OpDeleteUser: {PermUserReadWriteAll, PermDirectoryReadWriteAll},
+	OpListUsers:  appReadPerms,
+	OpReadUser:   appReadPerms,
+	OpCreateUser: createPerms,
+	OpUpdateUser: updatePerms,
+	OpDeleteUser: deletePerms,
+	OpReadRoles:  roleReadPerms,
+	OpWriteRoles: roleWritePerms,
 }
 
 // delegatedPermissions lists, per operation, the delegated scopes any one of
 // which lets a signed-in user attempt it. A scope never exceeds what the user
-// may do: a customer (a user with no directory role) can only ever reach
-// their own user, whatever scopes the token carries.
+// may do: the user's directory roles decide next (Access.CheckOperation), and
+// a customer (a user with no directory role) can only ever reach their own
+// user, whatever scopes the token carries.
 var delegatedPermissions = map[Operation][]string{
-	OpReadSelf: {PermUserRead, PermUserReadWrite, PermUserReadBasicAll, PermUserReadAll, PermUserReadWriteAll,
-		PermDirectoryReadAll, PermDirectoryReadWriteAll},
-	OpUpdateSelf: {PermUserReadWrite, PermUserReadWriteAll, PermDirectoryReadWriteAll},
+	OpReadSelf:   selfReadScopes,
+	OpReadUser:   selfReadScopes,
+	OpListUsers:  append([]string{PermUserReadBasicAll}, fullReadPerms...),
+	OpUpdateSelf: selfWriteScopes,
+	OpUpdateUser: append(slices.Clone(selfWriteScopes), updatePerms...),
+	OpCreateUser: createPerms,
+	OpDeleteUser: deletePerms,
+	OpReadRoles:  roleReadPerms,
+	OpWriteRoles: roleWritePerms,
 }
 
 // Authorize checks that p may attempt op at all. It needs no data, so the
@@ -62,24 +78,16 @@ func Authorize(p *Principal, op Operation) error {
 		if perms := appPermissions[op]; p.Has(perms...) {
 			return nil
 		}
-		return ErrInsufficientPrivileges(appPermissions[op]...)
+		return errNeedsPermission(opNames[op], appPermissions[op])
 	case p.IsUser():
-		switch op {
-		case OpReadUser:
-			// A user may read a user by key only when the key is their
-			// own; Service checks which, so a 403 never reveals whether
-			// someone else exists.
-			op = OpReadSelf
-		case OpUpdateUser:
-			op = OpUpdateSelf
-		}
-		if perms := delegatedPermissions[op]; len(perms) > 0 && p.Has(perms...) {
+		// Only the token's scopes here: whether the user's roles allow op
+		// (and, for a key, whether it is their own) is decided next, by
+		// Access.CheckOperation and the Service, before any data is read
+		// that could reveal whether someone else exists.
+		if perms := delegatedPermissions[op]; p.Has(perms...) {
 			return nil
 		}
-		if perms := delegatedPermissions[op]; len(perms) > 0 {
-			return ErrInsufficientPrivileges(perms...)
-		}
-		return ErrInsufficientPrivileges(appPermissions[op]...)
+		return errNeedsPermission(opNames[op], delegatedPermissions[op])
 	}
 	return Errorf(KindUnauthenticated, "Access token validation failure.")
 }

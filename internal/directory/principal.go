@@ -42,6 +42,9 @@ type Principal struct {
 	// never treated as application permissions.
 	Roles []string
 	AMR   []string
+	// ACRS are the authentication context class references the token
+	// satisfies (Entra's acrs claim, e.g. ["c1"]); step-up checks them.
+	ACRS []string
 }
 
 // IsApp reports whether the caller is an application acting as itself.
@@ -65,7 +68,8 @@ type principalKey struct{}
 
 // WithPrincipal returns a context carrying p.
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+	// A fresh Access cache: the caller's roles are read at most once per request.
+	return withAccessCache(context.WithValue(ctx, principalKey{}, p))
 }
 
 // PrincipalFrom returns the caller stored by WithPrincipal, or nil.

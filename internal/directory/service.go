@@ -24,6 +24,8 @@ type Service struct {
 	hash     func(string) (string, error)
 
 	tenants sync.Map // tenant id -> *Tenant; tenants change rarely
+
+	ext serviceExt // step-up, audit trail, password attempts (audit_service.go)
 }
 
 // ServiceOption configures a Service.
@@ -76,15 +78,11 @@ func (s *Service) tenant(ctx context.Context, id string) (*Tenant, error) {
 // A signed-in customer may only address themselves; any other key is
 // KindForbidden whether or not that user exists.
 func (s *Service) GetUser(ctx context.Context, key string) (*User, error) {
-	p, err := s.principal(ctx, OpReadUser)
+	a, err := s.access(ctx, OpReadUser)
 	if err != nil {
 		return nil, err
 	}
-	k := ParseUserKey(key)
-	if p.IsUser() {
-		return s.self(ctx, p, k)
-	}
-	return s.store.GetUser(ctx, p.TenantID, k)
+	return s.readUser(ctx, a, ParseUserKey(key))
 }
 
 // GetMe returns the signed-in user. KindBadRequest for app-only callers.
@@ -110,7 +108,9 @@ func (s *Service) self(ctx context.Context, p *Principal, k UserKey) (*User, err
 		return nil, err
 	}
 	if !addresses(k, me) {
-		return nil, ErrInsufficientPrivileges(PermUserReadAll)
+		return nil, &Error{Kind: KindForbidden, Message: "Insufficient privileges to complete the operation. " +
+			"Without a directory role that reads the directory (and a scope such as " + PermUserReadAll +
+			"), a signed-in user may address only their own profile."}
 	}
 	return me, nil
 }
@@ -122,25 +122,55 @@ func addresses(k UserKey, u *User) bool {
 	return u.UserPrincipalName != nil && strings.EqualFold(k.UPN, *u.UserPrincipalName)
 }
 
-// ListUsers returns one page of the caller's tenant. Customers may not list.
+// ListUsers returns one page of the caller's tenant. Customers may not
+// list. The query's trees pass through unchanged: the store resolves every
+// property through its allow-list and refuses what it cannot answer
+// (KindUnsupported naming the property or operator). Rules that depend on
+// which properties a query touches (User.ReadBasic.All) hook in at
+// checkQuery, over ReferencedProperties.
 func (s *Service) ListUsers(ctx context.Context, q ListQuery) (*Page, error) {
-	p, err := s.principal(ctx, OpListUsers)
+	a, err := s.access(ctx, OpListUsers)
 	if err != nil {
 		return nil, err
 	}
+	p := a.P
 	if q.Top < 1 || q.Top > 999 {
 		return nil, Errorf(KindUnsupported, "Invalid page size specified: '%d'. Must be between 1 and 999 inclusive.", q.Top)
 	}
-	return s.store.ListUsers(ctx, p.TenantID, q)
+	if q.Skip < 0 {
+		return nil, (&Error{Kind: KindBadRequest, Message: "Invalid $skip value: must be a non-negative integer."}).WithTarget("$skip")
+	}
+	if err := a.checkListQuery(q); err != nil {
+		return nil, err
+	}
+	page, err := s.store.ListUsers(ctx, p.TenantID, q)
+	return a.trimPage(page), err
+}
+
+// CountUsers counts the users of the caller's tenant that q's Filter and
+// Search match (its paging fields are ignored). It needs what listing
+// needs: a count reveals as much as a listing of ids would.
+func (s *Service) CountUsers(ctx context.Context, q ListQuery) (int64, error) {
+	a, err := s.access(ctx, OpListUsers)
+	if err != nil {
+		return 0, err
+	}
+	q = ListQuery{Filter: q.Filter, Search: q.Search}
+	if err := a.checkListQuery(q); err != nil {
+		return 0, err
+	}
+	return s.store.CountUsers(ctx, a.P.TenantID, q)
 }
 
 // DeleteUser deletes the user addressed by key.
-func (s *Service) DeleteUser(ctx context.Context, key string) error {
-	p, err := s.principal(ctx, OpDeleteUser)
+func (s *Service) DeleteUser(ctx context.Context, key string) (err error) {
+	ctx, ev := s.auditUser(ctx, ActivityDeleteUser, key, nil)
+	defer s.auditEnd(ctx, ev, &err)
+	a, err := s.access(ctx, OpDeleteUser)
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteUser(ctx, p.TenantID, ParseUserKey(key))
+	return s.deleteUser(ctx, a, ParseUserKey(key))
 }
 
 // CreateUser creates a user from decoded property values (as Property.Decode
@@ -148,11 +178,14 @@ func (s *Service) DeleteUser(ctx context.Context, key string) error {
 // workforce user (accountEnabled, displayName, mailNickname,
 // userPrincipalName, passwordProfile) and a customer with identities, whose
 // userPrincipalName is generated as {id}@{tenant default domain}.
-func (s *Service) CreateUser(ctx context.Context, values map[string]any) (*User, error) {
-	p, err := s.principal(ctx, OpCreateUser)
+func (s *Service) CreateUser(ctx context.Context, values map[string]any) (_ *User, err error) {
+	ctx, ev := s.auditUserWrite(ctx, ActivityAddUser, "", values)
+	defer s.auditEnd(ctx, ev, &err)
+	a, err := s.access(ctx, OpCreateUser)
 	if err != nil {
 		return nil, err
 	}
+	p := a.P
 	if err := checkWritable(values); err != nil {
 		return nil, err
 	}
@@ -233,6 +266,7 @@ func (s *Service) CreateUser(ctx context.Context, values map[string]any) (*User,
 		u.Password = *st
 		u.LastPasswordChangeDateTime = &now
 	}
+	auditNewUser(ctx, u)
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
@@ -240,20 +274,37 @@ func (s *Service) CreateUser(ctx context.Context, values map[string]any) (*User,
 }
 
 // UpdateUser applies a PATCH to the user addressed by key and returns it.
-func (s *Service) UpdateUser(ctx context.Context, key string, values map[string]any) (*User, error) {
-	p, err := s.principal(ctx, OpUpdateUser)
+func (s *Service) UpdateUser(ctx context.Context, key string, values map[string]any) (_ *User, err error) {
+	ctx, ev := s.auditUserWrite(ctx, ActivityUpdateUser, key, values)
+	defer s.auditEnd(ctx, ev, &err)
+	a, err := s.access(ctx, OpUpdateUser)
 	if err != nil {
 		return nil, err
 	}
 	k := ParseUserKey(key)
-	if p.IsUser() {
-		return s.updateSelf(ctx, p, k, values)
+	if a.selfService(k, values) {
+		// Another user's key is a 403 before any property or step-up
+		// rule: no claims challenge for a write MFA would not allow.
+		// self reads only the caller's own user, so the answer is the
+		// same whether or not the other user exists.
+		if _, err := s.self(ctx, a.P, k); err != nil {
+			return nil, err
+		}
+		return s.updateSelf(ctx, a.P, k, values)
 	}
-	return s.update(ctx, p, k, values)
+	// Permissions and roles per property, before any data is read; the
+	// target's roles are checked by the store in the write itself.
+	plan, err := a.CheckUpdate(writtenProperties(values))
+	if err != nil {
+		return nil, err
+	}
+	return s.update(ctx, a.P, k, values, plan.Guard)
 }
 
 // UpdateMe applies a PATCH to the signed-in user's own profile.
-func (s *Service) UpdateMe(ctx context.Context, values map[string]any) (*User, error) {
+func (s *Service) UpdateMe(ctx context.Context, values map[string]any) (_ *User, err error) {
+	ctx, ev := s.auditUserWrite(ctx, ActivityUpdateUser, "me", values)
+	defer s.auditEnd(ctx, ev, &err)
 	p, err := s.principal(ctx, OpUpdateSelf)
 	if err != nil {
 		return nil, err
@@ -266,22 +317,23 @@ func (s *Service) updateSelf(ctx context.Context, p *Principal, k UserKey, value
 		return nil, err
 	}
 	// Property rules come before any lookup: what a customer may change is
-	// the same whoever they address.
-	for name := range values {
-		if prop, _ := LookupProperty(name); !prop.SelfService {
-			return nil, &Error{Kind: KindForbidden, Target: name,
-				Message: "Insufficient privileges to complete the operation. A user may change only these properties of their own profile: " +
-					strings.Join(SelfServiceProperties(), ", ") + "."}
-		}
+	// the same whoever they address: the base self-service properties, plus
+	// the step-up ones (stepup.go), which need an MFA token once the key is
+	// known to be their own.
+	if err := s.checkSelfService(ctx, p, values); err != nil {
+		return nil, err
 	}
 	me, err := s.self(ctx, p, k)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkStepUp(ctx, p, values); err != nil {
+		return nil, err
+	}
 	return s.update(ctx, p, UserKey{ID: me.ID}, values)
 }
 
-func (s *Service) update(ctx context.Context, p *Principal, k UserKey, values map[string]any) (*User, error) {
+func (s *Service) update(ctx context.Context, p *Principal, k UserKey, values map[string]any, guard ...*TargetGuard) (*User, error) {
 	if err := checkWritable(values); err != nil {
 		return nil, err
 	}
@@ -295,6 +347,9 @@ func (s *Service) update(ctx context.Context, p *Principal, k UserKey, values ma
 		}
 	}
 	patch := UserPatch{Values: make(map[string]any, len(values))}
+	if len(guard) > 0 {
+		patch.Guard = guard[0]
+	}
 	var probe User
 	for name, v := range values {
 		prop, _ := LookupProperty(name)

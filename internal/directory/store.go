@@ -40,6 +40,9 @@ type UserPatch struct {
 	Password *PasswordState
 	// PasswordChangedAt is set with Password.
 	PasswordChangedAt time.Time
+	// Guard, when set, makes the update conditional on the target's
+	// directory roles, checked in the same statement (authz.go).
+	Guard *TargetGuard
 }
 
 // ListQuery is what a caller asks of GET /users after the edge has parsed
@@ -107,6 +110,9 @@ type Store interface {
 	// UpdateUser applies patch atomically and returns the updated user.
 	// KindNotFound, KindConflict.
 	UpdateUser(ctx context.Context, tenantID string, key UserKey, patch UserPatch) (*User, error)
-	// DeleteUser removes a user. KindNotFound.
-	DeleteUser(ctx context.Context, tenantID string, key UserKey) error
+	// DeleteUser removes a user. KindNotFound. A guard makes the delete
+	// conditional on the target's directory roles, in the same statement.
+	DeleteUser(ctx context.Context, tenantID string, key UserKey, guard ...*TargetGuard) error
+
+	RoleStore
 }

@@ -62,7 +62,9 @@ func TestWritesAndRefund(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	l := New(Limits{ResourceUnits: 100, AppTenantWrites: 3, AppTenantWriteWindow: 30 * time.Second, TenantWrites: 4, TenantWriteWindow: 40 * time.Second})
 	l.SetClock(c.now)
-	w := func(app string) Decision { return l.Take(Request{Tenant: "t", App: app, ResourceUnits: 1, Write: true}) }
+	w := func(app string) Decision {
+		return l.Take(Request{Tenant: "t", App: app, ResourceUnits: 1, Write: true})
+	}
 	for i := 0; i < 3; i++ {
 		if !w("a").Allowed {
 			t.Fatalf("write %d refused", i)

@@ -62,22 +62,33 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 // Close closes the connection pool.
 func (s *Store) Close() error { return s.db.Close() }
 
-// inTx runs fn in a transaction and commits it when fn returns nil. Errors
-// from fn are returned as they are, so fn translates its own; the default
-// isolation (read committed) is enough because uniqueness is enforced by
-// indexes and concurrent writers of one row serialise on its row lock.
-func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
+// inTxOnce runs fn in a transaction and commits it when fn returns nil.
+// Errors from fn are returned as they are, so fn translates its own; the
+// default isolation (read committed) is enough because uniqueness is
+// enforced by indexes and concurrent writers of one row serialise on its row
+// lock. inTx (resilience.go) retries it on serialization failures and
+// deadlocks.
+func (s *Store) inTxOnce(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return translate(err, op)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// audit.go: an audited write's event commits with it.
+	if err := auditBefore(ctx, tx, op); err != nil {
+		return err
+	}
 	if err := fn(tx); err != nil {
+		return err
+	}
+	audited, err := auditAfter(ctx, tx, op)
+	if err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return translate(err, op)
 	}
+	audited()
 	return nil
 }
 

@@ -464,12 +464,15 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 		)
 	}
 	query := `UPDATE users AS u SET ` + strings.Join(sets, ", ") +
-		` WHERE u.tenant_id = $1 AND ` + pred + ` RETURNING ` + userSelect
+		` WHERE u.tenant_id = $1 AND ` + pred + guardSQL(patch.Guard, bind) + ` RETURNING ` + userSelect
 
 	var u *directory.User
 	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		var r userRow
 		err := tx.QueryRowxContext(ctx, query, args...).StructScan(&r)
+		if isNoRows(err) && patch.Guard != nil {
+			return guardMiss(ctx, tx, tenantID, pred, keyArg, key, patch.Guard)
+		}
 		if isNoRows(err) {
 			return directory.ErrNotFoundUser(key.String())
 		}
@@ -531,20 +534,31 @@ func columnArg(col column, v any) (any, error) {
 
 // ----- Delete
 
-// DeleteUser removes a user and, by cascade, its identities. KindNotFound.
-func (s *Store) DeleteUser(ctx context.Context, tenantID string, key directory.UserKey) error {
+// DeleteUser removes a user and, by cascade, its identities and role
+// assignments. KindNotFound. With a guard, the delete happens only when the
+// target's roles pass it (same statement); otherwise the guard's error.
+func (s *Store) DeleteUser(ctx context.Context, tenantID string, key directory.UserKey, guard ...*directory.TargetGuard) error {
 	const op = "postgres: delete user"
 	pred, arg, ok := keyPredicate(key, 2)
 	if !ok || !directory.IsGUID(tenantID) {
 		return directory.ErrNotFoundUser(key.String())
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM users u WHERE u.tenant_id = $1 AND `+pred, tenantID, arg)
+	args := []any{tenantID, arg}
+	var g *directory.TargetGuard
+	if len(guard) > 0 {
+		g = guard[0]
+	}
+	where := guardSQL(g, func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) })
+	res, err := s.db.ExecContext(ctx, `DELETE FROM users u WHERE u.tenant_id = $1 AND `+pred+where, args...)
 	if err != nil {
 		return translate(err, op)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
 		return translate(err, op)
+	}
+	if n == 0 && g != nil {
+		return guardMiss(ctx, s.db, tenantID, pred, arg, key, g)
 	}
 	if n == 0 {
 		return directory.ErrNotFoundUser(key.String())

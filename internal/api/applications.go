@@ -1,0 +1,610 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/jsonstrict"
+)
+
+// Applications is what the /v1.0/applications routes need;
+// *directory.Applications implements it. Every method reads the caller from
+// the context and returns *directory.Error values.
+type Applications interface {
+	// Authorize checks, before anything is parsed, that the caller may
+	// read (or write) applications at all; refused writes are audited as act.
+	Authorize(ctx context.Context, write bool, act directory.Activity, key string) error
+	CreateApplication(ctx context.Context, in directory.ApplicationInput) (*directory.Application, error)
+	GetApplication(ctx context.Context, key string) (*directory.Application, error)
+	ListApplications(ctx context.Context, top int, after *directory.Cursor) ([]*directory.Application, *directory.Cursor, error)
+	UpdateApplication(ctx context.Context, key string, in directory.ApplicationInput) error
+	DeleteApplication(ctx context.Context, key string) error
+	AddPassword(ctx context.Context, key string, in directory.PasswordCredentialInput) (*directory.NewSecret, error)
+	RemovePassword(ctx context.Context, key, keyID string) error
+}
+
+var _ Applications = (*directory.Applications)(nil)
+
+// odataTypeApplication is the only @odata.type an application body may declare.
+const odataTypeApplication = "#microsoft.graph.application"
+
+// permissionsProperty is graphdir's extension property holding an
+// application's granted application permissions. Graph grants them as
+// appRoleAssignments on the app's service principal; graphdir has no
+// service principals, so the grant lives on the application itself.
+const permissionsProperty = "graphdirPermissions"
+
+// applicationsParen is how Graph's alternate-key form starts.
+const applicationsParen = apiPrefix + "/applications("
+
+// rewriteApplicationKey maps Graph's /v1.0/applications(appId='{id}')[/rest]
+// onto /v1.0/applications/appId='{id}'[/rest], which the :key routes serve.
+// Other requests pass unchanged.
+func rewriteApplicationKey(r *http.Request) *http.Request {
+	raw := r.URL.EscapedPath()
+	if !strings.HasPrefix(raw, applicationsParen) {
+		return r
+	}
+	seg, rest, _ := strings.Cut(raw[len(apiPrefix)+1:], "/")
+	if rest != "" {
+		rest = "/" + rest
+	}
+	seg, err := url.PathUnescape(seg)
+	if err != nil || !strings.HasPrefix(seg, "applications(") || !strings.HasSuffix(seg, ")") {
+		return r
+	}
+	key := seg[len("applications(") : len(seg)-1]
+	restPath, err := url.PathUnescape(rest)
+	if err != nil {
+		return r
+	}
+	u := *r.URL
+	u.Path = apiPrefix + "/applications/" + key + restPath
+	u.RawPath = apiPrefix + "/applications/" + url.PathEscape(key) + rest
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.URL = &u
+	return r2
+}
+
+// authorizeApplications checks that the caller may read (or write)
+// applications at all, before anything is parsed.
+func (s *server) authorizeApplications(write bool, act directory.Activity) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.apps == nil {
+			s.handleNoRoute(c)
+			return
+		}
+		if err := s.apps.Authorize(c.Request.Context(), write, act, c.Param("key")); err != nil {
+			s.writeError(c, err)
+			return
+		}
+		c.Next()
+	}
+}
+
+type passwordCredentialJSON struct {
+	Context             string  `json:"@odata.context,omitempty"`
+	CustomKeyIdentifier *string `json:"customKeyIdentifier"`
+	DisplayName         *string `json:"displayName"`
+	EndDateTime         string  `json:"endDateTime"`
+	Hint                string  `json:"hint"`
+	KeyID               string  `json:"keyId"`
+	SecretText          *string `json:"secretText"`
+	StartDateTime       string  `json:"startDateTime"`
+}
+
+type applicationJSON struct {
+	Context             string                   `json:"@odata.context,omitempty"`
+	ID                  string                   `json:"id"`
+	DeletedDateTime     *string                  `json:"deletedDateTime"`
+	AppID               string                   `json:"appId"`
+	CreatedDateTime     string                   `json:"createdDateTime"`
+	DisplayName         string                   `json:"displayName"`
+	SignInAudience      string                   `json:"signInAudience"`
+	KeyCredentials      []struct{}               `json:"keyCredentials"`
+	PasswordCredentials []passwordCredentialJSON `json:"passwordCredentials"`
+	Permissions         []string                 `json:"graphdirPermissions"`
+}
+
+func credentialJSON(pc directory.PasswordCredential) passwordCredentialJSON {
+	return passwordCredentialJSON{
+		DisplayName: pc.DisplayName, EndDateTime: formatDateTime(pc.EndDateTime), Hint: pc.Hint,
+		KeyID: pc.KeyID, StartDateTime: formatDateTime(pc.StartDateTime),
+	}
+}
+
+func toApplicationJSON(a *directory.Application) applicationJSON {
+	out := applicationJSON{
+		ID: a.ID, AppID: a.AppID, CreatedDateTime: formatDateTime(a.CreatedAt), DisplayName: a.DisplayName,
+		SignInAudience: "AzureADMyOrg", KeyCredentials: []struct{}{},
+		PasswordCredentials: make([]passwordCredentialJSON, 0, len(a.PasswordCredentials)),
+		Permissions:         append([]string{}, a.Permissions...),
+	}
+	for _, pc := range a.PasswordCredentials {
+		out.PasswordCredentials = append(out.PasswordCredentials, credentialJSON(pc))
+	}
+	return out
+}
+
+func marshalJSON(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err) // strings, slices and pointers to strings only
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// noQuery refuses query options on routes that take none.
+func noQuery(c *gin.Context) error {
+	if c.Request.URL.RawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		return directory.Errorf(directory.KindBadRequest, "The query string is malformed.")
+	}
+	for k := range q {
+		return (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + clip(k) + "' is not supported on applications."}).WithTarget(clip(k))
+	}
+	return nil
+}
+
+// handleListApplications serves GET /v1.0/applications with $top (1..999,
+// default 100) and server-driven paging through a signed $skiptoken.
+func (s *server) handleListApplications(c *gin.Context) {
+	q, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		s.writeError(c, directory.Errorf(directory.KindBadRequest, "The query string is malformed."))
+		return
+	}
+	top := 100
+	var skipToken string
+	var sel []string
+	for k, vs := range q {
+		if len(vs) != 1 {
+			s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + clip(k) + "' was given more than once."}).WithTarget(clip(k)))
+			return
+		}
+		switch k {
+		case "$top":
+			n, err := strconv.Atoi(vs[0])
+			if err != nil || n < 1 || n > 999 {
+				s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Invalid page size specified: '" + clip(vs[0]) + "'. Must be between 1 and 999 inclusive."}).WithTarget("$top"))
+				return
+			}
+			top = n
+		case "$skiptoken":
+			skipToken = vs[0]
+		case "$select":
+			if sel, err = parseAppSelect(vs[0]); err != nil {
+				s.writeError(c, err)
+				return
+			}
+		default:
+			s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + clip(k) + "' is not supported on applications."}).WithTarget(clip(k)))
+			return
+		}
+	}
+	p := directory.PrincipalFrom(c.Request.Context())
+	shape := sha256.Sum256([]byte("applications\x00" + strconv.Itoa(top) + "\x00" + strings.Join(sel, ",")))
+	var after *directory.Cursor
+	if skipToken != "" {
+		if after, err = s.skipTokens.Open(p.TenantID, shape, skipToken); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	apps, next, err := s.apps.ListApplications(c.Request.Context(), top, after)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	base := s.base(c.Request)
+	body := struct {
+		Context  string            `json:"@odata.context"`
+		NextLink string            `json:"@odata.nextLink,omitempty"`
+		Value    []json.RawMessage `json:"value"`
+	}{Context: base + apiPrefix + "/$metadata#applications" + selectSuffix(sel), Value: make([]json.RawMessage, 0, len(apps))}
+	if next != nil {
+		v := url.Values{"$top": {strconv.Itoa(top)}, "$skiptoken": {s.skipTokens.Sign(p.TenantID, shape, next)}}
+		if sel != nil {
+			v.Set("$select", strings.Join(sel, ","))
+		}
+		body.NextLink = base + apiPrefix + "/applications?" + v.Encode()
+	}
+	for _, a := range apps {
+		body.Value = append(body.Value, selectApplication(toApplicationJSON(a), sel))
+	}
+	writeJSON(c, http.StatusOK, marshalJSON(body))
+}
+
+// handleGetApplication serves GET /v1.0/applications/{id | appId='...'}.
+func (s *server) handleGetApplication(c *gin.Context) {
+	var sel []string
+	if raw := c.Request.URL.RawQuery; raw != "" {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			s.writeError(c, directory.Errorf(directory.KindBadRequest, "The query string is malformed."))
+			return
+		}
+		for k, vs := range q {
+			if k != "$select" || len(vs) != 1 {
+				s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + clip(k) + "' is not supported on an application."}).WithTarget(clip(k)))
+				return
+			}
+			if sel, err = parseAppSelect(vs[0]); err != nil {
+				s.writeError(c, err)
+				return
+			}
+		}
+	}
+	a, err := s.apps.GetApplication(c.Request.Context(), c.Param("key"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := toApplicationJSON(a)
+	out.Context = s.base(c.Request) + apiPrefix + "/$metadata#applications" + selectSuffix(sel) + "/$entity"
+	writeJSON(c, http.StatusOK, selectApplication(out, sel))
+}
+
+// applicationProperties are the properties of an application, in output
+// order; $select picks among them (case-insensitively, as Graph does).
+var applicationProperties = []string{"id", "deletedDateTime", "appId", "createdDateTime", "displayName",
+	"signInAudience", "keyCredentials", "passwordCredentials", permissionsProperty}
+
+// parseAppSelect reads $select; nil means every property.
+func parseAppSelect(v string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		i := -1
+		for j, p := range applicationProperties {
+			if strings.EqualFold(p, name) {
+				i = j
+			}
+		}
+		if i < 0 {
+			return nil, (&directory.Error{Kind: directory.KindInvalid,
+				Message: "Could not find a property named '" + clip(name) + "' on type 'microsoft.graph.application'."}).WithTarget("$select")
+		}
+		if !contains(out, applicationProperties[i]) {
+			out = append(out, applicationProperties[i])
+		}
+	}
+	return out, nil
+}
+
+func selectSuffix(sel []string) string {
+	if sel == nil {
+		return ""
+	}
+	return "(" + strings.Join(sel, ",") + ")"
+}
+
+// selectApplication renders a with only the selected properties (all when
+// sel is nil), keeping @odata.context first and id always, as Graph does.
+func selectApplication(a applicationJSON, sel []string) json.RawMessage {
+	full := marshalJSON(a)
+	if sel == nil {
+		return full
+	}
+	members, err := jsonstrict.Object(full)
+	if err != nil {
+		panic(err) // we just wrote it
+	}
+	b := []byte{'{'}
+	for _, m := range members {
+		if m.Key != "@odata.context" && m.Key != "id" && !contains(sel, m.Key) {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = appendString(b, m.Key)
+		b = append(b, ':')
+		b = append(b, m.Value...)
+	}
+	return append(b, '}')
+}
+
+// handleCreateApplication serves POST /v1.0/applications: 201 with the
+// application (no secrets; use addPassword).
+func (s *server) handleCreateApplication(c *gin.Context) {
+	in, err := s.applicationBody(c, true)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	a, err := s.apps.CreateApplication(c.Request.Context(), in)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	base := s.base(c.Request)
+	out := toApplicationJSON(a)
+	out.Context = base + apiPrefix + "/$metadata#applications/$entity"
+	c.Header("Location", base+apiPrefix+"/applications/"+a.ID)
+	writeJSON(c, http.StatusCreated, marshalJSON(out))
+}
+
+// handleUpdateApplication serves PATCH: 204 No Content, as Graph answers.
+func (s *server) handleUpdateApplication(c *gin.Context) {
+	in, err := s.applicationBody(c, false)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := s.apps.UpdateApplication(c.Request.Context(), c.Param("key"), in); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	noContent(c)
+}
+
+// handleDeleteApplication serves DELETE: 204.
+func (s *server) handleDeleteApplication(c *gin.Context) {
+	if err := noQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := s.apps.DeleteApplication(c.Request.Context(), c.Param("key")); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	noContent(c)
+}
+
+func noContent(c *gin.Context) {
+	c.Writer.Header().Set("Cache-Control", "no-store")
+	c.Status(http.StatusNoContent)
+	c.Writer.WriteHeaderNow()
+}
+
+// handleAddPassword serves POST .../addPassword: 200 with the new
+// passwordCredential, whose secretText is never shown again.
+func (s *server) handleAddPassword(c *gin.Context) {
+	in, err := s.addPasswordBody(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	sec, err := s.apps.AddPassword(c.Request.Context(), c.Param("key"), in)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := credentialJSON(sec.PasswordCredential)
+	out.Context = s.base(c.Request) + apiPrefix + "/$metadata#microsoft.graph.passwordCredential"
+	out.SecretText = &sec.SecretText
+	writeJSON(c, http.StatusOK, marshalJSON(out))
+}
+
+// handleRemovePassword serves POST .../removePassword {"keyId"}: 204.
+func (s *server) handleRemovePassword(c *gin.Context) {
+	if err := noQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	data, err := s.readBody(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	members, err := strictMembers(data)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var keyID string
+	for _, m := range members {
+		if m.Key != "keyId" {
+			s.writeError(c, unknownProperty(m.Key, "removePassword"))
+			return
+		}
+		if err := json.Unmarshal(m.Value, &keyID); err != nil || jsonstrict.IsNull(m.Value) {
+			s.writeError(c, invalidProperty("keyId"))
+			return
+		}
+	}
+	if keyID == "" {
+		s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Property 'keyId' is required."}).WithTarget("keyId"))
+		return
+	}
+	if err := s.apps.RemovePassword(c.Request.Context(), c.Param("key"), keyID); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	noContent(c)
+}
+
+// applicationReadOnly are server-set properties; writing them is 400
+// read-only. applicationUnsupported are Graph properties graphdir does not
+// model; writing them is refused so that nothing is silently dropped.
+var (
+	applicationReadOnly    = []string{"id", "appId", "createdDateTime", "deletedDateTime", "publisherDomain"}
+	applicationUnsupported = []string{"passwordCredentials", "keyCredentials", "requiredResourceAccess", "signInAudience",
+		"appRoles", "api", "web", "spa", "publicClient", "identifierUris", "tags", "description", "notes",
+		"owners", "federatedIdentityCredentials", "optionalClaims", "info", "groupMembershipClaims"}
+)
+
+func strictMembers(data []byte) ([]jsonstrict.Member, error) {
+	members, err := jsonstrict.Object(data)
+	if err != nil {
+		var je *jsonstrict.Error
+		if errors.As(err, &je) && je.Key != "" {
+			return nil, (&directory.Error{Kind: directory.KindInvalid, Message: clip(je.Error())}).WithTarget(clip(je.Key))
+		}
+		return nil, directory.Errorf(directory.KindBadRequest, "%s", clip(err.Error()))
+	}
+	return members, nil
+}
+
+func unknownProperty(key, resource string) error {
+	return (&directory.Error{Kind: directory.KindInvalid,
+		Message: "Property '" + clip(key) + "' does not exist as a declared property or extension property of '" + resource + "'."}).WithTarget(clip(key))
+}
+
+func invalidProperty(key string) error {
+	return (&directory.Error{Kind: directory.KindInvalid,
+		Message: "Invalid value specified for property '" + key + "'."}).WithTarget(key)
+}
+
+// applicationBody decodes a create (create true) or update body strictly.
+func (s *server) applicationBody(c *gin.Context, create bool) (directory.ApplicationInput, error) {
+	var in directory.ApplicationInput
+	if err := noQuery(c); err != nil {
+		return in, err
+	}
+	data, err := s.readBody(c)
+	if err != nil {
+		return in, err
+	}
+	members, err := strictMembers(data)
+	if err != nil {
+		return in, err
+	}
+	for _, m := range members {
+		switch {
+		case m.Key == "@odata.type":
+			if !bytes.Equal(bytes.TrimSpace(m.Value), []byte(`"`+odataTypeApplication+`"`)) {
+				return in, (&directory.Error{Kind: directory.KindInvalid,
+					Message: "The '@odata.type' of an application must be '" + odataTypeApplication + "'."}).WithTarget("@odata.type")
+			}
+		case m.Key == "displayName":
+			var v string
+			if jsonstrict.IsNull(m.Value) || json.Unmarshal(m.Value, &v) != nil {
+				return in, invalidProperty("displayName")
+			}
+			in.DisplayName = &v
+		case m.Key == permissionsProperty:
+			var v []string
+			if jsonstrict.IsNull(m.Value) || json.Unmarshal(m.Value, &v) != nil || len(v) > 100 {
+				return in, invalidProperty(permissionsProperty)
+			}
+			in.Permissions = &v
+		case contains(applicationReadOnly, m.Key):
+			return in, (&directory.Error{Kind: directory.KindReadOnly,
+				Message: "Property '" + m.Key + "' is read-only and cannot be set."}).WithTarget(m.Key)
+		case contains(applicationUnsupported, m.Key):
+			msg := "Property '" + m.Key + "' is not supported by graphdir."
+			if m.Key == "passwordCredentials" {
+				msg = "Property 'passwordCredentials' cannot be set directly; use addPassword."
+			}
+			return in, (&directory.Error{Kind: directory.KindInvalid, Message: msg}).WithTarget(m.Key)
+		default:
+			return in, unknownProperty(m.Key, "microsoft.graph.application")
+		}
+	}
+	if !create && in.DisplayName == nil && in.Permissions == nil {
+		return in, directory.Errorf(directory.KindInvalid, "The request body names no property to update.")
+	}
+	return in, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// addPasswordBody decodes {"passwordCredential": {displayName, startDateTime,
+// endDateTime}}; server-generated members (keyId, secretText, hint,
+// customKeyIdentifier) are refused as read-only.
+func (s *server) addPasswordBody(c *gin.Context) (directory.PasswordCredentialInput, error) {
+	var in directory.PasswordCredentialInput
+	if err := noQuery(c); err != nil {
+		return in, err
+	}
+	data, err := s.readBody(c)
+	if err != nil {
+		return in, err
+	}
+	members, err := strictMembers(data)
+	if err != nil {
+		return in, err
+	}
+	var inner []byte
+	for _, m := range members {
+		if m.Key != "passwordCredential" {
+			return in, unknownProperty(m.Key, "addPassword")
+		}
+		inner = m.Value
+	}
+	if inner == nil || jsonstrict.IsNull(inner) {
+		return in, nil
+	}
+	fields, err := strictMembers(inner)
+	if err != nil {
+		return in, err
+	}
+	for _, m := range fields {
+		switch m.Key {
+		case "displayName":
+			if jsonstrict.IsNull(m.Value) {
+				continue
+			}
+			var v string
+			if json.Unmarshal(m.Value, &v) != nil {
+				return in, invalidProperty("displayName")
+			}
+			in.DisplayName = &v
+		case "startDateTime", "endDateTime":
+			if jsonstrict.IsNull(m.Value) {
+				continue
+			}
+			var v string
+			if json.Unmarshal(m.Value, &v) != nil {
+				return in, invalidProperty(m.Key)
+			}
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return in, (&directory.Error{Kind: directory.KindInvalid,
+					Message: "Property '" + m.Key + "' must be an ISO 8601 date and time with a time zone, e.g. 2027-01-01T00:00:00Z."}).WithTarget(m.Key)
+			}
+			if m.Key == "startDateTime" {
+				in.StartDateTime = &t
+			} else {
+				in.EndDateTime = &t
+			}
+		case "keyId", "secretText", "hint", "customKeyIdentifier":
+			return in, (&directory.Error{Kind: directory.KindReadOnly,
+				Message: "Property '" + m.Key + "' is generated by the server and cannot be set."}).WithTarget(m.Key)
+		default:
+			return in, unknownProperty(m.Key, "microsoft.graph.passwordCredential")
+		}
+	}
+	return in, nil
+}
+
+// addApplicationRoutes registers /v1.0/applications. Graph's alternate key,
+// applications(appId='...'), is rewritten onto the :key routes
+// (rewriteApplicationKey).
+func (s *server) addApplicationRoutes(r *gin.Engine) {
+	const p = apiPrefix + "/applications"
+	read := s.authorizeApplications(false, directory.Activity{})
+	r.GET(p, read, s.handleListApplications)
+	r.POST(p, s.authorizeApplications(true, directory.ActivityAddApplication), s.handleCreateApplication)
+	r.GET(p+"/:key", read, s.handleGetApplication)
+	r.PATCH(p+"/:key", s.authorizeApplications(true, directory.ActivityUpdateApplication), s.handleUpdateApplication)
+	r.DELETE(p+"/:key", s.authorizeApplications(true, directory.ActivityDeleteApplication), s.handleDeleteApplication)
+	r.POST(p+"/:key/addPassword", s.authorizeApplications(true, directory.ActivityUpdateApplicationSecrets), s.handleAddPassword)
+	r.POST(p+"/:key/removePassword", s.authorizeApplications(true, directory.ActivityUpdateApplicationSecrets), s.handleRemovePassword)
+}

@@ -1,0 +1,324 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/jsonstrict"
+	"github.com/graphdir/graphdir/pkg/odata"
+)
+
+// Roles is what the role-management routes need of the directory;
+// *directory.Service implements it. Every method reads the caller from the
+// context and checks permissions (and, for delegated callers, roles) first.
+type Roles interface {
+	ListRoleDefinitions(ctx context.Context) ([]*directory.RoleDefinition, error)
+	GetRoleDefinition(ctx context.Context, id string) (*directory.RoleDefinition, error)
+	ListRoleAssignments(ctx context.Context, f directory.RoleAssignmentFilter) ([]*directory.RoleAssignment, error)
+	GetRoleAssignment(ctx context.Context, id string) (*directory.RoleAssignment, error)
+	CreateRoleAssignment(ctx context.Context, principalID, roleDefinitionID, directoryScopeID string) (*directory.RoleAssignment, error)
+	DeleteRoleAssignment(ctx context.Context, id string) error
+}
+
+var _ Roles = (*directory.Service)(nil)
+
+// operationAuthorizer is implemented by a Users that can check, before any
+// parsing, what a delegated caller's directory roles allow at all
+// (directory.Service.AuthorizeOperation).
+type operationAuthorizer interface {
+	AuthorizeOperation(ctx context.Context, op directory.Operation) error
+}
+
+const (
+	rolePrefix             = apiPrefix + "/roleManagement/directory"
+	roleAssignmentsContext = "/$metadata#roleManagement/directory/roleAssignments"
+	roleDefinitionsContext = "/$metadata#roleManagement/directory/roleDefinitions"
+	odataTypeRoleAssign    = "#microsoft.graph.unifiedRoleAssignment"
+)
+
+// addRoleRoutes registers Graph's roleManagement/directory routes.
+func (s *server) addRoleRoutes(r *gin.Engine) {
+	r.GET(rolePrefix+"/roleDefinitions", s.authorize(directory.OpReadRoles), s.handleListRoleDefinitions)
+	r.GET(rolePrefix+"/roleDefinitions/:id", s.authorize(directory.OpReadRoles), s.handleGetRoleDefinition)
+	r.GET(rolePrefix+"/roleAssignments", s.authorize(directory.OpReadRoles), s.handleListRoleAssignments)
+	r.POST(rolePrefix+"/roleAssignments", s.authorize(directory.OpWriteRoles), s.handleCreateRoleAssignment)
+	r.GET(rolePrefix+"/roleAssignments/:id", s.authorize(directory.OpReadRoles), s.handleGetRoleAssignment)
+	r.DELETE(rolePrefix+"/roleAssignments/:id", s.authorize(directory.OpWriteRoles), s.handleDeleteRoleAssignment)
+}
+
+func (s *server) rolesOrError(c *gin.Context) (Roles, bool) {
+	if s.roles == nil {
+		s.writeError(c, errSegmentNotFound("roleManagement"))
+		return nil, false
+	}
+	return s.roles, true
+}
+
+func (s *server) handleListRoleDefinitions(c *gin.Context) {
+	roles, ok := s.rolesOrError(c)
+	if !ok {
+		return
+	}
+	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	defs, err := roles.ListRoleDefinitions(c.Request.Context())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleDefinitionsContext)...)
+	b = append(b, `,"value":[`...)
+	for i, d := range defs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRoleDefinition(b, d, true)
+	}
+	writeJSON(c, http.StatusOK, append(b, "]}"...))
+}
+
+func (s *server) handleGetRoleDefinition(c *gin.Context) {
+	roles, ok := s.rolesOrError(c)
+	if !ok {
+		return
+	}
+	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	d, err := roles.GetRoleDefinition(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleDefinitionsContext+"/$entity")...)
+	writeJSON(c, http.StatusOK, appendRoleDefinition(b, d, false))
+}
+
+func appendRoleDefinition(b []byte, d *directory.RoleDefinition, first bool) []byte {
+	if first {
+		b = append(b, '{')
+	} else {
+		b = append(b, ',')
+	}
+	b = append(b, `"id":`...)
+	b = appendString(b, d.ID)
+	b = append(b, `,"description":`...)
+	b = appendString(b, d.Description)
+	b = append(b, `,"displayName":`...)
+	b = appendString(b, d.DisplayName)
+	b = append(b, `,"isBuiltIn":true,"isEnabled":true,"resourceScopes":["/"],"templateId":`...)
+	b = appendString(b, d.ID)
+	b = append(b, `,"version":"1","rolePermissions":[{"allowedResourceActions":`...)
+	b = appendValue(b, d.ResourceActions)
+	return append(b, `,"condition":null}]}`...)
+}
+
+func (s *server) handleListRoleAssignments(c *gin.Context) {
+	roles, ok := s.rolesOrError(c)
+	if !ok {
+		return
+	}
+	q, err := parseQuery(c.Request.URL.RawQuery, optFilter|optFormat)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var f directory.RoleAssignmentFilter
+	if err := roleAssignmentFilter(q.filter, &f); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	list, err := roles.ListRoleAssignments(c.Request.Context(), f)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleAssignmentsContext)...)
+	b = append(b, `,"value":[`...)
+	for i, a := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRoleAssignment(b, a, true)
+	}
+	writeJSON(c, http.StatusOK, append(b, "]}"...))
+}
+
+// roleAssignmentFilter reads the $filter forms Graph documents for role
+// assignments: principalId eq '…', roleDefinitionId eq '…', joined by and.
+// Anything else is refused naming what is supported.
+func roleAssignmentFilter(e odata.Expr, f *directory.RoleAssignmentFilter) error {
+	unsupported := func() error {
+		return directory.Errorf(directory.KindUnsupported,
+			"Unsupported filter on roleAssignments: only principalId eq '{id}' and roleDefinitionId eq '{id}', joined by 'and', are supported.")
+	}
+	switch x := e.(type) {
+	case nil:
+		return nil
+	case *odata.BinaryExpr:
+		if x.Op == odata.OpAnd {
+			if err := roleAssignmentFilter(x.X, f); err != nil {
+				return err
+			}
+			return roleAssignmentFilter(x.Y, f)
+		}
+		if x.Op != odata.OpEq {
+			return unsupported()
+		}
+		path, ok := x.X.(*odata.PathExpr)
+		lit, ok2 := x.Y.(*odata.Literal)
+		if !ok || !ok2 || path.Base != nil || len(path.Segments) != 1 || (lit.Kind != odata.LitString && lit.Kind != odata.LitGUID) {
+			return unsupported()
+		}
+		var dst *string
+		switch strings.ToLower(path.Segments[0]) {
+		case "principalid":
+			dst = &f.PrincipalID
+		case "roledefinitionid":
+			dst = &f.RoleDefinitionID
+		default:
+			return (&directory.Error{Kind: directory.KindUnsupported,
+				Message: "Unsupported filter on roleAssignments: property '" + clip(path.Segments[0]) + "' cannot be filtered; use principalId or roleDefinitionId."}).WithTarget(clip(path.Segments[0]))
+		}
+		if *dst != "" && !strings.EqualFold(*dst, lit.Value) {
+			// x eq 'a' and x eq 'b' matches nothing.
+			*dst = "-"
+			return nil
+		}
+		*dst = lit.Value
+		return nil
+	}
+	return unsupported()
+}
+
+func (s *server) handleGetRoleAssignment(c *gin.Context) {
+	roles, ok := s.rolesOrError(c)
+	if !ok {
+		return
+	}
+	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	a, err := roles.GetRoleAssignment(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.writeRoleAssignment(c, http.StatusOK, a)
+}
+
+func (s *server) writeRoleAssignment(c *gin.Context, status int, a *directory.RoleAssignment) {
+	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleAssignmentsContext+"/$entity")...)
+	writeJSON(c, status, appendRoleAssignment(b, a, false))
+}
+
+func appendRoleAssignment(b []byte, a *directory.RoleAssignment, first bool) []byte {
+	if first {
+		b = append(b, '{')
+	} else {
+		b = append(b, ',')
+	}
+	b = append(b, `"id":`...)
+	b = appendString(b, a.ID)
+	b = append(b, `,"principalId":`...)
+	b = appendString(b, a.PrincipalID)
+	b = append(b, `,"roleDefinitionId":`...)
+	b = appendString(b, a.RoleDefinitionID)
+	b = append(b, `,"directoryScopeId":`...)
+	b = appendString(b, a.DirectoryScopeID)
+	return append(b, `,"appScopeId":null,"condition":null}`...)
+}
+
+func (s *server) handleCreateRoleAssignment(c *gin.Context) {
+	roles, ok := s.rolesOrError(c)
+	if !ok {
+		return
+	}
+	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	data, err := s.readBody(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	fields, err := decodeRoleAssignment(data)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	scope, given := fields["directoryScopeId"]
+	if !given {
+		scope = "/"
+	}
+	a, err := roles.CreateRoleAssignment(c.Request.Context(), fields["principalId"], fields["roleDefinitionId"], scope)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Header("Location", s.base(c.Request)+rolePrefix+"/roleAssignments/"+a.ID)
+	s.writeRoleAssignment(c, http.StatusCreated, a)
+}
+
+// decodeRoleAssignment reads a POST body strictly: exactly-spelled keys
+// principalId, roleDefinitionId, directoryScopeId (strings), and an
+// optional @odata.type naming unifiedRoleAssignment.
+func decodeRoleAssignment(data []byte) (map[string]string, error) {
+	members, err := jsonstrict.Object(data)
+	if err != nil {
+		var je *jsonstrict.Error
+		if errors.As(err, &je) && je.Key != "" {
+			return nil, (&directory.Error{Kind: directory.KindInvalid, Message: clip(je.Error())}).WithTarget(clip(je.Key))
+		}
+		return nil, directory.Errorf(directory.KindBadRequest, "%s", clip(err.Error()))
+	}
+	out := map[string]string{}
+	for _, m := range members {
+		switch m.Key {
+		case "@odata.type":
+			var t string
+			if json.Unmarshal(m.Value, &t) != nil || t != odataTypeRoleAssign {
+				return nil, (&directory.Error{Kind: directory.KindInvalid,
+					Message: "The '@odata.type' of a role assignment must be '" + odataTypeRoleAssign + "'."}).WithTarget("@odata.type")
+			}
+		case "principalId", "roleDefinitionId", "directoryScopeId":
+			var v string
+			if err := json.Unmarshal(m.Value, &v); err != nil {
+				return nil, (&directory.Error{Kind: directory.KindInvalid,
+					Message: "Invalid value for property '" + m.Key + "': expected Edm.String."}).WithTarget(m.Key)
+			}
+			out[m.Key] = v
+		default:
+			return nil, (&directory.Error{Kind: directory.KindInvalid,
+				Message: "Property '" + clip(m.Key) + "' does not exist as a declared property of unifiedRoleAssignment or cannot be set; the writable properties are principalId, roleDefinitionId and directoryScopeId."}).WithTarget(clip(m.Key))
+		}
+	}
+	return out, nil
+}
+
+func (s *server) handleDeleteRoleAssignment(c *gin.Context) {
+	roles, ok := s.rolesOrError(c)
+	if !ok {
+		return
+	}
+	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := roles.DeleteRoleAssignment(c.Request.Context(), c.Param("id")); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

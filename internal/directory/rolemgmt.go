@@ -1,0 +1,107 @@
+package directory
+
+import (
+	"context"
+	"strings"
+)
+
+// ListRoleDefinitions returns the built-in directory roles
+// (GET /roleManagement/directory/roleDefinitions).
+func (s *Service) ListRoleDefinitions(ctx context.Context) ([]*RoleDefinition, error) {
+	if _, err := s.access(ctx, OpReadRoles); err != nil {
+		return nil, err
+	}
+	return roleDefinitions, nil
+}
+
+// GetRoleDefinition returns one built-in role by template id.
+func (s *Service) GetRoleDefinition(ctx context.Context, id string) (*RoleDefinition, error) {
+	if _, err := s.access(ctx, OpReadRoles); err != nil {
+		return nil, err
+	}
+	if r, ok := LookupRole(id); ok && IsGUID(id) {
+		return r, nil
+	}
+	return nil, ErrNotFoundUser(id) // same wording for every resource
+}
+
+// ListRoleAssignments returns the caller's tenant's role assignments f matches.
+func (s *Service) ListRoleAssignments(ctx context.Context, f RoleAssignmentFilter) ([]*RoleAssignment, error) {
+	a, err := s.access(ctx, OpReadRoles)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListRoleAssignments(ctx, a.P.TenantID, f)
+}
+
+// GetRoleAssignment returns one role assignment of the caller's tenant.
+func (s *Service) GetRoleAssignment(ctx context.Context, id string) (*RoleAssignment, error) {
+	a, err := s.access(ctx, OpReadRoles)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.GetRoleAssignment(ctx, a.P.TenantID, id)
+}
+
+// CreateRoleAssignment assigns a built-in role to a user of the caller's
+// tenant, tenant-wide. KindInvalid for an unknown role, a principal that is
+// not a user of the tenant or a scope other than "/"; KindConflict when the
+// user already holds the role.
+func (s *Service) CreateRoleAssignment(ctx context.Context, principalID, roleDefinitionID, directoryScopeID string) (*RoleAssignment, error) {
+	a, err := s.access(ctx, OpWriteRoles)
+	if err != nil {
+		return nil, err
+	}
+	return s.assignRole(ctx, a.P.TenantID, principalID, roleDefinitionID, directoryScopeID)
+}
+
+// AssignRole is CreateRoleAssignment for operators (the CLI): no caller,
+// any tenant.
+func (s *Service) AssignRole(ctx context.Context, tenantID, principalID, roleDefinitionID string) (*RoleAssignment, error) {
+	return s.assignRole(ctx, tenantID, principalID, roleDefinitionID, "/")
+}
+
+func (s *Service) assignRole(ctx context.Context, tenantID, principalID, roleDefinitionID, scope string) (*RoleAssignment, error) {
+	switch {
+	case principalID == "":
+		return nil, &Error{Kind: KindInvalid, Target: "principalId", Message: "Property 'principalId' is required."}
+	case roleDefinitionID == "":
+		return nil, &Error{Kind: KindInvalid, Target: "roleDefinitionId", Message: "Property 'roleDefinitionId' is required."}
+	case scope != "/":
+		return nil, &Error{Kind: KindInvalid, Target: "directoryScopeId",
+			Message: "Property 'directoryScopeId' must be '/': graphdir assigns roles tenant-wide only."}
+	}
+	role, ok := LookupRole(roleDefinitionID)
+	if !ok || !IsGUID(roleDefinitionID) {
+		return nil, &Error{Kind: KindInvalid, Target: "roleDefinitionId",
+			Message: "The role definition '" + clipID(roleDefinitionID) + "' does not exist. GET /roleManagement/directory/roleDefinitions lists the built-in roles."}
+	}
+	if !IsGUID(principalID) {
+		return nil, &Error{Kind: KindInvalid, Target: "principalId", Message: "Property 'principalId' must be the object id (a GUID) of a user."}
+	}
+	ra := &RoleAssignment{TenantID: tenantID, PrincipalID: normalizeGUID(principalID), RoleDefinitionID: role.ID, DirectoryScopeID: "/"}
+	if err := s.store.CreateRoleAssignment(ctx, ra); err != nil {
+		if KindOf(err) == KindNotFound {
+			return nil, &Error{Kind: KindInvalid, Target: "principalId",
+				Message: "The principal '" + ra.PrincipalID + "' is not a user of this directory."}
+		}
+		return nil, err
+	}
+	return ra, nil
+}
+
+// DeleteRoleAssignment removes one role assignment of the caller's tenant.
+func (s *Service) DeleteRoleAssignment(ctx context.Context, id string) error {
+	a, err := s.access(ctx, OpWriteRoles)
+	if err != nil {
+		return err
+	}
+	return s.store.DeleteRoleAssignment(ctx, a.P.TenantID, id)
+}
+
+func clipID(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strings.ToValidUTF8(s, "")
+}

@@ -1,0 +1,10 @@
+// Package oauth is the protocol side of the built-in issuer's token
+// endpoint: the OAuth 2.0 client credentials grant (RFC 6749 §4.4) for
+// registered applications, its error codes (§5.2), and the rate limiting of
+// failed client authentication.
+//
+// It knows nothing of HTTP: internal/api parses the form and the Basic
+// header, calls Server.ClientCredentials, and maps the codes of *Error to
+// statuses. Applications are authenticated by directory.Applications and
+// tokens minted by internal/issuer, both reached through small interfaces.
+package oauth

@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
+
+var _ directory.ApplicationStore = (*Store)(nil)
+
+// applicationSelect reads applications with their granted permissions;
+// credentials are read by loadSecrets.
+const applicationSelect = `SELECT a.tenant_id, a.id, a.app_id, a.display_name, a.created_at,
+	ARRAY(SELECT r.permission FROM application_roles r
+		WHERE r.tenant_id = a.tenant_id AND r.application_id = a.id ORDER BY r.permission) AS permissions
+FROM applications a`
+
+type applicationRow struct {
+	TenantID    string         `db:"tenant_id"`
+	ID          string         `db:"id"`
+	AppID       string         `db:"app_id"`
+	DisplayName string         `db:"display_name"`
+	CreatedAt   time.Time      `db:"created_at"`
+	Permissions pq.StringArray `db:"permissions"`
+}
+
+func (r *applicationRow) application() *directory.Application {
+	return &directory.Application{
+		TenantID: r.TenantID, ID: r.ID, AppID: r.AppID, DisplayName: r.DisplayName,
+		CreatedAt: r.CreatedAt.UTC(), Permissions: nonNil(r.Permissions),
+		PasswordCredentials: []directory.PasswordCredential{},
+	}
+}
+
+// CreateApplication inserts a with its permissions and credentials in one
+// transaction. KindConflict when the id or appId is taken.
+func (s *Store) CreateApplication(ctx context.Context, a *directory.Application) error {
+	return s.inTx(ctx, "postgres: create application", func(tx *sqlx.Tx) error {
+		return insertApplication(ctx, tx, a)
+	})
+}
+
+// CreateApplicationOnce creates a unless marker is already recorded in
+// server_secrets, recording it in the same transaction. The marker's
+// primary key makes a concurrent second caller wait for the first to
+// commit and then find the marker, so only one application is created.
+func (s *Store) CreateApplicationOnce(ctx context.Context, a *directory.Application, marker string) (bool, error) {
+	const op = "postgres: create application once"
+	created := false
+	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES ($1, $2)
+			ON CONFLICT (name) DO NOTHING`, marker, []byte(a.ID))
+		if err != nil {
+			return translate(err, op)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return translate(err, op) // nil when the marker exists: nothing to do
+		}
+		if err := insertApplication(ctx, tx, a); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return created, nil
+}
+
+func insertApplication(ctx context.Context, tx *sqlx.Tx, a *directory.Application) error {
+	const op = "postgres: create application"
+	if !directory.IsGUID(a.TenantID) || !directory.IsGUID(a.ID) || !directory.IsGUID(a.AppID) {
+		return directory.Internal(fmt.Errorf("application ids must be GUIDs"), op)
+	}
+	var created *time.Time
+	if !a.CreatedAt.IsZero() {
+		created = &a.CreatedAt
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO applications (tenant_id, id, app_id, display_name, created_at)
+		VALUES ($1, $2, $3, $4, COALESCE($5, now()))`, a.TenantID, a.ID, a.AppID, a.DisplayName, created); err != nil {
+		return translate(err, op)
+	}
+	if err := setPermissions(ctx, tx, a.TenantID, a.ID, a.Permissions); err != nil {
+		return err
+	}
+	for _, c := range a.PasswordCredentials {
+		if err := insertSecret(ctx, tx, a.TenantID, a.ID, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setPermissions(ctx context.Context, tx *sqlx.Tx, tenantID, id string, perms []string) error {
+	const op = "postgres: set application permissions"
+	if _, err := tx.ExecContext(ctx, `DELETE FROM application_roles WHERE tenant_id = $1 AND application_id = $2`, tenantID, id); err != nil {
+		return translate(err, op)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO application_roles (tenant_id, application_id, permission)
+		SELECT $1, $2, p FROM unnest($3::text[]) AS p ON CONFLICT DO NOTHING`, tenantID, id, pq.Array(perms))
+	return translate(err, op)
+}
+
+func insertSecret(ctx context.Context, tx *sqlx.Tx, tenantID, id string, c directory.PasswordCredential) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO application_secrets
+		(tenant_id, application_id, key_id, display_name, hint, secret_hash, start_at, end_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		tenantID, id, c.KeyID, c.DisplayName, c.Hint, c.SecretHash, c.StartDateTime, c.EndDateTime)
+	return translate(err, "postgres: add password credential")
+}
+
+// GetApplication returns one application by object id, or by appId when
+// byAppID is set, with its permissions and credentials. KindNotFound.
+func (s *Store) GetApplication(ctx context.Context, tenantID, id string, byAppID bool) (*directory.Application, error) {
+	const op = "postgres: get application"
+	if !directory.IsGUID(tenantID) || !directory.IsGUID(id) {
+		return nil, directory.Errorf(directory.KindNotFound, "Resource does not exist.")
+	}
+	q := applicationSelect + ` WHERE a.tenant_id = $1 AND a.id = $2`
+	if byAppID {
+		q = applicationSelect + ` WHERE a.tenant_id = $1 AND a.app_id = $2`
+	}
+	var r applicationRow
+	if err := s.db.QueryRowxContext(ctx, q, tenantID, id).StructScan(&r); err != nil {
+		return nil, translate(err, op)
+	}
+	a := r.application()
+	if err := s.loadSecrets(ctx, []*directory.Application{a}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ListApplications returns up to limit applications of the tenant ordered
+// by object id, after afterID when it is set.
+func (s *Store) ListApplications(ctx context.Context, tenantID string, limit int, afterID string) ([]*directory.Application, error) {
+	const op = "postgres: list applications"
+	out := []*directory.Application{}
+	if !directory.IsGUID(tenantID) {
+		return out, nil
+	}
+	var after *string
+	if afterID != "" {
+		after = &afterID
+	}
+	rows, err := s.db.QueryxContext(ctx, applicationSelect+`
+		WHERE a.tenant_id = $1 AND ($2::uuid IS NULL OR a.id > $2::uuid)
+		ORDER BY a.id LIMIT $3`, tenantID, after, limit)
+	if err != nil {
+		return nil, translate(err, op)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r applicationRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, translate(err, op)
+		}
+		out = append(out, r.application())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, op)
+	}
+	if err := s.loadSecrets(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// loadSecrets fills in the credentials of apps, all of one tenant, oldest first.
+func (s *Store) loadSecrets(ctx context.Context, apps []*directory.Application) error {
+	const op = "postgres: read password credentials"
+	if len(apps) == 0 {
+		return nil
+	}
+	ids := make([]string, len(apps))
+	byID := make(map[string]*directory.Application, len(apps))
+	for i, a := range apps {
+		ids[i] = a.ID
+		byID[a.ID] = a
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT application_id, key_id, display_name, hint, secret_hash, start_at, end_at
+		FROM application_secrets WHERE tenant_id = $1 AND application_id = ANY($2::uuid[])
+		ORDER BY created_at, key_id`, apps[0].TenantID, pq.Array(ids))
+	if err != nil {
+		return translate(err, op)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var appID string
+		var name sql.NullString
+		var c directory.PasswordCredential
+		if err := rows.Scan(&appID, &c.KeyID, &name, &c.Hint, &c.SecretHash, &c.StartDateTime, &c.EndDateTime); err != nil {
+			return translate(err, op)
+		}
+		if name.Valid {
+			c.DisplayName = &name.String
+		}
+		c.StartDateTime, c.EndDateTime = c.StartDateTime.UTC(), c.EndDateTime.UTC()
+		if a := byID[appID]; a != nil {
+			a.PasswordCredentials = append(a.PasswordCredentials, c)
+		}
+	}
+	return translate(rows.Err(), op)
+}
+
+// UpdateApplication applies patch atomically. KindNotFound.
+func (s *Store) UpdateApplication(ctx context.Context, tenantID, id string, patch directory.ApplicationPatch) error {
+	const op = "postgres: update application"
+	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		// Lock the row first so concurrent patches of one app serialise.
+		var name string
+		if err := tx.QueryRowContext(ctx, `SELECT display_name FROM applications WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+			tenantID, id).Scan(&name); err != nil {
+			return translate(err, op)
+		}
+		if patch.DisplayName != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE applications SET display_name = $3 WHERE tenant_id = $1 AND id = $2`,
+				tenantID, id, *patch.DisplayName); err != nil {
+				return translate(err, op)
+			}
+		}
+		if patch.Permissions != nil {
+			return setPermissions(ctx, tx, tenantID, id, *patch.Permissions)
+		}
+		return nil
+	})
+}
+
+// DeleteApplication removes the application; its secrets and permissions
+// go with it (ON DELETE CASCADE). KindNotFound.
+func (s *Store) DeleteApplication(ctx context.Context, tenantID, id string) error {
+	const op = "postgres: delete application"
+	res, err := s.db.ExecContext(ctx, `DELETE FROM applications WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	if err != nil {
+		return translate(err, op)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return translate(err, op)
+		}
+		return directory.Errorf(directory.KindNotFound, "Resource does not exist.")
+	}
+	return nil
+}
+
+// AddPasswordCredential stores c unless the application already has max
+// credentials. The application row is locked so that concurrent adds
+// cannot exceed max together. KindNotFound, KindInvalid.
+func (s *Store) AddPasswordCredential(ctx context.Context, tenantID, id string, c directory.PasswordCredential, max int) error {
+	const op = "postgres: add password credential"
+	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM application_secrets s
+				WHERE s.tenant_id = a.tenant_id AND s.application_id = a.id)
+			FROM applications a WHERE a.tenant_id = $1 AND a.id = $2 FOR UPDATE`, tenantID, id).Scan(&n); err != nil {
+			return translate(err, op)
+		}
+		if n >= max {
+			return directory.Errorf(directory.KindInvalid,
+				"An application may have at most %d password credentials; remove one first.", max).WithTarget("passwordCredentials")
+		}
+		return insertSecret(ctx, tx, tenantID, id, c)
+	})
+}
+
+// RemovePasswordCredential deletes one credential. KindNotFound.
+func (s *Store) RemovePasswordCredential(ctx context.Context, tenantID, id, keyID string) error {
+	const op = "postgres: remove password credential"
+	if !directory.IsGUID(keyID) {
+		return directory.Errorf(directory.KindNotFound, "Resource does not exist.")
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM application_secrets
+		WHERE tenant_id = $1 AND application_id = $2 AND key_id = $3`, tenantID, id, keyID)
+	if err != nil {
+		return translate(err, op)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return translate(err, op)
+		}
+		return directory.Errorf(directory.KindNotFound, "Resource does not exist.")
+	}
+	return nil
+}

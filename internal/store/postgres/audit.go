@@ -1,0 +1,292 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
+
+var _ directory.AuditLog = (*Store)(nil)
+
+// auditedTxOps are the transactions (by inTx op name) that write the
+// context's pending audit event (directory.PendingAuditEvent) together with
+// their change. Only these: a read or an unrelated write that happens to
+// run in a transaction with the same context must never record the event as
+// a success before the audited write has happened. A write method not
+// listed (or not transactional) gets its event stored right after it
+// returns, by directory.Auditor.End.
+var auditedTxOps = map[string]bool{
+	"postgres: create user":                true,
+	"postgres: update user":                true,
+	"postgres: delete user":                true,
+	"postgres: change password":            true,
+	"postgres: create role assignment":     true,
+	"postgres: delete role assignment":     true,
+	"postgres: create application":         true,
+	"postgres: update application":         true,
+	"postgres: delete application":         true,
+	"postgres: add password credential":    true,
+	"postgres: remove password credential": true,
+}
+
+// auditBefore runs at the start of an audited transaction: it resolves the
+// event's user target (id and userPrincipalName, when the request named it
+// by either) and reads the old values of the properties whose values the
+// event may show, locking the row the write is about to change.
+func auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
+	ev := directory.PendingAuditEvent(ctx)
+	if ev == nil || !auditedTxOps[op] {
+		return nil
+	}
+	key, ok := ev.UserToResolve()
+	if !ok {
+		return nil
+	}
+	pred, arg, ok := keyPredicate(key, 2)
+	if !ok || !directory.IsGUID(ev.TenantID) {
+		return nil
+	}
+	args := []any{ev.TenantID, arg}
+	values := auditValuesSQL(ev.ValueProperties(), &args)
+	var id string
+	var upn *string
+	var raw []byte
+	err := tx.QueryRowxContext(ctx, `SELECT u.id::text, u.user_principal_name, `+values+
+		` FROM users u WHERE u.tenant_id = $1 AND `+pred+` FOR UPDATE`, args...).Scan(&id, &upn, &raw)
+	if isNoRows(err) {
+		return nil // the write will answer not found
+	}
+	if err != nil {
+		return translate(err, "postgres: audit before")
+	}
+	old := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &old); err != nil {
+		return directory.Internal(err, "postgres: audit before")
+	}
+	name := ""
+	if upn != nil {
+		name = *upn
+	}
+	ev.ResolveUser(id, name, old)
+	return nil
+}
+
+// auditAfter runs after an audited transaction's change, before commit: it
+// reads the new values of the user target's shown properties and inserts
+// the event. The returned func marks the event stored; call it after the
+// commit succeeded.
+func auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(), error) {
+	ev := directory.PendingAuditEvent(ctx)
+	if ev == nil || !auditedTxOps[op] {
+		return func() {}, nil
+	}
+	if id := ev.TargetUserID(); id != "" {
+		if props := ev.ValueProperties(); len(props) > 0 {
+			args := []any{ev.TenantID, id}
+			var raw []byte
+			err := tx.QueryRowxContext(ctx, `SELECT `+auditValuesSQL(props, &args)+
+				` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, args...).Scan(&raw)
+			if err != nil && !isNoRows(err) {
+				return nil, translate(err, "postgres: audit after")
+			}
+			if err == nil {
+				values := map[string]json.RawMessage{}
+				if err := json.Unmarshal(raw, &values); err != nil {
+					return nil, directory.Internal(err, "postgres: audit after")
+				}
+				ev.SetNewValues(values)
+			}
+		}
+	}
+	if err := insertAuditEvent(ctx, tx, ev); err != nil {
+		return nil, err
+	}
+	return ev.MarkPersisted, nil
+}
+
+// auditValuesSQL is a json_build_object of the named properties' columns
+// (names bound as parameters; columns only from patchColumns).
+func auditValuesSQL(props []string, args *[]any) string {
+	var parts []string
+	for _, p := range props {
+		col, ok := patchColumns[p]
+		if !ok {
+			continue
+		}
+		*args = append(*args, p)
+		parts = append(parts, "$"+strconv.Itoa(len(*args))+"::text, u."+col.name)
+	}
+	if len(parts) == 0 {
+		return `'{}'::json`
+	}
+	return "json_build_object(" + strings.Join(parts, ", ") + ")"
+}
+
+const insertAuditSQL = `INSERT INTO audit_events (
+	tenant_id, id, activity_date_time, category, activity_display_name, operation_type,
+	logged_by_service, correlation_id, result, result_reason, initiated_by,
+	target_resources, additional_details)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+
+func insertAuditEvent(ctx context.Context, tx *sqlx.Tx, ev *directory.AuditEvent) error {
+	args, err := auditArgs(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, insertAuditSQL, args...); err != nil {
+		return translate(err, "postgres: insert audit event")
+	}
+	return nil
+}
+
+func auditArgs(ev *directory.AuditEvent) ([]any, error) {
+	const op = "postgres: audit event"
+	if !directory.IsGUID(ev.TenantID) || !directory.IsGUID(ev.ID) {
+		return nil, directory.Internal(fmt.Errorf("audit event ids are not GUIDs"), op)
+	}
+	initiator, err1 := json.Marshal(ev.InitiatedBy)
+	targets := ev.Targets
+	if targets == nil {
+		targets = []directory.AuditTarget{}
+	}
+	tjs, err2 := json.Marshal(targets)
+	details := ev.AdditionalDetails
+	if details == nil {
+		details = []directory.AuditDetail{}
+	}
+	djs, err3 := json.Marshal(details)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil, directory.Internal(fmt.Errorf("encode audit event"), op)
+	}
+	return []any{ev.TenantID, ev.ID, ev.ActivityDateTime, ev.Activity.Category, ev.Activity.DisplayName,
+		ev.Activity.OperationType, directory.LoggedByService, ev.CorrelationID, ev.Result, ev.ResultReason,
+		string(initiator), string(tjs), string(djs)}, nil
+}
+
+// AppendAuditEvent stores one event on its own (failures, denials, and
+// writes that ran outside an audited transaction).
+func (s *Store) AppendAuditEvent(ctx context.Context, ev *directory.AuditEvent) error {
+	args, err := auditArgs(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, insertAuditSQL, args...); err != nil {
+		return translate(err, "postgres: append audit event")
+	}
+	return nil
+}
+
+type auditRow struct {
+	ID                  string    `db:"id"`
+	TenantID            string    `db:"tenant_id"`
+	ActivityDateTime    time.Time `db:"activity_date_time"`
+	Category            string    `db:"category"`
+	ActivityDisplayName string    `db:"activity_display_name"`
+	OperationType       string    `db:"operation_type"`
+	CorrelationID       string    `db:"correlation_id"`
+	Result              string    `db:"result"`
+	ResultReason        string    `db:"result_reason"`
+	InitiatedBy         []byte    `db:"initiated_by"`
+	TargetResources     []byte    `db:"target_resources"`
+	AdditionalDetails   []byte    `db:"additional_details"`
+}
+
+// ListAuditEvents returns one page of the tenant's events q selects,
+// newest first (activityDateTime, then id, both descending), after q.After.
+// One range scan of audit_events_time_idx (or audit_events_activity_idx
+// with an activity filter).
+func (s *Store) ListAuditEvents(ctx context.Context, tenantID string, q directory.AuditQuery) (*directory.AuditPage, error) {
+	const op = "postgres: list audit events"
+	page := &directory.AuditPage{Events: []*directory.AuditEvent{}}
+	if !directory.IsGUID(tenantID) {
+		return page, nil
+	}
+	top := q.Top
+	if top < 1 || top > maxTop {
+		top = defaultTop
+	}
+	args := []any{tenantID}
+	bind := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := []string{"tenant_id = $1"}
+	if q.From != nil {
+		cmp := ">="
+		if q.FromExclusive {
+			cmp = ">"
+		}
+		where = append(where, "activity_date_time "+cmp+" "+bind(q.From.UTC()))
+	}
+	if q.To != nil {
+		cmp := "<="
+		if q.ToExclusive {
+			cmp = "<"
+		}
+		where = append(where, "activity_date_time "+cmp+" "+bind(q.To.UTC()))
+	}
+	if q.ActivityDisplayName != "" {
+		where = append(where, "lower(activity_display_name) = lower("+bind(q.ActivityDisplayName)+")")
+	}
+	if q.CorrelationID != "" {
+		where = append(where, "correlation_id = "+bind(q.CorrelationID))
+	}
+	if q.Result != "" {
+		where = append(where, "result = "+bind(q.Result))
+	}
+	if q.Category != "" {
+		where = append(where, "category = "+bind(q.Category))
+	}
+	if q.After != nil {
+		if !directory.IsGUID(q.After.ID) {
+			return nil, directory.Errorf(directory.KindInvalid, "The $skiptoken is invalid.")
+		}
+		where = append(where, "(activity_date_time, id) < ("+bind(q.After.Time.UTC())+"::timestamptz, "+bind(q.After.ID)+"::uuid)")
+	}
+	query := `SELECT id::text, tenant_id::text, activity_date_time, category, activity_display_name, operation_type,
+		correlation_id, result, result_reason, initiated_by, target_resources, additional_details
+		FROM audit_events WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY activity_date_time DESC, id DESC LIMIT ` + strconv.Itoa(top+1)
+	rows, err := s.db.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err, op)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r auditRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, translate(err, op)
+		}
+		if len(page.Events) == top {
+			last := page.Events[top-1]
+			page.Next = &directory.AuditCursor{Time: last.ActivityDateTime, ID: last.ID}
+			break
+		}
+		ev := &directory.AuditEvent{
+			ID: r.ID, TenantID: r.TenantID, ActivityDateTime: r.ActivityDateTime.UTC(),
+			Activity:      directory.Activity{DisplayName: r.ActivityDisplayName, OperationType: r.OperationType, Category: r.Category},
+			CorrelationID: r.CorrelationID, Result: r.Result, ResultReason: r.ResultReason,
+		}
+		if err := json.Unmarshal(r.InitiatedBy, &ev.InitiatedBy); err != nil {
+			return nil, directory.Internal(err, op)
+		}
+		if err := json.Unmarshal(r.TargetResources, &ev.Targets); err != nil {
+			return nil, directory.Internal(err, op)
+		}
+		if err := json.Unmarshal(r.AdditionalDetails, &ev.AdditionalDetails); err != nil {
+			return nil, directory.Internal(err, op)
+		}
+		page.Events = append(page.Events, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, op)
+	}
+	return page, nil
+}

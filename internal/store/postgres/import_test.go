@@ -1,0 +1,123 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/password"
+)
+
+// importRows prepares lines (numbered from 1) for tenant tn, failing the
+// test on any the importer refuses.
+func importRows(t *testing.T, tn *directory.Tenant, lines ...string) []directory.ImportRow {
+	t.Helper()
+	cheap := password.Params{MemoryKiB: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+	im := directory.NewImporter(tn, directory.WithPasswordHasher(func(pw string) (string, error) { return password.HashWith(pw, cheap) }))
+	var rows []directory.ImportRow
+	for i, l := range lines {
+		row, rej := im.Prepare(i+1, []byte(l))
+		if rej != nil {
+			t.Fatalf("line %d: %s", i+1, rej)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func TestImportUsers(t *testing.T) {
+	ctx := context.Background()
+	s, tn := newTenant(t)
+	existing := newUser(tn.ID, "taken@contoso.onmicrosoft.com",
+		directory.Identity{SignInType: "emailAddress", Issuer: "contoso.onmicrosoft.com", IssuerAssignedID: "taken@example.com"})
+	if err := s.CreateUser(ctx, existing); err != nil {
+		t.Fatal(err)
+	}
+	wf := func(upn string) string {
+		return `{"accountEnabled":true,"displayName":"W","mailNickname":"w","userPrincipalName":"` + upn +
+			`","passwordProfile":{"password":"Str0ng!Passw0rd"}}`
+	}
+	cust := func(upn, issuer, email string) string {
+		u := ""
+		if upn != "" {
+			u = `"userPrincipalName":"` + upn + `",`
+		}
+		return `{` + u + `"displayName":"C","identities":[{"signInType":"emailAddress","issuer":"` + issuer +
+			`","issuerAssignedId":"` + email + `"}],"passwordProfile":{"password":"Str0ng!Passw0rd"}}`
+	}
+	rows := importRows(t, tn,
+		wf("a@contoso.onmicrosoft.com"),                                                   // 1 loads
+		wf("A@CONTOSO.onmicrosoft.com"),                                                   // 2 repeats line 1
+		wf("TAKEN@contoso.onmicrosoft.com"),                                               // 3 taken
+		cust("", "Contoso.onmicrosoft.com", "Taken@Example.com"),                          // 4 identity taken, other case
+		cust("", "contoso.onmicrosoft.com", "b@example.com"),                              // 5 loads
+		cust("", "CONTOSO.onmicrosoft.com", "B@example.com"),                              // 6 repeats line 5's identity
+		cust("c@contoso.onmicrosoft.com", "x", "taken@example.com"),                       // 7 identity issuer differs: loads
+		cust("d@contoso.onmicrosoft.com", "contoso.onmicrosoft.com", "TAKEN@example.com"), // 8 identity taken
+		wf("D@contoso.onmicrosoft.com"),                                                   // 9 loads: line 8, which claimed the UPN, did not
+	)
+	// One user listing an identity twice, as only a caller bypassing the
+	// importer could send.
+	twice := importRows(t, tn, cust("", "i", "e@example.com"))[0]
+	twice.Line = 10
+	twice.User.Identities = append(twice.User.Identities, directory.Identity{SignInType: "emailAddress", Issuer: "I", IssuerAssignedID: "E@example.com"})
+	rows = append(rows, twice)
+
+	rejected, err := s.ImportUsers(ctx, tn.ID, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		line         int
+		prop, reason string
+	}{
+		{2, "userPrincipalName", "Repeats line 1"},
+		{3, "userPrincipalName", "already has the userPrincipalName 'TAKEN@contoso.onmicrosoft.com'"},
+		{4, "identities", "already has the identity (issuer 'Contoso.onmicrosoft.com', issuerAssignedId 'Taken@Example.com')"},
+		{6, "identities", "Repeats line 5"},
+		{8, "identities", "already has the identity"},
+		{10, "identities", "listed twice"},
+	}
+	if len(rejected) != len(want) {
+		t.Fatalf("rejected = %+v", rejected)
+	}
+	for i, w := range want {
+		r := rejected[i]
+		if r.Line != w.line || r.Property != w.prop || !strings.Contains(r.Reason, w.reason) {
+			t.Errorf("reject %d = %+v, want line %d %s %q", i, r, w.line, w.prop, w.reason)
+		}
+	}
+	loaded := map[int]bool{1: true, 5: true, 7: true, 9: true}
+	for _, r := range rows {
+		got, err := s.GetUser(ctx, tn.ID, directory.UserKey{ID: r.User.ID})
+		if !loaded[r.Line] {
+			if directory.KindOf(err) != directory.KindNotFound {
+				t.Errorf("line %d: rejected but readable (%v)", r.Line, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("line %d: %v", r.Line, err)
+			continue
+		}
+		if *got.UserPrincipalName != *r.User.UserPrincipalName || len(got.Identities) != len(r.User.Identities) ||
+			got.Password.Hash != r.User.Password.Hash || got.CreatedDateTime == nil || got.LastPasswordChangeDateTime == nil {
+			t.Errorf("line %d: read back %+v", r.Line, got)
+		}
+	}
+	var n int
+	if err := s.DB().QueryRow(`SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM user_identities)`).Scan(&n); err != nil || n != 5+3 {
+		t.Errorf("users + identities = %d (%v), want 5 users and 3 identities", n, err)
+	}
+
+	// The same batch again: everything is taken now.
+	again, err := s.ImportUsers(ctx, tn.ID, rows[:9])
+	if err != nil || len(again) != 9 {
+		t.Errorf("second import: %d rejected, %v", len(again), err)
+	}
+	// A batch out of line order is a caller bug.
+	if _, err := s.ImportUsers(ctx, tn.ID, []directory.ImportRow{rows[1], rows[0]}); directory.KindOf(err) != directory.KindInternal {
+		t.Errorf("out of order: %v", err)
+	}
+}
