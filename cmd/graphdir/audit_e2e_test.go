@@ -356,3 +356,32 @@ func TestAuditListingFilterPagingAndAccess(t *testing.T) {
 	}
 	_ = directory.AuditSuccess
 }
+
+func TestAuditRecordsRoleAssignments(t *testing.T) {
+	s := newStack(t)
+	admin := s.appToken("User.ReadWrite.All", "RoleManagement.ReadWrite.Directory")
+	reader := s.appToken("AuditLog.Read.All")
+	id := s.create(admin, workforceUser("roled@contoso.com"))["id"].(string)
+	r := s.do("POST", "/v1.0/roleManagement/directory/roleAssignments", admin, map[string]any{
+		"principalId": id, "roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1", "directoryScopeId": "/"})
+	if r.Status != 201 {
+		t.Fatalf("assign: %d %s", r.Status, r.Body)
+	}
+	assignment := r.JSON(t)["id"].(string)
+	ev := s.oneAudit(reader, r, "Add member to role", "success", "")
+	if target(t, ev)["id"] != "fe930be7-5e62-47db-91af-98c3a49a38b1" {
+		t.Fatalf("assign target %v", target(t, ev))
+	}
+	r = s.do("DELETE", "/v1.0/roleManagement/directory/roleAssignments/"+assignment, admin, nil)
+	if r.Status != 204 {
+		t.Fatalf("unassign: %d %s", r.Status, r.Body)
+	}
+	s.oneAudit(reader, r, "Remove member from role", "success", "")
+	// A failed assignment (unknown role) is recorded as a failure.
+	r = s.do("POST", "/v1.0/roleManagement/directory/roleAssignments", admin, map[string]any{
+		"principalId": id, "roleDefinitionId": "00000000-0000-0000-0000-000000000000", "directoryScopeId": "/"})
+	if r.Status != 400 {
+		t.Fatalf("bad role: %d %s", r.Status, r.Body)
+	}
+	s.oneAudit(reader, r, "Add member to role", "failure", "Request_BadRequest")
+}

@@ -47,11 +47,13 @@ func (s *Service) GetRoleAssignment(ctx context.Context, id string) (*RoleAssign
 // tenant, tenant-wide. KindInvalid for an unknown role, a principal that is
 // not a user of the tenant or a scope other than "/"; KindConflict when the
 // user already holds the role.
-func (s *Service) CreateRoleAssignment(ctx context.Context, principalID, roleDefinitionID, directoryScopeID string) (*RoleAssignment, error) {
+func (s *Service) CreateRoleAssignment(ctx context.Context, principalID, roleDefinitionID, directoryScopeID string) (ra *RoleAssignment, err error) {
 	a, err := s.access(ctx, OpWriteRoles)
 	if err != nil {
 		return nil, err
 	}
+	ctx, ev := s.Auditor().Begin(ctx, ActivityAddRoleMember, AuditTarget{ID: roleDefinitionID, Type: "Role"})
+	defer func() { s.Auditor().End(ctx, ev, err) }()
 	return s.assignRole(ctx, a.P.TenantID, principalID, roleDefinitionID, directoryScopeID)
 }
 
@@ -91,11 +93,13 @@ func (s *Service) assignRole(ctx context.Context, tenantID, principalID, roleDef
 }
 
 // DeleteRoleAssignment removes one role assignment of the caller's tenant.
-func (s *Service) DeleteRoleAssignment(ctx context.Context, id string) error {
+func (s *Service) DeleteRoleAssignment(ctx context.Context, id string) (err error) {
 	a, err := s.access(ctx, OpWriteRoles)
 	if err != nil {
 		return err
 	}
+	ctx, ev := s.Auditor().Begin(ctx, ActivityRemoveRoleMember, AuditTarget{ID: id, Type: "RoleAssignment"})
+	defer func() { s.Auditor().End(ctx, ev, err) }()
 	return s.store.DeleteRoleAssignment(ctx, a.P.TenantID, id)
 }
 
