@@ -30,6 +30,8 @@ import (
 // new rows), and if it fails again it is split in halves until the rows that
 // still collide stand alone and are rejected.
 
+var _ directory.ImportStore = (*Store)(nil)
+
 // importUserColumns are the staged user columns, in COPY order. The insert
 // adds tenant_id, created_at and last_password_change_at.
 var importUserColumns = []string{
@@ -89,13 +91,13 @@ const importExistingSQL = `
 SELECT s.line, 'userPrincipalName', s.user_principal_name, ''
 FROM import_users s
 WHERE EXISTS (SELECT 1 FROM users u
-	WHERE u.tenant_id = $1 AND lower(u.user_principal_name) COLLATE "C" = lower(s.user_principal_name))
+	WHERE u.tenant_id = $1 AND lower(u.user_principal_name) COLLATE "C" = lower(s.user_principal_name) AND u.deleted_at IS NULL)
 UNION ALL
 SELECT s.line, 'identities', s.issuer, s.issuer_assigned_id
 FROM import_identities s
 WHERE EXISTS (SELECT 1 FROM user_identities i
 	WHERE i.tenant_id = $1 AND lower(i.issuer) COLLATE "C" = lower(s.issuer)
-		AND lower(i.issuer_assigned_id) COLLATE "C" = lower(s.issuer_assigned_id))`
+		AND lower(i.issuer_assigned_id) COLLATE "C" = lower(s.issuer_assigned_id) AND NOT i.user_deleted)`
 
 // importRepeatsSQL lists the staged rows whose keys occur on more than one
 // line of the batch, with the key as the unique indexes compare it.
@@ -199,7 +201,17 @@ func (s *Store) importBatch(ctx context.Context, tenantID string, batch []direct
 		return rejected, nil
 	}
 	var pe *pq.Error
-	if !errors.As(err, &pe) || pe.Code != "23505" {
+	if !errors.As(err, &pe) {
+		return nil, translate(err, op)
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+	case "40P01", "40001": // deadlock, serialization failure: worth one more try
+		if retry {
+			return s.importBatch(ctx, tenantID, batch, false)
+		}
+		return nil, translate(err, op)
+	default:
 		return nil, translate(err, op)
 	}
 	if retry {

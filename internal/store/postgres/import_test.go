@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/graphdir/graphdir/internal/directory"
@@ -119,5 +121,44 @@ func TestImportUsers(t *testing.T) {
 	// A batch out of line order is a caller bug.
 	if _, err := s.ImportUsers(ctx, tn.ID, []directory.ImportRow{rows[1], rows[0]}); directory.KindOf(err) != directory.KindInternal {
 		t.Errorf("out of order: %v", err)
+	}
+}
+
+// TestImportUsersConcurrently loads the same users from several importers
+// at once: each user is loaded exactly once, the others reject it, and no
+// importer fails (a unique violation from a concurrent writer is retried,
+// then the colliding rows are rejected on their own).
+func TestImportUsersConcurrently(t *testing.T) {
+	ctx := context.Background()
+	s, tn := newTenant(t)
+	var lines []string
+	for i := range 40 {
+		n := strconv.Itoa(i)
+		lines = append(lines, `{"displayName":"C","identities":[{"signInType":"emailAddress","issuer":"i","issuerAssignedId":"c`+n+
+			`@example.com"}],"userPrincipalName":"c`+n+`@contoso.onmicrosoft.com","passwordProfile":{"passwordHash":"$2a$04$`+strings.Repeat("a", 53)+`"}}`)
+	}
+	const importers = 6
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	loaded := 0
+	for range importers {
+		rows := importRows(t, tn, lines...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rejected, err := s.ImportUsers(ctx, tn.ID, rows)
+			if err != nil {
+				t.Errorf("ImportUsers: %v", err)
+				return
+			}
+			mu.Lock()
+			loaded += len(rows) - len(rejected)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	var n int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM users`).Scan(&n); err != nil || n != len(lines) || loaded != len(lines) {
+		t.Errorf("%d users in the table, %d reported loaded; want %d (%v)", n, loaded, len(lines), err)
 	}
 }
