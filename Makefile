@@ -6,7 +6,7 @@ BIN           := bin/graphdir
 STATE_DIR     ?= .graphdir
 FUZZTIME      ?= 60s
 
-.PHONY: build run run-tls test test-short lint fuzz cert clean
+.PHONY: build run run-tls test test-short lint fuzz cert clean bench
 
 build:
 	$(GO) build -o $(BIN) ./cmd/graphdir
@@ -29,6 +29,12 @@ cert: build
 ## 127.0.0.1:5432, else the private instance). The fuzz seed corpus runs too.
 test:
 	$(GO) test -count=1 -race -timeout 12m ./...
+
+## bench: seed graphdir_bench (on the make test server) with BENCH_USERS users (default
+## 1,000,000; reused when already seeded), then load every scenario for BENCH_DURATION
+## (default 10s) at 16 clients against graphdir and raw SQL; writes bench/results/latest.md.
+bench: build
+	./$(BIN) bench
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

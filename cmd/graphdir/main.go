@@ -41,6 +41,7 @@ Usage:
   graphdir role    list [--user ...] [--role ...] | remove (--id ID | --user ... --role ...) | definitions
   graphdir tenant  create --domain example.com [--name NAME] | list
   graphdir import  [--tenant ID] [--batch 5000] [--workers N] [--reject-file F] FILE|-
+  graphdir bench   [--users 1000000] [--duration 10s] [--clients 16]   (what make bench runs)
   graphdir app     create --name NAME [--permissions "User.ReadWrite.All"] [--tenant ID] | list | grant | delete
   graphdir app     secret add --app ID [--days 730] | secret remove --app ID --key-id KEYID
 
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runTenant(ctx, args[1:], getenv, stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "app":
 		return runApp(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

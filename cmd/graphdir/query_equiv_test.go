@@ -541,9 +541,9 @@ var equivCaps = struct {
 	eqProps:       []string{"displayName", "givenName", "surname", "mail", "userPrincipalName", "city", "country", "jobTitle", "department", "companyName"},
 	orderedProps:  []string{"displayName", "givenName", "surname", "mail", "userPrincipalName", "city"},
 	startsWith:    []string{"displayName", "givenName", "surname", "mail", "userPrincipalName", "city", "country", "jobTitle", "department", "companyName"},
-	endsWith:      []string{"mail", "userPrincipalName", "displayName"},
-	contains:      []string{"displayName", "mail", "userPrincipalName"},
-	sortable:      []string{"displayName", "userPrincipalName", "givenName", "surname", "mail", "createdDateTime", "city", "accountEnabled", "jobTitle"},
+	endsWith:      []string{"mail", "userPrincipalName"},
+	contains:      nil, // on users, contains is only for collection elements (otherMails below)
+	sortable:      []string{"displayName", "userPrincipalName", "givenName", "surname", "mail", "createdDateTime", "city", "accountEnabled"},
 	searchable:    []string{"displayName", "mail"},
 	identityField: []string{"issuer", "issuerAssignedId", "signInType"},
 }
@@ -616,12 +616,9 @@ func (g *gen) leaf() expr {
 	case 3, 4:
 		prop := pick(r, equivCaps.startsWith)
 		return strFunc{"startsWith", prop, g.fragment(prop, "startsWith")}
-	case 5:
+	case 5, 6:
 		prop := pick(r, equivCaps.endsWith)
 		return strFunc{"endsWith", prop, g.fragment(prop, "endsWith")}
-	case 6:
-		prop := pick(r, equivCaps.contains)
-		return strFunc{"contains", prop, g.fragment(prop, "contains")}
 	case 7:
 		prop := pick(r, equivCaps.eqProps)
 		var vals []string

@@ -15,6 +15,7 @@ import (
 	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/issuer"
 	"github.com/graphdir/graphdir/internal/metrics"
+	"github.com/graphdir/graphdir/internal/store/postgres"
 )
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -70,6 +71,23 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
   A token for a backend job:   TOKEN=$(./bin/graphdir token --roles User.ReadWrite.All)
   A first call:                curl -H "Authorization: Bearer $TOKEN" %[1]s/v1.0/users
 `, cfg.PublicURL, ln.Addr().String(), db.tenant.ID, db.tenant.DefaultDomain, iss.IssuerURL(db.tenant.ID))
+
+	// The background purge of expired deleted users, stopped with the server.
+	purgeCtx, stopPurge := context.WithCancel(context.WithoutCancel(ctx))
+	purged := make(chan struct{})
+	go func() {
+		defer close(purged)
+		(&postgres.Purger{Store: db.store, Retention: cfg.DeletedRetention, Interval: cfg.PurgeInterval, Logger: log}).Run(purgeCtx)
+	}()
+	defer func() { stopPurge(); <-purged }()
+	// The delta query change log keeps what changed for as long as deleted
+	// users stay restorable (internal/store/postgres/delta.go).
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		(&postgres.ChangeLogPruner{Store: db.store, Retention: cfg.DeletedRetention, Interval: cfg.PurgeInterval, Logger: log}).Run(purgeCtx)
+	}()
+	defer func() { stopPurge(); <-pruned }()
 
 	errc := make(chan error, 1)
 	go func() {

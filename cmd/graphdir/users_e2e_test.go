@@ -40,10 +40,14 @@ func (s *stack) create(token string, body map[string]any) map[string]any {
 	return r.JSON(s.t)
 }
 
+// keys returns m's property names, without instance annotations such as
+// @odata.etag (which clients ignore).
 func keys(m map[string]any) []string {
 	var out []string
 	for k := range m {
-		out = append(out, k)
+		if !strings.HasPrefix(k, "@odata.") {
+			out = append(out, k)
+		}
 	}
 	slices.Sort(out)
 	return out

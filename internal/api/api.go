@@ -116,6 +116,7 @@ type server struct {
 	token      TokenEndpoint
 	audit      AuditLogs       // audit.go; from Users when it implements it
 	passwords  PasswordChanger // password.go; from Users when it implements it
+	dispatch   http.Handler    // the whole handler: serves the requests inside a $batch (batch.go)
 }
 
 // NewHandler returns the HTTP handler of the whole API. It panics when
@@ -176,7 +177,8 @@ func NewHandler(opts Options) http.Handler {
 	r.Use(s.requestID, s.observe, s.accessLog, s.recoverPanic, s.limitURL, s.shed, s.deadline, s.authenticate, s.throttleRequest)
 	s.addRoutes(r)
 
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	s.dispatch = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.ServeHTTP(w, rewriteApplicationKey(rewriteKeySegment(req)))
 	})
+	return s.dispatch
 }

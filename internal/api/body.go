@@ -105,6 +105,11 @@ func decodeUserBody(data []byte) (map[string]any, error) {
 				Message: "Annotation '" + name + "' is not supported in the request body."}).WithTarget(name)
 		}
 		prop, ok := directory.LookupProperty(m.Key)
+		if !ok && directory.IsExtensionName(m.Key) {
+			// Typed by the Service against the tenant's definitions.
+			values[m.Key] = directory.RawExtension(m.Value)
+			continue
+		}
 		if !ok {
 			if p, fold := directory.LookupPropertyFold(m.Key); fold {
 				return nil, (&directory.Error{Kind: directory.KindInvalid,

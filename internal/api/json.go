@@ -62,6 +62,11 @@ func appendValue(b []byte, v any) []byte {
 			return append(b, "null"...)
 		}
 		return appendString(b, formatDateTime(*x))
+	case *int64: // Integer and LargeInteger extension properties
+		if x == nil {
+			return append(b, "null"...)
+		}
+		return strconv.AppendInt(b, *x, 10)
 	case []string:
 		b = append(b, '[')
 		for i, s := range x {

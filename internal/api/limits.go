@@ -133,7 +133,8 @@ func (s *server) limitURL(c *gin.Context) {
 // answers quickly and a load balancer can go elsewhere, instead of queueing
 // without bound until every request times out.
 func (s *server) shed(c *gin.Context) {
-	if exemptFromShedding(c.Request.URL.Path) {
+	// A request inside a $batch runs in the batch's slot.
+	if exemptFromShedding(c.Request.URL.Path) || inBatch(c.Request.Context()) {
 		c.Next()
 		return
 	}
@@ -186,7 +187,10 @@ func (s *server) throttleRequest(c *gin.Context) {
 		return
 	}
 	r := c.Request
-	write := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+	// A $batch itself is charged as one read unit, never as a write: each
+	// request inside it is charged on its own when it is dispatched (batch.go).
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions &&
+		c.FullPath() != batchPath
 	q := r.URL.Query()
 	has := func(name string) bool { return q.Has("$"+name) || q.Has(name) }
 	top, _ := strconv.Atoi(q.Get("$top"))

@@ -65,20 +65,40 @@ var apiOps = []apiOp{
 		body: schemaUserWrite, status: 201, schema: schemaUser, headers: []string{"Location", "x-ms-resource-unit"}},
 	{method: "GET", path: "/v1.0/users/$count", id: "countUsers", summary: "Count the users $filter and $search match.",
 		params: []string{"$filter", "$search", "ConsistencyLevel"}, status: 200, schema: schemaCount},
+	{method: "GET", path: "/v1.0/users/delta", id: "usersDelta", summary: "Delta query: page through the live users, then follow @odata.deltaLink for what changed since ($deltatoken=latest starts from now; Prefer: return=minimal, odata.maxpagesize).",
+		params: []string{"$select", "$filter", "$skiptoken", "$deltatoken", "Prefer"}, status: 200, schema: schemaCollection, headers: []string{"Preference-Applied"}},
 	{method: "GET", path: "/v1.0/users/{key}", id: "getUser", summary: "Get a user by id or userPrincipalName.",
-		params: []string{"$select"}, status: 200, schema: schemaUser},
-	{method: "PATCH", path: "/v1.0/users/{key}", id: "updateUser", summary: "Update a user.",
-		body: schemaUserWrite, status: 204},
-	{method: "DELETE", path: "/v1.0/users/{key}", id: "deleteUser", summary: "Delete a user.", status: 204},
+		params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
+	{method: "PATCH", path: "/v1.0/users/{key}", id: "updateUser", summary: "Update a user (If-Match: W/\"<version>\" makes it conditional: 412 when changed meanwhile).",
+		params: []string{"If-Match"}, body: schemaUserWrite, status: 204, headers: []string{"ETag"}},
+	{method: "DELETE", path: "/v1.0/users/{key}", id: "deleteUser", summary: "Move a user to deleted items (If-Match makes it conditional).",
+		params: []string{"If-Match"}, status: 204},
 	{method: "GET", path: "/v1.0/me", id: "getMe", summary: "Get the signed-in user.",
-		params: []string{"$select"}, status: 200, schema: schemaUser},
+		params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
 	{method: "PATCH", path: "/v1.0/me", id: "updateMe", summary: "Update the signed-in user's own profile.",
-		body: schemaUserWrite, status: 204},
+		params: []string{"If-Match"}, body: schemaUserWrite, status: 204, headers: []string{"ETag"}},
+
+	{method: "GET", path: "/v1.0/directory/deletedItems/microsoft.graph.user", id: "listDeletedUsers",
+		summary: "List deleted users (deleted items), with deletedDateTime; $orderby may use deletedDateTime.",
+		params:  []string{"$filter", "$select", "$orderby", "$top", "$skip", "$skiptoken", "$search", "$count", "ConsistencyLevel"},
+		status:  200, schema: schemaUserCollection},
+	{method: "GET", path: "/v1.0/directory/deletedItems/microsoft.graph.user/$count", id: "countDeletedUsers",
+		summary: "Count the deleted users $filter and $search match.", params: []string{"$filter", "$search", "ConsistencyLevel"},
+		status: 200, schema: schemaCount},
+	{method: "GET", path: "/v1.0/directory/deletedItems/{id}", id: "getDeletedUser", summary: "Get a deleted user.",
+		params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
+	{method: "POST", path: "/v1.0/directory/deletedItems/{id}/restore", id: "restoreDeletedUser",
+		summary: "Restore a deleted user (400 ObjectConflict when its userPrincipalName or an identity was taken meanwhile).",
+		status:  200, schema: schemaUser, headers: []string{"ETag"}},
+	{method: "DELETE", path: "/v1.0/directory/deletedItems/{id}", id: "purgeDeletedUser",
+		summary: "Permanently delete a deleted user.", status: 204},
 
 	{method: "POST", path: "/v1.0/me/changePassword", id: "changeMyPassword",
 		summary: "Change the signed-in user's password (currentPassword, newPassword).", body: schemaObject, status: 204},
 	{method: "GET", path: "/v1.0/auditLogs/directoryAudits", id: "listDirectoryAudits",
 		summary: "List the tenant's directory audit events.", params: []string{"$filter", "$top", "$skiptoken"}, status: 200, schema: schemaCollection},
+	{method: "POST", path: "/v1.0/$batch", id: "batch", body: "BatchRequest", status: 200, schema: "BatchResponse",
+		summary: "Run up to 20 requests in one call (JSON batching); each is authorized and throttled as if sent alone."},
 
 	{method: "GET", path: "/v1.0/roleManagement/directory/roleDefinitions", id: "listRoleDefinitions",
 		summary: "List the directory role definitions.", params: []string{"$filter", "$select", "$top"}, status: 200, schema: schemaCollection},
@@ -106,6 +126,14 @@ var apiOps = []apiOp{
 		summary: "Add a client secret; its secretText is returned once.", body: schemaObject, status: 200, schema: schemaObject},
 	{method: "POST", path: "/v1.0/applications/{key}/removePassword", id: "removeApplicationPassword",
 		summary: "Remove a client secret by keyId.", body: schemaObject, status: 204},
+	{method: "GET", path: "/v1.0/applications/{key}/extensionProperties", id: "listExtensionProperties",
+		summary: "List the directory extension properties an application defines.", status: 200, schema: schemaCollection},
+	{method: "POST", path: "/v1.0/applications/{key}/extensionProperties", id: "createExtensionProperty", body: schemaObject,
+		summary: "Define a directory extension property (name, dataType, targetObjects, isMultiValued) for users.", status: 201, schema: schemaObject, headers: []string{"Location"}},
+	{method: "GET", path: "/v1.0/applications/{key}/extensionProperties/{id}", id: "getExtensionProperty",
+		summary: "Get a directory extension property.", status: 200, schema: schemaObject},
+	{method: "DELETE", path: "/v1.0/applications/{key}/extensionProperties/{id}", id: "deleteExtensionProperty",
+		summary: "Delete a directory extension property and every value of it.", status: 204},
 
 	{method: "POST", path: "/{tenant}/oauth2/v2.0/token", id: "token", public: true, oauth: true,
 		summary: "The built-in issuer's token endpoint (client credentials grant).", status: 200, schema: schemaObject},
@@ -250,7 +278,8 @@ func errorResponses() obj {
 }
 
 func schemas() obj {
-	read := obj{"@odata.context": obj{"type": "string"}}
+	read := obj{"@odata.context": obj{"type": "string"}, "@odata.etag": obj{"type": "string"},
+		"@odata.type": obj{"type": "string", "enum": []any{odataTypeUser}}}
 	write := obj{"@odata.type": obj{"type": "string", "enum": []any{odataTypeUser}}}
 	props := append([]*directory.Property(nil), directory.UserProperties()...)
 	sort.Slice(props, func(i, j int) bool { return props[i].Name < props[j].Name })
@@ -292,6 +321,8 @@ func schemas() obj {
 		}},
 		"ObjectCollection": obj{"type": "object", "required": []any{"value"}, "properties": obj{"value": obj{"type": "array", "items": ref("Object")}}},
 		"Status":           obj{"type": "object", "required": []any{"status"}, "properties": obj{"status": obj{"type": "string"}}},
+		"BatchRequest":     batchRequestSchema(),
+		"BatchResponse":    batchResponseSchema(),
 		"Error": obj{"type": "object", "required": []any{"error"}, "additionalProperties": false, "properties": obj{
 			"error": obj{"type": "object", "required": []any{"code", "message", "innerError"}, "additionalProperties": false,
 				"properties": obj{

@@ -216,6 +216,11 @@ func parseSelect(v string) ([]*directory.Property, error) {
 			return nil, directory.Errorf(directory.KindBadRequest, "Invalid $select: empty property name.")
 		}
 		p, ok := directory.LookupPropertyFold(name)
+		if !ok && directory.IsExtensionName(name) {
+			// Resolved against the tenant's definitions by the handler
+			// (selectExtensions, extensions.go).
+			p, ok = directory.ExtensionSelectProperty(name), true
+		}
 		if !ok || p.WriteOnly {
 			return nil, (&directory.Error{Kind: directory.KindUnsupported,
 				Message: "Property '" + clip(name) + "' does not exist as a declared property or extension property."}).WithTarget(clip(name))

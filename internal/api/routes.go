@@ -22,15 +22,21 @@ func (s *server) addRoutes(r *gin.Engine) {
 	r.GET(apiPrefix+"/users", s.authorize(directory.OpListUsers), s.handleListUsers)
 	r.POST(apiPrefix+"/users", s.authorize(directory.OpCreateUser), s.handleCreateUser)
 	r.GET(apiPrefix+"/users/$count", s.authorize(directory.OpListUsers), s.handleCountUsers)
+	r.GET(apiPrefix+"/users/delta", s.authorize(directory.OpListUsers), s.handleUsersDelta)
 	r.GET(apiPrefix+"/users/:key", s.authorize(directory.OpReadUser), s.handleGetUser)
-	r.PATCH(apiPrefix+"/users/:key", s.authorize(directory.OpUpdateUser), s.handleUpdateUser)
-	r.DELETE(apiPrefix+"/users/:key", s.authorize(directory.OpDeleteUser), s.handleDeleteUser)
+	r.PATCH(apiPrefix+"/users/:key", s.authorize(directory.OpUpdateUser), s.preconditions, s.handleUpdateUser)
+	r.DELETE(apiPrefix+"/users/:key", s.authorize(directory.OpDeleteUser), s.preconditions, s.handleDeleteUser)
 	r.GET(apiPrefix+"/me", s.authorize(directory.OpReadSelf), s.handleGetMe)
-	r.PATCH(apiPrefix+"/me", s.authorize(directory.OpUpdateSelf), s.handleUpdateMe)
+	r.PATCH(apiPrefix+"/me", s.authorize(directory.OpUpdateSelf), s.preconditions, s.handleUpdateMe)
 	r.POST(apiPrefix+"/me/changePassword", s.authorizeCaller(directory.AuthorizeChangePassword, &directory.ActivityChangePassword), s.handleChangePassword)
 	r.GET(apiPrefix+"/auditLogs/directoryAudits", s.authorizeCaller(directory.AuthorizeAuditRead, nil), s.handleListDirectoryAudits)
+	// Any authenticated caller may batch; each request inside is
+	// authenticated, authorized and throttled on its own (batch.go).
+	r.POST(batchPath, s.handleBatch)
 	s.addRoleRoutes(r)
+	s.addDeletedItemsRoutes(r) // deleted.go
 	s.addApplicationRoutes(r)
+	s.addExtensionPropertyRoutes(r) // extensions.go
 
 	// The built-in issuer's public documents: no authentication.
 	r.GET("/:tenant/discovery/v2.0/keys", s.handleJWKS)

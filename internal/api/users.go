@@ -40,6 +40,10 @@ func (s *server) handleListUsers(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if err := s.selectExtensions(c, q, page.Users); err != nil { // extensions.go
+		s.writeError(c, err)
+		return
+	}
 	base := s.base(c.Request)
 	b := make([]byte, 0, 256+len(page.Users)*512)
 	b = append(b, `{"@odata.context":`...)
@@ -59,7 +63,7 @@ func (s *server) handleListUsers(c *gin.Context) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendUser(b, u, props, true)
+		b = appendUserItem(b, u, props, false) // etag.go: with @odata.etag
 	}
 	b = append(b, "]}"...)
 	writeJSON(c, http.StatusOK, b)
@@ -155,11 +159,12 @@ func (s *server) handleUpdateUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := s.users.UpdateUser(c.Request.Context(), key, values); err != nil {
+	u, err := s.users.UpdateUser(c.Request.Context(), key, values)
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.Status(http.StatusNoContent)
+	statusNoContentWithETag(c, u)
 }
 
 // handleUpdateMe serves PATCH /v1.0/me: 204 without a body.
@@ -168,11 +173,12 @@ func (s *server) handleUpdateMe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := s.users.UpdateMe(c.Request.Context(), values); err != nil {
+	u, err := s.users.UpdateMe(c.Request.Context(), values)
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.Status(http.StatusNoContent)
+	statusNoContentWithETag(c, u)
 }
 
 // handleDeleteUser serves DELETE /v1.0/users/{key}: 204 without a body.
@@ -215,10 +221,16 @@ func (s *server) decodeWrite(c *gin.Context) (map[string]any, bool) {
 
 // writeEntity writes one user with its @odata.context.
 func (s *server) writeEntity(c *gin.Context, status int, u *directory.User, q *queryOptions) {
+	if err := s.selectExtensions(c, q, []*directory.User{u}); err != nil { // extensions.go
+		s.writeError(c, err)
+		return
+	}
 	b := make([]byte, 0, 512)
 	b = append(b, `{"@odata.context":`...)
 	b = appendString(b, s.base(c.Request)+apiPrefix+"/$metadata#users"+q.selectSuffix()+"/$entity")
+	b, _ = appendETag(b, u, false) // etag.go
 	b = appendUser(b, u, q.properties(), false)
+	setETag(c, u)
 	writeJSON(c, status, b)
 }
 

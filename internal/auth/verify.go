@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,7 @@ type Verifier struct {
 	skew        time.Duration
 	maxLifetime time.Duration
 	now         func() time.Time
+	cache       *tokenCache // cache.go
 }
 
 // NewVerifier validates cfg and returns a Verifier; a bad configuration is an
@@ -37,7 +39,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Verifier{issuers: issuers, skew: cfg.Skew, maxLifetime: cfg.MaxLifetime, now: cfg.Now}
+	v := &Verifier{issuers: issuers, skew: cfg.Skew, maxLifetime: cfg.MaxLifetime, now: cfg.Now,
+		cache: newTokenCache(tokenCacheSize)}
 	if v.skew == 0 {
 		v.skew = DefaultSkew
 	}
@@ -70,6 +73,10 @@ func (v *Verifier) Verify(ctx context.Context, authorization []string) (*directo
 	raw, err := bearerToken(authorization)
 	if err != nil {
 		return nil, err
+	}
+	cacheKey := sha256.Sum256([]byte(raw))
+	if p, ok := v.cached(ctx, cacheKey); ok {
+		return p, nil
 	}
 	segs := strings.Split(raw, ".")
 	switch {
@@ -125,7 +132,7 @@ func (v *Verifier) Verify(ctx context.Context, authorization []string) (*directo
 		return nil, err
 	}
 
-	if _, err := jwt.Parse([]byte(raw),
+	tok, err := jwt.Parse([]byte(raw),
 		jwt.WithKeyProvider(pinnedKey{kid: kid, key: pub}),
 		jwt.WithValidate(true),
 		jwt.WithClock(jwt.ClockFunc(v.now)),
@@ -134,14 +141,21 @@ func (v *Verifier) Verify(ctx context.Context, authorization []string) (*directo
 		jwt.WithRequiredClaim(jwt.IssuedAtKey),
 		jwt.WithValidator(jwt.ValidatorFunc(expPositive)),
 		jwt.WithValidator(v.lifetime()),
-	); err != nil {
+	)
+	if err != nil {
 		return nil, parseFailure(err)
 	}
 
 	if err := v.checkClaims(claims, ti, iss, tenant, keyIssuer); err != nil {
 		return nil, err
 	}
-	return classify(claims, ti.dataTenant(tenant))
+	p, err := classify(claims, ti.dataTenant(tenant))
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(cacheKey, cachedToken{p: p, exp: tok.Expiration(), until: v.now().Add(tokenCacheTTL),
+		ti: ti, tenant: tenant, kid: kid, pub: pub, keyIssuer: keyIssuer})
+	return p, nil
 }
 
 // bearerToken extracts the token from the Authorization header values

@@ -39,6 +39,10 @@ type Config struct {
 	// StepUpACRS the authentication contexts that count as such.
 	StepUpProperties []string
 	StepUpACRS       []string
+	// DeletedRetention is how long deleted users stay restorable;
+	// PurgeInterval how often the background purge runs (deleted.go).
+	DeletedRetention time.Duration
+	PurgeInterval    time.Duration
 	// Runtime holds timeouts, limits, throttling and observability settings.
 	Runtime
 }
@@ -65,7 +69,7 @@ var Vars = append([]Var{
 	{"GRAPHDIR_SHUTDOWN_GRACE", "", "20s", "time in-flight requests get to finish on SIGTERM"},
 	{"GRAPHDIR_STEPUP_PROPERTIES", "", "mail,otherMails,mobilePhone,identities,passwordProfile", "properties a user may change at /me only with MFA (password = passwordProfile and changePassword); none disables step-up"},
 	{"GRAPHDIR_STEPUP_ACRS", "", "c1", "comma-separated authentication contexts (acrs) that count as MFA beside amr mfa; the first is requested in claims challenges"},
-}, runtimeVars...)
+}, append(runtimeVars, deletedVars...)...)
 
 // Load reads the environment through getenv and the serve flags from args.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
@@ -108,6 +112,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	}
 	c.ShutdownGrace = grace
 	c.Runtime = loadRuntime(env, &problems)
+	c.DeletedRetention, c.PurgeInterval = loadDeleted(env, &problems)
 	c.StepUpProperties, c.StepUpACRS = loadStepUp(env, &problems)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)

@@ -270,6 +270,14 @@ func (a *Access) CheckOperation(op Operation) error {
 		if !a.has(canManage) {
 			return a.errNeedsRole("Managing role assignments", canManage)
 		}
+	case OpListDeletedUsers:
+		if !a.has(canRead) {
+			return a.errNeedsRole("Reading deleted users", canRead)
+		}
+	case OpRestoreUser:
+		if !a.has(canDelete) {
+			return a.errNeedsRole("Restoring or permanently deleting users", canDelete)
+		}
 	}
 	return nil
 }
@@ -473,7 +481,7 @@ func (a *Access) guard(allowed []string, verb string) *TargetGuard {
 // RedactBasic returns a copy of u with only the basic profile
 // (graph-users.md 5.3) set; every other property reads as null (or []).
 func RedactBasic(u *User) *User {
-	out := &User{ID: u.ID, TenantID: u.TenantID, Identities: []Identity{}}
+	out := &User{ID: u.ID, TenantID: u.TenantID, Identities: []Identity{}, Version: u.Version}
 	for _, p := range userProperties {
 		if p.Basic && p.Name != "id" {
 			p.set(out, p.Value(u))
@@ -490,7 +498,7 @@ func CheckBasicQuery(q ListQuery) error {
 		if p, ok := LookupProperty(name); ok && p.Basic {
 			continue
 		}
-		if _, ok := LookupPropertyFold(name); !ok {
+		if _, ok := LookupPropertyFold(name); !ok && !IsExtensionName(name) {
 			// Unknown names are the store's to refuse (400 naming them).
 			continue
 		}
@@ -523,6 +531,9 @@ var opNames = map[Operation]string{
 	OpDeleteUser: "Deleting users",
 	OpReadRoles:  "Reading directory roles",
 	OpWriteRoles: "Managing role assignments",
+
+	OpListDeletedUsers: "Reading deleted users",
+	OpRestoreUser:      "Restoring or permanently deleting users",
 }
 
 // trim applies the caller's read level to a user read from the store:
@@ -622,5 +633,6 @@ func (s *Service) deleteUser(ctx context.Context, a *Access, k UserKey) error {
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteUser(ctx, a.P.TenantID, k, plan.Guard)
+	// A soft delete (deleted.go), conditional on If-Match when the request has one.
+	return s.store.SoftDeleteUser(ctx, a.P.TenantID, k, plan.Guard, ifMatch(ctx))
 }

@@ -19,6 +19,10 @@ const (
 	OpReadRoles
 	// OpWriteRoles creates and deletes role assignments.
 	OpWriteRoles
+	// OpListDeletedUsers lists, counts and reads deleted items (deleted.go).
+	OpListDeletedUsers
+	// OpRestoreUser restores or permanently deletes a deleted user.
+	OpRestoreUser
 )
 
 // Graph permission names graphdir understands.
@@ -43,6 +47,9 @@ var appPermissions = map[Operation][]string{
 	OpDeleteUser: deletePerms,
 	OpReadRoles:  roleReadPerms,
 	OpWriteRoles: roleWritePerms,
+
+	OpListDeletedUsers: deletedReadPerms,
+	OpRestoreUser:      deletePerms,
 }
 
 // delegatedPermissions lists, per operation, the delegated scopes any one of
@@ -60,6 +67,9 @@ var delegatedPermissions = map[Operation][]string{
 	OpDeleteUser: deletePerms,
 	OpReadRoles:  roleReadPerms,
 	OpWriteRoles: roleWritePerms,
+
+	OpListDeletedUsers: deletedReadPerms,
+	OpRestoreUser:      deletePerms,
 }
 
 // Authorize checks that p may attempt op at all. It needs no data, so the

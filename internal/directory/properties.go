@@ -19,6 +19,8 @@ const (
 	TypeStringCollection
 	TypeIdentities
 	TypePasswordProfile
+	// TypeExtension is a directory extension property (extensions.go).
+	TypeExtension
 )
 
 func (t PropertyType) String() string {
@@ -35,6 +37,8 @@ func (t PropertyType) String() string {
 		return "Collection(microsoft.graph.objectIdentity)"
 	case TypePasswordProfile:
 		return "microsoft.graph.passwordProfile"
+	case TypeExtension:
+		return "extension"
 	}
 	return "unknown"
 }
@@ -68,6 +72,7 @@ type Property struct {
 	coll func(*User) *[]string
 	b    func(*User) **bool
 	dt   func(*User) **time.Time
+	ext  *ExtensionProperty // TypeExtension: the resolved definition
 }
 
 // Value returns p's value on u in the form the JSON writer expects:
@@ -90,6 +95,8 @@ func (p *Property) Value(u *User) any {
 		return &u.ID
 	case p.Type == TypeIdentities:
 		return u.AllIdentities()
+	case p.Type == TypeExtension:
+		return u.extensionValue(p.ext)
 	}
 	return nil
 }
@@ -257,6 +264,7 @@ var userProperties = []*Property{
 	strP("country", func(u *User) **string { return &u.Country }, "max=128").self(),
 	{Name: "createdDateTime", Type: TypeDateTime, ReadOnly: true, dt: func(u *User) **time.Time { return &u.CreatedDateTime }},
 	strP("creationType", func(u *User) **string { return &u.CreationType }, "").ro(),
+	{Name: "deletedDateTime", Type: TypeDateTime, ReadOnly: true, dt: func(u *User) **time.Time { return &u.DeletedDateTime }},
 	strP("department", func(u *User) **string { return &u.Department }, "max=64"),
 	strP("employeeId", func(u *User) **string { return &u.EmployeeID }, "max=16"),
 	strP("employeeType", func(u *User) **string { return &u.EmployeeType }, "max=64"),

@@ -143,6 +143,9 @@ func (s *Service) ListUsers(ctx context.Context, q ListQuery) (*Page, error) {
 	if err := a.checkListQuery(q); err != nil {
 		return nil, err
 	}
+	if q, err = s.withQueryExtensions(ctx, p.TenantID, q); err != nil {
+		return nil, err
+	}
 	page, err := s.store.ListUsers(ctx, p.TenantID, q)
 	return a.trimPage(page), err
 }
@@ -159,10 +162,13 @@ func (s *Service) CountUsers(ctx context.Context, q ListQuery) (int64, error) {
 	if err := a.checkListQuery(q); err != nil {
 		return 0, err
 	}
+	if q, err = s.withQueryExtensions(ctx, a.P.TenantID, q); err != nil {
+		return 0, err
+	}
 	return s.store.CountUsers(ctx, a.P.TenantID, q)
 }
 
-// DeleteUser deletes the user addressed by key.
+// DeleteUser moves the user addressed by key to deleted items (deleted.go).
 func (s *Service) DeleteUser(ctx context.Context, key string) (err error) {
 	ctx, ev := s.auditUser(ctx, ActivityDeleteUser, key, nil)
 	defer s.auditEnd(ctx, ev, &err)
@@ -186,6 +192,10 @@ func (s *Service) CreateUser(ctx context.Context, values map[string]any) (_ *Use
 		return nil, err
 	}
 	p := a.P
+	values, exts, err := s.splitExtensions(ctx, p.TenantID, values)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkWritable(values); err != nil {
 		return nil, err
 	}
@@ -193,7 +203,7 @@ func (s *Service) CreateUser(ctx context.Context, values map[string]any) (_ *Use
 	if err != nil {
 		return nil, err
 	}
-	u := &User{ID: s.newID(), TenantID: p.TenantID}
+	u := &User{ID: s.newID(), TenantID: p.TenantID, Extensions: exts}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	u.CreatedDateTime = &now
 
@@ -334,6 +344,10 @@ func (s *Service) updateSelf(ctx context.Context, p *Principal, k UserKey, value
 }
 
 func (s *Service) update(ctx context.Context, p *Principal, k UserKey, values map[string]any, guard ...*TargetGuard) (*User, error) {
+	values, exts, err := s.splitExtensions(ctx, p.TenantID, values)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkWritable(values); err != nil {
 		return nil, err
 	}
@@ -346,10 +360,11 @@ func (s *Service) update(ctx context.Context, p *Principal, k UserKey, values ma
 			return nil, &Error{Kind: KindInvalid, Target: name, Message: "Property '" + name + "' cannot be cleared."}
 		}
 	}
-	patch := UserPatch{Values: make(map[string]any, len(values))}
+	patch := UserPatch{Values: make(map[string]any, len(values)), IfVersion: ifMatch(ctx)}
 	if len(guard) > 0 {
 		patch.Guard = guard[0]
 	}
+	patch.Extensions = exts
 	var probe User
 	for name, v := range values {
 		prop, _ := LookupProperty(name)
@@ -451,6 +466,9 @@ func hasPolicy(policies, want string) bool {
 func checkWritable(values map[string]any) error {
 	for name := range values {
 		prop, ok := LookupProperty(name)
+		if !ok && IsExtensionName(name) {
+			continue // decoded against the tenant's definitions (extensions.go)
+		}
 		if !ok {
 			return &Error{Kind: KindInvalid, Target: name,
 				Message: "Property '" + name + "' does not exist as a declared property or extension property."}

@@ -43,6 +43,13 @@ type UserPatch struct {
 	// Guard, when set, makes the update conditional on the target's
 	// directory roles, checked in the same statement (authz.go).
 	Guard *TargetGuard
+	// Extensions are the extension values to set (null ones removed), in
+	// the same transaction (extensions.go).
+	Extensions []ExtensionValue
+	// IfVersion, when non-zero, makes the update conditional on the
+	// user's version, in the same statement (If-Match, etag.go):
+	// KindPreconditionFailed when it has changed.
+	IfVersion int64
 }
 
 // ListQuery is what a caller asks of GET /users after the edge has parsed
@@ -66,6 +73,12 @@ type ListQuery struct {
 	// After continues a listing after the row the cursor describes
 	// (keyset paging; nil for the first page).
 	After *Cursor
+	// Extensions are the tenant's definitions of the extension properties
+	// Filter and OrderBy name, by lower-cased name (the Service fills it).
+	Extensions map[string]*ExtensionProperty
+	// Deleted lists deleted items (users with deletedDateTime set, where
+	// deletedDateTime may be filtered and sorted on) instead of live users.
+	Deleted bool
 }
 
 // Cursor is the position of the last row of a page: its sort-key values
@@ -115,4 +128,5 @@ type Store interface {
 	DeleteUser(ctx context.Context, tenantID string, key UserKey, guard ...*TargetGuard) error
 
 	RoleStore
+	DeletedStore
 }

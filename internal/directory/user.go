@@ -44,6 +44,17 @@ type User struct {
 
 	LastPasswordChangeDateTime *time.Time
 
+	// Extensions are directory extension values (extensions.go): written
+	// by CreateUser, read only when the caller selects them.
+	Extensions []ExtensionValue
+
+	// DeletedDateTime is when the user was moved to deleted items; nil for
+	// a live user (deleted.go).
+	DeletedDateTime *time.Time
+	// Version increases with every write; the edge shows it as the ETag
+	// W/"<version>" and @odata.etag (etag.go).
+	Version int64
+
 	// Password holds the write-only password state. It never leaves the
 	// server: no property accessor returns it.
 	Password PasswordState

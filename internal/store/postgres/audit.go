@@ -26,6 +26,8 @@ var auditedTxOps = map[string]bool{
 	"postgres: create user":                true,
 	"postgres: update user":                true,
 	"postgres: delete user":                true,
+	"postgres: restore user":               true,
+	"postgres: purge user":                 true,
 	"postgres: change password":            true,
 	"postgres: create role assignment":     true,
 	"postgres: delete role assignment":     true,

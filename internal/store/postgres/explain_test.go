@@ -56,6 +56,12 @@ WHERE tenant_id = $1::uuid AND substr(id::text, 1, 2) = '00'`
 // ListUsers and CountUsers send, for each operator on each indexed
 // property, the identities lambda, $search and keyset pages in both
 // directions, and fails on any sequential scan of users or user_identities.
+//
+// Exempt, because they select most rows by nature: ne, not and all() (not
+// generated here), and the count of "eq null" (see below). The partial
+// indexes of schema/00009_index_diet.sql have no statistics of their own;
+// its CREATE STATISTICS objects give the planner the estimates that make
+// it pick them, which this test depends on.
 func TestQuery_ExplainUsesIndexes(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
@@ -108,11 +114,18 @@ func TestQuery_ExplainUsesIndexes(t *testing.T) {
 			add(fmt.Sprintf("%s eq 'V12345' and startsWith(%s, 'V1')", p.Name, p.Name))
 			add(fmt.Sprintf("%s eq 'V12345' or %s eq 'V54321'", p.Name, p.Name))
 			if !p.NotNull {
+				// The list only, as for ne/not/all: "eq null" selects the
+				// users without the property. On a filter-only property
+				// (p.Partial: its index is WHERE col IS NOT NULL, 00009)
+				// it is not index-backed at all; the page must still come
+				// from an index (users_pkey's tenant range, filtered), not
+				// a Seq Scan. Its count visits the users without the
+				// property, usually most of the tenant, and is not checked.
 				checks = append(checks, check{filter: p.Name + " eq null"})
 			}
-			if p.Trigram {
+			if p.EndsWith {
 				add(fmt.Sprintf("endsWith(%s, '2345@mail.example')", p.Name))
-				add(fmt.Sprintf("contains(%s, '12345')", p.Name))
+				add(fmt.Sprintf("endsWith(%s, '12345@contoso.example')", p.Name))
 			}
 			if p.Search {
 				checks = append(checks, check{search: fmt.Sprintf(`"%s:V1234"`, p.Name), countToo: true})

@@ -37,8 +37,9 @@ func CountSQL(tenantID string, q directory.ListQuery) (string, []any, error) {
 type QueryProperty struct {
 	Name, Column       string
 	String, NotNull    bool // a scalar string property (NotNull: a NOT NULL column)
-	Trigram, Sortable  bool
+	EndsWith, Sortable bool
 	Collection, Search bool
+	Partial            bool // filter-only string with a partial index (WHERE col IS NOT NULL)
 }
 
 // QueryProperties returns the allow-list.
@@ -47,7 +48,8 @@ func QueryProperties() []QueryProperty {
 	for i, p := range queryProperties {
 		out[i] = QueryProperty{Name: p.Name, Column: p.Column,
 			String: p.Kind == kindString || p.Kind == kindStringNotNull, NotNull: p.Kind == kindStringNotNull,
-			Trigram: p.Ops&allowTrigram != 0, Sortable: p.Sortable, Collection: p.Kind == kindCollection, Search: p.Search != searchNone}
+			EndsWith: p.Ops&allowEndsWith != 0, Sortable: p.Sortable, Collection: p.Kind == kindCollection, Search: p.Search != searchNone,
+			Partial: p.partial()}
 	}
 	return out
 }

@@ -30,10 +30,14 @@ import (
 type sortKey struct {
 	prop *queryProperty
 	desc bool
+	ext  *extSort // set (and prop nil) for an extension property
 }
 
 // components returns the never-null SQL expressions the key sorts by.
 func (k sortKey) components() []string {
+	if k.ext != nil {
+		return k.ext.components()
+	}
 	o := scalarOperand(k.prop)
 	if o.notNull != "" {
 		return []string{"(" + o.notNull + ")", o.key}
@@ -43,6 +47,9 @@ func (k sortKey) components() []string {
 
 // cursorText is the SQL of the key's value as the cursor stores it.
 func (k sortKey) cursorText() string {
+	if k.ext != nil {
+		return k.ext.cursorText()
+	}
 	col := "u." + k.prop.Column
 	switch k.prop.Kind {
 	case kindString, kindStringNotNull:
@@ -57,6 +64,9 @@ func (k sortKey) cursorText() string {
 
 // cursorValues binds a cursor value and returns the SQL of each component.
 func (c *compiler) cursorValues(k sortKey, v *string) ([]string, error) {
+	if k.ext != nil {
+		return c.extCursorValues(k.ext, v)
+	}
 	switch k.prop.Kind {
 	case kindString:
 		if v == nil {
@@ -104,7 +114,19 @@ func (c *compiler) orderBy(items []odata.OrderItem) (keys []sortKey, idDesc bool
 		if !ok || path.Base != nil || len(path.Segments) != 1 {
 			return nil, false, c.unsupported("Unsupported sort property '%s' for 'User'.", it.Expr)
 		}
-		p, ok := lookupQueryProperty(path.Segments[0])
+		if d := c.extByName(path.Segments[0]); d != nil {
+			if idSet || seen[d.Name] {
+				continue
+			}
+			seen[d.Name] = true
+			k, err := c.extSortKey(d, it.Desc)
+			if err != nil {
+				return nil, false, err
+			}
+			keys = append(keys, k)
+			continue
+		}
+		p, ok := c.lookup(path.Segments[0])
 		if !ok || !p.Sortable {
 			return nil, false, c.unsupported("Unsupported sort property '%s' for 'User'.", path.Segments[0])
 		}
@@ -135,7 +157,15 @@ type statement struct {
 
 // where translates Filter and Search into the WHERE clause for tenant $1.
 func (c *compiler) where(q directory.ListQuery) (string, error) {
-	w := "u.tenant_id = $1"
+	c.ext = q.Extensions
+	// The one place every listing and count chooses live users or deleted
+	// items (deleted.go): the 00002 indexes serve live users with this as
+	// a filter, the partial users_deleted_key_idx the deleted ones.
+	w := "u.tenant_id = $1 AND " + liveUser
+	if q.Deleted {
+		w = "u.tenant_id = $1 AND " + deletedUser
+		c.deleted = true
+	}
 	if q.Filter != nil {
 		c.option = "$filter"
 		f, err := c.cond(q.Filter, true)
@@ -158,6 +188,7 @@ func (c *compiler) where(q directory.ListQuery) (string, error) {
 // buildCount translates q into SELECT count(*).
 func buildCount(tenantID string, q directory.ListQuery) (*statement, error) {
 	c := newCompiler(tenantID)
+	c.extArray = true // extensions_query.go
 	w, err := c.where(q)
 	if err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ func (s *Store) ChangePassword(ctx context.Context, tenantID, userID string, at 
 		var force, forceMfa bool
 		err := tx.QueryRowxContext(ctx, `SELECT password_hash, password_policies,
 			force_change_password_next_sign_in, force_change_password_next_sign_in_with_mfa
-			FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, userID).
+			FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE`, tenantID, userID).
 			Scan(&hash, &policies, &force, &forceMfa)
 		if isNoRows(err) {
 			return directory.ErrNotFoundUser(userID)

@@ -4,31 +4,47 @@ import "strings"
 
 // The query engine's allow-list of user properties. Property and column
 // names reach SQL only from this table; every shape it allows is backed by
-// an index of schema/00002_query_indexes.sql (the Index field names it).
+// an index of schema/00002_query_indexes.sql as trimmed by
+// schema/00009_index_diet.sql (the Index field names it).
 //
-// | Property                   | eq ne in | gt ge lt le | startsWith | endsWith contains | eq null | $orderby | $search  |
-// |----------------------------|----------|-------------|------------|-------------------|---------|----------|----------|
-// | id                         | yes      | -           | -          | -                 | yes     | yes      | -        |
-// | displayName                | yes      | yes         | yes        | yes (trigram)     | yes     | yes      | tokens   |
-// | mail, userPrincipalName    | yes      | yes         | yes        | yes (trigram)     | yes     | yes      | prefix   |
-// | every other string (1)     | yes      | yes         | yes        | -                 | yes     | yes      | prefix   |
-// | accountEnabled             | yes      | -           | -          | -                 | yes     | yes      | -        |
-// | createdDateTime            | yes      | yes         | -          | -                 | yes     | yes      | -        |
-// | otherMails, proxyAddresses | any/all(m: m eq|ne|in|startsWith|endsWith|contains ...), any(), /$count        |
-// | businessPhones             | as otherMails (eq served by the trigram index)                                 |
+// | Property                   | eq ne in | gt ge lt le | startsWith | endsWith    | eq null | $orderby | $search  |
+// |----------------------------|----------|-------------|------------|-------------|---------|----------|----------|
+// | id                         | yes      | -           | -          | -           | yes     | yes      | -        |
+// | displayName                | yes      | yes         | yes        | -           | yes     | yes      | tokens   |
+// | givenName, surname, city   | yes      | yes         | yes        | -           | yes     | yes      | prefix   |
+// | mail, userPrincipalName    | yes      | yes         | yes        | yes (1)     | yes     | yes      | prefix   |
+// | every other string (2)     | yes      | yes         | yes        | -           | yes (3) | -        | prefix   |
+// | accountEnabled             | yes      | -           | -          | -           | yes     | yes      | -        |
+// | createdDateTime            | yes      | yes         | -          | -           | yes     | yes      | -        |
+// | otherMails, proxyAddresses | any/all(m: m eq|ne|in|startsWith|endsWith|contains ...), any(), /$count  |
+// | businessPhones             | as otherMails (eq served by the trigram index)                           |
 // | identities                 | any/all(i: i/issuer|issuerAssignedId|signInType eq|ne|in|startsWith ...), any(), /$count |
 //
-// (1) givenName, surname, jobTitle, city, country, state, department,
-// companyName, employeeId, employeeType, mobilePhone, faxNumber,
-// officeLocation, streetAddress, postalCode, usageLocation,
+// contains is refused on every scalar property, as in Graph (which has no
+// contains on users at all); it stays inside the collection lambdas, where
+// the trigram index that endsWith needs serves it too.
+//
+// (1) A prefix range over reverse(lower(col)) COLLATE "C" (btree), where
+// Graph allows endsWith (mail, userPrincipalName; otherMails and
+// proxyAddresses through the lambda).
+//
+// (2) Filter-only (Sortable false): jobTitle, country, state,
+// department, companyName, employeeId, employeeType, mobilePhone,
+// faxNumber, officeLocation, streetAddress, postalCode, usageLocation,
 // preferredLanguage, mailNickname, userType, creationType, ageGroup,
-// consentProvidedForMinor.
+// consentProvidedForMinor. Their index is partial,
+// (tenant_id, lower(col) COLLATE "C", id) WHERE col IS NOT NULL, so users
+// without the property (most customers, for most of them) cost nothing in
+// it on insert and update; eq, in, startsWith and ranges imply a value and
+// use it.
+//
+// (3) Not index-backed: "col eq null" on a filter-only property selects
+// the users without it, which the partial index leaves out. It is answered
+// from the tenant's primary-key range with a filter, like ne, not and
+// all() everywhere (they select most rows by nature).
 //
 // Not queryable: passwordProfile (never), passwordPolicies,
 // lastPasswordChangeDateTime (Graph refuses them too).
-//
-// ne, not and all() cannot use an index by nature (they select most rows);
-// the planner answers them from the primary key or the sort index.
 
 // propKind is how a property is stored and compared.
 type propKind uint8
@@ -50,7 +66,8 @@ const (
 	allowEq         opSet = 1 << iota // eq, ne, in, eq null
 	allowRange                        // gt, ge, lt, le
 	allowStartsWith                   // startsWith
-	allowTrigram                      // endsWith, contains
+	allowEndsWith                     // endsWith
+	allowContains                     // contains (collection elements only)
 )
 
 // searchMode tells how $search matches a property.
@@ -78,42 +95,54 @@ type queryProperty struct {
 	Index string
 }
 
+// partial reports whether p is a nullable string whose index is the
+// partial (tenant_id, lower(col) COLLATE "C", id) WHERE col IS NOT NULL:
+// the filter-only ones. Sortable strings need the users without a value
+// in the index too (nulls sort first) and keep 00002's shape.
+func (p *queryProperty) partial() bool { return p.Kind == kindString && !p.Sortable }
+
 const (
 	strOps  = allowEq | allowRange | allowStartsWith
-	strTrgm = strOps | allowTrigram
+	strEnds = strOps | allowEndsWith
 )
 
+// str is a sortable string property.
 func str(name, col string) queryProperty {
 	return queryProperty{Name: name, Column: col, Kind: kindString, Ops: strOps, Sortable: true, Search: searchPrefix, Index: "users_" + col + "_key_idx"}
 }
 
+// filterStr is a filter-only string property (partial index).
+func filterStr(name, col string) queryProperty {
+	return queryProperty{Name: name, Column: col, Kind: kindString, Ops: strOps, Search: searchPrefix, Index: "users_" + col + "_idx"}
+}
+
 var queryProperties = []queryProperty{
 	{Name: "id", Column: "id", Kind: kindID, Ops: allowEq, Sortable: true, Index: "users_pkey"},
-	{Name: "displayName", Column: "display_name", Kind: kindString, Ops: strTrgm, Sortable: true, Search: searchTokens, Index: "users_display_name_key_idx"},
-	{Name: "mail", Column: "mail", Kind: kindString, Ops: strTrgm, Sortable: true, Search: searchPrefix, Index: "users_mail_key_idx"},
-	{Name: "userPrincipalName", Column: "user_principal_name", Kind: kindStringNotNull, Ops: strTrgm, Sortable: true, Search: searchPrefix, Index: "users_user_principal_name_key_idx"},
+	{Name: "displayName", Column: "display_name", Kind: kindString, Ops: strOps, Sortable: true, Search: searchTokens, Index: "users_display_name_key_idx"},
+	{Name: "mail", Column: "mail", Kind: kindString, Ops: strEnds, Sortable: true, Search: searchPrefix, Index: "users_mail_key_idx"},
+	{Name: "userPrincipalName", Column: "user_principal_name", Kind: kindStringNotNull, Ops: strEnds, Sortable: true, Search: searchPrefix, Index: "users_user_principal_name_key_idx"},
 	str("givenName", "given_name"),
 	str("surname", "surname"),
-	str("jobTitle", "job_title"),
+	filterStr("jobTitle", "job_title"),
 	str("city", "city"),
-	str("country", "country"),
-	str("state", "state"),
-	str("department", "department"),
-	str("companyName", "company_name"),
-	str("employeeId", "employee_id"),
-	str("employeeType", "employee_type"),
-	str("mobilePhone", "mobile_phone"),
-	str("faxNumber", "fax_number"),
-	str("officeLocation", "office_location"),
-	str("streetAddress", "street_address"),
-	str("postalCode", "postal_code"),
-	str("usageLocation", "usage_location"),
-	str("preferredLanguage", "preferred_language"),
-	str("mailNickname", "mail_nickname"),
-	str("userType", "user_type"),
-	str("creationType", "creation_type"),
-	str("ageGroup", "age_group"),
-	str("consentProvidedForMinor", "consent_provided_for_minor"),
+	filterStr("country", "country"),
+	filterStr("state", "state"),
+	filterStr("department", "department"),
+	filterStr("companyName", "company_name"),
+	filterStr("employeeId", "employee_id"),
+	filterStr("employeeType", "employee_type"),
+	filterStr("mobilePhone", "mobile_phone"),
+	filterStr("faxNumber", "fax_number"),
+	filterStr("officeLocation", "office_location"),
+	filterStr("streetAddress", "street_address"),
+	filterStr("postalCode", "postal_code"),
+	filterStr("usageLocation", "usage_location"),
+	filterStr("preferredLanguage", "preferred_language"),
+	filterStr("mailNickname", "mail_nickname"),
+	filterStr("userType", "user_type"),
+	filterStr("creationType", "creation_type"),
+	filterStr("ageGroup", "age_group"),
+	filterStr("consentProvidedForMinor", "consent_provided_for_minor"),
 	{Name: "accountEnabled", Column: "account_enabled", Kind: kindBool, Ops: allowEq, Sortable: true, Index: "users_account_enabled_key_idx"},
 	{Name: "createdDateTime", Column: "created_at", Kind: kindDateTime, Ops: allowEq | allowRange, Sortable: true, Index: "users_created_at_idx"},
 	{Name: "otherMails", Column: "other_mails", Kind: kindCollection, ArrayIndex: true, Index: "users_other_mails_idx"},

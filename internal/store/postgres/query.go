@@ -70,6 +70,16 @@ type compiler struct {
 	scope *lambdaScope
 	// disjunct counts the SQL ORs around the expression being translated.
 	disjunct int
+	// ext holds the tenant's extension definitions the query names, by
+	// lower-cased name (extensions_query.go).
+	ext map[string]*directory.ExtensionProperty
+	// extArray writes extension predicates as id arrays, not EXISTS: a
+	// count visits every match, and the array probes users_pkey instead
+	// of letting the planner hash the whole users table.
+	extArray bool
+	// deleted is set when the statement lists deleted items, where
+	// deletedDateTime is queryable (deleted.go).
+	deleted bool
 }
 
 type lambdaScope struct {
@@ -131,9 +141,16 @@ func scalarOperand(p *queryProperty) operand {
 	col := "u." + p.Column
 	switch p.Kind {
 	case kindString:
+		key := "COALESCE(lower(" + col + "), '') COLLATE \"C\""
+		if p.partial() {
+			// The partial index (WHERE col IS NOT NULL) has no COALESCE;
+			// every use of key is guarded by notNull, which implies its
+			// predicate.
+			key = "lower(" + col + ") COLLATE \"C\""
+		}
 		return operand{name: p.Name, kind: p.Kind, ops: p.Ops,
 			notNull: col + " IS NOT NULL", isNull: col + " IS NULL",
-			key: "COALESCE(lower(" + col + "), '') COLLATE \"C\"", raw: "lower(" + col + ")"}
+			key: key, raw: "lower(" + col + ")"}
 	case kindStringNotNull:
 		return operand{name: p.Name, kind: p.Kind, ops: p.Ops,
 			key: "lower(" + col + ") COLLATE \"C\"", raw: "lower(" + col + ")"}
@@ -204,11 +221,14 @@ func (c *compiler) operand(e odata.Expr) (operand, error) {
 // property looks a name up in the allow-list, telling unknown properties
 // from known ones that cannot be queried.
 func (c *compiler) property(name string) (*queryProperty, error) {
-	if p, ok := lookupQueryProperty(name); ok {
+	if p, ok := c.lookup(name); ok {
 		return p, nil
 	}
 	if dp, ok := directory.LookupPropertyFold(name); ok {
 		return nil, c.invalidClause(dp.Name)
+	}
+	if d := c.extByName(name); d != nil {
+		return nil, c.invalidClause(d.Name)
 	}
 	return nil, c.unknownProperty(name)
 }
@@ -220,7 +240,7 @@ func (c *compiler) lambdaOperand(e *odata.PathExpr) (operand, error) {
 		if len(e.Segments) != 1 {
 			return operand{}, c.unsupported("The elements of '%s' are strings; '%s' has no properties.", s.prop.Name, e)
 		}
-		return operand{name: s.prop.Name, kind: kindElement, ops: allowEq | allowStartsWith | allowTrigram,
+		return operand{name: s.prop.Name, kind: kindElement, ops: allowEq | allowStartsWith | allowEndsWith | allowContains,
 			key: "lower(m.v)", raw: "lower(m.v)"}, nil
 	case kindIdentities:
 		if len(e.Segments) != 2 {
@@ -391,6 +411,9 @@ func (c *compiler) compare(e *odata.BinaryExpr, want bool) (string, error) {
 	if _, ok := x.(*odata.Literal); ok {
 		return "", c.unsupported("A comparison needs a property: '%s'.", e)
 	}
+	if d := c.extOf(x); d != nil {
+		return c.extCompare(d, e, y, op, want)
+	}
 	o, err := c.operand(x)
 	if err != nil {
 		return "", err
@@ -449,6 +472,9 @@ func boolSQL(b bool) string {
 
 // in translates x in (a, b, ...): eq of each item, or'ed, as one = ANY.
 func (c *compiler) in(e *odata.InExpr, want bool) (string, error) {
+	if d := c.extOf(e.X); d != nil {
+		return c.extIn(d, e, want)
+	}
 	o, err := c.operand(e.X)
 	if err != nil {
 		return "", err
@@ -555,6 +581,15 @@ func (c *compiler) in(e *odata.InExpr, want bool) (string, error) {
 	return s, nil
 }
 
+// reverseRunes reverses s by characters, as PostgreSQL's reverse() does.
+func reverseRunes(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}
+
 // likeEscape escapes LIKE's metacharacters (backslash is PostgreSQL's
 // default escape character).
 func likeEscape(s string) string {
@@ -575,15 +610,18 @@ func (c *compiler) call(e *odata.CallExpr, want bool) (string, error) {
 	if _, ok := e.Args[0].(*odata.Literal); ok {
 		return "", c.unsupported("The first argument of %s must be a property.", e.Name)
 	}
+	if d := c.extOf(e.Args[0]); d != nil {
+		return c.extCall(d, e, want)
+	}
 	o, err := c.operand(e.Args[0])
 	if err != nil {
 		return "", err
 	}
-	need := allowStartsWith
-	if fn != "startswith" {
-		need = allowTrigram
-	}
+	need := map[string]opSet{"startswith": allowStartsWith, "endswith": allowEndsWith, "contains": allowContains}[fn]
 	if o.ops&need == 0 || o.kind == kindCount {
+		if fn == "contains" && o.kind != kindCount && o.ops&allowStartsWith != 0 {
+			return "", c.unsupported("Function '%s' is not supported for property '%s': as in Microsoft Graph, users support no contains; use startsWith, or $search=\"displayName:word\" for words of the name.", e.Name, o.name)
+		}
 		return "", c.unsupported("Function '%s' is not supported for property '%s'.", e.Name, o.name)
 	}
 	l, ok := e.Args[1].(*odata.Literal)
@@ -600,11 +638,17 @@ func (c *compiler) call(e *odata.CallExpr, want bool) (string, error) {
 		return "", err
 	}
 	var pattern, target string
-	switch fn {
-	case "startswith":
+	switch {
+	case fn == "startswith":
 		pattern, target = likeEscape(l.Value)+"%", o.key // btree range in "C"
-	case "endswith":
-		pattern, target = "%"+likeEscape(l.Value), o.raw // trigram
+	case fn == "endswith" && o.kind != kindElement:
+		// A prefix of the reversed value: a btree range over
+		// reverse(lower(col)) COLLATE "C" (00009). Reversing before
+		// lower() is the same as after: lower() maps characters one to
+		// one in the database's libc collation.
+		pattern, target = likeEscape(reverseRunes(l.Value))+"%", "reverse("+o.raw+") COLLATE \"C\""
+	case fn == "endswith":
+		pattern, target = "%"+likeEscape(l.Value), o.raw // trigram (elements)
 	default:
 		pattern, target = "%"+likeEscape(l.Value)+"%", o.raw
 	}
@@ -613,7 +657,7 @@ func (c *compiler) call(e *odata.CallExpr, want bool) (string, error) {
 		like = " NOT LIKE "
 	}
 	s := target + like + "lower(" + c.bind(pattern) + ")"
-	if fn == "startswith" && o.notNull != "" {
+	if o.notNull != "" {
 		s = o.notNull + " AND " + s
 	}
 	return "(" + s + ")", nil
@@ -626,6 +670,9 @@ func (c *compiler) lambda(e *odata.LambdaExpr, want bool) (string, error) {
 	}
 	if e.Collection.Base != nil || len(e.Collection.Segments) != 1 {
 		return "", c.unsupported("Unsupported query filter clause '%s'.", e)
+	}
+	if d := c.extByName(e.Collection.Segments[0]); d != nil {
+		return c.extLambda(d, e, want)
 	}
 	p, err := c.property(e.Collection.Segments[0])
 	if err != nil {
@@ -683,8 +730,10 @@ func (c *compiler) lambda(e *odata.LambdaExpr, want bool) (string, error) {
 				return "", err
 			}
 			if hint != "" {
-				// The hint is implied by the exact EXISTS and uses an index.
-				s = hint + " AND " + s
+				// The hint is implied by the exact EXISTS and uses an index;
+				// the collection indexes are partial (00009): only non-empty
+				// collections are in them.
+				s = "cardinality(u." + p.Column + ") > 0 AND " + hint + " AND " + s
 			}
 		}
 		return "(" + s + ")", nil

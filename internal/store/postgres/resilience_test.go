@@ -17,9 +17,9 @@ import (
 
 func TestServingURL(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"postgres://u@h/db?sslmode=disable", "postgres://u@h/db?connect_timeout=3&idle_in_transaction_session_timeout=60000&sslmode=disable&statement_timeout=5000"},
-		{"postgres://u@h/db?statement_timeout=100", "postgres://u@h/db?connect_timeout=3&idle_in_transaction_session_timeout=60000&statement_timeout=100"},
-		{"host=h dbname=db", "host=h dbname=db statement_timeout=5000 idle_in_transaction_session_timeout=60000 connect_timeout=3"},
+		{"postgres://u@h/db?sslmode=disable", "postgres://u@h/db?binary_parameters=yes&connect_timeout=3&idle_in_transaction_session_timeout=60000&sslmode=disable&statement_timeout=5000"},
+		{"postgres://u@h/db?statement_timeout=100", "postgres://u@h/db?binary_parameters=yes&connect_timeout=3&idle_in_transaction_session_timeout=60000&statement_timeout=100"},
+		{"host=h dbname=db", "host=h dbname=db statement_timeout=5000 idle_in_transaction_session_timeout=60000 binary_parameters=yes connect_timeout=3"},
 	} {
 		got, err := postgres.ServingURL(tc.in, postgres.ServingOptions{StatementTimeout: 5 * time.Second, ConnectTimeout: 2500 * time.Millisecond})
 		if err != nil || got != tc.want {

@@ -23,8 +23,11 @@ func (s *Store) UserRoles(ctx context.Context, tenantID, userID string) ([]strin
 		return nil, nil
 	}
 	var ids []string
-	err := s.db.SelectContext(ctx, &ids, `SELECT role_definition_id::text FROM role_assignments
-		WHERE tenant_id = $1 AND principal_id = $2 ORDER BY role_definition_id`, tenantID, strings.ToLower(userID))
+	// A deleted user's assignments stay for a restore but grant nothing.
+	err := s.db.SelectContext(ctx, &ids, `SELECT ra.role_definition_id::text FROM role_assignments ra
+		WHERE ra.tenant_id = $1 AND ra.principal_id = $2
+			AND EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = ra.tenant_id AND u.id = ra.principal_id AND u.deleted_at IS NULL)
+		ORDER BY ra.role_definition_id`, tenantID, strings.ToLower(userID))
 	if err != nil {
 		return nil, translate(err, "postgres: user roles")
 	}
@@ -64,7 +67,7 @@ func (s *Store) CreateRoleAssignment(ctx context.Context, a *directory.RoleAssig
 	var r roleAssignmentRow
 	err := s.db.QueryRowxContext(ctx, `INSERT INTO role_assignments
 			(tenant_id, id, principal_id, role_definition_id, directory_scope_id)
-		SELECT u.tenant_id, $2, u.id, $4, $5 FROM users u WHERE u.tenant_id = $1 AND u.id = $3
+		SELECT u.tenant_id, $2, u.id, $4, $5 FROM users u WHERE u.tenant_id = $1 AND u.id = $3 AND u.deleted_at IS NULL
 		RETURNING `+roleAssignmentColumns,
 		a.TenantID, strings.ToLower(a.ID), strings.ToLower(a.PrincipalID), strings.ToLower(a.RoleDefinitionID), a.DirectoryScopeID).StructScan(&r)
 	var pe *pq.Error
@@ -89,7 +92,8 @@ func (s *Store) ListRoleAssignments(ctx context.Context, tenantID string, f dire
 	if !directory.IsGUID(tenantID) {
 		return out, nil
 	}
-	where := []string{"tenant_id = $1"}
+	// A deleted user's assignments stay for a restore but are not listed.
+	where := []string{"tenant_id = $1", liveAssignment}
 	args := []any{tenantID}
 	for _, c := range []struct{ col, v string }{{"principal_id", f.PrincipalID}, {"role_definition_id", f.RoleDefinitionID}} {
 		if c.v == "" {
@@ -123,7 +127,7 @@ func (s *Store) GetRoleAssignment(ctx context.Context, tenantID, id string) (*di
 	}
 	var r roleAssignmentRow
 	err := s.db.QueryRowxContext(ctx, `SELECT `+roleAssignmentColumns+` FROM role_assignments
-		WHERE tenant_id = $1 AND id = $2`, tenantID, strings.ToLower(id)).StructScan(&r)
+		WHERE tenant_id = $1 AND id = $2 AND `+liveAssignment, tenantID, strings.ToLower(id)).StructScan(&r)
 	if isNoRows(err) {
 		return nil, errRoleAssignmentNotFound(id)
 	}

@@ -67,6 +67,16 @@ func TestRoleAssignmentsAndGuards(t *testing.T) {
 	if err := s.DeleteUser(ctx, tn.ID, directory.UserKey{ID: ga.ID}); err != nil {
 		t.Fatalf("unguarded delete: %v", err)
 	}
+	// A deleted user's assignments stay (for a restore) but grant nothing.
+	if ids, err := s.UserRoles(ctx, tn.ID, ga.ID); err != nil || len(ids) != 0 {
+		t.Errorf("roles of a deleted user = %v, %v", ids, err)
+	}
+	if err := s.PurgeUser(ctx, tn.ID, ga.ID, guard); err != denied {
+		t.Errorf("guarded purge of a Global Administrator: %v", err)
+	}
+	if err := s.PurgeUser(ctx, tn.ID, ga.ID, nil); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
 	if list, _ := s.ListRoleAssignments(ctx, tn.ID, directory.RoleAssignmentFilter{}); len(list) != 0 {
 		t.Errorf("assignments outlived their user: %v", list)
 	}

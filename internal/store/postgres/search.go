@@ -19,7 +19,8 @@ import (
 // (schema/00002_query_indexes.sql), which renders the name as
 // ' tok1 tok2 ... '; "a token starts with p" is then
 // graphdir_search_text(display_name) LIKE '% p%', which the trigram index
-// users_display_name_search_idx answers. searchParts splits the search text
+// users_display_name_search_idx answers (partial: WHERE display_name IS NOT
+// NULL, which the condition repeats). searchParts splits the search text
 // by the same rules in Go.
 
 // searchCond returns SQL that is TRUE exactly when e evaluates to want. A
@@ -87,7 +88,8 @@ func (c *compiler) searchTerm(t *odata.SearchTerm) (string, error) {
 	for i, part := range parts {
 		conds[i] = "graphdir_search_text(u." + p.Column + ") LIKE lower(" + c.bind("% "+likeEscape(part)+"%") + ")"
 	}
-	return "(" + strings.Join(conds, " AND ") + ")", nil
+	// users_display_name_search_idx is partial (00009): names only.
+	return "(u." + p.Column + " IS NOT NULL AND " + strings.Join(conds, " AND ") + ")", nil
 }
 
 // searchParts splits search text into tokens: at white space, at

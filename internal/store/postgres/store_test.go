@@ -156,7 +156,8 @@ func TestStore_CreateUser_RoundTripsEveryProperty(t *testing.T) {
 
 	// Every Graph property is writable through the store or handled by it.
 	cols := postgres.PatchColumns()
-	handled := map[string]bool{"id": true, "createdDateTime": true, "lastPasswordChangeDateTime": true, "identities": true, "passwordProfile": true}
+	handled := map[string]bool{"id": true, "createdDateTime": true, "lastPasswordChangeDateTime": true, "identities": true, "passwordProfile": true,
+		"deletedDateTime": true}
 	for _, p := range directory.UserProperties() {
 		if _, ok := cols[p.Name]; !ok && !handled[p.Name] {
 			t.Errorf("property %s has no column", p.Name)
@@ -305,6 +306,7 @@ func TestStore_UpdateUser(t *testing.T) {
 	want.Identities = newIDs
 	want.Password = directory.PasswordState{Hash: "new-hash", ForceChangePasswordNextSignInWithMfa: true}
 	want.LastPasswordChangeDateTime = &changed
+	want.Version = u.Version + 1
 	if !reflect.DeepEqual(got, &want) {
 		t.Errorf("UpdateUser returned\n%+v\nwant\n%+v", got, &want)
 	}
@@ -402,8 +404,9 @@ func TestStore_DeleteUser(t *testing.T) {
 	if err := s.DeleteUser(ctx, tn.ID, directory.UserKey{UPN: "ADELEV@contoso.onmicrosoft.com"}); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
-	if c := counts(t, s.DB()); c != [2]int{1, 0} {
-		t.Errorf("rows = %v, want [1 0]", c)
+	// A soft delete (deleted.go): the row stays in deleted items.
+	if c := counts(t, s.DB()); c != [2]int{2, 3} {
+		t.Errorf("rows = %v, want [2 3]", c)
 	}
 	_, err := s.GetUser(ctx, tn.ID, directory.UserKey{ID: u.ID})
 	wantKind(t, err, directory.KindNotFound, "")

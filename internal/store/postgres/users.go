@@ -28,7 +28,7 @@ const userSelect = `u.tenant_id, u.id,
 	u.surname, u.usage_location, u.user_principal_name, u.user_type,
 	u.password_hash, u.force_change_password_next_sign_in,
 	u.force_change_password_next_sign_in_with_mfa, u.last_password_change_at,
-	u.version,
+	u.version, u.deleted_at,
 	COALESCE((SELECT json_agg(json_build_object(
 			'signInType', i.sign_in_type,
 			'issuer', i.issuer,
@@ -76,6 +76,7 @@ type userRow struct {
 	ForceChangeWithMfa      bool           `db:"force_change_password_next_sign_in_with_mfa"`
 	LastPasswordChangeAt    *time.Time     `db:"last_password_change_at"`
 	Version                 int64          `db:"version"`
+	DeletedAt               *time.Time     `db:"deleted_at"`
 	Identities              []byte         `db:"identities"`
 }
 
@@ -116,6 +117,8 @@ func (r *userRow) user() (*directory.User, error) {
 		UserType:                r.UserType,
 
 		LastPasswordChangeDateTime: utc(r.LastPasswordChangeAt),
+		DeletedDateTime:            utc(r.DeletedAt),
+		Version:                    r.Version,
 		Password: directory.PasswordState{
 			ForceChangePasswordNextSignIn:        r.ForceChange,
 			ForceChangePasswordNextSignInWithMfa: r.ForceChangeWithMfa,
@@ -125,7 +128,7 @@ func (r *userRow) user() (*directory.User, error) {
 		u.Password.Hash = *r.PasswordHash
 	}
 	u.Identities = []directory.Identity{}
-	if err := json.Unmarshal(r.Identities, &u.Identities); err != nil {
+	if err := decodeIdentities(r.Identities, &u.Identities); err != nil { // identities.go
 		return nil, fmt.Errorf("decode identities: %w", err)
 	}
 	return u, nil
@@ -146,7 +149,8 @@ func utc(t *time.Time) *time.Time {
 	return &v
 }
 
-// keyPredicate returns the WHERE fragment that selects key among users u, its
+// keyPredicate returns the WHERE fragment that selects key among the live
+// users u (deleted items are never addressed by key: deleted.go), its
 // argument bound as $n, and false when key cannot match any user.
 func keyPredicate(key directory.UserKey, n int) (string, any, bool) {
 	p := "$" + strconv.Itoa(n)
@@ -155,9 +159,9 @@ func keyPredicate(key directory.UserKey, n int) (string, any, bool) {
 		if !directory.IsGUID(key.ID) {
 			return "", nil, false
 		}
-		return "u.id = " + p, key.ID, true
+		return "u.id = " + p + " AND " + liveUser, key.ID, true
 	case key.UPN != "":
-		return "lower(u.user_principal_name) COLLATE \"C\" = lower(" + p + ")", key.UPN, true
+		return "lower(u.user_principal_name) COLLATE \"C\" = lower(" + p + ") AND " + liveUser, key.UPN, true
 	}
 	return "", nil, false
 }
@@ -182,7 +186,7 @@ VALUES (
 	$29, $30, $31, $32, $33,
 	$34, $35,
 	$36, CASE WHEN $34::text IS NULL THEN $37::timestamptz ELSE COALESCE($37, now()) END)
-RETURNING created_at, last_password_change_at`
+RETURNING created_at, last_password_change_at, version`
 
 // insertIdentitiesSQL inserts the identities of one user from three parallel
 // arrays, numbering them in order.
@@ -228,11 +232,14 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 			u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
 			hash, u.Password.ForceChangePasswordNextSignIn,
 			u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
-		).Scan(&created, &lastPwd)
+		).Scan(&created, &lastPwd, &u.Version)
 		if err != nil {
 			return translate(err, op)
 		}
 		if err := insertIdentities(ctx, tx, u.TenantID, u.ID, u.Identities, op); err != nil {
+			return err
+		}
+		if err := writeExtensionValues(ctx, tx, u.TenantID, u.ID, u.Extensions, op); err != nil {
 			return err
 		}
 		u.CreatedDateTime = utc(&created)
@@ -291,7 +298,7 @@ func (s *Store) GetUser(ctx context.Context, tenantID string, key directory.User
 		return nil, directory.ErrNotFoundUser(key.String())
 	}
 	var r userRow
-	err := s.db.QueryRowxContext(ctx, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND `+pred, tenantID, arg).StructScan(&r)
+	err := scanUser(s.db.QueryRowxContext(ctx, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND `+pred, tenantID, arg), &r) // scan.go
 	if isNoRows(err) {
 		return nil, directory.ErrNotFoundUser(key.String())
 	}
@@ -344,10 +351,14 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.List
 		return nil, translate(err, op)
 	}
 	defer rows.Close()
+	sc, err := newListScanner(rows) // scan.go
+	if err != nil {
+		return nil, translate(err, op)
+	}
 	var last listRow
 	for rows.Next() {
 		var r listRow
-		if err := rows.StructScan(&r); err != nil {
+		if err := sc.scan(&r); err != nil {
 			return nil, translate(err, op)
 		}
 		u, err := r.user()
@@ -464,12 +475,15 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 		)
 	}
 	query := `UPDATE users AS u SET ` + strings.Join(sets, ", ") +
-		` WHERE u.tenant_id = $1 AND ` + pred + guardSQL(patch.Guard, bind) + ` RETURNING ` + userSelect
+		` WHERE u.tenant_id = $1 AND ` + pred + guardSQL(patch.Guard, bind) + versionSQL(patch.IfVersion, bind) + ` RETURNING ` + userSelect
 
 	var u *directory.User
 	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		var r userRow
-		err := tx.QueryRowxContext(ctx, query, args...).StructScan(&r)
+		err := scanUser(tx.QueryRowxContext(ctx, query, args...), &r) // scan.go
+		if isNoRows(err) && patch.IfVersion != 0 {
+			return conditionMiss(ctx, tx, tenantID, pred, keyArg, key, patch.Guard)
+		}
 		if isNoRows(err) && patch.Guard != nil {
 			return guardMiss(ctx, tx, tenantID, pred, keyArg, key, patch.Guard)
 		}
@@ -492,7 +506,9 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 			}
 			u.Identities = append([]directory.Identity{}, identities...)
 		}
-		return nil
+		// The UPDATE above holds the user's row lock, so concurrent
+		// patches of one user count their extension values one by one.
+		return writeExtensionValues(ctx, tx, u.TenantID, u.ID, patch.Extensions, op)
 	})
 	if err != nil {
 		return nil, err
@@ -534,36 +550,16 @@ func columnArg(col column, v any) (any, error) {
 
 // ----- Delete
 
-// DeleteUser removes a user and, by cascade, its identities and role
-// assignments. KindNotFound. With a guard, the delete happens only when the
-// target's roles pass it (same statement); otherwise the guard's error.
+// DeleteUser moves a user to deleted items (SoftDeleteUser, deleted.go);
+// its identities and role assignments stay for a restore. KindNotFound.
+// With a guard, the delete happens only when the target's roles pass it
+// (same statement); otherwise the guard's error.
 func (s *Store) DeleteUser(ctx context.Context, tenantID string, key directory.UserKey, guard ...*directory.TargetGuard) error {
-	const op = "postgres: delete user"
-	pred, arg, ok := keyPredicate(key, 2)
-	if !ok || !directory.IsGUID(tenantID) {
-		return directory.ErrNotFoundUser(key.String())
-	}
-	args := []any{tenantID, arg}
 	var g *directory.TargetGuard
 	if len(guard) > 0 {
 		g = guard[0]
 	}
-	where := guardSQL(g, func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) })
-	res, err := s.db.ExecContext(ctx, `DELETE FROM users u WHERE u.tenant_id = $1 AND `+pred+where, args...)
-	if err != nil {
-		return translate(err, op)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return translate(err, op)
-	}
-	if n == 0 && g != nil {
-		return guardMiss(ctx, s.db, tenantID, pred, arg, key, g)
-	}
-	if n == 0 {
-		return directory.ErrNotFoundUser(key.String())
-	}
-	return nil
+	return s.SoftDeleteUser(ctx, tenantID, key, g, 0)
 }
 
 // UserIDBySignInName returns the id of the user one of whose identities has
@@ -577,7 +573,7 @@ func (s *Store) UserIDBySignInName(ctx context.Context, tenantID, name string) (
 	}
 	var ids []string
 	err := s.db.SelectContext(ctx, &ids, `SELECT DISTINCT user_id::text FROM user_identities
-		WHERE tenant_id = $1 AND lower(issuer_assigned_id) COLLATE "C" = lower($2) LIMIT 2`, tenantID, name)
+		WHERE tenant_id = $1 AND lower(issuer_assigned_id) COLLATE "C" = lower($2) AND NOT user_deleted LIMIT 2`, tenantID, name)
 	if err != nil {
 		return "", translate(err, op)
 	}

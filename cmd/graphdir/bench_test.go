@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graphdir/graphdir/internal/store/postgres/pgtest"
+)
+
+// TestBenchSmoke runs `graphdir bench` at toy size: it seeds, runs every
+// scenario but the argon2id one for a moment against graphdir and raw SQL,
+// and must see no errors. The real numbers come from make bench.
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke run of the bench")
+	}
+	s := benchSettings{
+		users: 2000, clients: 4, importUsers: 100,
+		duration: 150 * time.Millisecond, warmup: 50 * time.Millisecond,
+		out: filepath.Join(t.TempDir(), "latest.md"), dbURL: pgtest.NewURL(t),
+	}
+	s.only = map[string]bool{}
+	for _, n := range []string{"get by id", "get by UPN", "lookup by sign-in email", "first page (100)",
+		"startsWith+orderby 10 pages deep", "$count=true with filter", "$search", "create (no password)",
+		"PATCH", "90/10 read/write mix"} {
+		s.only[n] = true
+	}
+	var stdout bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := benchMain(ctx, s, func(string) string { return "" }, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	out := stdout.String()
+	if strings.Contains(out, "Errors:") {
+		t.Errorf("scenarios had errors:\n%s", out)
+	}
+	for n := range s.only {
+		if !strings.Contains(out, "| "+n) {
+			t.Errorf("no row for %s:\n%s", n, out)
+		}
+	}
+	if b, err := os.ReadFile(s.out); err != nil || !bytes.Equal(b, stdout.Bytes()) {
+		t.Errorf("results file: %v", err)
+	}
+	if !strings.Contains(out, "users/s") {
+		t.Errorf("no import rate:\n%s", out)
+	}
+}

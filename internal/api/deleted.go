@@ -1,0 +1,216 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
+
+// DeletedItems serves /v1.0/directory/deletedItems (graph-users.md 4.8);
+// *directory.Service implements it. The routes answer 404 when Users does
+// not.
+type DeletedItems interface {
+	ListDeletedUsers(ctx context.Context, q directory.ListQuery) (*directory.Page, error)
+	CountDeletedUsers(ctx context.Context, q directory.ListQuery) (int64, error)
+	GetDeletedUser(ctx context.Context, id string) (*directory.User, error)
+	RestoreUser(ctx context.Context, id string) (*directory.User, error)
+	PurgeUser(ctx context.Context, id string) error
+}
+
+var _ DeletedItems = (*directory.Service)(nil)
+
+// deletedItemsPath is the collection of deleted users; Graph requires the
+// type cast (plain /directory/deletedItems is not a listing).
+const deletedItemsPath = apiPrefix + "/directory/deletedItems"
+
+func (s *server) addDeletedItemsRoutes(r *gin.Engine) {
+	r.GET(deletedItemsPath+"/microsoft.graph.user", s.authorize(directory.OpListDeletedUsers), s.handleListDeletedUsers)
+	r.GET(deletedItemsPath+"/microsoft.graph.user/$count", s.authorize(directory.OpListDeletedUsers), s.handleCountDeletedUsers)
+	r.GET(deletedItemsPath+"/:id", s.authorize(directory.OpListDeletedUsers), s.handleGetDeletedUser)
+	r.DELETE(deletedItemsPath+"/:id", s.authorize(directory.OpRestoreUser), s.handlePurgeUser)
+	r.POST(deletedItemsPath+"/:id/restore", s.authorize(directory.OpRestoreUser), s.handleRestoreUser)
+}
+
+func (s *server) deletedItems(c *gin.Context) (DeletedItems, bool) {
+	d, ok := s.users.(DeletedItems)
+	if !ok {
+		s.writeError(c, errNoResource())
+	}
+	return d, ok
+}
+
+// deletedShape keeps $skiptoken values of the deleted-items listing apart
+// from those of /users with the same options.
+func deletedShape(q *queryOptions) [sha256.Size]byte {
+	h := q.shapeHash()
+	return sha256.Sum256(append([]byte("directory/deletedItems/microsoft.graph.user\x00"), h[:]...))
+}
+
+// deletedProperties is the default selection of a deleted user: Graph's
+// default set plus deletedDateTime.
+var deletedProperties = func() []*directory.Property {
+	out := append([]*directory.Property{}, defaultProperties...)
+	if p, ok := directory.LookupProperty("deletedDateTime"); ok {
+		out = append(out, p)
+	}
+	return out
+}()
+
+func deletedSelection(q *queryOptions) []*directory.Property {
+	if q.selected == nil {
+		return deletedProperties
+	}
+	return q.properties()
+}
+
+// handleListDeletedUsers serves GET /v1.0/directory/deletedItems/microsoft.graph.user:
+// the query options of GET /users ($filter, $search, $orderby with
+// deletedDateTime, $top, $skiptoken paging, $count, $select).
+func (s *server) handleListDeletedUsers(c *gin.Context) {
+	d, ok := s.deletedItems(c)
+	if !ok {
+		return
+	}
+	q, err := parseQuery(c.Request.URL.RawQuery, collectionOptions)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	p := directory.PrincipalFrom(c.Request.Context())
+	shape := deletedShape(q)
+	lq := q.listQuery()
+	if q.skipToken != "" {
+		if lq.After, err = s.skipTokens.Open(p.TenantID, shape, q.skipToken); err != nil {
+			s.writeError(c, err)
+			return
+		}
+		lq.Skip = 0
+	}
+	page, err := d.ListDeletedUsers(c.Request.Context(), lq)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	base := s.base(c.Request)
+	b := make([]byte, 0, 256+len(page.Users)*512)
+	b = append(b, `{"@odata.context":`...)
+	b = appendString(b, base+apiPrefix+"/$metadata#directory/deletedItems/microsoft.graph.user"+q.selectSuffix())
+	if q.count && page.Count != nil {
+		b = append(b, `,"@odata.count":`...)
+		b = strconv.AppendInt(b, *page.Count, 10)
+	}
+	if page.Next != nil {
+		link := base + c.Request.URL.EscapedPath() + "?" + q.nextLinkQuery(s.skipTokens.Sign(p.TenantID, shape, page.Next))
+		b = append(b, `,"@odata.nextLink":`...)
+		b = appendString(b, link)
+	}
+	b = append(b, `,"value":[`...)
+	props := deletedSelection(q)
+	for i, u := range page.Users {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendUserItem(b, u, props, true)
+	}
+	b = append(b, "]}"...)
+	writeJSON(c, http.StatusOK, b)
+}
+
+// handleCountDeletedUsers serves .../microsoft.graph.user/$count in text/plain.
+func (s *server) handleCountDeletedUsers(c *gin.Context) {
+	d, ok := s.deletedItems(c)
+	if !ok {
+		return
+	}
+	q, err := parseQuery(c.Request.URL.RawQuery, countOptions)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	n, err := d.CountDeletedUsers(c.Request.Context(), q.listQuery())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("OData-Version", "4.0")
+	h.Set("Cache-Control", "no-store")
+	c.Status(http.StatusOK)
+	_, _ = c.Writer.Write(strconv.AppendInt(nil, n, 10))
+}
+
+// handleGetDeletedUser serves GET /v1.0/directory/deletedItems/{id}.
+func (s *server) handleGetDeletedUser(c *gin.Context) {
+	d, ok := s.deletedItems(c)
+	if !ok {
+		return
+	}
+	q, err := parseQuery(c.Request.URL.RawQuery, entityOptions)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	u, err := d.GetDeletedUser(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.writeDirectoryObject(c, "#directory/deletedItems/$entity", u, deletedSelection(q))
+}
+
+// handleRestoreUser serves POST /v1.0/directory/deletedItems/{id}/restore:
+// 200 with the restored user as a directoryObject. Graph's beta body
+// options are not supported; an empty body (or {}) is.
+func (s *server) handleRestoreUser(c *gin.Context) {
+	d, ok := s.deletedItems(c)
+	if !ok {
+		return
+	}
+	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	u, err := d.RestoreUser(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.writeDirectoryObject(c, "#directoryObjects/$entity", u, deletedProperties)
+}
+
+// handlePurgeUser serves DELETE /v1.0/directory/deletedItems/{id}: 204,
+// permanent.
+func (s *server) handlePurgeUser(c *gin.Context) {
+	d, ok := s.deletedItems(c)
+	if !ok {
+		return
+	}
+	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := d.PurgeUser(c.Request.Context(), c.Param("id")); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// writeDirectoryObject writes a user typed as a directoryObject, with
+// @odata.context fragment ctxFragment, its ETag and @odata.type.
+func (s *server) writeDirectoryObject(c *gin.Context, ctxFragment string, u *directory.User, props []*directory.Property) {
+	b := make([]byte, 0, 512)
+	b = append(b, `{"@odata.context":`...)
+	b = appendString(b, s.base(c.Request)+apiPrefix+"/$metadata"+ctxFragment)
+	b = append(b, `,"@odata.type":"#microsoft.graph.user"`...)
+	b, _ = appendETag(b, u, false)
+	b = appendUser(b, u, props, false)
+	setETag(c, u)
+	writeJSON(c, http.StatusOK, b)
+}

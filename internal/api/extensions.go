@@ -1,0 +1,272 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/jsonstrict"
+)
+
+// Directory extension attributes at the edge: definitions under
+// /v1.0/applications/{key}/extensionProperties, and extension values in
+// $select (values in bodies pass through decodeUserBody as
+// directory.RawExtension; $filter and $orderby through the Service).
+
+// ExtensionUsers is what $select of extension properties needs;
+// *directory.Service implements it.
+type ExtensionUsers interface {
+	// ResolveExtensions returns the caller's tenant's definitions of names
+	// (400 for an unknown one).
+	ResolveExtensions(ctx context.Context, names []string) ([]*directory.ExtensionProperty, error)
+	// LoadExtensionValues fills the values of defs on users just read.
+	LoadExtensionValues(ctx context.Context, users []*directory.User, defs []*directory.ExtensionProperty) error
+}
+
+var _ ExtensionUsers = (*directory.Service)(nil)
+
+// ExtensionDefinitions serves the extensionProperties routes;
+// *directory.Applications implements it.
+type ExtensionDefinitions interface {
+	CreateExtensionProperty(ctx context.Context, appKey string, in directory.ExtensionPropertyInput) (*directory.ExtensionProperty, error)
+	ListExtensionProperties(ctx context.Context, appKey string) ([]*directory.ExtensionProperty, error)
+	GetExtensionProperty(ctx context.Context, appKey, id string) (*directory.ExtensionProperty, error)
+	DeleteExtensionProperty(ctx context.Context, appKey, id string) error
+}
+
+var _ ExtensionDefinitions = (*directory.Applications)(nil)
+
+// selectExtensions resolves the extension properties of q's $select
+// against the caller's tenant (replacing parseSelect's placeholders by
+// canonical properties) and loads their values on users. A no-op without
+// extension properties in $select.
+func (s *server) selectExtensions(c *gin.Context, q *queryOptions, users []*directory.User) error {
+	var names []string
+	for _, p := range q.selected {
+		if p.Type == directory.TypeExtension {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	eu, ok := s.users.(ExtensionUsers)
+	if !ok {
+		return (&directory.Error{Kind: directory.KindUnsupported,
+			Message: "Property '" + clip(names[0]) + "' does not exist as a declared property or extension property."}).WithTarget(clip(names[0]))
+	}
+	ctx := c.Request.Context()
+	defs, err := eu.ResolveExtensions(ctx, names)
+	if err != nil {
+		return err
+	}
+	byName := map[string]*directory.Property{}
+	for _, d := range defs {
+		byName[strings.ToLower(d.Name)] = directory.ExtensionPropertyOf(d)
+	}
+	sel := make([]*directory.Property, 0, len(q.selected))
+	for _, p := range q.selected {
+		if p.Type == directory.TypeExtension && p.Extension() == nil {
+			r, ok := byName[strings.ToLower(p.Name)]
+			if !ok { // ResolveExtensions refuses unknown names; never here
+				return (&directory.Error{Kind: directory.KindUnsupported,
+					Message: "Property '" + clip(p.Name) + "' does not exist as a declared property or extension property."}).WithTarget(clip(p.Name))
+			}
+			p = r
+		}
+		if !slices.Contains(sel, p) {
+			sel = append(sel, p)
+		}
+	}
+	q.selected = sel
+	return eu.LoadExtensionValues(ctx, users, defs)
+}
+
+// ----- definitions
+
+type extensionPropertyJSON struct {
+	Context                string   `json:"@odata.context,omitempty"`
+	ID                     string   `json:"id"`
+	DeletedDateTime        *string  `json:"deletedDateTime"`
+	AppDisplayName         string   `json:"appDisplayName"`
+	DataType               string   `json:"dataType"`
+	IsMultiValued          bool     `json:"isMultiValued"`
+	IsSyncedFromOnPremises bool     `json:"isSyncedFromOnPremises"`
+	Name                   string   `json:"name"`
+	TargetObjects          []string `json:"targetObjects"`
+}
+
+func toExtensionPropertyJSON(d *directory.ExtensionProperty) extensionPropertyJSON {
+	return extensionPropertyJSON{ID: d.ID, AppDisplayName: d.AppDisplayName, DataType: d.DataType,
+		IsMultiValued: d.IsMultiValued, Name: d.Name, TargetObjects: append([]string{}, d.TargetObjects...)}
+}
+
+func (s *server) extensionDefinitions(c *gin.Context) (ExtensionDefinitions, bool) {
+	ed, ok := s.apps.(ExtensionDefinitions)
+	if !ok {
+		s.handleNoRoute(c)
+	}
+	return ed, ok
+}
+
+func (s *server) extensionContext(c *gin.Context, entity bool) string {
+	ctx := s.base(c.Request) + apiPrefix + "/$metadata#applications('" + c.Param("key") + "')/extensionProperties"
+	if entity {
+		ctx += "/$entity"
+	}
+	return ctx
+}
+
+// handleCreateExtensionProperty serves POST .../extensionProperties: 201.
+func (s *server) handleCreateExtensionProperty(c *gin.Context) {
+	ed, ok := s.extensionDefinitions(c)
+	if !ok {
+		return
+	}
+	in, err := s.extensionPropertyBody(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	d, err := ed.CreateExtensionProperty(c.Request.Context(), c.Param("key"), in)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := toExtensionPropertyJSON(d)
+	out.Context = s.extensionContext(c, true)
+	c.Header("Location", s.base(c.Request)+apiPrefix+"/applications/"+d.ApplicationID+"/extensionProperties/"+d.ID)
+	writeJSON(c, http.StatusCreated, marshalJSON(out))
+}
+
+// handleListExtensionProperties serves GET .../extensionProperties.
+func (s *server) handleListExtensionProperties(c *gin.Context) {
+	ed, ok := s.extensionDefinitions(c)
+	if !ok {
+		return
+	}
+	if err := noQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	defs, err := ed.ListExtensionProperties(c.Request.Context(), c.Param("key"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	body := struct {
+		Context string                  `json:"@odata.context"`
+		Value   []extensionPropertyJSON `json:"value"`
+	}{Context: s.extensionContext(c, false), Value: make([]extensionPropertyJSON, 0, len(defs))}
+	for _, d := range defs {
+		body.Value = append(body.Value, toExtensionPropertyJSON(d))
+	}
+	writeJSON(c, http.StatusOK, marshalJSON(body))
+}
+
+// handleGetExtensionProperty serves GET .../extensionProperties/{id}.
+func (s *server) handleGetExtensionProperty(c *gin.Context) {
+	ed, ok := s.extensionDefinitions(c)
+	if !ok {
+		return
+	}
+	if err := noQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	d, err := ed.GetExtensionProperty(c.Request.Context(), c.Param("key"), c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := toExtensionPropertyJSON(d)
+	out.Context = s.extensionContext(c, true)
+	writeJSON(c, http.StatusOK, marshalJSON(out))
+}
+
+// handleDeleteExtensionProperty serves DELETE .../extensionProperties/{id}:
+// 204; every value of the property goes with it.
+func (s *server) handleDeleteExtensionProperty(c *gin.Context) {
+	ed, ok := s.extensionDefinitions(c)
+	if !ok {
+		return
+	}
+	if err := noQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := ed.DeleteExtensionProperty(c.Request.Context(), c.Param("key"), c.Param("id")); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	noContent(c)
+}
+
+// extensionPropertyBody decodes {"name", "dataType", "targetObjects",
+// "isMultiValued"} strictly.
+func (s *server) extensionPropertyBody(c *gin.Context) (directory.ExtensionPropertyInput, error) {
+	var in directory.ExtensionPropertyInput
+	if err := noQuery(c); err != nil {
+		return in, err
+	}
+	data, err := s.readBody(c)
+	if err != nil {
+		return in, err
+	}
+	members, err := strictMembers(data)
+	if err != nil {
+		return in, err
+	}
+	for _, m := range members {
+		null := jsonstrict.IsNull(m.Value)
+		switch m.Key {
+		case "@odata.type":
+			var v string
+			if json.Unmarshal(m.Value, &v) != nil || v != "#microsoft.graph.extensionProperty" {
+				return in, (&directory.Error{Kind: directory.KindInvalid,
+					Message: "The '@odata.type' of an extension property must be '#microsoft.graph.extensionProperty'."}).WithTarget("@odata.type")
+			}
+		case "name", "dataType":
+			var v string
+			if null || json.Unmarshal(m.Value, &v) != nil {
+				return in, invalidProperty(m.Key)
+			}
+			if m.Key == "name" {
+				in.Name = &v
+			} else {
+				in.DataType = &v
+			}
+		case "targetObjects":
+			if null || json.Unmarshal(m.Value, &in.TargetObjects) != nil || len(in.TargetObjects) > 16 {
+				return in, invalidProperty(m.Key)
+			}
+		case "isMultiValued":
+			if !null && json.Unmarshal(m.Value, &in.IsMultiValued) != nil {
+				return in, invalidProperty(m.Key)
+			}
+		case "id", "appDisplayName", "deletedDateTime", "isSyncedFromOnPremises":
+			return in, (&directory.Error{Kind: directory.KindReadOnly,
+				Message: "Property '" + m.Key + "' is read-only and cannot be set."}).WithTarget(m.Key)
+		default:
+			return in, unknownProperty(m.Key, "microsoft.graph.extensionProperty")
+		}
+	}
+	return in, nil
+}
+
+// addExtensionPropertyRoutes registers the extensionProperties routes,
+// with the permissions of applications (reads: Application.Read.All and
+// the like; writes: Application.ReadWrite.All).
+func (s *server) addExtensionPropertyRoutes(r *gin.Engine) {
+	const p = apiPrefix + "/applications/:key/extensionProperties"
+	read := s.authorizeApplications(false, directory.Activity{})
+	r.GET(p, read, s.handleListExtensionProperties)
+	r.POST(p, s.authorizeApplications(true, directory.ActivityAddExtensionProperty), s.handleCreateExtensionProperty)
+	r.GET(p+"/:id", read, s.handleGetExtensionProperty)
+	r.DELETE(p+"/:id", s.authorizeApplications(true, directory.ActivityDeleteExtensionProperty), s.handleDeleteExtensionProperty)
+}

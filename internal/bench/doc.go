@@ -1,0 +1,6 @@
+// Package bench is the load generator behind `make bench`: it runs an
+// operation from a fixed number of concurrent clients for a fixed time,
+// records every latency, and formats the results table. It knows nothing of
+// graphdir's API or SQL; cmd/graphdir's bench command supplies the
+// operations (HTTP requests, raw statements).
+package bench
