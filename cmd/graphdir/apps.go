@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/issuer"
 	"github.com/graphdir/graphdir/internal/oauth"
@@ -169,23 +168,16 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 		lifetime = time.Duration(*days) * 24 * time.Hour
 	}
 
-	cfg, err := config.Load(nil, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg, io.Discard)
+	cfg, db, err := openCommandDatabase(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	tid := db.tenant.ID
-	if *tenant != "" {
-		t, err := db.store.Tenant(ctx, *tenant)
-		if err != nil {
-			return fmt.Errorf("app: %w", err)
-		}
-		tid = t.ID
+	t, err := db.tenantOrDefault(ctx, *tenant)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
 	}
+	tid := t.ID
 	apps, err := newApplications(ctx, db)
 	if err != nil {
 		return err

@@ -291,7 +291,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	fmt.Fprintf(&out, "- requests/s, p50, p99: graphdir over loopback HTTP (real tokens, real handler and http.Server, in this process); raw SQL/s: the same statements straight against PostgreSQL from a pool of %d connections, rows read as raw bytes; ratio = requests/s ÷ raw SQL/s; CPU µs/req: CPU time of this process (graphdir and the HTTP load generator, not PostgreSQL) per API request, which other load on the machine disturbs far less than the rates.\n", s.clients)
 	fmt.Fprintf(&out, "- peak RSS of the bench process during the scenarios without password hashing: **%s MiB** (graphdir in-process: includes the load generator and the raw-SQL pool; seeding excluded)", mib(rssBeforeHashing))
 	if peak != rssBeforeHashing {
-		fmt.Fprintf(&out, "; with the argon2id create scenario (19 MiB per hash in flight): %s MiB", mib(peak))
+		fmt.Fprintf(&out, "; with the argon2id create scenario (19 MiB per hash, at most GOMAXPROCS hashes at once): %s MiB", mib(peak))
 	}
 	fmt.Fprintln(&out)
 	if importLine != "" {

@@ -102,7 +102,7 @@ func benchUserLine(b []byte, i int, domain, hash string) []byte {
 func benchSeed(ctx context.Context, store *postgres.Store, tenant *directory.Tenant, from, to int, hash string, stderr io.Writer) (importStats, error) {
 	var total importStats
 	for from < to {
-		end := min(to, max(4*from, from+20_000))
+		end := min(to, max(4*from, from+5_000))
 		st, err := benchImport(ctx, store, tenant, from, end, hash, stderr)
 		total.loaded += st.loaded
 		total.rejected += st.rejected

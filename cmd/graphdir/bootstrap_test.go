@@ -3,18 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/store/postgres/pgtest"
 )
 
-// syncBuffer is an io.Writer safe for the server's goroutines.
+// syncBuffer is an io.Writer safe for the server's goroutines and
+// concurrent handlers; the tests read what was written as a string.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -120,15 +119,7 @@ func TestServe_BootstrapApplication(t *testing.T) {
 	}
 
 	// The printed credentials authenticate, with the bootstrap permissions.
-	cfg, err := config.Load(nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := openDatabase(context.Background(), cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	_, _, db := openTestDatabase(t, env)
 	apps, err := newApplications(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,30 @@ func openDatabase(ctx context.Context, cfg *config.Config, progress io.Writer) (
 	return d, nil
 }
 
+// openCommandDatabase loads the configuration from the environment and
+// opens the database for an administrative command; the private
+// PostgreSQL's start-up progress is no part of the command's output.
+func openCommandDatabase(ctx context.Context, getenv func(string) string, stderr io.Writer) (*config.Config, *database, error) {
+	cfg, err := config.Load(nil, getenv, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := openDatabase(ctx, cfg, io.Discard)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, db, nil
+}
+
+// tenantOrDefault is the tenant a command's --tenant names, or the default
+// tenant when it names none.
+func (d *database) tenantOrDefault(ctx context.Context, id string) (*directory.Tenant, error) {
+	if id == "" {
+		return d.tenant, nil
+	}
+	return d.store.Tenant(ctx, id)
+}
+
 // connect opens DATABASE_URL, or starts the private PostgreSQL under the
 // state directory when it is unset.
 func connect(ctx context.Context, cfg *config.Config, progress io.Writer) (*database, error) {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/localpg"
 )
 
@@ -49,16 +48,7 @@ func TestDatabaseOutageFailsFastAndRecovers(t *testing.T) {
 		"GRAPHDIR_REQUEST_TIMEOUT":    requestTimeout.String(),
 		"GRAPHDIR_DB_CONNECT_TIMEOUT": "2s",
 	}
-	getenv := func(k string) string { return env[k] }
-	cfg, err := config.Load(nil, getenv, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := openDatabase(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	cfg, getenv, db := openTestDatabase(t, env)
 	if err := db.reopenForServing(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,8 @@ import (
 )
 
 // runGraphJS runs a script of testdata/graphjs with node against s, after
-// installing the pinned client when needed, and returns its last output
-// line.
+// installing the pinned clients (Graph's and openid-client) when needed,
+// and returns its last output line.
 func runGraphJS(t *testing.T, s *stack, script string, args ...string) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
@@ -33,15 +33,18 @@ func runGraphJS(t *testing.T, s *stack, script string, args ...string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@microsoft", "microsoft-graph-client")); err != nil {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			t.Fatal("npm is needed for the Graph JavaScript client test")
-		}
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci: %v\n%s", err, out)
+	for _, mod := range []string{"openid-client", filepath.Join("@microsoft", "microsoft-graph-client")} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", mod)); err != nil {
+			npm, err := exec.LookPath("npm")
+			if err != nil {
+				t.Fatal("npm is needed for the Graph JavaScript client test")
+			}
+			cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("npm ci: %v\n%s", err, out)
+			}
+			break
 		}
 	}
 	certFile := filepath.Join(t.TempDir(), "ca.pem")

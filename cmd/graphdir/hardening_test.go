@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,31 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/store/postgres/pgtest"
 )
-
-// logSink collects log output from concurrent handlers.
-type logSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // newServingStack is newStack with extra environment, the log captured and
 // the handler behind a real listener configured exactly as serve does
@@ -49,17 +28,8 @@ func newServingStack(t *testing.T, extra map[string]string, logw io.Writer) (*st
 	for k, v := range extra {
 		env[k] = v
 	}
-	getenv := func(k string) string { return env[k] }
-	cfg, err := config.Load(nil, getenv, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, getenv, db := openTestDatabase(t, env)
 	ctx := context.Background()
-	db, err := openDatabase(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
 	if err := db.reopenForServing(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +139,7 @@ func (s *stack) tErrorCode(r *response) string { return r.ErrorCode(s.t) }
 // token and passwords (create with passwordProfile, a bad token, a password
 // change) and scans every log line for them.
 func TestLogsNeverContainTokensOrPasswords(t *testing.T) {
-	logs := &logSink{}
+	logs := &syncBuffer{}
 	s, _ := newServingStack(t, nil, logs)
 	admin := s.appToken("User.ReadWrite.All")
 	const password = "Str0ng!Passw0rd"

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/directory"
 )
 
@@ -111,20 +110,14 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 		rejects = bw
 	}
 
-	cfg, err := config.Load(nil, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg, io.Discard)
+	_, db, err := openCommandDatabase(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	tenant := db.tenant
-	if *tenantID != "" {
-		if tenant, err = db.store.Tenant(ctx, *tenantID); err != nil {
-			return fmt.Errorf("import: tenant %q: %w", *tenantID, err)
-		}
+	tenant, err := db.tenantOrDefault(ctx, *tenantID)
+	if err != nil {
+		return fmt.Errorf("import: tenant %q: %w", *tenantID, err)
 	}
 
 	rep := newImportReporter(stderr, rejects, size)

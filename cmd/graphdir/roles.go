@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/issuer"
 )
@@ -80,20 +79,14 @@ func runRole(ctx context.Context, args []string, getenv func(string) string, std
 		return errUsage
 	}
 
-	cfg, err := config.Load(nil, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg, io.Discard)
+	_, db, err := openCommandDatabase(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	tenant := db.tenant
-	if *tenantID != "" {
-		if tenant, err = db.store.Tenant(ctx, *tenantID); err != nil {
-			return fmt.Errorf("role: tenant %q: %w", *tenantID, err)
-		}
+	tenant, err := db.tenantOrDefault(ctx, *tenantID)
+	if err != nil {
+		return fmt.Errorf("role: tenant %q: %w", *tenantID, err)
 	}
 	var userObjectID string
 	if *user != "" {
@@ -208,11 +201,7 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintf(stderr, "tenant: unknown subcommand %q\n\n%s", sub, tenantUsage)
 		return errUsage
 	}
-	cfg, err := config.Load(nil, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg, io.Discard)
+	cfg, db, err := openCommandDatabase(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,23 @@ type stack struct {
 
 const testPublicURL = "https://graphdir.test"
 
+// openTestDatabase loads the configuration from env and opens its
+// database for the rest of the test.
+func openTestDatabase(t *testing.T, env map[string]string) (*config.Config, func(string) string, *database) {
+	t.Helper()
+	getenv := func(k string) string { return env[k] }
+	cfg, err := config.Load(nil, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := openDatabase(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return cfg, getenv, db
+}
+
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	env := map[string]string{
@@ -48,18 +65,10 @@ func newStack(t *testing.T) *stack {
 		"GRAPHDIR_PUBLIC_URL": testPublicURL,
 		"GRAPHDIR_DOMAINS":    "graphdir.test,contoso.com",
 	}
-	cfg, err := config.Load(nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, getenv, db := openTestDatabase(t, env)
 	ctx := context.Background()
-	db, err := openDatabase(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h, iss, err := buildHandler(ctx, cfg, func(k string) string { return env[k] }, db, log)
+	h, iss, err := buildHandler(ctx, cfg, getenv, db, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,6 +222,12 @@ func (s *stack) do(method, path, token string, body any, headers ...string) *res
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
+	return s.roundTrip(req)
+}
+
+// roundTrip sends req with the stack's client and reads the whole
+// response.
+func (s *stack) roundTrip(req *http.Request) *response {
 	res, err := s.client.Do(req)
 	if err != nil {
 		s.t.Fatal(err)

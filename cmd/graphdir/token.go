@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/issuer"
 )
 
@@ -42,24 +41,17 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	if *ttl <= 0 || *ttl > 24*time.Hour {
 		return errors.New("token: --ttl must be between 1s and 24h")
 	}
-	cfg, err := config.Load(nil, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg, io.Discard)
+	cfg, db, err := openCommandDatabase(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	iss := issuer.New(db.store, cfg.PublicURL, issuer.WithAudience(cfg.Audience))
-	tenant := db.tenant.ID
-	if *tenantID != "" {
-		t, err := db.store.Tenant(ctx, *tenantID)
-		if err != nil {
-			return fmt.Errorf("token: tenant %q: %w", *tenantID, err)
-		}
-		tenant = t.ID
+	t, err := db.tenantOrDefault(ctx, *tenantID)
+	if err != nil {
+		return fmt.Errorf("token: tenant %q: %w", *tenantID, err)
 	}
+	tenant := t.ID
 
 	var tok string
 	if *roles != "" {
@@ -80,10 +72,4 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 
 func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
-}
-
-// userID resolves --user: an object id, a userPrincipalName, or the
-// issuerAssignedId a customer signs in with.
-func userID(ctx context.Context, db *database, key string) (string, error) {
-	return userIDIn(ctx, db, db.tenant.ID, key)
 }

@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -282,7 +282,7 @@ func parseAppSelect(v string) ([]string, error) {
 			return nil, (&directory.Error{Kind: directory.KindInvalid,
 				Message: "Could not find a property named '" + clip(name) + "' on type 'microsoft.graph.application'."}).WithTarget("$select")
 		}
-		if !contains(out, applicationProperties[i]) {
+		if !slices.Contains(out, applicationProperties[i]) {
 			out = append(out, applicationProperties[i])
 		}
 	}
@@ -309,7 +309,7 @@ func selectApplication(a applicationJSON, sel []string) json.RawMessage {
 	}
 	b := []byte{'{'}
 	for _, m := range members {
-		if m.Key != "@odata.context" && m.Key != "id" && !contains(sel, m.Key) {
+		if m.Key != "@odata.context" && m.Key != "id" && !slices.Contains(sel, m.Key) {
 			continue
 		}
 		if len(b) > 1 {
@@ -396,16 +396,7 @@ func (s *server) handleAddPassword(c *gin.Context) {
 
 // handleRemovePassword serves POST .../removePassword {"keyId"}: 204.
 func (s *server) handleRemovePassword(c *gin.Context) {
-	if err := noQuery(c); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	data, err := s.readBody(c)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	members, err := strictMembers(data)
+	members, err := s.strictBody(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -442,16 +433,17 @@ var (
 		"owners", "federatedIdentityCredentials", "optionalClaims", "info", "groupMembershipClaims"}
 )
 
-func strictMembers(data []byte) ([]jsonstrict.Member, error) {
-	members, err := jsonstrict.Object(data)
-	if err != nil {
-		var je *jsonstrict.Error
-		if errors.As(err, &je) && je.Key != "" {
-			return nil, (&directory.Error{Kind: directory.KindInvalid, Message: clip(je.Error())}).WithTarget(clip(je.Key))
-		}
-		return nil, directory.Errorf(directory.KindBadRequest, "%s", clip(err.Error()))
+// strictBody reads the members of an applications request's JSON object
+// body; the routes take no query options.
+func (s *server) strictBody(c *gin.Context) ([]jsonstrict.Member, error) {
+	if err := noQuery(c); err != nil {
+		return nil, err
 	}
-	return members, nil
+	data, err := s.readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	return strictMembers(data)
 }
 
 func unknownProperty(key, resource string) error {
@@ -467,14 +459,7 @@ func invalidProperty(key string) error {
 // applicationBody decodes a create (create true) or update body strictly.
 func (s *server) applicationBody(c *gin.Context, create bool) (directory.ApplicationInput, error) {
 	var in directory.ApplicationInput
-	if err := noQuery(c); err != nil {
-		return in, err
-	}
-	data, err := s.readBody(c)
-	if err != nil {
-		return in, err
-	}
-	members, err := strictMembers(data)
+	members, err := s.strictBody(c)
 	if err != nil {
 		return in, err
 	}
@@ -497,10 +482,10 @@ func (s *server) applicationBody(c *gin.Context, create bool) (directory.Applica
 				return in, invalidProperty(permissionsProperty)
 			}
 			in.Permissions = &v
-		case contains(applicationReadOnly, m.Key):
+		case slices.Contains(applicationReadOnly, m.Key):
 			return in, (&directory.Error{Kind: directory.KindReadOnly,
 				Message: "Property '" + m.Key + "' is read-only and cannot be set."}).WithTarget(m.Key)
-		case contains(applicationUnsupported, m.Key):
+		case slices.Contains(applicationUnsupported, m.Key):
 			msg := "Property '" + m.Key + "' is not supported by graphdir."
 			if m.Key == "passwordCredentials" {
 				msg = "Property 'passwordCredentials' cannot be set directly; use addPassword."
@@ -516,28 +501,12 @@ func (s *server) applicationBody(c *gin.Context, create bool) (directory.Applica
 	return in, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // addPasswordBody decodes {"passwordCredential": {displayName, startDateTime,
 // endDateTime}}; server-generated members (keyId, secretText, hint,
 // customKeyIdentifier) are refused as read-only.
 func (s *server) addPasswordBody(c *gin.Context) (directory.PasswordCredentialInput, error) {
 	var in directory.PasswordCredentialInput
-	if err := noQuery(c); err != nil {
-		return in, err
-	}
-	data, err := s.readBody(c)
-	if err != nil {
-		return in, err
-	}
-	members, err := strictMembers(data)
+	members, err := s.strictBody(c)
 	if err != nil {
 		return in, err
 	}

@@ -211,7 +211,7 @@ func parseBatchRequest(data json.RawMessage, where string) (batchRequest, error)
 	}
 	if r.target, err = batchTarget(rawURL); err != nil {
 		return r, (&directory.Error{Kind: directory.KindBadRequest,
-			Message: "The url of request '" + clip(r.id) + "' " + err.Error()}).WithTarget(where + ".url")
+			Message: "The url of request '" + clip(r.id) + "' " + err.Error() + "."}).WithTarget(where + ".url")
 	}
 	r.header = http.Header{}
 	if v, ok := f["headers"]; ok && !jsonstrict.IsNull(v) {
@@ -257,33 +257,33 @@ func parseBatchRequest(data json.RawMessage, where string) (batchRequest, error)
 // The error completes the sentence "The url of request 'x' ...".
 func batchTarget(raw string) (*url.URL, error) {
 	if raw == "" {
-		return nil, errors.New("is empty.")
+		return nil, errors.New("is empty")
 	}
 	if strings.ContainsAny(raw, "\\#") {
-		return nil, errors.New("may not contain '\\' or '#'.")
+		return nil, errors.New("may not contain '\\' or '#'")
 	}
 	if strings.HasPrefix(raw, "//") || hasScheme(raw) {
-		return nil, errors.New("must be relative to the API version, like '/users'; absolute URLs are not allowed.")
+		return nil, errors.New("must be relative to the API version, like '/users'; absolute URLs are not allowed")
 	}
 	rel := strings.TrimPrefix(raw, "/")
 	u, err := url.Parse("/" + rel)
 	if err != nil {
-		return nil, errors.New("is not a valid URL.")
+		return nil, errors.New("is not a valid URL")
 	}
 	if u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
-		return nil, errors.New("must be relative to the API version, like '/users'; absolute URLs are not allowed.")
+		return nil, errors.New("must be relative to the API version, like '/users'; absolute URLs are not allowed")
 	}
 	if first, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/"); first == "v1.0" || first == "beta" {
-		return nil, errors.New("must be relative to the API version: write '/users', not '/v1.0/users'.")
+		return nil, errors.New("must be relative to the API version: write '/users', not '/v1.0/users'")
 	}
 	for _, seg := range strings.Split(u.Path, "/") {
 		if seg == "." || seg == ".." {
-			return nil, errors.New("may not contain '.' or '..' segments.")
+			return nil, errors.New("may not contain '.' or '..' segments")
 		}
 	}
 	full, err := url.Parse(apiPrefix + "/" + rel)
 	if err != nil {
-		return nil, errors.New("is not a valid URL.")
+		return nil, errors.New("is not a valid URL")
 	}
 	return full, nil
 }

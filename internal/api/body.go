@@ -77,11 +77,10 @@ func isMaxBytes(err error) bool {
 	return errors.As(err, &mb)
 }
 
-// decodeUserBody splits a user body strictly and decodes each property:
-// keys spelled exactly, once, known and writable, values of the right type.
-// It returns the values keyed by property name, as directory.Service takes
-// them.
-func decodeUserBody(data []byte) (map[string]any, error) {
+// strictMembers splits a JSON object body into its members, strictly
+// (jsonstrict); a fault at one key is an invalid value of that property,
+// any other fault a malformed request.
+func strictMembers(data []byte) ([]jsonstrict.Member, error) {
 	members, err := jsonstrict.Object(data)
 	if err != nil {
 		var je *jsonstrict.Error
@@ -89,6 +88,18 @@ func decodeUserBody(data []byte) (map[string]any, error) {
 			return nil, (&directory.Error{Kind: directory.KindInvalid, Message: clip(je.Error())}).WithTarget(clip(je.Key))
 		}
 		return nil, directory.Errorf(directory.KindBadRequest, "%s", clip(err.Error()))
+	}
+	return members, nil
+}
+
+// decodeUserBody splits a user body strictly and decodes each property:
+// keys spelled exactly, once, known and writable, values of the right type.
+// It returns the values keyed by property name, as directory.Service takes
+// them.
+func decodeUserBody(data []byte) (map[string]any, error) {
+	members, err := strictMembers(data)
+	if err != nil {
+		return nil, err
 	}
 	values := make(map[string]any, len(members))
 	for _, m := range members {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -36,12 +35,21 @@ func (s *server) addDeletedItemsRoutes(r *gin.Engine) {
 	r.POST(deletedItemsPath+"/:id/restore", s.authorize(directory.OpRestoreUser), s.handleRestoreUser)
 }
 
-func (s *server) deletedItems(c *gin.Context) (DeletedItems, bool) {
+// deletedItemsRequest starts every deleted-items handler: the routes
+// answer 404 when Users is not DeletedItems, and the query options
+// outside opts are refused.
+func (s *server) deletedItemsRequest(c *gin.Context, opts queryOption) (DeletedItems, *queryOptions, bool) {
 	d, ok := s.users.(DeletedItems)
 	if !ok {
 		s.writeError(c, errNoResource())
+		return nil, nil, false
 	}
-	return d, ok
+	q, err := parseQuery(c.Request.URL.RawQuery, opts)
+	if err != nil {
+		s.writeError(c, err)
+		return nil, nil, false
+	}
+	return d, q, true
 }
 
 // deletedShape keeps $skiptoken values of the deleted-items listing apart
@@ -72,64 +80,28 @@ func deletedSelection(q *queryOptions) []*directory.Property {
 // the query options of GET /users ($filter, $search, $orderby with
 // deletedDateTime, $top, $skiptoken paging, $count, $select).
 func (s *server) handleListDeletedUsers(c *gin.Context) {
-	d, ok := s.deletedItems(c)
+	d, q, ok := s.deletedItemsRequest(c, collectionOptions)
 	if !ok {
 		return
 	}
-	q, err := parseQuery(c.Request.URL.RawQuery, collectionOptions)
+	l := userListing{context: "#directory/deletedItems/microsoft.graph.user", shape: deletedShape(q), selection: deletedSelection, typed: true}
+	lq, err := s.pageQuery(c, q, l.shape)
 	if err != nil {
 		s.writeError(c, err)
 		return
-	}
-	p := directory.PrincipalFrom(c.Request.Context())
-	shape := deletedShape(q)
-	lq := q.listQuery()
-	if q.skipToken != "" {
-		if lq.After, err = s.skipTokens.Open(p.TenantID, shape, q.skipToken); err != nil {
-			s.writeError(c, err)
-			return
-		}
-		lq.Skip = 0
 	}
 	page, err := d.ListDeletedUsers(c.Request.Context(), lq)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	base := s.base(c.Request)
-	b := make([]byte, 0, 256+len(page.Users)*512)
-	b = append(b, `{"@odata.context":`...)
-	b = appendString(b, base+apiPrefix+"/$metadata#directory/deletedItems/microsoft.graph.user"+q.selectSuffix())
-	if q.count && page.Count != nil {
-		b = append(b, `,"@odata.count":`...)
-		b = strconv.AppendInt(b, *page.Count, 10)
-	}
-	if page.Next != nil {
-		link := base + c.Request.URL.EscapedPath() + "?" + q.nextLinkQuery(s.skipTokens.Sign(p.TenantID, shape, page.Next))
-		b = append(b, `,"@odata.nextLink":`...)
-		b = appendString(b, link)
-	}
-	b = append(b, `,"value":[`...)
-	props := deletedSelection(q)
-	for i, u := range page.Users {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendUserItem(b, u, props, true)
-	}
-	b = append(b, "]}"...)
-	writeJSON(c, http.StatusOK, b)
+	s.writeUserPage(c, q, l, page)
 }
 
 // handleCountDeletedUsers serves .../microsoft.graph.user/$count in text/plain.
 func (s *server) handleCountDeletedUsers(c *gin.Context) {
-	d, ok := s.deletedItems(c)
+	d, q, ok := s.deletedItemsRequest(c, countOptions)
 	if !ok {
-		return
-	}
-	q, err := parseQuery(c.Request.URL.RawQuery, countOptions)
-	if err != nil {
-		s.writeError(c, err)
 		return
 	}
 	n, err := d.CountDeletedUsers(c.Request.Context(), q.listQuery())
@@ -137,23 +109,13 @@ func (s *server) handleCountDeletedUsers(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	h := c.Writer.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("OData-Version", "4.0")
-	h.Set("Cache-Control", "no-store")
-	c.Status(http.StatusOK)
-	_, _ = c.Writer.Write(strconv.AppendInt(nil, n, 10))
+	writeCount(c, n)
 }
 
 // handleGetDeletedUser serves GET /v1.0/directory/deletedItems/{id}.
 func (s *server) handleGetDeletedUser(c *gin.Context) {
-	d, ok := s.deletedItems(c)
+	d, q, ok := s.deletedItemsRequest(c, entityOptions)
 	if !ok {
-		return
-	}
-	q, err := parseQuery(c.Request.URL.RawQuery, entityOptions)
-	if err != nil {
-		s.writeError(c, err)
 		return
 	}
 	u, err := d.GetDeletedUser(c.Request.Context(), c.Param("id"))
@@ -168,12 +130,8 @@ func (s *server) handleGetDeletedUser(c *gin.Context) {
 // 200 with the restored user as a directoryObject. Graph's beta body
 // options are not supported; an empty body (or {}) is.
 func (s *server) handleRestoreUser(c *gin.Context) {
-	d, ok := s.deletedItems(c)
+	d, _, ok := s.deletedItemsRequest(c, writeOptions)
 	if !ok {
-		return
-	}
-	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
-		s.writeError(c, err)
 		return
 	}
 	u, err := d.RestoreUser(c.Request.Context(), c.Param("id"))
@@ -187,12 +145,8 @@ func (s *server) handleRestoreUser(c *gin.Context) {
 // handlePurgeUser serves DELETE /v1.0/directory/deletedItems/{id}: 204,
 // permanent.
 func (s *server) handlePurgeUser(c *gin.Context) {
-	d, ok := s.deletedItems(c)
+	d, _, ok := s.deletedItemsRequest(c, writeOptions)
 	if !ok {
-		return
-	}
-	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
-		s.writeError(c, err)
 		return
 	}
 	if err := d.PurgeUser(c.Request.Context(), c.Param("id")); err != nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -374,7 +375,7 @@ func (s *server) handleUsersDelta(c *gin.Context) {
 			// whose selected properties changed is not reported at all.
 			changed := make([]*directory.Property, 0, len(it.Changed)+1)
 			for _, pr := range props {
-				if pr.Name != "id" && containsString(it.Changed, pr.Name) {
+				if pr.Name != "id" && slices.Contains(it.Changed, pr.Name) {
 					changed = append(changed, pr)
 				}
 			}
@@ -405,13 +406,4 @@ func (s *server) handleUsersDelta(c *gin.Context) {
 		c.Header("Preference-Applied", strings.Join(r.preferApplied, ", "))
 	}
 	writeJSON(c, http.StatusOK, b)
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

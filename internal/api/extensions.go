@@ -106,12 +106,20 @@ func toExtensionPropertyJSON(d *directory.ExtensionProperty) extensionPropertyJS
 		IsMultiValued: d.IsMultiValued, Name: d.Name, TargetObjects: append([]string{}, d.TargetObjects...)}
 }
 
+// extensionDefinitions starts every extensionProperties handler: the
+// routes do not exist without ExtensionDefinitions, and take no query
+// options.
 func (s *server) extensionDefinitions(c *gin.Context) (ExtensionDefinitions, bool) {
 	ed, ok := s.apps.(ExtensionDefinitions)
 	if !ok {
 		s.handleNoRoute(c)
+		return nil, false
 	}
-	return ed, ok
+	if err := noQuery(c); err != nil {
+		s.writeError(c, err)
+		return nil, false
+	}
+	return ed, true
 }
 
 func (s *server) extensionContext(c *gin.Context, entity bool) string {
@@ -150,10 +158,6 @@ func (s *server) handleListExtensionProperties(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := noQuery(c); err != nil {
-		s.writeError(c, err)
-		return
-	}
 	defs, err := ed.ListExtensionProperties(c.Request.Context(), c.Param("key"))
 	if err != nil {
 		s.writeError(c, err)
@@ -175,10 +179,6 @@ func (s *server) handleGetExtensionProperty(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := noQuery(c); err != nil {
-		s.writeError(c, err)
-		return
-	}
 	d, err := ed.GetExtensionProperty(c.Request.Context(), c.Param("key"), c.Param("id"))
 	if err != nil {
 		s.writeError(c, err)
@@ -196,10 +196,6 @@ func (s *server) handleDeleteExtensionProperty(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := noQuery(c); err != nil {
-		s.writeError(c, err)
-		return
-	}
 	if err := ed.DeleteExtensionProperty(c.Request.Context(), c.Param("key"), c.Param("id")); err != nil {
 		s.writeError(c, err)
 		return
@@ -208,12 +204,10 @@ func (s *server) handleDeleteExtensionProperty(c *gin.Context) {
 }
 
 // extensionPropertyBody decodes {"name", "dataType", "targetObjects",
-// "isMultiValued"} strictly.
+// "isMultiValued"} strictly. extensionDefinitions has refused query
+// options already.
 func (s *server) extensionPropertyBody(c *gin.Context) (directory.ExtensionPropertyInput, error) {
 	var in directory.ExtensionPropertyInput
-	if err := noQuery(c); err != nil {
-		return in, err
-	}
 	data, err := s.readBody(c)
 	if err != nil {
 		return in, err

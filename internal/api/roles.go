@@ -3,14 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/directory"
-	"github.com/graphdir/graphdir/internal/jsonstrict"
 	"github.com/graphdir/graphdir/pkg/odata"
 )
 
@@ -52,21 +50,39 @@ func (s *server) addRoleRoutes(r *gin.Engine) {
 	r.DELETE(rolePrefix+"/roleAssignments/:id", s.authorize(directory.OpWriteRoles), s.handleDeleteRoleAssignment)
 }
 
-func (s *server) rolesOrError(c *gin.Context) (Roles, bool) {
+// rolesRequest starts every role-management handler: the routes answer 404
+// without Roles, and the query options outside opts are refused.
+func (s *server) rolesRequest(c *gin.Context, opts queryOption) (Roles, *queryOptions, bool) {
 	if s.roles == nil {
 		s.writeError(c, errSegmentNotFound("roleManagement"))
-		return nil, false
+		return nil, nil, false
 	}
-	return s.roles, true
+	q, err := parseQuery(c.Request.URL.RawQuery, opts)
+	if err != nil {
+		s.writeError(c, err)
+		return nil, nil, false
+	}
+	return s.roles, q, true
+}
+
+// writeCollection writes items as a Graph collection whose @odata.context
+// is contextURL; appendItem is called with first set, so each item opens
+// its own object.
+func writeCollection[T any](c *gin.Context, contextURL string, items []T, appendItem func([]byte, T, bool) []byte) {
+	b := append([]byte(`{"@odata.context":`), appendString(nil, contextURL)...)
+	b = append(b, `,"value":[`...)
+	for i, item := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendItem(b, item, true)
+	}
+	writeJSON(c, http.StatusOK, append(b, "]}"...))
 }
 
 func (s *server) handleListRoleDefinitions(c *gin.Context) {
-	roles, ok := s.rolesOrError(c)
+	roles, _, ok := s.rolesRequest(c, optFormat)
 	if !ok {
-		return
-	}
-	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
-		s.writeError(c, err)
 		return
 	}
 	defs, err := roles.ListRoleDefinitions(c.Request.Context())
@@ -74,24 +90,12 @@ func (s *server) handleListRoleDefinitions(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleDefinitionsContext)...)
-	b = append(b, `,"value":[`...)
-	for i, d := range defs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendRoleDefinition(b, d, true)
-	}
-	writeJSON(c, http.StatusOK, append(b, "]}"...))
+	writeCollection(c, s.base(c.Request)+apiPrefix+roleDefinitionsContext, defs, appendRoleDefinition)
 }
 
 func (s *server) handleGetRoleDefinition(c *gin.Context) {
-	roles, ok := s.rolesOrError(c)
+	roles, _, ok := s.rolesRequest(c, optFormat)
 	if !ok {
-		return
-	}
-	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
-		s.writeError(c, err)
 		return
 	}
 	d, err := roles.GetRoleDefinition(c.Request.Context(), c.Param("id"))
@@ -123,13 +127,8 @@ func appendRoleDefinition(b []byte, d *directory.RoleDefinition, first bool) []b
 }
 
 func (s *server) handleListRoleAssignments(c *gin.Context) {
-	roles, ok := s.rolesOrError(c)
+	roles, q, ok := s.rolesRequest(c, optFilter|optFormat)
 	if !ok {
-		return
-	}
-	q, err := parseQuery(c.Request.URL.RawQuery, optFilter|optFormat)
-	if err != nil {
-		s.writeError(c, err)
 		return
 	}
 	var f directory.RoleAssignmentFilter
@@ -142,15 +141,7 @@ func (s *server) handleListRoleAssignments(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleAssignmentsContext)...)
-	b = append(b, `,"value":[`...)
-	for i, a := range list {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendRoleAssignment(b, a, true)
-	}
-	writeJSON(c, http.StatusOK, append(b, "]}"...))
+	writeCollection(c, s.base(c.Request)+apiPrefix+roleAssignmentsContext, list, appendRoleAssignment)
 }
 
 // roleAssignmentFilter reads the $filter forms Graph documents for role
@@ -201,12 +192,8 @@ func roleAssignmentFilter(e odata.Expr, f *directory.RoleAssignmentFilter) error
 }
 
 func (s *server) handleGetRoleAssignment(c *gin.Context) {
-	roles, ok := s.rolesOrError(c)
+	roles, _, ok := s.rolesRequest(c, optFormat)
 	if !ok {
-		return
-	}
-	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
-		s.writeError(c, err)
 		return
 	}
 	a, err := roles.GetRoleAssignment(c.Request.Context(), c.Param("id"))
@@ -240,12 +227,8 @@ func appendRoleAssignment(b []byte, a *directory.RoleAssignment, first bool) []b
 }
 
 func (s *server) handleCreateRoleAssignment(c *gin.Context) {
-	roles, ok := s.rolesOrError(c)
+	roles, _, ok := s.rolesRequest(c, optFormat)
 	if !ok {
-		return
-	}
-	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
-		s.writeError(c, err)
 		return
 	}
 	data, err := s.readBody(c)
@@ -275,13 +258,9 @@ func (s *server) handleCreateRoleAssignment(c *gin.Context) {
 // principalId, roleDefinitionId, directoryScopeId (strings), and an
 // optional @odata.type naming unifiedRoleAssignment.
 func decodeRoleAssignment(data []byte) (map[string]string, error) {
-	members, err := jsonstrict.Object(data)
+	members, err := strictMembers(data)
 	if err != nil {
-		var je *jsonstrict.Error
-		if errors.As(err, &je) && je.Key != "" {
-			return nil, (&directory.Error{Kind: directory.KindInvalid, Message: clip(je.Error())}).WithTarget(clip(je.Key))
-		}
-		return nil, directory.Errorf(directory.KindBadRequest, "%s", clip(err.Error()))
+		return nil, err
 	}
 	out := map[string]string{}
 	for _, m := range members {
@@ -308,12 +287,8 @@ func decodeRoleAssignment(data []byte) (map[string]string, error) {
 }
 
 func (s *server) handleDeleteRoleAssignment(c *gin.Context) {
-	roles, ok := s.rolesOrError(c)
+	roles, _, ok := s.rolesRequest(c, optFormat)
 	if !ok {
-		return
-	}
-	if _, err := parseQuery(c.Request.URL.RawQuery, optFormat); err != nil {
-		s.writeError(c, err)
 		return
 	}
 	if err := roles.DeleteRoleAssignment(c.Request.Context(), c.Param("id")); err != nil {

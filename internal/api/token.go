@@ -246,7 +246,7 @@ func (s *server) handleToken(c *gin.Context) {
 	case len(auth) == 1:
 		id, secret, err := parseBasic(auth[0])
 		if err != nil {
-			s.writeOAuthError(c, &oauth.Error{Code: oauth.CodeInvalidClient, Description: err.Error()}, true)
+			s.writeOAuthError(c, &oauth.Error{Code: oauth.CodeInvalidClient, Description: basicErrors[err]}, true)
 			return
 		}
 		basic = true
@@ -272,13 +272,23 @@ func (s *server) handleToken(c *gin.Context) {
 	})
 }
 
+// The errors of parseBasic, and the descriptions clients are given for them.
+var (
+	errBasicMalformed = errors.New("malformed HTTP Basic client credentials")
+	errBasicScheme    = errors.New("authorization scheme other than Basic")
+	basicErrors       = map[error]string{
+		errBasicMalformed: "The Authorization header does not hold valid HTTP Basic client credentials.",
+		errBasicScheme:    "Only HTTP Basic client authentication is accepted in the Authorization header.",
+	}
+)
+
 // parseBasic reads client_secret_basic credentials: base64 of
 // urlencode(client_id) ":" urlencode(client_secret) (RFC 6749 §2.3.1).
 func parseBasic(h string) (id, secret string, err error) {
-	errBasic := errors.New("The Authorization header does not hold valid HTTP Basic client credentials.")
+	errBasic := errBasicMalformed
 	scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || !strings.EqualFold(scheme, "Basic") {
-		return "", "", errors.New("Only HTTP Basic client authentication is accepted in the Authorization header.")
+		return "", "", errBasicScheme
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
 	if err != nil || len(raw) > maxTokenBody {

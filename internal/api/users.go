@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,18 +23,11 @@ func (s *server) handleListUsers(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	p := directory.PrincipalFrom(c.Request.Context())
-	shape := q.shapeHash()
-	lq := q.listQuery()
-	if q.skipToken != "" {
-		if lq.After, err = s.skipTokens.Open(p.TenantID, shape, q.skipToken); err != nil {
-			s.writeError(c, err)
-			return
-		}
-		// $skip positioned the first page; the cursor already lies past
-		// the skipped rows. The token is bound to $skip's value, so it
-		// cannot be replayed with another one.
-		lq.Skip = 0
+	l := userListing{context: "#users", shape: q.shapeHash(), selection: (*queryOptions).properties}
+	lq, err := s.pageQuery(c, q, l.shape)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	page, err := s.users.ListUsers(c.Request.Context(), lq)
 	if err != nil {
@@ -44,26 +38,63 @@ func (s *server) handleListUsers(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.writeUserPage(c, q, l, page)
+}
+
+// userListing is what sets a listing of users (/users, deleted items)
+// apart from another.
+type userListing struct {
+	context string            // @odata.context fragment, before the $select suffix
+	shape   [sha256.Size]byte // what $skiptoken values are bound to
+	// selection is the properties of each item; it is read after the
+	// page is, since $select of extension properties resolves only then.
+	selection func(*queryOptions) []*directory.Property
+	typed     bool // each item carries @odata.type, as a directoryObject
+}
+
+// pageQuery is q's ListQuery, positioned after the cursor of q's
+// $skiptoken, which is bound to the caller's tenant and shape.
+func (s *server) pageQuery(c *gin.Context, q *queryOptions, shape [sha256.Size]byte) (directory.ListQuery, error) {
+	lq := q.listQuery()
+	if q.skipToken != "" {
+		p := directory.PrincipalFrom(c.Request.Context())
+		var err error
+		if lq.After, err = s.skipTokens.Open(p.TenantID, shape, q.skipToken); err != nil {
+			return lq, err
+		}
+		// $skip positioned the first page; the cursor already lies past
+		// the skipped rows. The token is bound to $skip's value, so it
+		// cannot be replayed with another one.
+		lq.Skip = 0
+	}
+	return lq, nil
+}
+
+// writeUserPage writes one page of a user listing, with @odata.count
+// (when $count=true, on every page) and an absolute @odata.nextLink that
+// repeats the client's options and carries a signed $skiptoken.
+func (s *server) writeUserPage(c *gin.Context, q *queryOptions, l userListing, page *directory.Page) {
 	base := s.base(c.Request)
 	b := make([]byte, 0, 256+len(page.Users)*512)
 	b = append(b, `{"@odata.context":`...)
-	b = appendString(b, base+apiPrefix+"/$metadata#users"+q.selectSuffix())
+	b = appendString(b, base+apiPrefix+"/$metadata"+l.context+q.selectSuffix())
 	if q.count && page.Count != nil {
 		b = append(b, `,"@odata.count":`...)
 		b = strconv.AppendInt(b, *page.Count, 10)
 	}
 	if page.Next != nil {
-		link := base + c.Request.URL.EscapedPath() + "?" + q.nextLinkQuery(s.skipTokens.Sign(p.TenantID, shape, page.Next))
+		p := directory.PrincipalFrom(c.Request.Context())
+		link := base + c.Request.URL.EscapedPath() + "?" + q.nextLinkQuery(s.skipTokens.Sign(p.TenantID, l.shape, page.Next))
 		b = append(b, `,"@odata.nextLink":`...)
 		b = appendString(b, link)
 	}
 	b = append(b, `,"value":[`...)
-	props := q.properties()
+	props := l.selection(q)
 	for i, u := range page.Users {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendUserItem(b, u, props, false) // etag.go: with @odata.etag
+		b = appendUserItem(b, u, props, l.typed) // etag.go: with @odata.etag
 	}
 	b = append(b, "]}"...)
 	writeJSON(c, http.StatusOK, b)
@@ -83,6 +114,11 @@ func (s *server) handleCountUsers(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	writeCount(c, n)
+}
+
+// writeCount answers a $count request: the bare number in text/plain.
+func writeCount(c *gin.Context, n int64) {
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("OData-Version", "4.0")

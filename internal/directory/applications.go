@@ -390,6 +390,24 @@ func checkDominates(p *Principal, perms []string, msg string) error {
 	return nil
 }
 
+// writeTarget reads the application a write addresses by key, names it
+// on ev for the audit log, and checks that the caller may change it.
+func (s *Applications) writeTarget(ctx context.Context, ev *AuditEvent, key string) (*Principal, *Application, error) {
+	p, err := s.caller(ctx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := s.get(ctx, p.TenantID, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	resolved(ev, a)
+	if err := checkTarget(p, a); err != nil {
+		return nil, nil, err
+	}
+	return p, a, nil
+}
+
 // checkTarget refuses writes to an application holding permissions the
 // caller lacks: otherwise Application.ReadWrite.All alone would let a caller
 // add a secret to a more privileged app and sign in as it (the classic
@@ -501,16 +519,8 @@ func (s *Applications) UpdateApplication(ctx context.Context, key string, in App
 	}
 	ctx, ev := s.begin(ctx, ActivityUpdateApplication, key, props...)
 	defer func() { s.audit.End(ctx, ev, err) }()
-	p, err := s.caller(ctx, true)
+	p, a, err := s.writeTarget(ctx, ev, key)
 	if err != nil {
-		return err
-	}
-	a, err := s.get(ctx, p.TenantID, key)
-	if err != nil {
-		return err
-	}
-	resolved(ev, a)
-	if err := checkTarget(p, a); err != nil {
 		return err
 	}
 	patch, err := s.patch(in)
@@ -555,16 +565,8 @@ func (s *Applications) patch(in ApplicationInput) (ApplicationPatch, error) {
 func (s *Applications) DeleteApplication(ctx context.Context, key string) (err error) {
 	ctx, ev := s.begin(ctx, ActivityDeleteApplication, key)
 	defer func() { s.audit.End(ctx, ev, err) }()
-	p, err := s.caller(ctx, true)
+	p, a, err := s.writeTarget(ctx, ev, key)
 	if err != nil {
-		return err
-	}
-	a, err := s.get(ctx, p.TenantID, key)
-	if err != nil {
-		return err
-	}
-	resolved(ev, a)
-	if err := checkTarget(p, a); err != nil {
 		return err
 	}
 	return s.store.DeleteApplication(ctx, p.TenantID, a.ID)
@@ -576,16 +578,8 @@ func (s *Applications) DeleteApplication(ctx context.Context, key string) (err e
 func (s *Applications) AddPassword(ctx context.Context, key string, in PasswordCredentialInput) (_ *NewSecret, err error) {
 	ctx, ev := s.begin(ctx, ActivityUpdateApplicationSecrets, key, "passwordCredentials")
 	defer func() { s.audit.End(ctx, ev, err) }()
-	p, err := s.caller(ctx, true)
+	_, a, err := s.writeTarget(ctx, ev, key)
 	if err != nil {
-		return nil, err
-	}
-	a, err := s.get(ctx, p.TenantID, key)
-	if err != nil {
-		return nil, err
-	}
-	resolved(ev, a)
-	if err := checkTarget(p, a); err != nil {
 		return nil, err
 	}
 	return s.addSecret(ctx, a, in)
@@ -636,16 +630,8 @@ func (s *Applications) addSecret(ctx context.Context, a *Application, in Passwor
 func (s *Applications) RemovePassword(ctx context.Context, key, keyID string) (err error) {
 	ctx, ev := s.begin(ctx, ActivityUpdateApplicationSecrets, key, "passwordCredentials")
 	defer func() { s.audit.End(ctx, ev, err) }()
-	p, err := s.caller(ctx, true)
+	_, a, err := s.writeTarget(ctx, ev, key)
 	if err != nil {
-		return err
-	}
-	a, err := s.get(ctx, p.TenantID, key)
-	if err != nil {
-		return err
-	}
-	resolved(ev, a)
-	if err := checkTarget(p, a); err != nil {
 		return err
 	}
 	return s.removeSecret(ctx, a, keyID)

@@ -108,41 +108,44 @@ func (s *Applications) CreateExtensionProperty(ctx context.Context, appKey strin
 	return d, nil
 }
 
-// ListExtensionProperties returns the definitions of one application.
-func (s *Applications) ListExtensionProperties(ctx context.Context, appKey string) ([]*ExtensionProperty, error) {
+// extensionsToRead checks that the caller may read applications and
+// returns the application appKey addresses, whose definitions are to be
+// read from the returned store.
+func (s *Applications) extensionsToRead(ctx context.Context, appKey string) (ExtensionStore, *Application, error) {
 	p, err := s.caller(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	es, err := s.extensionStore()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a, err := s.get(ctx, p.TenantID, appKey)
 	if err != nil {
+		return nil, nil, err
+	}
+	return es, a, nil
+}
+
+// ListExtensionProperties returns the definitions of one application.
+func (s *Applications) ListExtensionProperties(ctx context.Context, appKey string) ([]*ExtensionProperty, error) {
+	es, a, err := s.extensionsToRead(ctx, appKey)
+	if err != nil {
 		return nil, err
 	}
-	return es.ListExtensionProperties(ctx, p.TenantID, a.ID)
+	return es.ListExtensionProperties(ctx, a.TenantID, a.ID)
 }
 
 // GetExtensionProperty returns one definition of an application.
 func (s *Applications) GetExtensionProperty(ctx context.Context, appKey, id string) (*ExtensionProperty, error) {
-	p, err := s.caller(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	es, err := s.extensionStore()
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.get(ctx, p.TenantID, appKey)
+	es, a, err := s.extensionsToRead(ctx, appKey)
 	if err != nil {
 		return nil, err
 	}
 	if !IsGUID(id) {
 		return nil, ErrNotFoundExtensionProperty(id)
 	}
-	d, err := es.GetExtensionProperty(ctx, p.TenantID, a.ID, strings.ToLower(id))
+	d, err := es.GetExtensionProperty(ctx, a.TenantID, a.ID, strings.ToLower(id))
 	if KindOf(err) == KindNotFound {
 		return nil, ErrNotFoundExtensionProperty(id)
 	}

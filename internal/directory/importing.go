@@ -117,56 +117,9 @@ func (im *Importer) prepare(data []byte) (*User, bool, error) {
 		prop, _ := LookupProperty(name)
 		prop.set(u, v)
 	}
-	if err := s.normalizeIdentities(u, t); err != nil {
-		return nil, false, err
-	}
-	local := hasLocalIdentity(u.Identities)
-
-	// The required properties of CreateUser; a passwordHash counts as a
-	// password.
-	var missing string
-	if len(u.Identities) == 0 {
-		for _, name := range []string{"accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"} {
-			if _, ok := values[name]; !ok {
-				missing = name
-				break
-			}
-		}
-	} else if _, ok := values["displayName"]; !ok && !onlyFederated(u.Identities) {
-		missing = "displayName"
-	}
-	if missing == "" && local && (pp == nil || pp.Password == nil && pp.Hash == nil) {
-		missing = "passwordProfile"
-	}
-	if missing != "" {
-		return nil, false, &Error{Kind: KindInvalid, Target: missing,
-			Message: "Property '" + missing + "' is required when creating the user."}
-	}
-
-	if u.AccountEnabled == nil {
-		enabled := true
-		u.AccountEnabled = &enabled
-	}
-	if u.UserPrincipalName == nil {
-		upn := u.ID + "@" + t.DefaultDomain
-		u.UserPrincipalName = &upn
-	}
-	if u.MailNickname == nil {
-		nick := mailNicknameFrom(*u.UserPrincipalName)
-		u.MailNickname = &nick
-	}
-	if u.UserType == nil {
-		member := "Member"
-		u.UserType = &member
-	}
-	if local {
-		ct := "LocalAccount"
-		u.CreationType = &ct
-	}
-	if err := s.checkValues(values, t); err != nil {
-		return nil, false, err
-	}
-	if err := s.checkUser(u, t); err != nil {
+	// A passwordHash counts as a password.
+	withPassword := pp != nil && (pp.Password != nil || pp.Hash != nil)
+	if err := s.applyCreateRules(u, t, values, withPassword); err != nil {
 		return nil, false, err
 	}
 	if err := distinctIdentities(u.Identities); err != nil {
@@ -572,17 +525,7 @@ func (d *fastDecoder) ws() {
 // each value.
 func (d *fastDecoder) object(member func(key string) bool) bool {
 	d.ws()
-	if d.i >= len(d.b) || d.b[d.i] != '{' {
-		return false
-	}
-	d.i++
-	d.ws()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-		return true
-	}
-	for {
-		d.ws()
+	return d.list('{', '}', func() bool {
 		key, ok := d.plainString()
 		if !ok {
 			return false
@@ -593,39 +536,30 @@ func (d *fastDecoder) object(member func(key string) bool) bool {
 		}
 		d.i++
 		d.ws()
-		if !member(key) {
-			return false
-		}
-		d.ws()
-		if d.i >= len(d.b) {
-			return false
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return true
-		default:
-			return false
-		}
-	}
+		return member(key)
+	})
 }
 
 // array reads [elem, ...], calling elem with d positioned at each element.
 func (d *fastDecoder) array(elem func() bool) bool {
-	if d.i >= len(d.b) || d.b[d.i] != '[' {
+	return d.list('[', ']', elem)
+}
+
+// list reads what objects and arrays share: open, then items separated by
+// commas, then end; item is called with d positioned at each.
+func (d *fastDecoder) list(open, end byte, item func() bool) bool {
+	if d.i >= len(d.b) || d.b[d.i] != open {
 		return false
 	}
 	d.i++
 	d.ws()
-	if d.i < len(d.b) && d.b[d.i] == ']' {
+	if d.i < len(d.b) && d.b[d.i] == end {
 		d.i++
 		return true
 	}
 	for {
 		d.ws()
-		if !elem() {
+		if !item() {
 			return false
 		}
 		d.ws()
@@ -635,7 +569,7 @@ func (d *fastDecoder) array(elem func() bool) bool {
 		switch d.b[d.i] {
 		case ',':
 			d.i++
-		case ']':
+		case end:
 			d.i++
 			return true
 		default:

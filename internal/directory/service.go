@@ -216,30 +216,54 @@ func (s *Service) CreateUser(ctx context.Context, values map[string]any) (_ *Use
 		}
 		prop.set(u, v)
 	}
-	if err := s.normalizeIdentities(u, t); err != nil {
+	if err := s.applyCreateRules(u, t, values, pp != nil && pp.Password != nil); err != nil {
 		return nil, err
 	}
+	if pp != nil {
+		st, err := s.passwordState(pp, u.PasswordPolicies)
+		if err != nil {
+			return nil, err
+		}
+		u.Password = *st
+		u.LastPasswordChangeDateTime = &now
+	}
+	auditNewUser(ctx, u)
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// applyCreateRules completes a new user whose given values are set on u:
+// it normalizes the identities, requires what CreateUser requires
+// (withPassword: a password was given), fills in the defaults and checks
+// the result against the tenant. The importer calls it too, so that an
+// imported user is one CreateUser would have accepted.
+func (s *Service) applyCreateRules(u *User, t *Tenant, values map[string]any, withPassword bool) error {
+	if err := s.normalizeIdentities(u, t); err != nil {
+		return err
+	}
 	local := hasLocalIdentity(u.Identities)
-	withIdentities := len(u.Identities) > 0
 
 	// Required properties: Graph's workforce set unless the user signs in
 	// with identities, where only what the sign-in needs is required.
-	var missing []string
-	if !withIdentities {
+	var missing string
+	if len(u.Identities) == 0 {
 		for _, name := range []string{"accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"} {
 			if _, ok := values[name]; !ok {
-				missing = append(missing, name)
+				missing = name
+				break
 			}
 		}
 	} else if _, ok := values["displayName"]; !ok && !onlyFederated(u.Identities) {
-		missing = append(missing, "displayName")
+		missing = "displayName"
 	}
-	if local && (pp == nil || pp.Password == nil) {
-		missing = append(missing, "passwordProfile")
+	if missing == "" && local && !withPassword {
+		missing = "passwordProfile"
 	}
-	if len(missing) > 0 {
-		return nil, &Error{Kind: KindInvalid, Target: missing[0],
-			Message: "Property '" + missing[0] + "' is required when creating the user."}
+	if missing != "" {
+		return &Error{Kind: KindInvalid, Target: missing,
+			Message: "Property '" + missing + "' is required when creating the user."}
 	}
 
 	if u.AccountEnabled == nil {
@@ -263,24 +287,9 @@ func (s *Service) CreateUser(ctx context.Context, values map[string]any) (_ *Use
 		u.CreationType = &ct
 	}
 	if err := s.checkValues(values, t); err != nil {
-		return nil, err
+		return err
 	}
-	if err := s.checkUser(u, t); err != nil {
-		return nil, err
-	}
-	if pp != nil {
-		st, err := s.passwordState(pp, u.PasswordPolicies)
-		if err != nil {
-			return nil, err
-		}
-		u.Password = *st
-		u.LastPasswordChangeDateTime = &now
-	}
-	auditNewUser(ctx, u)
-	if err := s.store.CreateUser(ctx, u); err != nil {
-		return nil, err
-	}
-	return u, nil
+	return s.checkUser(u, t)
 }
 
 // UpdateUser applies a PATCH to the user addressed by key and returns it.
