@@ -87,17 +87,24 @@ SET LOCAL jit = off`
 // importExistingSQL lists staged rows whose keys are taken in the tenant.
 // The comparisons are in the "C" collation of the unique indexes
 // (users_upn_key, user_identities_issuer_key), so that each is an index probe.
+// The probes are LATERAL ... LIMIT 1 rather than EXISTS: PostgreSQL turns an
+// EXISTS on users into a de-duplicated scan of the whole tenant joined back
+// to every staged row (20 s for 5,000 rows against 10,000 users), while a
+// lateral subquery with a limit can only run per staged row, as a probe.
 const importExistingSQL = `
 SELECT s.line, 'userPrincipalName', s.user_principal_name, ''
 FROM import_users s
-WHERE EXISTS (SELECT 1 FROM users u
-	WHERE u.tenant_id = $1 AND lower(u.user_principal_name) COLLATE "C" = lower(s.user_principal_name) AND u.deleted_at IS NULL)
+CROSS JOIN LATERAL (SELECT 1 FROM users u
+	WHERE u.tenant_id = $1 AND lower(u.user_principal_name) COLLATE "C" = lower(s.user_principal_name)
+		AND u.deleted_at IS NULL
+	LIMIT 1) taken
 UNION ALL
 SELECT s.line, 'identities', s.issuer, s.issuer_assigned_id
 FROM import_identities s
-WHERE EXISTS (SELECT 1 FROM user_identities i
+CROSS JOIN LATERAL (SELECT 1 FROM user_identities i
 	WHERE i.tenant_id = $1 AND lower(i.issuer) COLLATE "C" = lower(s.issuer)
-		AND lower(i.issuer_assigned_id) COLLATE "C" = lower(s.issuer_assigned_id) AND NOT i.user_deleted)`
+		AND lower(i.issuer_assigned_id) COLLATE "C" = lower(s.issuer_assigned_id) AND NOT i.user_deleted
+	LIMIT 1) taken`
 
 // importRepeatsSQL lists the staged rows whose keys occur on more than one
 // line of the batch, with the key as the unique indexes compare it.
