@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,6 +218,13 @@ func TestQuery_ExplainUsesIndexes(t *testing.T) {
 // sequentially.
 func explain(t *testing.T, db *sqlx.DB, name, sql string, args []any) {
 	t.Helper()
+	explainWithout(t, db, name, sql, args, "users", "user_identities")
+}
+
+// explainWithout fails t when the plan of sql has a Seq Scan node on any of
+// the relations, printing the statement and its plan.
+func explainWithout(t *testing.T, db *sqlx.DB, name, sql string, args []any, relations ...string) {
+	t.Helper()
 	var out []byte
 	if err := db.QueryRow("EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&out); err != nil {
 		t.Fatalf("%s: EXPLAIN: %v", name, err)
@@ -227,15 +235,10 @@ func explain(t *testing.T, db *sqlx.DB, name, sql string, args []any) {
 	}
 	var walk func(n planNode) bool
 	walk = func(n planNode) bool {
-		if n.NodeType == "Seq Scan" && (n.Relation == "users" || n.Relation == "user_identities") {
+		if n.NodeType == "Seq Scan" && slices.Contains(relations, n.Relation) {
 			return true
 		}
-		for _, c := range n.Plans {
-			if walk(c) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(n.Plans, walk)
 	}
 	if walk(plans[0].Plan) {
 		var text []string

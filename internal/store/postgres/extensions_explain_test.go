@@ -2,8 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,36 +132,8 @@ func TestExtensions_ExplainUsesIndexes(t *testing.T) {
 }
 
 // explainNoSeqScan fails t when the plan of sql scans users or
-// user_extension_values sequentially (explain, explain_test.go, for the
-// values table).
+// user_extension_values sequentially.
 func explainNoSeqScan(t *testing.T, db *sqlx.DB, name, sql string, args []any) {
 	t.Helper()
-	var out []byte
-	if err := db.QueryRow("EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&out); err != nil {
-		t.Fatalf("%s: EXPLAIN: %v", name, err)
-	}
-	var plans []struct{ Plan planNode }
-	if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
-		t.Fatalf("%s: EXPLAIN output %s: %v", name, out, err)
-	}
-	var walk func(n planNode) bool
-	walk = func(n planNode) bool {
-		if n.NodeType == "Seq Scan" && (n.Relation == "users" || n.Relation == "user_extension_values") {
-			return true
-		}
-		return slices.ContainsFunc(n.Plans, walk)
-	}
-	if walk(plans[0].Plan) {
-		var text []string
-		rows, err := db.Query("EXPLAIN "+sql, args...)
-		if err == nil {
-			for rows.Next() {
-				var line string
-				_ = rows.Scan(&line)
-				text = append(text, line)
-			}
-			rows.Close()
-		}
-		t.Errorf("%s: sequential scan:\n%s\n%s", name, sql, strings.Join(text, "\n"))
-	}
+	explainWithout(t, db, name, sql, args, "users", "user_extension_values")
 }
