@@ -121,14 +121,7 @@ func GetUserStatement(tenantID string, key directory.UserKey) (Statement, error)
 
 // ListStatement is the statement ListUsers runs for q.
 func ListStatement(tenantID string, q directory.ListQuery) (Statement, error) {
-	top := q.Top
-	switch {
-	case top <= 0:
-		top = defaultTop
-	case top > maxTop:
-		top = maxTop
-	}
-	st, err := buildList(tenantID, q, top)
+	st, err := buildList(tenantID, q, pageSize(q.Top))
 	if err != nil {
 		return Statement{}, err
 	}

@@ -312,6 +312,17 @@ func (s *Store) GetUser(ctx context.Context, tenantID string, key directory.User
 	return u, nil
 }
 
+// pageSize bounds a requested page size to Graph's range.
+func pageSize(top int) int {
+	switch {
+	case top <= 0:
+		return defaultTop
+	case top > maxTop:
+		return maxTop
+	}
+	return top
+}
+
 // Page sizes: Graph's default and maximum.
 const (
 	defaultTop = 100
@@ -328,13 +339,7 @@ const (
 // KindInvalid for a cursor that does not fit the order.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.ListQuery) (*directory.Page, error) {
 	const op = "postgres: list users"
-	top := q.Top
-	switch {
-	case top <= 0:
-		top = defaultTop
-	case top > maxTop:
-		top = maxTop
-	}
+	top := pageSize(q.Top)
 	st, err := buildList(tenantID, q, top)
 	if err != nil {
 		return nil, err
