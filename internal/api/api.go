@@ -178,7 +178,7 @@ func NewHandler(opts Options) http.Handler {
 	s.addRoutes(r)
 
 	s.dispatch = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.ServeHTTP(w, rewriteApplicationKey(rewriteKeySegment(req)))
+		r.ServeHTTP(w, rewriteKeySegment(req))
 	})
 	return s.dispatch
 }

@@ -45,39 +45,6 @@ const odataTypeApplication = "#microsoft.graph.application"
 // service principals, so the grant lives on the application itself.
 const permissionsProperty = "graphdirPermissions"
 
-// applicationsParen is how Graph's alternate-key form starts.
-const applicationsParen = apiPrefix + "/applications("
-
-// rewriteApplicationKey maps Graph's /v1.0/applications(appId='{id}')[/rest]
-// onto /v1.0/applications/appId='{id}'[/rest], which the :key routes serve.
-// Other requests pass unchanged.
-func rewriteApplicationKey(r *http.Request) *http.Request {
-	raw := r.URL.EscapedPath()
-	if !strings.HasPrefix(raw, applicationsParen) {
-		return r
-	}
-	seg, rest, _ := strings.Cut(raw[len(apiPrefix)+1:], "/")
-	if rest != "" {
-		rest = "/" + rest
-	}
-	seg, err := url.PathUnescape(seg)
-	if err != nil || !strings.HasPrefix(seg, "applications(") || !strings.HasSuffix(seg, ")") {
-		return r
-	}
-	key := seg[len("applications(") : len(seg)-1]
-	restPath, err := url.PathUnescape(rest)
-	if err != nil {
-		return r
-	}
-	u := *r.URL
-	u.Path = apiPrefix + "/applications/" + key + restPath
-	u.RawPath = apiPrefix + "/applications/" + url.PathEscape(key) + rest
-	r2 := new(http.Request)
-	*r2 = *r
-	r2.URL = &u
-	return r2
-}
-
 // authorizeApplications checks that the caller may read (or write)
 // applications at all, before anything is parsed.
 func (s *server) authorizeApplications(write bool, act directory.Activity) gin.HandlerFunc {
@@ -565,7 +532,7 @@ func (s *server) addPasswordBody(c *gin.Context) (directory.PasswordCredentialIn
 
 // addApplicationRoutes registers /v1.0/applications. Graph's alternate key,
 // applications(appId='...'), is rewritten onto the :key routes
-// (rewriteApplicationKey).
+// (rewriteKeySegment).
 func (s *server) addApplicationRoutes(r *gin.Engine) {
 	const p = apiPrefix + "/applications"
 	read := s.authorizeApplications(false, directory.Activity{})

@@ -6,34 +6,42 @@ import (
 	"strings"
 )
 
-// usersParen is how Graph's key-in-parentheses form starts.
-const usersParen = apiPrefix + "/users("
+// parenKeySets are the entity sets whose Graph key-in-parentheses form,
+// /v1.0/{set}({key})[/rest], the router serves as /v1.0/{set}/{key}[/rest].
+// For users the key keeps its quotes ('key'), so the handler knows it was a
+// literal (which may start with '$') and it can never be mistaken for a
+// static segment such as $count; for applications it is appId='{id}'.
+var parenKeySets = []string{"users", "applications"}
 
-// rewriteKeySegment maps Graph's /v1.0/users('key')[/rest] onto the router's
-// /v1.0/users/'key'[/rest], keeping the quotes so the handler knows the key
-// was a literal (which may start with '$') and so it can never be mistaken
-// for a static segment such as $count. Other requests pass unchanged.
+// rewriteKeySegment maps the key-in-parentheses form of parenKeySets onto
+// the :key routes. Other requests pass unchanged.
 func rewriteKeySegment(r *http.Request) *http.Request {
 	raw := r.URL.EscapedPath()
-	if !strings.HasPrefix(raw, usersParen) {
-		return r
+	for _, set := range parenKeySets {
+		if strings.HasPrefix(raw, apiPrefix+"/"+set+"(") {
+			return rewriteParenKey(r, raw, set)
+		}
 	}
+	return r
+}
+
+func rewriteParenKey(r *http.Request, raw, set string) *http.Request {
 	seg, rest, _ := strings.Cut(raw[len(apiPrefix)+1:], "/")
 	if rest != "" {
 		rest = "/" + rest
 	}
 	seg, err := url.PathUnescape(seg)
-	if err != nil || !strings.HasPrefix(seg, "users(") || !strings.HasSuffix(seg, ")") {
+	if err != nil || !strings.HasPrefix(seg, set+"(") || !strings.HasSuffix(seg, ")") {
 		return r
 	}
-	literal := seg[len("users(") : len(seg)-1]
+	key := seg[len(set)+1 : len(seg)-1]
 	restPath, err := url.PathUnescape(rest)
 	if err != nil {
 		return r
 	}
 	u := *r.URL
-	u.Path = apiPrefix + "/users/" + literal + restPath
-	u.RawPath = apiPrefix + "/users/" + url.PathEscape(literal) + rest
+	u.Path = apiPrefix + "/" + set + "/" + key + restPath
+	u.RawPath = apiPrefix + "/" + set + "/" + url.PathEscape(key) + rest
 	r2 := new(http.Request)
 	*r2 = *r
 	r2.URL = &u
