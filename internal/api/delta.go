@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,25 +131,16 @@ type deltaRequest struct {
 // $filter (id eq ... or ...), $skiptoken, $deltatoken and $format apply.
 func parseDeltaQuery(rawQuery string) (*deltaRequest, error) {
 	r := &deltaRequest{pageSize: deltaPageSize}
-	seen := map[string]bool{}
-	for raw := range strings.SplitSeq(rawQuery, "&") {
-		if raw == "" {
-			continue
-		}
-		rawName, rawValue, _ := strings.Cut(raw, "=")
-		name, err1 := url.QueryUnescape(rawName)
-		value, err2 := url.QueryUnescape(rawValue)
-		if err1 != nil || err2 != nil {
-			return nil, directory.Errorf(directory.KindBadRequest, "The query string is not correctly percent-encoded.")
-		}
+	params, err := splitQuery(rawQuery)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range params {
+		name, value := p.name, p.value
 		if !strings.HasPrefix(name, "$") {
 			continue
 		}
 		lower := strings.ToLower(name)
-		if seen[lower] {
-			return nil, directory.Errorf(directory.KindInvalid, "Query option '%s' was specified more than once, but it must be specified at most once.", clip(name))
-		}
-		seen[lower] = true
 		switch lower {
 		case "$select":
 			r.selectRaw, r.hasSelect = value, true

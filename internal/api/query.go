@@ -66,6 +66,33 @@ var queryLimits = odata.Limits{
 
 // queryParam is one name=value pair of the query string, decoded, with its
 // raw form kept for building @odata.nextLink.
+// splitQuery splits a raw query string into percent-decoded parameters in
+// order, refusing a system query option ($-prefixed, names compared
+// case-insensitively) that appears twice.
+func splitQuery(rawQuery string) ([]queryParam, error) {
+	var params []queryParam
+	seen := make(map[string]bool)
+	for raw := range strings.SplitSeq(rawQuery, "&") {
+		if raw == "" {
+			continue
+		}
+		rawName, rawValue, _ := strings.Cut(raw, "=")
+		name, err1 := url.QueryUnescape(rawName)
+		value, err2 := url.QueryUnescape(rawValue)
+		if err1 != nil || err2 != nil {
+			return nil, directory.Errorf(directory.KindBadRequest, "The query string is not correctly percent-encoded.")
+		}
+		if lower := strings.ToLower(name); strings.HasPrefix(name, "$") {
+			if seen[lower] {
+				return nil, directory.Errorf(directory.KindInvalid, "Query option '%s' was specified more than once, but it must be specified at most once.", clip(name))
+			}
+			seen[lower] = true
+		}
+		params = append(params, queryParam{name: name, value: value, raw: raw})
+	}
+	return params, nil
+}
+
 type queryParam struct {
 	name, value string
 	raw         string
@@ -106,26 +133,17 @@ const (
 // what parsed.
 func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
 	q := &queryOptions{top: defaultPageSize}
-	seen := make(map[string]bool)
-	for raw := range strings.SplitSeq(rawQuery, "&") {
-		if raw == "" {
-			continue
-		}
-		rawName, rawValue, _ := strings.Cut(raw, "=")
-		name, err1 := url.QueryUnescape(rawName)
-		value, err2 := url.QueryUnescape(rawValue)
-		if err1 != nil || err2 != nil {
-			return nil, directory.Errorf(directory.KindBadRequest, "The query string is not correctly percent-encoded.")
-		}
-		q.params = append(q.params, queryParam{name: name, value: value, raw: raw})
+	params, err := splitQuery(rawQuery)
+	if err != nil {
+		return nil, err
+	}
+	q.params = params
+	for _, p := range params {
+		name, value := p.name, p.value
 		if !strings.HasPrefix(name, "$") {
 			continue
 		}
 		lower := strings.ToLower(name)
-		if seen[lower] {
-			return nil, directory.Errorf(directory.KindInvalid, "Query option '%s' was specified more than once, but it must be specified at most once.", clip(name))
-		}
-		seen[lower] = true
 		bit, known := knownOptions[lower]
 		switch {
 		case !known:
