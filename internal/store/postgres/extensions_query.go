@@ -168,16 +168,11 @@ func (c *compiler) extIn(d *directory.ExtensionProperty, e *odata.InExpr, want b
 	}
 	key, kind, _ := extColumn(d)
 	var vals []string
-	hasNull := false
-	for _, item := range e.List {
-		l, ok := item.(*odata.Literal)
-		if !ok {
-			return "", c.unsupported("The 'in' list of '%s' must hold literal values.", d.Name)
-		}
-		if l.Kind == odata.LitNull {
-			hasNull = true
-			continue
-		}
+	lits, hasNull, err := c.inLiterals(e, d.Name)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range lits {
 		if _, err := c.extValue(d, l); err != nil { // type check
 			return "", err
 		}

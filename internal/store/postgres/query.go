@@ -486,16 +486,11 @@ func (c *compiler) in(e *odata.InExpr, want bool) (string, error) {
 	var bools []bool
 	var times []time.Time
 	var ints []int64
-	hasNull := false
-	for _, item := range e.List {
-		l, ok := item.(*odata.Literal)
-		if !ok {
-			return "", c.unsupported("The 'in' list of '%s' must hold literal values.", o.name)
-		}
-		if l.Kind == odata.LitNull {
-			hasNull = true
-			continue
-		}
+	lits, hasNull, err := c.inLiterals(e, o.name)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range lits {
 		switch o.kind {
 		case kindString, kindStringNotNull, kindElement:
 			if l.Kind != odata.LitString {
@@ -836,4 +831,21 @@ func (c *compiler) hint(p *queryProperty, body odata.Expr) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// inLiterals returns the non-null literals of an 'in' list and whether it
+// also holds null; anything but a literal is refused, naming the property.
+func (c *compiler) inLiterals(e *odata.InExpr, name string) (lits []*odata.Literal, hasNull bool, err error) {
+	for _, item := range e.List {
+		l, ok := item.(*odata.Literal)
+		if !ok {
+			return nil, false, c.unsupported("The 'in' list of '%s' must hold literal values.", name)
+		}
+		if l.Kind == odata.LitNull {
+			hasNull = true
+			continue
+		}
+		lits = append(lits, l)
+	}
+	return lits, hasNull, nil
 }
