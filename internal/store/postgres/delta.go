@@ -16,7 +16,8 @@ import (
 	"github.com/graphdir/graphdir/internal/directory"
 )
 
-// Delta query over the change log of schema/00007_user_changes.sql.
+// Delta query over the change log of schema/00007_user_changes.sql, written
+// by the statement-level triggers of schema/00011_change_log_statement.sql.
 //
 // # Why no change is missed
 //
