@@ -127,7 +127,7 @@ func (v *Verifier) Verify(ctx context.Context, authorization []string) (*directo
 	if !directory.IsGUID(tenant) || tenant != strings.ToLower(tenant) {
 		return nil, fail(ReasonUnknownIssuer, errors.New("tenant in iss is not a lower-case GUID"))
 	}
-	pub, keyIssuer, err := v.key(ctx, ti, tenant, kid)
+	jk, pub, keyIssuer, err := v.key(ctx, ti, tenant, kid)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (v *Verifier) Verify(ctx context.Context, authorization []string) (*directo
 		return nil, err
 	}
 	v.cache.put(cacheKey, cachedToken{p: p, exp: tok.Expiration(), until: v.now().Add(tokenCacheTTL),
-		ti: ti, tenant: tenant, kid: kid, pub: pub, keyIssuer: keyIssuer})
+		ti: ti, tenant: tenant, kid: kid, jwk: jk, pub: pub, keyIssuer: keyIssuer})
 	return p, nil
 }
 
@@ -309,15 +309,23 @@ func (v *Verifier) issuerFor(iss string) (*trusted, string) {
 // key fetches kid from the issuer's source and checks it is a key we would
 // sign with ourselves: RSA of at least 2048 bits, meant for signatures and,
 // if it names an algorithm, RS256. It also returns the issuer the key is
-// published for (KeyIssuerParam), or "" when the source does not say.
-func (v *Verifier) key(ctx context.Context, ti *trusted, tenant, kid string) (*rsa.PublicKey, string, error) {
+// published for (KeyIssuerParam), or "" when the source does not say, and
+// the source's jwk.Key itself.
+func (v *Verifier) key(ctx context.Context, ti *trusted, tenant, kid string) (jwk.Key, *rsa.PublicKey, string, error) {
 	k, err := ti.Keys.Key(ctx, tenant, kid)
 	if err != nil {
 		if directory.KindOf(err) == directory.KindNotFound {
-			return nil, "", fail(ReasonUnknownKey, nil)
+			return nil, nil, "", fail(ReasonUnknownKey, nil)
 		}
-		return nil, "", fail(ReasonKeysUnavailable, fmt.Errorf("issuer %s: %w", ti.Name, err))
+		return nil, nil, "", fail(ReasonKeysUnavailable, fmt.Errorf("issuer %s: %w", ti.Name, err))
 	}
+	pub, keyIssuer, err := verifyingKey(k)
+	return k, pub, keyIssuer, err
+}
+
+// verifyingKey checks that k is a key we would sign with ourselves (see
+// key) and returns its RSA public key and key issuer.
+func verifyingKey(k jwk.Key) (*rsa.PublicKey, string, error) {
 	if k == nil || k.KeyType() != jwa.RSA {
 		return nil, "", fail(ReasonUnusableKey, errors.New("not an RSA key"))
 	}

@@ -42,7 +42,7 @@ var auditedTxOps = map[string]bool{
 // event's user target (id and userPrincipalName, when the request named it
 // by either) and reads the old values of the properties whose values the
 // event may show, locking the row the write is about to change.
-func auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
+func (s *Store) auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
 	ev := directory.PendingAuditEvent(ctx)
 	if ev == nil || !auditedTxOps[op] {
 		return nil
@@ -60,8 +60,10 @@ func auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
 	var id string
 	var upn *string
 	var raw []byte
-	err := tx.QueryRowxContext(ctx, `SELECT u.id::text, u.user_principal_name, `+values+
-		` FROM users u WHERE u.tenant_id = $1 AND `+pred+` FOR UPDATE`, args...).Scan(&id, &upn, &raw)
+	// One user by key (preparedStatement, stmtcache.go); the text follows
+	// the event's value properties.
+	err := s.queryRowx(ctx, tx, preparedStatement, `SELECT u.id::text, u.user_principal_name, `+values+
+		` FROM users u WHERE u.tenant_id = $1 AND `+pred+` FOR UPDATE`, args, func(row *sqlx.Row) error { return row.Scan(&id, &upn, &raw) })
 	if isNoRows(err) {
 		return nil // the write will answer not found
 	}
@@ -84,7 +86,7 @@ func auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
 // reads the new values of the user target's shown properties and inserts
 // the event. The returned func marks the event stored; call it after the
 // commit succeeded.
-func auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(), error) {
+func (s *Store) auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(), error) {
 	ev := directory.PendingAuditEvent(ctx)
 	if ev == nil || !auditedTxOps[op] {
 		return func() {}, nil
@@ -93,8 +95,8 @@ func auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(), error) {
 		if props := ev.ValueProperties(); len(props) > 0 {
 			args := []any{ev.TenantID, id}
 			var raw []byte
-			err := tx.QueryRowxContext(ctx, `SELECT `+auditValuesSQL(props, &args)+
-				` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, args...).Scan(&raw)
+			err := s.queryRowx(ctx, tx, preparedStatement, `SELECT `+auditValuesSQL(props, &args)+
+				` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, args, func(row *sqlx.Row) error { return row.Scan(&raw) })
 			if err != nil && !isNoRows(err) {
 				return nil, translate(err, "postgres: audit after")
 			}
@@ -107,7 +109,7 @@ func auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(), error) {
 			}
 		}
 	}
-	if err := insertAuditEvent(ctx, tx, ev); err != nil {
+	if err := s.insertAuditEvent(ctx, tx, ev); err != nil {
 		return nil, err
 	}
 	return ev.MarkPersisted, nil
@@ -137,12 +139,12 @@ const insertAuditSQL = `INSERT INTO audit_events (
 	target_resources, additional_details)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
-func insertAuditEvent(ctx context.Context, tx *sqlx.Tx, ev *directory.AuditEvent) error {
+func (s *Store) insertAuditEvent(ctx context.Context, tx *sqlx.Tx, ev *directory.AuditEvent) error {
 	args, err := auditArgs(ev)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, insertAuditSQL, args...); err != nil {
+	if err := s.execTx(ctx, tx, preparedStatement, insertAuditSQL, args...); err != nil {
 		return translate(err, "postgres: insert audit event")
 	}
 	return nil

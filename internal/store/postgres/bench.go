@@ -71,7 +71,14 @@ func (s *Store) BenchPrepare(ctx context.Context, tenantID string) (int64, error
 // Analyze refreshes the planner statistics of the user tables, as a bulk
 // load needs before its first queries.
 func (s *Store) Analyze(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `ANALYZE users; ANALYZE user_identities`)
+	if _, err := s.db.ExecContext(ctx, `ANALYZE users; ANALYZE user_identities`); err != nil {
+		return err
+	}
+	// VACUUM as well (alone: it cannot run in a multi-statement string):
+	// $search reads user_search_tokens by index-only scans, which visit the
+	// heap until the visibility map says otherwise, as autovacuum would
+	// after a while.
+	_, err := s.db.ExecContext(ctx, `VACUUM (ANALYZE) user_search_tokens`)
 	return err
 }
 
@@ -108,6 +115,10 @@ func (s *Store) BenchSample(ctx context.Context, tenantID string, n int) ([]Benc
 type Statement struct {
 	SQL  string
 	Args []any
+	// Prepared says that the store runs the statement prepared
+	// (stmtcache.go), so RawQuery does too: the ratio compares the same
+	// protocol work, not graphdir's planning against none or the reverse.
+	Prepared bool
 }
 
 // GetUserStatement is the statement GetUser runs for key.
@@ -116,7 +127,7 @@ func GetUserStatement(tenantID string, key directory.UserKey) (Statement, error)
 	if !ok {
 		return Statement{}, fmt.Errorf("postgres: bad key %v", key)
 	}
-	return Statement{SQL: `SELECT ` + userSelect + ` FROM users u WHERE u.tenant_id = $1 AND ` + pred, Args: []any{tenantID, arg}}, nil
+	return Statement{SQL: `SELECT ` + userSelect + ` FROM users u WHERE u.tenant_id = $1 AND ` + pred, Args: []any{tenantID, arg}, Prepared: preparedStatement}, nil
 }
 
 // ListStatement is the statement ListUsers runs for q.
@@ -125,18 +136,18 @@ func ListStatement(tenantID string, q directory.ListQuery) (Statement, error) {
 	if err != nil {
 		return Statement{}, err
 	}
-	return Statement{SQL: st.sql, Args: st.args}, nil
+	return Statement{SQL: st.sql, Args: st.args, Prepared: preparedList(q)}, nil
 }
 
 // RawQuery runs st and reads every column of every row as raw bytes: what
 // PostgreSQL and the driver cost, without graphdir's decoding. It returns
 // the number of rows.
 func (s *Store) RawQuery(ctx context.Context, st Statement) (int, error) {
-	rows, err := s.db.QueryContext(ctx, st.SQL, st.Args...)
+	rows, err := s.queryx(ctx, st.Prepared, st.SQL, st.Args)
 	if err != nil {
 		return 0, err
 	}
-	return drainRows(rows)
+	return drainRows(rows.Rows)
 }
 
 // drainRows reads every column of every row as raw bytes, closes rows and
@@ -175,8 +186,7 @@ func (s *Store) RawCreateUser(ctx context.Context, u *directory.User) error {
 	if u.Password.Hash != "" {
 		hash = &u.Password.Hash
 	}
-	// Whatever insertUserSQL returns is read as raw bytes.
-	rows, err := tx.QueryContext(ctx, insertUserSQL,
+	args := []any{
 		u.TenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
 		u.ConsentProvidedForMinor, u.Country, u.CreatedDateTime, u.CreationType, u.Department,
 		u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
@@ -185,20 +195,18 @@ func (s *Store) RawCreateUser(ctx context.Context, u *directory.User) error {
 		u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
 		hash, u.Password.ForceChangePasswordNextSignIn,
 		u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
-	)
-	if err != nil {
+	}
+	// Prepared like CreateUser's; whatever insertUserSQL returns is read as raw bytes.
+	if err := s.rawTxQuery(ctx, tx, preparedStatement, insertUserSQL, args, nil); err != nil {
 		return err
 	}
-	if _, err := drainRows(rows); err != nil {
-		return err
-	}
-	if err := rawIdentities(ctx, tx, u); err != nil {
+	if err := s.rawIdentities(ctx, tx, u); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-func rawIdentities(ctx context.Context, tx *sqlx.Tx, u *directory.User) error {
+func (s *Store) rawIdentities(ctx context.Context, tx *sqlx.Tx, u *directory.User) error {
 	if len(u.Identities) == 0 {
 		return nil
 	}
@@ -208,26 +216,50 @@ func rawIdentities(ctx context.Context, tx *sqlx.Tx, u *directory.User) error {
 	for i, id := range u.Identities {
 		types[i], issuers[i], assigned[i] = id.SignInType, id.Issuer, id.IssuerAssignedID
 	}
-	_, err := tx.ExecContext(ctx, insertIdentitiesSQL, u.TenantID, u.ID, pq.Array(types), pq.Array(issuers), pq.Array(assigned))
-	return err
+	return s.execTx(ctx, tx, preparedStatement, insertIdentitiesSQL, u.TenantID, u.ID, pq.Array(types), pq.Array(issuers), pq.Array(assigned))
+}
+
+// rawTxQuery runs query in tx as the store would (prepared or not), reads
+// its rows as raw bytes and stores their number in *n (when n is not nil).
+func (s *Store) rawTxQuery(ctx context.Context, tx *sqlx.Tx, prepared bool, query string, args []any, n *int) error {
+	drain := func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return err
+		}
+		m, err := drainRows(rows)
+		if n != nil {
+			*n = m
+		}
+		return err
+	}
+	if !prepared {
+		return drain(tx.QueryContext(ctx, query, args...))
+	}
+	return s.stmts.run(ctx, tx, query, func(st *sqlx.Stmt) error {
+		if st != nil {
+			return drain(st.QueryContext(ctx, args...))
+		}
+		return drain(tx.QueryContext(ctx, query, args...))
+	})
 }
 
 // RawPatchUser runs the statement UpdateUser runs for a patch of
-// jobTitle and officeLocation, in a transaction, reading the returned row
-// as raw bytes.
+// jobTitle and officeLocation (the same text, prepared as UpdateUser
+// prepares it), in a transaction, reading the returned row as raw bytes.
 func (s *Store) RawPatchUser(ctx context.Context, tenantID, id, jobTitle, office string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	pred, keyArg, ok := keyPredicate(directory.UserKey{ID: id}, 2)
+	if !ok {
+		return fmt.Errorf("postgres: bad user id %q", id)
+	}
+	query := `UPDATE users AS u SET version = u.version + 1, ` + patchColumns["jobTitle"].name + ` = $3, ` +
+		patchColumns["officeLocation"].name + ` = $4 WHERE u.tenant_id = $1 AND ` + pred + ` RETURNING ` + userSelect
+	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	rows, err := tx.QueryContext(ctx, `UPDATE users AS u SET version = u.version + 1, job_title = $3, office_location = $4 WHERE u.tenant_id = $1 AND u.id = $2 RETURNING `+userSelect,
-		tenantID, id, jobTitle, office)
-	if err != nil {
-		return err
-	}
-	n, err := drainRows(rows)
-	if err != nil {
+	var n int
+	if err := s.rawTxQuery(ctx, tx, preparedStatement, query, []any{tenantID, keyArg, jobTitle, office}, &n); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -250,10 +282,10 @@ type BenchSeedNames struct {
 
 // BenchBulkSeed adds users from..to-1 to tenantID the fast way a benchmark
 // can afford and a production import cannot: in one transaction it drops
-// the secondary indexes of users and user_identities, generates the users
-// with INSERT ... SELECT generate_series, and builds the indexes again
-// (one sort per index instead of a million insertions into each of ~45,
-// nine of them trigram GIN). The users are the ones cmd/graphdir's
+// the secondary indexes of users, user_identities and user_attrs,
+// generates the users with INSERT ... SELECT generate_series, and builds
+// the indexes again (one sort per index instead of a million insertions
+// into each of ~45, nine of them trigram GIN). The users are the ones cmd/graphdir's
 // benchUserLine describes: names spread by a multiplicative hash, a UPN
 // first.last.N@domain, an emailAddress identity, passwordHash hash. If
 // anything fails the transaction rolls back, indexes included.
@@ -268,7 +300,7 @@ func (s *Store) BenchBulkSeed(ctx context.Context, tenantID, domain string, from
 	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT i.indexname, i.indexdef FROM pg_indexes i
-		WHERE i.schemaname = current_schema() AND i.tablename IN ('users', 'user_identities')
+		WHERE i.schemaname = current_schema() AND i.tablename IN ('users', 'user_identities', 'user_attrs', 'user_search_tokens')
 			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass)`)
 	if err != nil {
 		return err

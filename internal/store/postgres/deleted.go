@@ -96,8 +96,8 @@ func (s *Store) SoftDeleteUser(ctx context.Context, tenantID string, key directo
 	where := guardSQL(guard, bind) + versionSQL(ifVersion, bind)
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		var id string
-		err := tx.QueryRowxContext(ctx, `UPDATE users u SET deleted_at = now(), version = u.version + 1
-			WHERE u.tenant_id = $1 AND `+pred+where+` RETURNING u.id::text`, args...).Scan(&id)
+		err := s.queryRowx(ctx, tx, preparedStatement, `UPDATE users u SET deleted_at = now(), version = u.version + 1
+			WHERE u.tenant_id = $1 AND `+pred+where+` RETURNING u.id::text`, args, func(row *sqlx.Row) error { return row.Scan(&id) })
 		switch {
 		case isNoRows(err) && ifVersion != 0:
 			return conditionMiss(ctx, tx, tenantID, pred, arg, key, guard)
@@ -108,7 +108,7 @@ func (s *Store) SoftDeleteUser(ctx context.Context, tenantID string, key directo
 		case err != nil:
 			return translate(err, op)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE user_identities SET user_deleted = true WHERE tenant_id = $1 AND user_id = $2`, tenantID, id)
+		err = s.execTx(ctx, tx, preparedStatement, `UPDATE user_identities SET user_deleted = true WHERE tenant_id = $1 AND user_id = $2`, tenantID, id)
 		return translate(err, op)
 	})
 }

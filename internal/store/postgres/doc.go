@@ -16,7 +16,8 @@
 // search.go translates $search, and list.go builds the one statement of a
 // page ($orderby, keyset cursor, $skip, count). schema/00002_query_indexes.sql
 // holds the indexes; TestQuery_ExplainUsesIndexes proves every allowed shape
-// uses them.
+// uses them. stmtcache.go decides which statements run prepared (those whose
+// best plan does not depend on the values) and keeps them, bounded.
 //
 // It imports internal/directory and schema, never internal/api or
 // internal/auth. Its own tests live in package postgres_test so that they can

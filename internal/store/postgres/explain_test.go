@@ -62,7 +62,8 @@ WHERE tenant_id = $1::uuid AND substr(id::text, 1, 2) = '00'`
 // generated here), and the count of "eq null" (see below). The partial
 // indexes of schema/00009_index_diet.sql have no statistics of their own;
 // its CREATE STATISTICS objects give the planner the estimates that make
-// it pick them, which this test depends on.
+// it pick them, which this test depends on; so does the (prop, value) mcv
+// statistics of user_attrs (00010) for the filter-only properties.
 func TestQuery_ExplainUsesIndexes(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
@@ -81,7 +82,12 @@ func TestQuery_ExplainUsesIndexes(t *testing.T) {
 			t.Fatalf("seed identities: %v", err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, "ANALYZE users; ANALYZE user_identities"); err != nil {
+	if _, err := db.ExecContext(ctx, "ANALYZE users; ANALYZE user_identities; ANALYZE user_attrs"); err != nil {
+		t.Fatal(err)
+	}
+	// Vacuumed as autovacuum would have: $search reads user_search_tokens
+	// by index-only scans, which the planner costs by the visibility map.
+	if _, err := db.ExecContext(ctx, "VACUUM (ANALYZE) user_search_tokens"); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("seeded %d + %d users in %v", explainUsers, explainUsers/10, time.Since(start).Round(time.Millisecond))
@@ -117,7 +123,7 @@ func TestQuery_ExplainUsesIndexes(t *testing.T) {
 			if !p.NotNull {
 				// The list only, as for ne/not/all: "eq null" selects the
 				// users without the property. On a filter-only property
-				// (p.Partial: its index is WHERE col IS NOT NULL, 00009)
+				// (p.Partial: user_attrs holds only values, 00010)
 				// it is not index-backed at all; the page must still come
 				// from an index (users_pkey's tenant range, filtered), not
 				// a Seq Scan. Its count visits the users without the
@@ -211,14 +217,44 @@ func TestQuery_ExplainUsesIndexes(t *testing.T) {
 			explained++
 		}
 	}
+	explained += searchExplained(t, db, tn.ID)
 	t.Logf("%d statements explained without a sequential scan of users or user_identities in %v", explained, time.Since(start).Round(time.Millisecond))
 }
 
-// explain fails t when the plan of sql scans users or user_identities
-// sequentially.
+// searchExplained checks that $search on displayName reads the token
+// ranges of selective words by index, alone, under OR and with $orderby,
+// and returns the number of statements explained.
+func searchExplained(t *testing.T, db *sqlx.DB, tenantID string) int {
+	t.Helper()
+	n := 0
+	for _, s := range []string{`"displayName:12345"`, `"displayName:12345" OR "mail:v2345"`, `"displayName:sur12345 4321"`} {
+		for _, orderby := range []string{"", "displayName"} {
+			q := parse(t, "", orderby, s)
+			name := fmt.Sprintf("$search=%s $orderby=%s", s, orderby)
+			sql, args, err := postgres.ListSQL(tenantID, q)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			explainWithout(t, db, name, sql, args, "users", "user_search_tokens")
+			n++
+		}
+		sql, args, err := postgres.CountSQL(tenantID, parse(t, "", "", s))
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		explainWithout(t, db, "count $search="+s, sql, args, "users", "user_search_tokens")
+		n++
+	}
+	return n
+}
+
+// explain fails t when the plan of sql scans users, user_identities or
+// user_attrs sequentially. user_search_tokens is checked only for selective
+// words (searchExplained): every seeded name has the token "sur" and the
+// token "v", and reading all of them sequentially can be the best plan.
 func explain(t *testing.T, db *sqlx.DB, name, sql string, args []any) {
 	t.Helper()
-	explainWithout(t, db, name, sql, args, "users", "user_identities")
+	explainWithout(t, db, name, sql, args, "users", "user_identities", "user_attrs")
 }
 
 // explainWithout fails t when the plan of sql has a Seq Scan node on any of

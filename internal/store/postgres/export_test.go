@@ -39,7 +39,8 @@ type QueryProperty struct {
 	String, NotNull    bool // a scalar string property (NotNull: a NOT NULL column)
 	EndsWith, Sortable bool
 	Collection, Search bool
-	Partial            bool // filter-only string with a partial index (WHERE col IS NOT NULL)
+	Partial            bool  // filter-only string, indexed in user_attrs
+	Attr               int16 // its prop number in user_attrs (00010)
 }
 
 // QueryProperties returns the allow-list.
@@ -49,7 +50,7 @@ func QueryProperties() []QueryProperty {
 		out[i] = QueryProperty{Name: p.Name, Column: p.Column,
 			String: p.Kind == kindString || p.Kind == kindStringNotNull, NotNull: p.Kind == kindStringNotNull,
 			EndsWith: p.Ops&allowEndsWith != 0, Sortable: p.Sortable, Collection: p.Kind == kindCollection, Search: p.Search != searchNone,
-			Partial: p.partial()}
+			Partial: p.partial(), Attr: p.Attr}
 	}
 	return out
 }

@@ -5,7 +5,8 @@ import "strings"
 // The query engine's allow-list of user properties. Property and column
 // names reach SQL only from this table; every shape it allows is backed by
 // an index of schema/00002_query_indexes.sql as trimmed by
-// schema/00009_index_diet.sql (the Index field names it).
+// schema/00009_index_diet.sql, or of user_attrs (00010) (the Index field
+// names it).
 //
 // | Property                   | eq ne in | gt ge lt le | startsWith | endsWith    | eq null | $orderby | $search  |
 // |----------------------------|----------|-------------|------------|-------------|---------|----------|----------|
@@ -32,16 +33,18 @@ import "strings"
 // department, companyName, employeeId, employeeType, mobilePhone,
 // faxNumber, officeLocation, streetAddress, postalCode, usageLocation,
 // preferredLanguage, mailNickname, userType, creationType, ageGroup,
-// consentProvidedForMinor. Their index is partial,
-// (tenant_id, lower(col) COLLATE "C", id) WHERE col IS NOT NULL, so users
-// without the property (most customers, for most of them) cost nothing in
-// it on insert and update; eq, in, startsWith and ranges imply a value and
-// use it.
+// consentProvidedForMinor. users has no index on them: triggers copy
+// their lower-cased values to user_attrs (schema/00010_user_attrs.sql),
+// one row per user and property with a value, under the one index
+// (tenant_id, prop, value, user_id). So a PATCH of them is a HOT update
+// of users, and users without the property cost nothing. eq, in,
+// startsWith, ranges and $search imply a value and read user_attrs
+// (attrs_query.go); their negations stay filters on the users column.
 //
 // (3) Not index-backed: "col eq null" on a filter-only property selects
-// the users without it, which the partial index leaves out. It is answered
-// from the tenant's primary-key range with a filter, like ne, not and
-// all() everywhere (they select most rows by nature).
+// the users without it, which user_attrs leaves out. It is answered
+// from the tenant's primary-key range with a filter on the users column,
+// like ne, not and all() everywhere (they select most rows by nature).
 //
 // Not queryable: passwordProfile (never), passwordPolicies,
 // lastPasswordChangeDateTime (Graph refuses them too).
@@ -93,12 +96,16 @@ type queryProperty struct {
 	// Index names the index that serves the property (documentation and
 	// the EXPLAIN test's expectations).
 	Index string
+	// Attr is the property's prop number in user_attrs (00010), 0 for the
+	// properties indexed on users itself. Numbers are stored in rows:
+	// never renumber.
+	Attr int16
 }
 
-// partial reports whether p is a nullable string whose index is the
-// partial (tenant_id, lower(col) COLLATE "C", id) WHERE col IS NOT NULL:
-// the filter-only ones. Sortable strings need the users without a value
-// in the index too (nulls sort first) and keep 00002's shape.
+// partial reports whether p is a filter-only nullable string: indexed
+// only where it has a value (user_attrs, 00010), so its comparison key
+// needs no COALESCE. Sortable strings need the users without a value in
+// the index too (nulls sort first) and keep 00002's shape.
 func (p *queryProperty) partial() bool { return p.Kind == kindString && !p.Sortable }
 
 const (
@@ -111,9 +118,10 @@ func str(name, col string) queryProperty {
 	return queryProperty{Name: name, Column: col, Kind: kindString, Ops: strOps, Sortable: true, Search: searchPrefix, Index: "users_" + col + "_key_idx"}
 }
 
-// filterStr is a filter-only string property (partial index).
-func filterStr(name, col string) queryProperty {
-	return queryProperty{Name: name, Column: col, Kind: kindString, Ops: strOps, Search: searchPrefix, Index: "users_" + col + "_idx"}
+// filterStr is a filter-only string property whose values user_attrs
+// holds under prop number attr (schema/00010_user_attrs.sql).
+func filterStr(name, col string, attr int16) queryProperty {
+	return queryProperty{Name: name, Column: col, Kind: kindString, Ops: strOps, Search: searchPrefix, Attr: attr, Index: "user_attrs_key"}
 }
 
 var queryProperties = []queryProperty{
@@ -123,26 +131,26 @@ var queryProperties = []queryProperty{
 	{Name: "userPrincipalName", Column: "user_principal_name", Kind: kindStringNotNull, Ops: strEnds, Sortable: true, Search: searchPrefix, Index: "users_user_principal_name_key_idx"},
 	str("givenName", "given_name"),
 	str("surname", "surname"),
-	filterStr("jobTitle", "job_title"),
+	filterStr("jobTitle", "job_title", 1),
 	str("city", "city"),
-	filterStr("country", "country"),
-	filterStr("state", "state"),
-	filterStr("department", "department"),
-	filterStr("companyName", "company_name"),
-	filterStr("employeeId", "employee_id"),
-	filterStr("employeeType", "employee_type"),
-	filterStr("mobilePhone", "mobile_phone"),
-	filterStr("faxNumber", "fax_number"),
-	filterStr("officeLocation", "office_location"),
-	filterStr("streetAddress", "street_address"),
-	filterStr("postalCode", "postal_code"),
-	filterStr("usageLocation", "usage_location"),
-	filterStr("preferredLanguage", "preferred_language"),
-	filterStr("mailNickname", "mail_nickname"),
-	filterStr("userType", "user_type"),
-	filterStr("creationType", "creation_type"),
-	filterStr("ageGroup", "age_group"),
-	filterStr("consentProvidedForMinor", "consent_provided_for_minor"),
+	filterStr("country", "country", 2),
+	filterStr("state", "state", 3),
+	filterStr("department", "department", 4),
+	filterStr("companyName", "company_name", 5),
+	filterStr("employeeId", "employee_id", 6),
+	filterStr("employeeType", "employee_type", 7),
+	filterStr("mobilePhone", "mobile_phone", 8),
+	filterStr("faxNumber", "fax_number", 9),
+	filterStr("officeLocation", "office_location", 10),
+	filterStr("streetAddress", "street_address", 11),
+	filterStr("postalCode", "postal_code", 12),
+	filterStr("usageLocation", "usage_location", 13),
+	filterStr("preferredLanguage", "preferred_language", 14),
+	filterStr("mailNickname", "mail_nickname", 15),
+	filterStr("userType", "user_type", 16),
+	filterStr("creationType", "creation_type", 17),
+	filterStr("ageGroup", "age_group", 18),
+	filterStr("consentProvidedForMinor", "consent_provided_for_minor", 19),
 	{Name: "accountEnabled", Column: "account_enabled", Kind: kindBool, Ops: allowEq, Sortable: true, Index: "users_account_enabled_key_idx"},
 	{Name: "createdDateTime", Column: "created_at", Kind: kindDateTime, Ops: allowEq | allowRange, Sortable: true, Index: "users_created_at_idx"},
 	{Name: "otherMails", Column: "other_mails", Kind: kindCollection, ArrayIndex: true, Index: "users_other_mails_idx"},

@@ -128,6 +128,9 @@ type operand struct {
 	raw string
 	// identityField is set for i/signInType etc.
 	identityField string
+	// attr is the user_attrs prop number of a filter-only property: its
+	// positive forms read user_attrs (attrs_query.go).
+	attr int16
 }
 
 // Further operand kinds that exist only in expressions.
@@ -143,14 +146,13 @@ func scalarOperand(p *queryProperty) operand {
 	case kindString:
 		key := "COALESCE(lower(" + col + "), '') COLLATE \"C\""
 		if p.partial() {
-			// The partial index (WHERE col IS NOT NULL) has no COALESCE;
-			// every use of key is guarded by notNull, which implies its
-			// predicate.
+			// Every use of key is guarded by notNull: no COALESCE needed
+			// (the positive forms read user_attrs, whose value is this key).
 			key = "lower(" + col + ") COLLATE \"C\""
 		}
 		return operand{name: p.Name, kind: p.Kind, ops: p.Ops,
 			notNull: col + " IS NOT NULL", isNull: col + " IS NULL",
-			key: key, raw: "lower(" + col + ")"}
+			key: key, raw: "lower(" + col + ")", attr: p.Attr}
 	case kindStringNotNull:
 		return operand{name: p.Name, kind: p.Kind, ops: p.Ops,
 			key: "lower(" + col + ") COLLATE \"C\"", raw: "lower(" + col + ")"}
@@ -447,6 +449,9 @@ func (c *compiler) compare(e *odata.BinaryExpr, want bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if want && o.attr != 0 {
+		return c.attrSet(o.attr, "a.value "+sqlOps[op]+" "+v), nil
+	}
 	return positive(o, o.key+" "+sqlOps[op]+" "+v, want), nil
 }
 
@@ -556,7 +561,16 @@ func (c *compiler) in(e *odata.InExpr, want bool) (string, error) {
 		}
 	}
 	var parts []string
-	if list != "" {
+	switch {
+	case list != "" && want && o.attr != 0:
+		if hasNull { // or'ed with the null test
+			c.disjunct++
+		}
+		parts = append(parts, c.attrSet(o.attr, "a.value = ANY("+list+")"))
+		if hasNull {
+			c.disjunct--
+		}
+	case list != "":
 		cmp := o.key + " = ANY(" + list + ")"
 		if o.notNull != "" {
 			cmp = o.notNull + " AND " + cmp
@@ -646,6 +660,9 @@ func (c *compiler) call(e *odata.CallExpr, want bool) (string, error) {
 		pattern, target = "%"+likeEscape(l.Value), o.raw // trigram (elements)
 	default:
 		pattern, target = "%"+likeEscape(l.Value)+"%", o.raw
+	}
+	if want && o.attr != 0 && fn == "startswith" {
+		return c.attrSet(o.attr, "a.value LIKE lower("+c.bind(pattern)+")"), nil
 	}
 	like := " LIKE "
 	if !want {

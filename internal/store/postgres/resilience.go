@@ -119,10 +119,12 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error)
 }
 
 // retryableTx reports whether err aborted a transaction in a way that
-// running it again may fix.
+// running it again may fix. A stale prepared statement (stmtcache.go) has
+// been evicted by the time it aborts a transaction, so the next attempt
+// prepares it afresh.
 func retryableTx(err error) bool {
 	var pe *pq.Error
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01") || isStalePlan(err)
 }
 
 // isConnectionError reports whether err says the server is unreachable,

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -182,6 +183,13 @@ func guardMiss(ctx context.Context, q sqlx.QueryerContext, tenantID, pred string
 	}
 	if err != nil {
 		return translate(err, "postgres: guarded write")
+	}
+	// The re-read runs on a newer snapshot than the write. When the guard
+	// allows every role the target holds now, the write missed because the
+	// user was absent at that moment (deleted, then restored or recreated
+	// concurrently): that is not found, never a denial naming no role.
+	if !slices.ContainsFunc([]string(roles), func(r string) bool { return !slices.Contains(g.Allowed, r) }) {
+		return directory.ErrNotFoundUser(key.String())
 	}
 	return g.Denied([]string(roles))
 }

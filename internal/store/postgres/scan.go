@@ -1,6 +1,9 @@
 package postgres
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/jmoiron/sqlx"
 )
 
@@ -117,9 +120,68 @@ func scanTargets(field func(string) any, cols []string, dst []any) bool {
 		if p == nil {
 			return false
 		}
-		dst[i] = p
+		// database/sql scans into a pointer field (**string, a NULL-able
+		// column) by reflection, reflect.New and a recursive call: that was
+		// the largest part of scanning a page of 100 users. These Scanners
+		// do it directly; each is one pointer, so boxing it allocates
+		// nothing.
+		switch p := p.(type) {
+		case **string:
+			dst[i] = scanString{p}
+		case **bool:
+			dst[i] = scanBool{p}
+		case **time.Time:
+			dst[i] = scanTime{p}
+		default:
+			dst[i] = p
+		}
 	}
 	return true
+}
+
+type (
+	scanString struct{ p **string }
+	scanBool   struct{ p **bool }
+	scanTime   struct{ p **time.Time }
+)
+
+func (n scanString) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*n.p = nil
+	case string:
+		*n.p = &v
+	case []byte:
+		s := string(v)
+		*n.p = &s
+	default:
+		return fmt.Errorf("cannot scan %T into a string", src)
+	}
+	return nil
+}
+
+func (n scanBool) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*n.p = nil
+	case bool:
+		*n.p = &v
+	default:
+		return fmt.Errorf("cannot scan %T into a bool", src)
+	}
+	return nil
+}
+
+func (n scanTime) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*n.p = nil
+	case time.Time:
+		*n.p = &v
+	default:
+		return fmt.Errorf("cannot scan %T into a time", src)
+	}
+	return nil
 }
 
 // scanUser scans the one row of row into r.

@@ -17,6 +17,8 @@ import (
 // It is safe for concurrent use.
 type Store struct {
 	db *sqlx.DB
+	// stmts holds the prepared statements of the hot paths (stmtcache.go).
+	stmts *stmtCache
 }
 
 var (
@@ -49,18 +51,24 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
-	return &Store{db: db}, nil
+	return New(db), nil
 }
 
 // New returns a Store on an existing connection pool, which must use the
 // lib/pq driver. Closing the Store closes db.
-func New(db *sqlx.DB) *Store { return &Store{db: db} }
+func New(db *sqlx.DB) *Store { return &Store{db: db, stmts: newStmtCache(db, stmtCacheSize)} }
 
 // DB returns the underlying pool, e.g. for Migrate or health checks.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
-// Close closes the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the connection pool and with it the prepared statements.
+func (s *Store) Close() error {
+	// The pool first: it frees the statements on the server, and a
+	// background Prepare waiting for a connection fails at once.
+	err := s.db.Close()
+	s.stmts.close()
+	return err
+}
 
 // inTxOnce runs fn in a transaction and commits it when fn returns nil.
 // Errors from fn are returned as they are, so fn translates its own; the
@@ -75,13 +83,13 @@ func (s *Store) inTxOnce(ctx context.Context, op string, fn func(tx *sqlx.Tx) er
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// audit.go: an audited write's event commits with it.
-	if err := auditBefore(ctx, tx, op); err != nil {
+	if err := s.auditBefore(ctx, tx, op); err != nil {
 		return err
 	}
 	if err := fn(tx); err != nil {
 		return err
 	}
-	audited, err := auditAfter(ctx, tx, op)
+	audited, err := s.auditAfter(ctx, tx, op)
 	if err != nil {
 		return err
 	}

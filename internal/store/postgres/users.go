@@ -223,7 +223,7 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		var created time.Time
 		var lastPwd *time.Time
-		err := tx.QueryRowxContext(ctx, insertUserSQL,
+		err := s.queryRowx(ctx, tx, preparedStatement, insertUserSQL, []any{
 			u.TenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
 			u.ConsentProvidedForMinor, u.Country, u.CreatedDateTime, u.CreationType, u.Department,
 			u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
@@ -232,11 +232,11 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 			u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
 			hash, u.Password.ForceChangePasswordNextSignIn,
 			u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
-		).Scan(&created, &lastPwd, &u.Version)
+		}, func(row *sqlx.Row) error { return row.Scan(&created, &lastPwd, &u.Version) })
 		if err != nil {
 			return translate(err, op)
 		}
-		if err := insertIdentities(ctx, tx, u.TenantID, u.ID, u.Identities, op); err != nil {
+		if err := s.insertIdentities(ctx, tx, u.TenantID, u.ID, u.Identities, op); err != nil {
 			return err
 		}
 		if err := writeExtensionValues(ctx, tx, u.TenantID, u.ID, u.Extensions, op); err != nil {
@@ -248,7 +248,7 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 	})
 }
 
-func insertIdentities(ctx context.Context, tx *sqlx.Tx, tenantID, userID string, ids []directory.Identity, op string) error {
+func (s *Store) insertIdentities(ctx context.Context, tx *sqlx.Tx, tenantID, userID string, ids []directory.Identity, op string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -258,7 +258,7 @@ func insertIdentities(ctx context.Context, tx *sqlx.Tx, tenantID, userID string,
 	for i, id := range ids {
 		types[i], issuers[i], assigned[i] = id.SignInType, id.Issuer, id.IssuerAssignedID
 	}
-	_, err := tx.ExecContext(ctx, insertIdentitiesSQL, tenantID, userID,
+	err := s.execTx(ctx, tx, preparedStatement, insertIdentitiesSQL, tenantID, userID,
 		pq.Array(types), pq.Array(issuers), pq.Array(assigned))
 	return translate(err, op)
 }
@@ -298,7 +298,8 @@ func (s *Store) GetUser(ctx context.Context, tenantID string, key directory.User
 		return nil, directory.ErrNotFoundUser(key.String())
 	}
 	var r userRow
-	err := scanUser(s.db.QueryRowxContext(ctx, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND `+pred, tenantID, arg), &r) // scan.go
+	err := s.queryRowx(ctx, nil, preparedStatement, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND `+pred, []any{tenantID, arg},
+		func(row *sqlx.Row) error { return scanUser(row, &r) }) // scan.go
 	if isNoRows(err) {
 		return nil, directory.ErrNotFoundUser(key.String())
 	}
@@ -351,7 +352,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.List
 		}
 		return page, nil
 	}
-	rows, err := s.db.QueryxContext(ctx, st.sql, st.args...)
+	rows, err := s.queryx(ctx, preparedList(q), st.sql, st.args)
 	if err != nil {
 		return nil, translate(err, op)
 	}
@@ -485,7 +486,9 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 	var u *directory.User
 	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		var r userRow
-		err := scanUser(tx.QueryRowxContext(ctx, query, args...), &r) // scan.go
+		// The text follows the set of patched properties (sorted above), and
+		// every shape updates one row by its key: preparedStatement holds.
+		err := s.queryRowx(ctx, tx, preparedStatement, query, args, func(row *sqlx.Row) error { return scanUser(row, &r) }) // scan.go
 		if isNoRows(err) && patch.IfVersion != 0 {
 			return conditionMiss(ctx, tx, tenantID, pred, keyArg, key, patch.Guard)
 		}
@@ -503,10 +506,10 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 		}
 		if replaceIdentities {
 			// RETURNING saw the identities before this replacement.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM user_identities WHERE tenant_id = $1 AND user_id = $2`, u.TenantID, u.ID); err != nil {
+			if err := s.execTx(ctx, tx, preparedStatement, `DELETE FROM user_identities WHERE tenant_id = $1 AND user_id = $2`, u.TenantID, u.ID); err != nil {
 				return translate(err, op)
 			}
-			if err := insertIdentities(ctx, tx, u.TenantID, u.ID, identities, op); err != nil {
+			if err := s.insertIdentities(ctx, tx, u.TenantID, u.ID, identities, op); err != nil {
 				return err
 			}
 			u.Identities = append([]directory.Identity{}, identities...)
@@ -577,8 +580,14 @@ func (s *Store) UserIDBySignInName(ctx context.Context, tenantID, name string) (
 		return "", directory.ErrNotFoundUser(name)
 	}
 	var ids []string
-	err := s.db.SelectContext(ctx, &ids, `SELECT DISTINCT user_id::text FROM user_identities
-		WHERE tenant_id = $1 AND lower(issuer_assigned_id) COLLATE "C" = lower($2) AND NOT user_deleted LIMIT 2`, tenantID, name)
+	const query = `SELECT DISTINCT user_id::text FROM user_identities
+		WHERE tenant_id = $1 AND lower(issuer_assigned_id) COLLATE "C" = lower($2) AND NOT user_deleted LIMIT 2`
+	err := s.stmts.run(ctx, nil, query, func(st *sqlx.Stmt) error {
+		if st != nil {
+			return st.SelectContext(ctx, &ids, tenantID, name)
+		}
+		return s.db.SelectContext(ctx, &ids, query, tenantID, name)
+	})
 	if err != nil {
 		return "", translate(err, op)
 	}
