@@ -49,7 +49,7 @@ func TestBenchSmoke(t *testing.T) {
 	if b, err := os.ReadFile(s.out); err != nil || !bytes.Equal(b, stdout.Bytes()) {
 		t.Errorf("results file: %v", err)
 	}
-	if !strings.Contains(out, "users/s") {
-		t.Errorf("no import rate:\n%s", out)
+	if !strings.Contains(out, "users/s") || !strings.Contains(out, "raw COPY") {
+		t.Errorf("no import rate with its raw-COPY ceiling:\n%s", out)
 	}
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // importUsage documents `graphdir import`, including its exit status.
-const importUsage = `Usage: graphdir import [--tenant ID] [--batch 5000] [--workers N] [--reject-file F] FILE|-
+const importUsage = `Usage: graphdir import [--tenant ID] [--batch 5000] [--workers N] [--connections 2] [--bulk] [--reject-file F] FILE|-
 
 Bulk-loads users from JSON Lines (FILE, or standard input for -): one Graph
 user object per line, the shape of a POST /v1.0/users body, identities
@@ -31,9 +31,19 @@ load. passwordProfile carries either "password" (hashed here with argon2id:
 deliberately slow, done by --workers in parallel) or "passwordHash", an
 existing bcrypt ($2a$/$2b$/$2y$) or argon2id (PHC) hash stored as it is.
 
-Users are loaded through COPY in transactions of --batch users; a line whose
-userPrincipalName or identity already exists in the tenant, or repeats an
-earlier line, is rejected (ignoring case).
+Users are loaded through COPY in transactions of --batch users, up to
+--connections batches at once; a line whose userPrincipalName or identity
+already exists in the tenant, or repeats an earlier line, is rejected
+(ignoring case; of two lines with the same key the earlier one loads).
+
+--bulk is for the first load of a new directory and is refused unless the
+users table is empty (in every tenant). The whole load is then one
+transaction on one connection: the non-unique indexes of users and its side
+tables are dropped, the users COPYed, the indexes built again and the
+tables analyzed; unique indexes stay and check duplicates as usual. The
+directory is locked for readers and writers until it commits, and if
+anything fails nothing is loaded. It pays for large files (hundreds of
+thousands of users); a small one is faster without it.
 
 Rejected lines go to standard error as "line N: property P: reason" and, with
 --reject-file, to F as JSON Lines {"line":N,"property":"P","reason":"..."}.
@@ -43,8 +53,9 @@ standard output.
 Exit status: 0 when every line was read and either loaded or rejected
 (rejected lines do not make the import fail); 1 when an error stopped the
 load (bad flags, unreadable input, database unreachable, interrupted). The
-batches committed before such an error stay loaded; running the same file
-again loads the rest and rejects the lines already loaded.
+batches committed before such an error stay loaded (with --bulk: none);
+running the same file again loads the rest and rejects the lines already
+loaded.
 
 Flags:
 `
@@ -65,6 +76,8 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	tenantID := fs.String("tenant", "", "id of the tenant to load into (default: the default tenant)")
 	batch := fs.Int("batch", 5000, "valid lines (users) per COPY transaction")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "parallel parse, validate and hash workers")
+	connections := fs.Int("connections", 2, "batches loaded at once, each on its own database connection")
+	bulk := fs.Bool("bulk", false, "first load into an empty directory: one transaction, non-unique indexes rebuilt after the load")
 	rejectFile := fs.String("reject-file", "", "also write rejected lines to this file as JSON Lines")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -78,6 +91,9 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if *workers < 1 || *workers > 1024 {
 		return errors.New("import: --workers must be between 1 and 1024")
+	}
+	if *connections < 1 || *connections > 64 {
+		return errors.New("import: --connections must be between 1 and 64")
 	}
 
 	var in io.Reader
@@ -122,12 +138,42 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 
 	rep := newImportReporter(stderr, rejects, size)
 	im := directory.NewImporter(tenant)
-	st, err := importLines(ctx, in, im.Prepare, db.store, tenant.ID, *batch, *workers, rep)
+	if *bulk {
+		return runBulkImport(ctx, in, im, db, tenant.ID, *batch, *workers, rep, stdout, stderr)
+	}
+	st, err := importLines(ctx, in, im.Prepare, db.store, tenant.ID, *batch, *workers, *connections, rep)
 	rep.finish()
 	st.write(stdout, *workers)
 	if err != nil {
 		return fmt.Errorf("import: %w (%d users loaded before it; see the summary)", err, st.loaded)
 	}
+	return nil
+}
+
+// runBulkImport is import --bulk: one transaction on one connection, the
+// non-unique indexes dropped before and built after the load.
+func runBulkImport(ctx context.Context, in io.Reader, im *directory.Importer, db *database, tenantID string,
+	batch, workers int, rep *importReporter, stdout, stderr io.Writer) error {
+	start := time.Now()
+	b, err := db.store.BeginBulkImport(ctx)
+	if err != nil {
+		return fmt.Errorf("import --bulk: %w", err)
+	}
+	st, err := importLines(ctx, in, im.Prepare, b, tenantID, batch, workers, 1, rep)
+	rep.finish()
+	if err == nil {
+		fmt.Fprintf(stderr, "import: building %d indexes again and analyzing\n", b.DroppedIndexes())
+		err = b.Finish(ctx)
+	} else {
+		b.Abort() //nolint:errcheck // err says why
+	}
+	st.elapsed = time.Since(start)
+	if err != nil {
+		st.loaded = 0
+		st.write(stdout, workers)
+		return fmt.Errorf("import --bulk: %w (nothing was loaded: a bulk import is one transaction)", err)
+	}
+	st.write(stdout, workers)
 	return nil
 }
 
@@ -192,10 +238,10 @@ type chunkResult struct {
 // importLines runs the import pipeline: one reader cuts the input into
 // chunks of lines, workers prepare them in parallel (decode, validate,
 // hash), the results are put back in line order and cut into batches, and
-// one loader writes the batches through store while the next ones are
-// being prepared.
+// loaders write the batches through store while the next ones are being
+// prepared.
 func importLines(ctx context.Context, in io.Reader, prepare func(int, []byte) (directory.ImportRow, *directory.ImportReject),
-	store directory.ImportStore, tenantID string, batchSize, workers int, rep *importReporter) (importStats, error) {
+	store directory.ImportStore, tenantID string, batchSize, workers, loaders int, rep *importReporter) (importStats, error) {
 	start := time.Now()
 	rep.start(start)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -203,7 +249,6 @@ func importLines(ctx context.Context, in io.Reader, prepare func(int, []byte) (d
 
 	chunks := make(chan *lineChunk, workers*2)
 	results := make(chan *chunkResult, workers*2)
-	batches := make(chan []directory.ImportRow, 1)
 
 	// Reader.
 	var readErr error
@@ -252,26 +297,45 @@ func importLines(ctx context.Context, in io.Reader, prepare func(int, []byte) (d
 		close(results)
 	}()
 
-	// Loader.
+	// Loaders: up to loaders batches in flight, each in its own
+	// transaction on its own connection, so that PostgreSQL can use more
+	// than one core for the index maintenance that dominates a load.
+	type flight struct {
+		rows []directory.ImportRow
+		keys map[string]struct{}
+		done chan struct{}
+	}
+	batches := make(chan *flight)
 	var loadErr error
-	loaded := make(chan struct{})
-	go func() {
-		defer close(loaded)
-		for b := range batches {
-			rejected, err := store.ImportUsers(ctx, tenantID, b)
-			if err != nil {
-				loadErr = err
-				cancel(err)
-				for range batches { // let the collector finish
+	var errOnce sync.Once
+	var lw sync.WaitGroup
+	for range loaders {
+		lw.Add(1)
+		go func() {
+			defer lw.Done()
+			for f := range batches {
+				if ctx.Err() != nil {
+					close(f.done)
+					continue // let the collector finish
 				}
-				return
+				rejected, err := store.ImportUsers(ctx, tenantID, f.rows)
+				close(f.done)
+				if err != nil {
+					errOnce.Do(func() { loadErr = err })
+					cancel(err)
+					continue
+				}
+				rep.loaded.Add(int64(len(f.rows) - len(rejected)))
+				rep.reject(rejected...)
 			}
-			rep.loaded.Add(int64(len(b) - len(rejected)))
-			rep.reject(rejected...)
-		}
-	}()
+		}()
+	}
 
-	// Collector: results back in line order, cut into batches.
+	// Collector: results back in line order, cut into batches. A batch
+	// that shares a userPrincipalName or identity with a batch still being
+	// loaded waits for it, so that the earlier line wins as in a
+	// sequential load (the store then finds the key taken).
+	var inflight []*flight
 	pending := make(map[int]*chunkResult)
 	next := 0
 	var batch []directory.ImportRow
@@ -279,8 +343,30 @@ func importLines(ctx context.Context, in io.Reader, prepare func(int, []byte) (d
 		if len(batch) == 0 {
 			return true
 		}
+		f := &flight{rows: batch, done: make(chan struct{})}
+		if loaders > 1 {
+			f.keys = importKeysOf(batch)
+			live := inflight[:0]
+			for _, g := range inflight {
+				select {
+				case <-g.done:
+					continue
+				default:
+				}
+				if sharesKey(f.keys, g.keys) {
+					select {
+					case <-g.done:
+						continue
+					case <-ctx.Done():
+						return false
+					}
+				}
+				live = append(live, g)
+			}
+			inflight = append(live, f)
+		}
 		select {
-		case batches <- batch:
+		case batches <- f:
 			batch = make([]directory.ImportRow, 0, batchSize)
 			return true
 		case <-ctx.Done():
@@ -318,7 +404,7 @@ func importLines(ctx context.Context, in io.Reader, prepare func(int, []byte) (d
 		send()
 	}
 	close(batches)
-	<-loaded
+	lw.Wait()
 	<-readDone
 
 	st := rep.stats()
@@ -526,4 +612,34 @@ func (r *importReporter) reject(rs ...directory.ImportReject) {
 			enc.Encode(x) //nolint:errcheck // checked at flush
 		}
 	}
+}
+
+// importKeysOf returns the keys the rows claim, case-folded: their
+// userPrincipalNames and identities. They only order batches (two batches
+// with a common key are not loaded at once); the database's unique indexes
+// and lower() have the last word on what is a duplicate.
+func importKeysOf(rows []directory.ImportRow) map[string]struct{} {
+	keys := make(map[string]struct{}, len(rows)*2)
+	for _, r := range rows {
+		if r.User.UserPrincipalName != nil {
+			keys["u\x00"+strings.ToLower(*r.User.UserPrincipalName)] = struct{}{}
+		}
+		for _, id := range r.User.Identities {
+			keys["i\x00"+strings.ToLower(id.Issuer)+"\x00"+strings.ToLower(id.IssuerAssignedID)] = struct{}{}
+		}
+	}
+	return keys
+}
+
+// sharesKey reports whether a and b have a key in common.
+func sharesKey(a, b map[string]struct{}) bool {
+	if len(b) < len(a) {
+		a, b = b, a
+	}
+	for k := range a {
+		if _, ok := b[k]; ok {
+			return true
+		}
+	}
+	return false
 }

@@ -7,8 +7,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,8 +148,12 @@ func runImportCmd(t testing.TB, url string, args ...string) (stdout, stderr stri
 //
 //	GRAPHDIR_IMPORT_USERS=200000 go test ./cmd/graphdir -run ImportRate -v -count=1
 //
+// Next to it, the ceiling: a raw COPY of the same rows into a fresh copy of
+// the same schema, same batches and connections.
+//
 // GRAPHDIR_IMPORT_PLAIN=1 sends plain passwords instead (the argon2id
-// hashing rate), GRAPHDIR_IMPORT_BATCH sets --batch, and
+// hashing rate), GRAPHDIR_IMPORT_BATCH sets --batch,
+// GRAPHDIR_IMPORT_FLAGS adds flags (e.g. "--connections 1", "--bulk"), and
 // GRAPHDIR_IMPORT_WITHOUT_QUERY_INDEXES=1 drops the query-only indexes of
 // users first, to measure the loader apart from their maintenance.
 func TestImportRate(t *testing.T) {
@@ -179,7 +185,7 @@ func TestImportRate(t *testing.T) {
 		dropQueryIndexes(t, url)
 	}
 	begin := time.Now()
-	out, errOut, err := runImportCmd(t, url, "--batch", batch, file)
+	out, errOut, err := runImportCmd(t, url, append(strings.Fields(os.Getenv("GRAPHDIR_IMPORT_FLAGS")), "--batch", batch, file)...)
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, errOut)
 	}
@@ -187,6 +193,141 @@ func TestImportRate(t *testing.T) {
 	if !strings.Contains(out, "users loaded:   "+group(int64(n))+"\n") || strings.Contains(errOut, "line ") {
 		t.Errorf("not every user loaded:\n%s\n%s", out, errOut)
 	}
+
+	// The ceiling: the same rows COPYed straight into the same schema (a
+	// database of its own, as empty as the import's was).
+	rawURL := pgtest.NewURL(t)
+	if os.Getenv("GRAPHDIR_IMPORT_WITHOUT_QUERY_INDEXES") != "" {
+		dropQueryIndexes(t, rawURL)
+	}
+	size, err := strconv.Atoi(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATABASE_URL": rawURL, "GRAPHDIR_PUBLIC_URL": testPublicURL, "GRAPHDIR_DOMAINS": "graphdir.test,contoso.com"}
+	_, db, err := openCommandDatabase(context.Background(), func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := parseImportRate(t, out)
+	conns := 2 // the import's default --connections
+	if m := regexp.MustCompile(`--connections[ =](\d+)`).FindStringSubmatch(os.Getenv("GRAPHDIR_IMPORT_FLAGS")); m != nil {
+		conns, _ = strconv.Atoi(m[1])
+	}
+	if strings.Contains(os.Getenv("GRAPHDIR_IMPORT_FLAGS"), "--bulk") {
+		conns = 1
+	}
+	rawN, rawElapsed, err := rawCopyRate(context.Background(), db.store, db.tenant, f.lines, size, conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rawN != n {
+		t.Fatalf("raw COPY loaded %d users, want %d", rawN, n)
+	}
+	raw := float64(rawN) / rawElapsed.Seconds()
+	t.Logf("raw COPY of the same rows (same schema, --batch %s, %d connections): %d users in %s = %s users/s; graphdir import %s users/s = %.0f%% of raw",
+		batch, conns, rawN, rawElapsed.Round(time.Millisecond), group(int64(raw)), group(int64(st)), 100*st/raw)
+}
+
+// TestImportConnectionsKeepLineOrder loads pairs of lines with the same
+// userPrincipalName (in another case) in batches of one on several
+// connections: the first line of each pair must load and the second be
+// rejected, as in a sequential load, however the batches overlap.
+func TestImportConnectionsKeepLineOrder(t *testing.T) {
+	const pairs = 40
+	hash, err := bcrypt.GenerateFromPassword([]byte("Pair-Passw0rd!"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for i := range pairs {
+		for j, upn := range []string{"Pair." + strconv.Itoa(i) + "@contoso.com", "PAIR." + strconv.Itoa(i) + "@CONTOSO.com"} {
+			lines = append(lines, []byte(fmt.Sprintf(`{"accountEnabled":true,"displayName":"P%d-%d","mailNickname":"p%d","userPrincipalName":%q,"passwordProfile":{"passwordHash":%q}}`,
+				i, j, i, upn, hash)))
+		}
+	}
+	url := pgtest.NewURL(t)
+	out, errOut, err := runImportCmd(t, url, "--batch", "1", "--connections", "4", writeLines(t, lines))
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "users loaded:   "+strconv.Itoa(pairs)+"\n") {
+		t.Errorf("summary:\n%s", out)
+	}
+	for i := range pairs {
+		first, second := fmt.Sprintf("line %d: ", 2*i+1), fmt.Sprintf("line %d: property userPrincipalName: ", 2*i+2)
+		if strings.Contains(errOut, first) || !strings.Contains(errOut, second) {
+			t.Errorf("pair %d: want line %d loaded and line %d rejected; stderr:\n%s", i, 2*i+1, 2*i+2, errOut)
+			break
+		}
+	}
+}
+
+// TestImportBulk loads a fresh directory with --bulk: the same verdicts as
+// a normal import, every index back afterwards, and a second --bulk
+// refused because users is no longer empty.
+func TestImportBulk(t *testing.T) {
+	f := genImportUsers(t, 300, "b")
+	lines := append(f.lines[:len(f.lines):len(f.lines)], f.lines[4], []byte(`{"displayName": 1}`))
+	url := pgtest.NewURL(t)
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	indexes := func() (defs string) {
+		t.Helper()
+		if err := db.QueryRow(`SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes
+			WHERE tablename IN ('users', 'user_identities', 'user_attrs', 'user_search_tokens')`).Scan(&defs); err != nil {
+			t.Fatal(err)
+		}
+		return defs
+	}
+	before := indexes()
+
+	out, errOut, err := runImportCmd(t, url, "--bulk", "--batch", "100", writeLines(t, lines))
+	if err != nil {
+		t.Fatalf("import --bulk: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "users loaded:   300\n") || !strings.Contains(out, "rejected:       2\n") {
+		t.Errorf("summary:\n%s\n%s", out, errOut)
+	}
+	if !strings.Contains(errOut, "line 301: property userPrincipalName: ") || !strings.Contains(errOut, "line 302: ") {
+		t.Errorf("rejects:\n%s", errOut)
+	}
+	if after := indexes(); after != before {
+		t.Errorf("indexes after --bulk:\n%s\nwant:\n%s", after, before)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM users`).Scan(&n); err != nil || n != 300 {
+		t.Errorf("%d users, want 300 (%v)", n, err)
+	}
+
+	out, errOut, err = runImportCmd(t, url, "--bulk", writeLines(t, [][]byte{f.lines[0]}))
+	if err == nil || !strings.Contains(err.Error(), "empty directory") {
+		t.Errorf("second --bulk: err %v, want a refusal\n%s\n%s", err, out, errOut)
+	}
+	if after := indexes(); after != before {
+		t.Errorf("indexes after a refused --bulk:\n%s\nwant:\n%s", after, before)
+	}
+}
+
+// parseImportRate reads the users/s of an import summary.
+func parseImportRate(t testing.TB, summary string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(summary, "\n") {
+		if v, ok := strings.CutPrefix(l, "rate:"); ok {
+			v = strings.ReplaceAll(strings.TrimSuffix(strings.TrimSpace(v), " users/s"), ",", "")
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("rate %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no rate in the summary:\n%s", summary)
+	return 0
 }
 
 // dropQueryIndexes drops the indexes of users that serve queries only (not

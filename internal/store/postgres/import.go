@@ -2,12 +2,12 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -17,138 +17,83 @@ import (
 
 // Bulk import (graphdir import). Each batch is one transaction:
 //
-//  1. COPY the batch into two temporary staging tables (dropped at commit);
-//  2. find staged rows whose userPrincipalName or identity already exists in
-//     the tenant, and keys that repeat inside the batch, both with
-//     PostgreSQL's own lower() so that the verdict is the unique indexes';
-//  3. decide in line order which rows load (the first line to claim a key
+//  1. one query finds the rows whose userPrincipalName or identity already
+//     exists in the tenant, and the keys that repeat inside the batch, both
+//     with PostgreSQL's own lower() so that the verdict is the unique
+//     indexes'; the batch's keys travel as arrays, not through staging
+//     tables;
+//  2. decide in line order which rows load (the first line to claim a key
 //     wins, as sequential creates would have it);
-//  4. INSERT ... SELECT the rest from staging into users and user_identities.
+//  3. COPY the rest straight into users and user_identities, with the
+//     statements of the raw-COPY ceiling (CopyUsersRaw) the import is
+//     measured against. No temporary tables: creating and dropping two per
+//     batch churned the catalogs for nothing.
 //
-// A unique violation at step 4 can only come from a concurrent writer that
-// committed after step 2; the batch is retried once (step 2 then sees the
-// new rows), and if it fails again it is split in halves until the rows that
-// still collide stand alone and are rejected.
+// A unique violation at step 3 can only come from a concurrent writer (or a
+// concurrent batch of the same import) that committed after step 1; the
+// batch is retried once (step 1 then sees the new rows), and if it fails
+// again it is split in halves until the rows that still collide stand alone
+// and are rejected.
 
 var _ directory.ImportStore = (*Store)(nil)
 
-// importUserColumns are the staged user columns, in COPY order. The insert
-// adds tenant_id, created_at and last_password_change_at.
-var importUserColumns = []string{
-	"line", "id", "account_enabled", "age_group", "business_phones", "city", "company_name",
-	"consent_provided_for_minor", "country", "creation_type", "department",
-	"display_name", "employee_id", "employee_type", "fax_number", "given_name", "job_title",
-	"mail", "mail_nickname", "mobile_phone", "office_location", "other_mails",
-	"password_policies", "postal_code", "preferred_language", "proxy_addresses", "state",
-	"street_address", "surname", "usage_location", "user_principal_name", "user_type",
-	"password_hash", "force_change_password_next_sign_in",
-	"force_change_password_next_sign_in_with_mfa",
-}
+// importCheckSQL lists, for the keys of a batch ($2 lines and $3
+// userPrincipalNames of its users; $4 lines, $5 issuers and $6
+// issuerAssignedIds of its identities), the rows whose key is taken in
+// tenant $1 (taken true, the key as the line gave it) and the rows whose
+// key occurs on more than one line of the batch (taken false, the key as
+// the unique indexes compare it).
+//
+// The comparisons are in the "C" collation of the unique indexes
+// (users_upn_key, user_identities_issuer_key), so that each is an index
+// probe. The probes are LATERAL ... LIMIT 1 rather than EXISTS: PostgreSQL
+// turns an EXISTS on users into a de-duplicated scan of the whole tenant
+// joined back to every row of the batch, while a lateral subquery with a
+// limit can only run per row, as a probe. importCheckSettings leave the
+// planner no other way.
+const importCheckSQL = `
+WITH su AS MATERIALIZED (SELECT * FROM unnest($2::integer[], $3::text[]) AS s(line, upn)),
+	si AS MATERIALIZED (SELECT * FROM unnest($4::integer[], $5::text[], $6::text[]) AS s(line, issuer, aid))
+SELECT s.line, 'userPrincipalName', s.upn, '', true
+FROM su s
+CROSS JOIN LATERAL (SELECT 1 FROM users u
+	WHERE u.tenant_id = $1 AND lower(u.user_principal_name) COLLATE "C" = lower(s.upn)
+		AND u.deleted_at IS NULL
+	LIMIT 1) taken
+UNION ALL
+SELECT s.line, 'identities', s.issuer, s.aid, true
+FROM si s
+CROSS JOIN LATERAL (SELECT 1 FROM user_identities i
+	WHERE i.tenant_id = $1 AND lower(i.issuer) COLLATE "C" = lower(s.issuer)
+		AND lower(i.issuer_assigned_id) COLLATE "C" = lower(s.aid) AND NOT i.user_deleted
+	LIMIT 1) taken
+UNION ALL
+SELECT line, 'userPrincipalName', k, '', false FROM (
+	SELECT line, lower(upn) AS k, count(*) OVER (PARTITION BY lower(upn) COLLATE "C") AS n
+	FROM su) d
+WHERE n > 1
+UNION ALL
+SELECT line, 'identities', k1, k2, false FROM (
+	SELECT line, lower(issuer) AS k1, lower(aid) AS k2,
+		count(*) OVER (PARTITION BY lower(issuer) COLLATE "C", lower(aid) COLLATE "C") AS n
+	FROM si) d
+WHERE n > 1`
 
-var importIdentityColumns = []string{"line", "user_id", "ordinal", "sign_in_type", "issuer", "issuer_assigned_id"}
-
-// The COPY statements (lib/pq runs COPY ... FROM STDIN prepared in a
-// transaction as a copy-in stream).
-var (
-	copyUsersSQL      = "COPY import_users (" + strings.Join(importUserColumns, ", ") + ") FROM STDIN"
-	copyIdentitiesSQL = "COPY import_identities (" + strings.Join(importIdentityColumns, ", ") + ") FROM STDIN"
-)
-
-const importStageSQL = `
-CREATE TEMP TABLE import_users (
-	line integer NOT NULL, id uuid NOT NULL,
-	account_enabled boolean, age_group text, business_phones text[] NOT NULL, city text, company_name text,
-	consent_provided_for_minor text, country text, creation_type text, department text,
-	display_name text, employee_id text, employee_type text, fax_number text, given_name text, job_title text,
-	mail text, mail_nickname text, mobile_phone text, office_location text, other_mails text[] NOT NULL,
-	password_policies text, postal_code text, preferred_language text, proxy_addresses text[] NOT NULL, state text,
-	street_address text, surname text, usage_location text, user_principal_name text NOT NULL, user_type text,
-	password_hash text, force_change_password_next_sign_in boolean NOT NULL,
-	force_change_password_next_sign_in_with_mfa boolean NOT NULL
-) ON COMMIT DROP;
-CREATE TEMP TABLE import_identities (
-	line integer NOT NULL, user_id uuid NOT NULL, ordinal integer NOT NULL,
-	sign_in_type text NOT NULL, issuer text NOT NULL, issuer_assigned_id text NOT NULL
-) ON COMMIT DROP;
--- Each staged row is checked by one probe of the unique indexes, whatever
--- the statistics say: the staging tables have none, and a bulk load grows
--- users far faster than autovacuum re-analyzes it, so the planner believes
--- the tenant nearly empty and would rather scan all of it for every staged
--- row (quadratic in the load). Only the parameterized index scan is left
--- enabled; the huge cost that leaves on the other paths must not trigger JIT
--- compilation (half a second per batch).
+// importCheckSettings make importCheckSQL probe the unique indexes per row
+// whatever the statistics say: a bulk load grows users far faster than
+// autovacuum re-analyzes it, so the planner believes the tenant nearly
+// empty and would rather scan all of it for every row of the batch
+// (quadratic in the load). Only the parameterized index scan is left
+// enabled; the huge cost that leaves on the other paths must not trigger
+// JIT compilation (half a second per batch). SET LOCAL: they end with the
+// batch's transaction.
+const importCheckSettings = `
 SET LOCAL enable_hashjoin = off;
 SET LOCAL enable_mergejoin = off;
 SET LOCAL enable_material = off;
 SET LOCAL enable_bitmapscan = off;
 SET LOCAL enable_seqscan = off;
 SET LOCAL jit = off`
-
-// importExistingSQL lists staged rows whose keys are taken in the tenant.
-// The comparisons are in the "C" collation of the unique indexes
-// (users_upn_key, user_identities_issuer_key), so that each is an index probe.
-// The probes are LATERAL ... LIMIT 1 rather than EXISTS: PostgreSQL turns an
-// EXISTS on users into a de-duplicated scan of the whole tenant joined back
-// to every staged row (20 s for 5,000 rows against 10,000 users), while a
-// lateral subquery with a limit can only run per staged row, as a probe.
-const importExistingSQL = `
-SELECT s.line, 'userPrincipalName', s.user_principal_name, ''
-FROM import_users s
-CROSS JOIN LATERAL (SELECT 1 FROM users u
-	WHERE u.tenant_id = $1 AND lower(u.user_principal_name) COLLATE "C" = lower(s.user_principal_name)
-		AND u.deleted_at IS NULL
-	LIMIT 1) taken
-UNION ALL
-SELECT s.line, 'identities', s.issuer, s.issuer_assigned_id
-FROM import_identities s
-CROSS JOIN LATERAL (SELECT 1 FROM user_identities i
-	WHERE i.tenant_id = $1 AND lower(i.issuer) COLLATE "C" = lower(s.issuer)
-		AND lower(i.issuer_assigned_id) COLLATE "C" = lower(s.issuer_assigned_id) AND NOT i.user_deleted
-	LIMIT 1) taken`
-
-// importRepeatsSQL lists the staged rows whose keys occur on more than one
-// line of the batch, with the key as the unique indexes compare it.
-const importRepeatsSQL = `
-SELECT line, 'userPrincipalName', k, '' FROM (
-	SELECT line, lower(user_principal_name) AS k,
-		count(*) OVER (PARTITION BY lower(user_principal_name) COLLATE "C") AS n
-	FROM import_users) d
-WHERE n > 1
-UNION ALL
-SELECT line, 'identities', k1, k2 FROM (
-	SELECT line, lower(issuer) AS k1, lower(issuer_assigned_id) AS k2,
-		count(*) OVER (PARTITION BY lower(issuer) COLLATE "C", lower(issuer_assigned_id) COLLATE "C") AS n
-	FROM import_identities) d
-WHERE n > 1`
-
-const importInsertUsersSQL = `
-INSERT INTO users (
-	tenant_id, id, account_enabled, age_group, business_phones, city, company_name,
-	consent_provided_for_minor, country, created_at, creation_type, department,
-	display_name, employee_id, employee_type, fax_number, given_name, job_title,
-	mail, mail_nickname, mobile_phone, office_location, other_mails,
-	password_policies, postal_code, preferred_language, proxy_addresses, state,
-	street_address, surname, usage_location, user_principal_name, user_type,
-	password_hash, force_change_password_next_sign_in,
-	force_change_password_next_sign_in_with_mfa, last_password_change_at)
-SELECT
-	$1, id, account_enabled, age_group, business_phones, city, company_name,
-	consent_provided_for_minor, country, now(), creation_type, department,
-	display_name, employee_id, employee_type, fax_number, given_name, job_title,
-	mail, mail_nickname, mobile_phone, office_location, other_mails,
-	password_policies, postal_code, preferred_language, proxy_addresses, state,
-	street_address, surname, usage_location, user_principal_name, user_type,
-	password_hash, force_change_password_next_sign_in,
-	force_change_password_next_sign_in_with_mfa,
-	CASE WHEN password_hash IS NULL THEN NULL ELSE now() END
-FROM import_users
-WHERE line <> ALL($2::integer[])`
-
-const importInsertIdentitiesSQL = `
-INSERT INTO user_identities (tenant_id, user_id, ordinal, sign_in_type, issuer, issuer_assigned_id)
-SELECT $1, user_id, ordinal, sign_in_type, issuer, issuer_assigned_id
-FROM import_identities
-WHERE line <> ALL($2::integer[])`
 
 // ImportUsers loads batch (rows in increasing line order, each User fully
 // prepared by directory.Importer) into tenantID in one transaction and
@@ -157,6 +102,16 @@ WHERE line <> ALL($2::integer[])`
 // nothing of the batch was written (KindUnavailable for connection
 // trouble, KindInternal otherwise).
 func (s *Store) ImportUsers(ctx context.Context, tenantID string, batch []directory.ImportRow) ([]directory.ImportReject, error) {
+	return importChecked(tenantID, batch, func(rows []directory.ImportRow) ([]directory.ImportReject, error) {
+		return s.importBatch(ctx, tenantID, rows, true)
+	})
+}
+
+// importChecked checks that batch is what directory.Importer prepares, in
+// line order, refuses the rows that list an identity twice, and loads the
+// rest with load.
+func importChecked(tenantID string, batch []directory.ImportRow,
+	load func([]directory.ImportRow) ([]directory.ImportReject, error)) ([]directory.ImportReject, error) {
 	const op = "postgres: import users"
 	if !directory.IsGUID(tenantID) {
 		return nil, directory.Internal(fmt.Errorf("tenant id %q is not a GUID", tenantID), op)
@@ -185,9 +140,9 @@ func (s *Store) ImportUsers(ctx context.Context, tenantID string, batch []direct
 		}
 	}
 	if early == nil {
-		return s.importBatch(ctx, tenantID, batch, true)
+		return load(batch)
 	}
-	rejected, err := s.importBatch(ctx, tenantID, ok, true)
+	rejected, err := load(ok)
 	if err != nil {
 		return nil, err
 	}
@@ -256,35 +211,9 @@ func (s *Store) importOnce(ctx context.Context, tenantID string, batch []directo
 			tx.Rollback() //nolint:errcheck // the error that matters is err
 		}
 	}()
-	if _, err := tx.ExecContext(ctx, importStageSQL); err != nil {
-		return nil, err
-	}
-	if err := copyUsers(ctx, tx, batch); err != nil {
-		return nil, err
-	}
-	if err := copyIdentities(ctx, tx, batch); err != nil {
-		return nil, err
-	}
-	taken, err := importKeys(ctx, tx, importExistingSQL, tenantID)
+	rejected, err := importIn(ctx, tx, tenantID, batch)
 	if err != nil {
 		return nil, err
-	}
-	repeats, err := importKeys(ctx, tx, importRepeatsSQL)
-	if err != nil {
-		return nil, err
-	}
-	rejected := decideImport(batch, taken, repeats)
-	lines := make([]int64, len(rejected))
-	for i, r := range rejected {
-		lines[i] = int64(r.Line)
-	}
-	if len(rejected) < len(batch) {
-		if _, err := tx.ExecContext(ctx, importInsertUsersSQL, tenantID, pq.Array(lines)); err != nil {
-			return nil, err
-		}
-		if _, err := tx.ExecContext(ctx, importInsertIdentitiesSQL, tenantID, pq.Array(lines)); err != nil {
-			return nil, err
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
@@ -292,7 +221,57 @@ func (s *Store) importOnce(ctx context.Context, tenantID string, batch []directo
 	return rejected, nil
 }
 
-// importKey is one row of importExistingSQL or importRepeatsSQL: a line and
+// importIn checks and writes batch in tx, which it leaves open.
+func importIn(ctx context.Context, tx *sqlx.Tx, tenantID string, batch []directory.ImportRow) ([]directory.ImportReject, error) {
+	if _, err := tx.ExecContext(ctx, importCheckSettings); err != nil {
+		return nil, err
+	}
+	var (
+		lines, idLines       = make([]int64, len(batch)), make([]int64, 0, len(batch))
+		upns                 = make([]string, len(batch))
+		issuers, assignedIDs = make([]string, 0, len(batch)), make([]string, 0, len(batch))
+	)
+	for i, r := range batch {
+		lines[i], upns[i] = int64(r.Line), *r.User.UserPrincipalName
+		for _, id := range r.User.Identities {
+			idLines = append(idLines, int64(r.Line))
+			issuers = append(issuers, id.Issuer)
+			assignedIDs = append(assignedIDs, id.IssuerAssignedID)
+		}
+	}
+	taken, repeats, err := importKeys(ctx, tx, tenantID, lines, upns, idLines, issuers, assignedIDs)
+	if err != nil {
+		return nil, err
+	}
+	rejected := decideImport(batch, taken, repeats)
+	load := batch
+	if len(rejected) > 0 {
+		load = make([]directory.ImportRow, 0, len(batch)-len(rejected))
+		j := 0
+		for _, r := range batch {
+			if j < len(rejected) && rejected[j].Line == r.Line {
+				j++
+				continue
+			}
+			load = append(load, r)
+		}
+	}
+	if len(load) > 0 {
+		var now time.Time
+		if err := tx.QueryRowContext(ctx, `SELECT now()`).Scan(&now); err != nil {
+			return nil, err
+		}
+		if err := copyRawUsers(ctx, tx, tenantID, now, load); err != nil {
+			return nil, err
+		}
+		if err := copyRawIdentities(ctx, tx, tenantID, load); err != nil {
+			return nil, err
+		}
+	}
+	return rejected, nil
+}
+
+// importKey is one row of importCheckSQL: a line and
 // the key (property and one or two values) it claims.
 type importKey struct {
 	line   int
@@ -300,21 +279,29 @@ type importKey struct {
 	v1, v2 string
 }
 
-func importKeys(ctx context.Context, tx *sqlx.Tx, query string, args ...any) ([]importKey, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
+// importKeys runs importCheckSQL and splits its rows into taken keys and
+// repeated ones.
+func importKeys(ctx context.Context, tx *sqlx.Tx, tenantID string, lines []int64, upns []string,
+	idLines []int64, issuers, assignedIDs []string) (taken, repeats []importKey, err error) {
+	rows, err := tx.QueryContext(ctx, importCheckSQL, tenantID, pq.Array(lines), pq.Array(upns),
+		pq.Array(idLines), pq.Array(issuers), pq.Array(assignedIDs))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	var out []importKey
 	for rows.Next() {
 		var k importKey
-		if err := rows.Scan(&k.line, &k.prop, &k.v1, &k.v2); err != nil {
-			return nil, err
+		var isTaken bool
+		if err := rows.Scan(&k.line, &k.prop, &k.v1, &k.v2, &isTaken); err != nil {
+			return nil, nil, err
 		}
-		out = append(out, k)
+		if isTaken {
+			taken = append(taken, k)
+		} else {
+			repeats = append(repeats, k)
+		}
 	}
-	return out, rows.Err()
+	return taken, repeats, rows.Err()
 }
 
 // decideImport walks the batch in line order: a line is refused when one of
@@ -378,56 +365,4 @@ func takenReject(line int, k importKey) directory.ImportReject {
 	}
 	return directory.ImportReject{Line: line, Property: k.prop,
 		Reason: "Another user in the tenant already has the userPrincipalName '" + k.v1 + "', ignoring case."}
-}
-
-func copyUsers(ctx context.Context, tx *sqlx.Tx, batch []directory.ImportRow) error {
-	stmt, err := tx.PrepareContext(ctx, copyUsersSQL)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, r := range batch {
-		u := r.User
-		var hash *string
-		if u.Password.Hash != "" {
-			hash = &u.Password.Hash
-		}
-		if _, err := stmt.ExecContext(ctx,
-			r.Line, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
-			u.ConsentProvidedForMinor, u.Country, u.CreationType, u.Department,
-			u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
-			u.Mail, u.MailNickname, u.MobilePhone, u.OfficeLocation, strArray(u.OtherMails),
-			u.PasswordPolicies, u.PostalCode, u.PreferredLanguage, strArray(u.ProxyAddresses), u.State,
-			u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
-			hash, u.Password.ForceChangePasswordNextSignIn,
-			u.Password.ForceChangePasswordNextSignInWithMfa,
-		); err != nil {
-			return err
-		}
-	}
-	_, err = stmt.ExecContext(ctx)
-	return err
-}
-
-func copyIdentities(ctx context.Context, tx *sqlx.Tx, batch []directory.ImportRow) error {
-	var stmt *sql.Stmt
-	for _, r := range batch {
-		for i, id := range r.User.Identities {
-			if stmt == nil {
-				var err error
-				if stmt, err = tx.PrepareContext(ctx, copyIdentitiesSQL); err != nil {
-					return err
-				}
-				defer stmt.Close()
-			}
-			if _, err := stmt.ExecContext(ctx, r.Line, r.User.ID, i+1, id.SignInType, id.Issuer, id.IssuerAssignedID); err != nil {
-				return err
-			}
-		}
-	}
-	if stmt == nil {
-		return nil
-	}
-	_, err := stmt.ExecContext(ctx)
-	return err
 }
