@@ -73,6 +73,9 @@ func (d *database) reopenForServing(ctx context.Context, cfg *config.Config) err
 	if err != nil {
 		return err
 	}
+	if !cfg.DBPreparedStatements {
+		st.DisablePreparedStatements()
+	}
 	d.store.Close()
 	d.store = st
 	return nil

@@ -30,6 +30,9 @@ type Runtime struct {
 	// pool; DBConnectTimeout bounds establishing one connection.
 	StatementTimeout time.Duration
 	DBConnectTimeout time.Duration
+	// DBPreparedStatements lets the store prepare its key lookups and
+	// single-row writes; off for poolers that cannot carry them.
+	DBPreparedStatements bool
 
 	// Throttle enables Graph-style throttling with these limits.
 	Throttle                  bool
@@ -58,6 +61,7 @@ var runtimeVars = []Var{
 	{"GRAPHDIR_MAX_CONCURRENT", "", "256", "requests served at once per instance; beyond it requests are shed with 503 and Retry-After"},
 	{"GRAPHDIR_STATEMENT_TIMEOUT", "", "5s", "PostgreSQL statement_timeout of the serving pool (sent at connection start-up, no extra round trip)"},
 	{"GRAPHDIR_DB_CONNECT_TIMEOUT", "", "3s", "bound on opening one database connection, so an unreachable database fails requests fast"},
+	{"GRAPHDIR_DB_PREPARED_STATEMENTS", "", "true", "prepare key lookups and single-row writes once per connection (no planning per request); false behind a pooler in transaction mode without prepared-statement support"},
 	{"GRAPHDIR_THROTTLE", "", "true", "Graph-style throttling (429 TooManyRequests); false disables it"},
 	{"GRAPHDIR_THROTTLE_RESOURCE_UNITS", "", "8000", "resource units per application and tenant per GRAPHDIR_THROTTLE_WINDOW"},
 	{"GRAPHDIR_THROTTLE_WINDOW", "", "10s", "window in which the resource-unit bucket refills"},
@@ -104,6 +108,7 @@ func loadRuntime(env func(string) string, problems *[]string) Runtime {
 	count("GRAPHDIR_MAX_CONCURRENT", 1, &r.MaxConcurrent)
 	dur("GRAPHDIR_STATEMENT_TIMEOUT", &r.StatementTimeout)
 	dur("GRAPHDIR_DB_CONNECT_TIMEOUT", &r.DBConnectTimeout)
+	flag("GRAPHDIR_DB_PREPARED_STATEMENTS", &r.DBPreparedStatements)
 	flag("GRAPHDIR_THROTTLE", &r.Throttle)
 	count("GRAPHDIR_THROTTLE_RESOURCE_UNITS", 1, &r.ThrottleResourceUnits)
 	dur("GRAPHDIR_THROTTLE_WINDOW", &r.ThrottleWindow)

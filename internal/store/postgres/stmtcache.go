@@ -158,6 +158,8 @@ type stmtCache struct {
 	preparing map[string]struct{}
 	wg        sync.WaitGroup
 	closed    bool
+	// off: every statement runs unprepared (DisablePreparedStatements).
+	off bool
 }
 
 // stmtEntry is one cached statement. refs counts the callers between
@@ -193,6 +195,10 @@ func (c *stmtCache) acquire(ctx context.Context, query string, inTx bool) (*stmt
 	if c.closed {
 		c.mu.Unlock()
 		return nil, errStmtCacheClosed
+	}
+	if c.off {
+		c.mu.Unlock()
+		return nil, nil
 	}
 	if el, ok := c.entries[query]; ok {
 		c.lru.MoveToFront(el)
@@ -445,4 +451,14 @@ func queryer(db *sqlx.DB, tx *sqlx.Tx) sqlx.QueryerContext {
 		return tx
 	}
 	return db
+}
+
+// DisablePreparedStatements makes every statement run unprepared from now
+// on, for connection poolers that cannot carry prepared statements across
+// transactions (PgBouncer in transaction mode before 1.21, or without
+// max_prepared_statements). Call it before serving.
+func (s *Store) DisablePreparedStatements() {
+	s.stmts.mu.Lock()
+	s.stmts.off = true
+	s.stmts.mu.Unlock()
 }

@@ -372,3 +372,39 @@ func TestStmtCacheConcurrentEviction(t *testing.T) {
 		t.Fatalf("%d statements cached, bound 2", n)
 	}
 }
+
+// TestPreparedStatementsDisabled: with preparing switched off (for poolers
+// in transaction mode) nothing is prepared, on the client or the server,
+// and reads and writes still work.
+func TestPreparedStatementsDisabled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, tn := newTenant(t)
+	s.DisablePreparedStatements()
+	s.DB().SetMaxOpenConns(1) // pg_prepared_statements is per session
+	u := newUser(tn.ID, "unprepared@contoso.onmicrosoft.com")
+	mustCreate(t, s, u)
+	for i := range 8 {
+		v := fmt.Sprintf("Title %d", i)
+		if _, err := s.UpdateUser(ctx, tn.ID, directory.UserKey{ID: u.ID}, directory.UserPatch{Values: map[string]any{"jobTitle": &v}}); err != nil {
+			t.Fatalf("UpdateUser: %v", err)
+		}
+		got, err := s.GetUser(ctx, tn.ID, directory.UserKey{ID: u.ID})
+		if err != nil {
+			t.Fatalf("GetUser: %v", err)
+		}
+		if got.JobTitle == nil || *got.JobTitle != v {
+			t.Fatalf("jobTitle %v after setting %q", got.JobTitle, v)
+		}
+	}
+	if n := postgres.PreparedCountForTest(s); n != 0 {
+		t.Fatalf("%d statements cached with preparing off", n)
+	}
+	var onServer int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM pg_prepared_statements`).Scan(&onServer); err != nil {
+		t.Fatal(err)
+	}
+	if onServer != 0 {
+		t.Fatalf("%d statements prepared on the server with preparing off", onServer)
+	}
+}
