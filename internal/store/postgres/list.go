@@ -159,8 +159,9 @@ type statement struct {
 func (c *compiler) where(q directory.ListQuery) (string, error) {
 	c.ext = q.Extensions
 	// The one place every listing and count chooses live users or deleted
-	// items (deleted.go): the 00002 indexes serve live users with this as
-	// a filter, the partial users_deleted_key_idx the deleted ones.
+	// items (deleted.go): the key indexes of users are partial on liveUser
+	// (schema/00013_live_indexes.sql), so counts of live users can be
+	// index-only; the partial users_deleted_key_idx serves the deleted ones.
 	w := "u.tenant_id = $1 AND " + liveUser
 	if q.Deleted {
 		w = "u.tenant_id = $1 AND " + deletedUser
