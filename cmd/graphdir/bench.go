@@ -36,8 +36,8 @@ import (
 const benchUsage = `Usage: graphdir bench [--users N] [--duration D] [--clients C] [--out FILE]
 
 Seeds a tenant of the dedicated database graphdir_bench (on the server
-make test uses, or BENCH_DATABASE_URL) with N users through the import path,
-unless it already holds them, then runs each scenario for D against graphdir
+make test uses, or BENCH_DATABASE_URL) with N users by bulk SQL, unless it
+already holds them, measures the import path against a raw COPY, then runs each scenario for D against graphdir
 served in this process over loopback HTTP with real tokens from C clients,
 and the same SQL straight against PostgreSQL from a pool of C connections.
 Prints one table and writes it to --out.
@@ -81,7 +81,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	var s benchSettings
 	fs.IntVar(&s.users, "users", envInt("BENCH_USERS", 1_000_000), "seeded users")
 	fs.IntVar(&s.clients, "clients", envInt("BENCH_CLIENTS", 16), "concurrent clients (and raw-SQL connections)")
-	fs.IntVar(&s.importUsers, "import-users", envInt("BENCH_IMPORT_USERS", 10_000), "users of the import-rate run (0: skip)")
+	fs.IntVar(&s.importUsers, "import-users", envInt("BENCH_IMPORT_USERS", 50_000), "users of the import-rate run (0: skip)")
 	fs.DurationVar(&s.duration, "duration", envDur("BENCH_DURATION", 10*time.Second), "measured time per scenario and side")
 	fs.DurationVar(&s.warmup, "warmup", envDur("BENCH_WARMUP", time.Second), "unmeasured warm-up before each run")
 	fs.StringVar(&s.out, "out", "bench/results/latest.md", "where to write the results (Markdown)")
