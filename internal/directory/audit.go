@@ -73,6 +73,9 @@ type AuditEvent struct {
 	// targetKey addresses the user target before the write resolves it.
 	targetKey UserKey
 	resolved  bool
+	// newValuesSet: SetNewValues ran in the current attempt of the write's
+	// transaction (ForgetNewValues starts an attempt).
+	newValuesSet bool
 }
 
 // AuditInitiator is who acted: a signed-in user (UserID set) through an
@@ -336,6 +339,21 @@ func (ev *AuditEvent) ResolveUser(id, upn string, old map[string]json.RawMessage
 func (ev *AuditEvent) SetNewValues(values map[string]json.RawMessage) {
 	if ev != nil && len(ev.Targets) > 0 {
 		ev.setValues(values, true)
+		ev.newValuesSet = true
+	}
+}
+
+// NewValuesSet reports whether SetNewValues ran since ForgetNewValues: a
+// store that took the new values from its write's own statement need not
+// read them again.
+func (ev *AuditEvent) NewValuesSet() bool { return ev != nil && ev.newValuesSet }
+
+// ForgetNewValues marks the start of an attempt of the write's
+// transaction: new values set by an attempt that rolled back must be set
+// again.
+func (ev *AuditEvent) ForgetNewValues() {
+	if ev != nil {
+		ev.newValuesSet = false
 	}
 }
 

@@ -47,10 +47,26 @@ func (s *Store) auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
 	if ev == nil || !auditedTxOps[op] {
 		return nil
 	}
+	ev.ForgetNewValues() // a retried transaction's write sets them again
+	if ctx.Value(auditResolvedByWrite{}) != nil {
+		return nil
+	}
 	key, ok := ev.UserToResolve()
 	if !ok {
 		return nil
 	}
+	return s.resolveAuditUser(ctx, tx, ev, key, true)
+}
+
+// auditResolvedByWrite is the context key by which a write tells
+// auditBefore that its own statement resolves the event's user target
+// (auditFoldedTarget).
+type auditResolvedByWrite struct{}
+
+// resolveAuditUser resolves ev's user target, addressed by key: on tx
+// with the row locked (FOR UPDATE) when lock, on the pool otherwise (tx
+// nil). A key that matches no user leaves it unresolved.
+func (s *Store) resolveAuditUser(ctx context.Context, tx *sqlx.Tx, ev *directory.AuditEvent, key directory.UserKey, lock bool) error {
 	pred, arg, ok := keyPredicate(key, 2)
 	if !ok || !directory.IsGUID(ev.TenantID) {
 		return nil
@@ -60,16 +76,24 @@ func (s *Store) auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
 	var id string
 	var upn *string
 	var raw []byte
+	forUpdate := ""
+	if lock {
+		forUpdate = " FOR UPDATE"
+	}
 	// One user by key (preparedStatement, stmtcache.go); the text follows
 	// the event's value properties.
 	err := s.queryRowx(ctx, tx, preparedStatement, `SELECT u.id::text, u.user_principal_name, `+values+
-		` FROM users u WHERE u.tenant_id = $1 AND `+pred+` FOR UPDATE`, args, func(row *sqlx.Row) error { return row.Scan(&id, &upn, &raw) })
+		` FROM users u WHERE u.tenant_id = $1 AND `+pred+forUpdate, args, func(row *sqlx.Row) error { return row.Scan(&id, &upn, &raw) })
 	if isNoRows(err) {
 		return nil // the write will answer not found
 	}
 	if err != nil {
 		return translate(err, "postgres: audit before")
 	}
+	return resolveAuditTarget(ev, id, upn, raw)
+}
+
+func resolveAuditTarget(ev *directory.AuditEvent, id string, upn *string, raw []byte) error {
 	old := map[string]json.RawMessage{}
 	if err := json.Unmarshal(raw, &old); err != nil {
 		return directory.Internal(err, "postgres: audit before")
@@ -82,6 +106,33 @@ func (s *Store) auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
 	return nil
 }
 
+// auditFoldedTarget returns, for op's write of the user key addresses by
+// pred ($1 the tenant, $2 the key), the FROM item that reads and locks the
+// row as auditBefore would (its id, userPrincipalName and the event's old
+// values, as o), and ctx marked so that auditBefore leaves the resolving
+// to the write: one statement instead of two. The write joins o on u.id
+// and returns o's columns (auditFoldedColumns). "" when there is no event
+// to resolve or it addresses another user than key; otherwise the event
+// too, which the write resolves with resolveAuditTarget.
+func auditFoldedTarget(ctx context.Context, op string, key directory.UserKey, pred string, args *[]any) (string, context.Context, *directory.AuditEvent) {
+	ev := directory.PendingAuditEvent(ctx)
+	if ev == nil || !auditedTxOps[op] || !directory.IsGUID(ev.TenantID) {
+		return "", ctx, nil
+	}
+	if k, ok := ev.UserToResolve(); !ok || k != key {
+		return "", ctx, nil
+	}
+	values := auditValuesSQL(ev.ValueProperties(), args)
+	// Inside the subquery u is its own users row; the same predicate and
+	// lock as resolveAuditUser's.
+	from := `(SELECT u.id, u.user_principal_name, ` + values + ` AS old_values
+		FROM users u WHERE u.tenant_id = $1 AND ` + pred + ` FOR UPDATE) AS o`
+	return from, context.WithValue(ctx, auditResolvedByWrite{}, true), ev
+}
+
+// auditFoldedColumns are the RETURNING columns of auditFoldedTarget's o.
+const auditFoldedColumns = `o.id::text AS audit_id, o.user_principal_name AS audit_upn, o.old_values AS audit_old_values`
+
 // auditAfter runs after an audited transaction's change, before commit: it
 // reads the new values of the user target's shown properties and inserts
 // the event. The returned func marks the event stored; call it after the
@@ -91,7 +142,7 @@ func (s *Store) auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(),
 	if ev == nil || !auditedTxOps[op] {
 		return func() {}, nil
 	}
-	if id := ev.TargetUserID(); id != "" {
+	if id := ev.TargetUserID(); id != "" && !ev.NewValuesSet() {
 		if props := ev.ValueProperties(); len(props) > 0 {
 			args := []any{ev.TenantID, id}
 			var raw []byte
@@ -113,6 +164,39 @@ func (s *Store) auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(),
 		return nil, err
 	}
 	return ev.MarkPersisted, nil
+}
+
+// auditValuesReturning returns the expression (auditValuesSQL, names
+// bound through args) that op's write of one user adds to its RETURNING
+// list so that the pending event's new values come with the write instead
+// of a SELECT in auditAfter, and the event; "" and nil when there is no
+// event or it shows no values.
+func auditValuesReturning(ctx context.Context, op string, args *[]any) (string, *directory.AuditEvent) {
+	ev := directory.PendingAuditEvent(ctx)
+	if ev == nil || !auditedTxOps[op] {
+		return "", nil
+	}
+	props := ev.ValueProperties()
+	if len(props) == 0 {
+		return "", nil
+	}
+	return auditValuesSQL(props, args), ev
+}
+
+// setAuditNewValues records raw, auditValuesReturning's expression as the
+// write of user id returned it, as ev's new values when id is the event's
+// target (auditAfter reads them otherwise). The write must be the last
+// change of the user's columns in the transaction.
+func setAuditNewValues(ev *directory.AuditEvent, id string, raw []byte, op string) error {
+	if ev == nil || raw == nil || id == "" || ev.TargetUserID() != id {
+		return nil
+	}
+	values := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &values); err != nil {
+		return directory.Internal(err, op)
+	}
+	ev.SetNewValues(values)
+	return nil
 }
 
 // auditValuesSQL is a json_build_object of the named properties' columns

@@ -168,7 +168,12 @@ func keyPredicate(key directory.UserKey, n int) (string, any, bool) {
 
 // ----- Create
 
-const insertUserSQL = `INSERT INTO users (
+const insertUserSQL = `INSERT INTO users ` + insertUserValues + `
+RETURNING created_at, last_password_change_at, version`
+
+// insertUserValues is the column list and VALUES of insertUserSQL
+// ($1..$37).
+const insertUserValues = `(
 	tenant_id, id, account_enabled, age_group, business_phones, city, company_name,
 	consent_provided_for_minor, country, created_at, creation_type, department,
 	display_name, employee_id, employee_type, fax_number, given_name, job_title,
@@ -185,8 +190,29 @@ VALUES (
 	$24, $25, $26, $27, $28,
 	$29, $30, $31, $32, $33,
 	$34, $35,
-	$36, CASE WHEN $34::text IS NULL THEN $37::timestamptz ELSE COALESCE($37, now()) END)
-RETURNING created_at, last_password_change_at, version`
+	$36, CASE WHEN $34::text IS NULL THEN $37::timestamptz ELSE COALESCE($37, now()) END)`
+
+// insertUserIdentitiesSQL is insertUserSQL and insertIdentitiesSQL in one
+// statement (one round trip): the identities ($38..$40) read the new
+// user's key from the first insert, and user_identities' foreign key is
+// checked at the end of the statement, when the user row exists. A
+// unique violation still names the users index first, as the users
+// insert runs before the identities insert reads its row. %s is the
+// audit values expression (auditValuesReturning) or NULL.
+const insertUserIdentitiesSQL = `WITH u AS (
+	INSERT INTO users AS u ` + insertUserValues + `
+	RETURNING u.tenant_id, u.id, u.created_at, u.last_password_change_at, u.version, %s AS audit_values),
+ins AS (
+	INSERT INTO user_identities (tenant_id, user_id, ordinal, sign_in_type, issuer, issuer_assigned_id)
+	SELECT u.tenant_id, u.id, i.ord, i.sign_in_type, i.issuer, i.issuer_assigned_id
+	FROM u, unnest($38::text[], $39::text[], $40::text[]) WITH ORDINALITY
+		AS i(sign_in_type, issuer, issuer_assigned_id, ord))
+SELECT created_at, last_password_change_at, version, audit_values FROM u`
+
+// insertUserAuditedSQL is insertUserSQL returning the audit values too
+// (%s, auditValuesReturning), for a user without identities.
+const insertUserAuditedSQL = `INSERT INTO users AS u ` + insertUserValues + `
+RETURNING created_at, last_password_change_at, version, %s AS audit_values`
 
 // insertIdentitiesSQL inserts the identities of one user from three parallel
 // arrays, numbering them in order.
@@ -220,23 +246,46 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 	if u.Password.Hash != "" {
 		hash = &u.Password.Hash
 	}
+	args := []any{
+		u.TenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
+		u.ConsentProvidedForMinor, u.Country, u.CreatedDateTime, u.CreationType, u.Department,
+		u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
+		u.Mail, u.MailNickname, u.MobilePhone, u.OfficeLocation, strArray(u.OtherMails),
+		u.PasswordPolicies, u.PostalCode, u.PreferredLanguage, strArray(u.ProxyAddresses), u.State,
+		u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
+		hash, u.Password.ForceChangePasswordNextSignIn,
+		u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
+	}
+	query := insertUserSQL
+	if len(u.Identities) > 0 {
+		args = append(args, identityArrays(u.Identities)...)
+		query = insertUserIdentitiesSQL
+	}
+	// Nothing after the insert changes the user's columns, so it can
+	// return the audit event's new values (audit.go).
+	auditValues, ev := auditValuesReturning(ctx, op, &args)
+	switch {
+	case query == insertUserIdentitiesSQL && auditValues == "":
+		query = fmt.Sprintf(query, "NULL::json")
+	case query == insertUserIdentitiesSQL:
+		query = fmt.Sprintf(query, auditValues)
+	case auditValues != "":
+		query = fmt.Sprintf(insertUserAuditedSQL, auditValues)
+	}
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		var created time.Time
 		var lastPwd *time.Time
-		err := s.queryRowx(ctx, tx, preparedStatement, insertUserSQL, []any{
-			u.TenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
-			u.ConsentProvidedForMinor, u.Country, u.CreatedDateTime, u.CreationType, u.Department,
-			u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
-			u.Mail, u.MailNickname, u.MobilePhone, u.OfficeLocation, strArray(u.OtherMails),
-			u.PasswordPolicies, u.PostalCode, u.PreferredLanguage, strArray(u.ProxyAddresses), u.State,
-			u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
-			hash, u.Password.ForceChangePasswordNextSignIn,
-			u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
-		}, func(row *sqlx.Row) error { return row.Scan(&created, &lastPwd, &u.Version) })
+		var raw []byte
+		err := s.queryRowx(ctx, tx, preparedStatement, query, args, func(row *sqlx.Row) error {
+			if query == insertUserSQL {
+				return row.Scan(&created, &lastPwd, &u.Version)
+			}
+			return row.Scan(&created, &lastPwd, &u.Version, &raw)
+		})
 		if err != nil {
 			return translate(err, op)
 		}
-		if err := s.insertIdentities(ctx, tx, u.TenantID, u.ID, u.Identities, op); err != nil {
+		if err := setAuditNewValues(ev, u.ID, raw, op); err != nil {
 			return err
 		}
 		if err := writeExtensionValues(ctx, tx, u.TenantID, u.ID, u.Extensions, op); err != nil {
@@ -248,18 +297,23 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 	})
 }
 
-func (s *Store) insertIdentities(ctx context.Context, tx *sqlx.Tx, tenantID, userID string, ids []directory.Identity, op string) error {
-	if len(ids) == 0 {
-		return nil
-	}
+// identityArrays binds ids as three parallel text[] parameters: sign-in
+// types, issuers, issuer-assigned ids.
+func identityArrays(ids []directory.Identity) []any {
 	types := make([]string, len(ids))
 	issuers := make([]string, len(ids))
 	assigned := make([]string, len(ids))
 	for i, id := range ids {
 		types[i], issuers[i], assigned[i] = id.SignInType, id.Issuer, id.IssuerAssignedID
 	}
-	err := s.execTx(ctx, tx, preparedStatement, insertIdentitiesSQL, tenantID, userID,
-		pq.Array(types), pq.Array(issuers), pq.Array(assigned))
+	return []any{pq.Array(types), pq.Array(issuers), pq.Array(assigned)}
+}
+
+func (s *Store) insertIdentities(ctx context.Context, tx *sqlx.Tx, tenantID, userID string, ids []directory.Identity, op string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.execTx(ctx, tx, preparedStatement, insertIdentitiesSQL, append([]any{tenantID, userID}, identityArrays(ids)...)...)
 	return translate(err, op)
 }
 
@@ -415,6 +469,44 @@ type listRow struct {
 
 // ----- Update
 
+// auditedUserRow is a row of userSelect followed, in an audited write, by
+// the audit event's values (auditValuesReturning).
+type auditedUserRow struct {
+	userRow
+	AuditValues []byte `db:"audit_values"`
+	// The audit event's user target (auditFoldedColumns).
+	AuditID        *string `db:"audit_id"`
+	AuditUPN       *string `db:"audit_upn"`
+	AuditOldValues []byte  `db:"audit_old_values"`
+}
+
+func (r *auditedUserRow) field(col string) any {
+	switch col {
+	case "audit_values":
+		return &r.AuditValues
+	case "audit_id":
+		return &r.AuditID
+	case "audit_upn":
+		return &r.AuditUPN
+	case "audit_old_values":
+		return &r.AuditOldValues
+	}
+	return r.userRow.field(col)
+}
+
+// scanAuditedUser is scanUser (scan.go) for an auditedUserRow.
+func scanAuditedUser(row *sqlx.Row, r *auditedUserRow) error {
+	cols, err := row.Columns()
+	if err != nil {
+		return row.Scan() // reports the query's error (sql.ErrNoRows included)
+	}
+	dst := make([]any, len(cols))
+	if !scanTargets(r.field, cols, dst) {
+		return row.StructScan(r)
+	}
+	return row.Scan(dst...)
+}
+
 // UpdateUser applies patch in one transaction: the columns named by the
 // patch, the identities (replaced wholesale when present) and the password
 // state; the user's version increases by one. A property name the store does
@@ -480,15 +572,57 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 			"last_password_change_at = COALESCE("+bind(changed)+"::timestamptz, now())",
 		)
 	}
-	query := `UPDATE users AS u SET ` + strings.Join(sets, ", ") +
-		` WHERE u.tenant_id = $1 AND ` + pred + guardSQL(patch.Guard, bind) + versionSQL(patch.IfVersion, bind) + ` RETURNING ` + userSelect
+	// The audit event's user target is resolved (and its row locked) by a
+	// FOR UPDATE subquery of this UPDATE rather than by auditBefore's own
+	// statement. Not with a guard: the guard's look at role_assignments
+	// must run on a snapshot taken after the row lock is held, as it does
+	// when the lock comes first.
+	txCtx, from := ctx, ""
+	var target *directory.AuditEvent
+	if patch.Guard == nil {
+		from, txCtx, target = auditFoldedTarget(ctx, op, key, pred, &args)
+	}
+	query := `UPDATE users AS u SET ` + strings.Join(sets, ", ")
+	if from != "" {
+		query += ` FROM ` + from + ` WHERE u.tenant_id = $1 AND u.id = o.id AND `
+	} else {
+		query += ` WHERE u.tenant_id = $1 AND `
+	}
+	query += pred + guardSQL(patch.Guard, bind) + versionSQL(patch.IfVersion, bind) + ` RETURNING ` + userSelect
+	if from != "" {
+		query += `, ` + auditFoldedColumns
+	}
+	// Nothing after this UPDATE changes the user's columns, so its
+	// RETURNING list can carry the audit event's new values (audit.go).
+	auditValues, ev := auditValuesReturning(ctx, op, &args)
+	if auditValues != "" {
+		query += `, ` + auditValues + ` AS audit_values`
+	}
 
 	var u *directory.User
-	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
-		var r userRow
+	resolveTried := false
+	err := s.inTx(txCtx, op, func(tx *sqlx.Tx) error {
+		resolveTried = false
+		var r auditedUserRow
 		// The text follows the set of patched properties (sorted above), and
 		// every shape updates one row by its key: preparedStatement holds.
-		err := s.queryRowx(ctx, tx, preparedStatement, query, args, func(row *sqlx.Row) error { return scanUser(row, &r) }) // scan.go
+		err := s.queryRowx(ctx, tx, preparedStatement, query, args, func(row *sqlx.Row) error { return scanAuditedUser(row, &r) })
+		if from != "" && (err == nil || isNoRows(err)) {
+			resolveTried = true
+			if _, unresolved := target.UserToResolve(); unresolved {
+				if err == nil && r.AuditID != nil {
+					if err := resolveAuditTarget(target, *r.AuditID, r.AuditUPN, r.AuditOldValues); err != nil {
+						return err
+					}
+				} else if err != nil {
+					// As auditBefore would have: the failure's event names the
+					// user the key addresses, when there is one.
+					if err := s.resolveAuditUser(ctx, tx, target, key, true); err != nil {
+						return err
+					}
+				}
+			}
+		}
 		if isNoRows(err) && patch.IfVersion != 0 {
 			return conditionMiss(ctx, tx, tenantID, pred, keyArg, key, patch.Guard)
 		}
@@ -504,6 +638,9 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 		if u, err = r.user(); err != nil {
 			return directory.Internal(err, op)
 		}
+		if err := setAuditNewValues(ev, u.ID, r.AuditValues, op); err != nil {
+			return err
+		}
 		if replaceIdentities {
 			// RETURNING saw the identities before this replacement.
 			if err := s.execTx(ctx, tx, preparedStatement, `DELETE FROM user_identities WHERE tenant_id = $1 AND user_id = $2`, u.TenantID, u.ID); err != nil {
@@ -518,6 +655,14 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 		// patches of one user count their extension values one by one.
 		return writeExtensionValues(ctx, tx, u.TenantID, u.ID, patch.Extensions, op)
 	})
+	if err != nil && from != "" && !resolveTried {
+		// The UPDATE failed (a trigger, a cancelled statement) and took
+		// the transaction with it: the failure's event still names its
+		// user, read now.
+		if _, unresolved := target.UserToResolve(); unresolved {
+			_ = s.resolveAuditUser(ctx, nil, target, key, false) // the write's error is the one to report
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
