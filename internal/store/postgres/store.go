@@ -19,6 +19,9 @@ type Store struct {
 	db *sqlx.DB
 	// stmts holds the prepared statements of the hot paths (stmtcache.go).
 	stmts *stmtCache
+	// imports tells when a bulk load has grown users enough to refresh
+	// the planner's statistics (import.go).
+	imports importGrowth
 }
 
 var (
