@@ -1,6 +1,12 @@
 package postgres
 
-import "github.com/graphdir/graphdir/internal/directory"
+import (
+	"context"
+
+	"github.com/lib/pq"
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
 
 // PatchColumns exposes the property -> column allow-list to package postgres_test.
 func PatchColumns() map[string]string {
@@ -57,3 +63,25 @@ func QueryProperties() []QueryProperty {
 
 // SearchParts exposes the Go tokeniser of $search text.
 func SearchParts(s string) []string { return searchParts(s) }
+
+// ImportCheckPlanForTest returns EXPLAIN (FORMAT JSON) of the import's key
+// check for upns and their identities (issuer, upn), run as importIn runs it.
+func ImportCheckPlanForTest(ctx context.Context, s *Store, tenantID string, upns []string, issuer string) (string, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	if _, err := tx.ExecContext(ctx, importCheckSettings); err != nil {
+		return "", err
+	}
+	lines := make([]int64, len(upns))
+	issuers := make([]string, len(upns))
+	for i := range upns {
+		lines[i], issuers[i] = int64(i+1), issuer
+	}
+	var plan string
+	err = tx.QueryRowContext(ctx, "EXPLAIN (FORMAT JSON) "+importCheckSQL, tenantID, pq.Array(lines), pq.Array(upns),
+		pq.Array(lines), pq.Array(issuers), pq.Array(upns)).Scan(&plan)
+	return plan, err
+}

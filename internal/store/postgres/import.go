@@ -296,7 +296,10 @@ func (s *Store) analyzeIfGrown(ctx context.Context, n int) {
 	g := &s.imports
 	g.mu.Lock()
 	g.loaded += int64(n)
-	due := !g.running && g.loaded-g.atAnalysis >= max(int64(importAnalyzeMin), g.atAnalysis)
+	// The first batch is always followed by one: enter lets the others
+	// start only then.
+	due := !g.running && g.loaded > g.atAnalysis &&
+		(g.atAnalysis == 0 || g.loaded-g.atAnalysis >= max(int64(importAnalyzeMin), g.atAnalysis))
 	if due {
 		g.running = true
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/password"
+	"github.com/graphdir/graphdir/internal/store/postgres"
 )
 
 // importRows prepares lines (numbered from 1) for tenant tn, failing the
@@ -160,5 +161,42 @@ func TestImportUsersConcurrently(t *testing.T) {
 	var n int
 	if err := s.DB().QueryRow(`SELECT count(*) FROM users`).Scan(&n); err != nil || n != len(lines) || loaded != len(lines) {
 		t.Errorf("%d users in the table, %d reported loaded; want %d (%v)", n, loaded, len(lines), err)
+	}
+}
+
+// TestImportCheckPlanAfterFirstBatch: once the first batch of a load into a
+// fresh database has landed, the next batches' name check probes the
+// userPrincipalName and identity unique indexes, not an index that reads the
+// whole tenant per name (users_created_at_idx: planned against a near-empty
+// users table every index on (tenant_id, ...) costs the same, and a load
+// turned quadratic).
+func TestImportCheckPlanAfterFirstBatch(t *testing.T) {
+	ctx := context.Background()
+	s, tn := newTenant(t)
+	const n = 3000
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = `{"displayName":"P ` + strconv.Itoa(i) + `","identities":[{"signInType":"emailAddress","issuer":"` + tn.DefaultDomain +
+			`","issuerAssignedId":"p` + strconv.Itoa(i) + `@example.com"}],"passwordProfile":{"password":"Str0ng!Passw0rd"}}`
+	}
+	rejected, err := s.ImportUsers(ctx, tn.ID, importRows(t, tn, lines...))
+	if err != nil || len(rejected) != 0 {
+		t.Fatalf("first batch: %v, %d rejected", err, len(rejected))
+	}
+	upns := make([]string, 500)
+	for i := range upns {
+		upns[i] = "next" + strconv.Itoa(i) + "@example.com"
+	}
+	plan, err := postgres.ImportCheckPlanForTest(ctx, s, tn.ID, upns, tn.DefaultDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"users_created_at_idx", `"Seq Scan"`} {
+		if strings.Contains(plan, bad) {
+			t.Errorf("the import's name check uses %s after the first batch:\n%s", bad, plan)
+		}
+	}
+	if !strings.Contains(plan, "users_upn_key") && !strings.Contains(plan, "users_user_principal_name_key_idx") {
+		t.Errorf("the import's name check does not probe a userPrincipalName index:\n%s", plan)
 	}
 }
