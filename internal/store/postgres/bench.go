@@ -180,20 +180,7 @@ func (s *Store) RawCreateUser(ctx context.Context, u *directory.User) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	var hash *string
-	if u.Password.Hash != "" {
-		hash = &u.Password.Hash
-	}
-	args := []any{
-		u.TenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
-		u.ConsentProvidedForMinor, u.Country, u.CreatedDateTime, u.CreationType, u.Department,
-		u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
-		u.Mail, u.MailNickname, u.MobilePhone, u.OfficeLocation, strArray(u.OtherMails),
-		u.PasswordPolicies, u.PostalCode, u.PreferredLanguage, strArray(u.ProxyAddresses), u.State,
-		u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
-		hash, u.Password.ForceChangePasswordNextSignIn,
-		u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
-	}
+	args := insertUserArgs(u)
 	// Prepared like CreateUser's; whatever insertUserSQL returns is read as raw bytes.
 	if err := s.rawTxQuery(ctx, tx, preparedStatement, insertUserSQL, args, nil); err != nil {
 		return err

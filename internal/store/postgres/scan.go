@@ -185,16 +185,20 @@ func (n scanTime) Scan(src any) error {
 }
 
 // scanUser scans the one row of row into r.
-func scanUser(row *sqlx.Row, r *userRow) error {
+func scanUser(row *sqlx.Row, r *userRow) error { return scanOne(row, r.field, r) }
+
+// scanOne scans the one row of row through field, falling back to
+// StructScan into dst when field does not know a column.
+func scanOne(row *sqlx.Row, field func(col string) any, dst any) error {
 	cols, err := row.Columns()
 	if err != nil {
 		return row.Scan() // reports the query's error (sql.ErrNoRows included)
 	}
-	dst := make([]any, len(cols))
-	if !scanTargets(r.field, cols, dst) {
-		return row.StructScan(r)
+	ptrs := make([]any, len(cols))
+	if !scanTargets(field, cols, ptrs) {
+		return row.StructScan(dst)
 	}
-	return row.Scan(dst...)
+	return row.Scan(ptrs...)
 }
 
 // listScanner scans the rows of one list statement.

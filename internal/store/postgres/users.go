@@ -242,20 +242,7 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 	if err := checkIdentities(u.Identities); err != nil {
 		return err
 	}
-	var hash *string
-	if u.Password.Hash != "" {
-		hash = &u.Password.Hash
-	}
-	args := []any{
-		u.TenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
-		u.ConsentProvidedForMinor, u.Country, u.CreatedDateTime, u.CreationType, u.Department,
-		u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
-		u.Mail, u.MailNickname, u.MobilePhone, u.OfficeLocation, strArray(u.OtherMails),
-		u.PasswordPolicies, u.PostalCode, u.PreferredLanguage, strArray(u.ProxyAddresses), u.State,
-		u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
-		hash, u.Password.ForceChangePasswordNextSignIn,
-		u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
-	}
+	args := insertUserArgs(u)
 	query := insertUserSQL
 	if len(u.Identities) > 0 {
 		args = append(args, identityArrays(u.Identities)...)
@@ -495,17 +482,7 @@ func (r *auditedUserRow) field(col string) any {
 }
 
 // scanAuditedUser is scanUser (scan.go) for an auditedUserRow.
-func scanAuditedUser(row *sqlx.Row, r *auditedUserRow) error {
-	cols, err := row.Columns()
-	if err != nil {
-		return row.Scan() // reports the query's error (sql.ErrNoRows included)
-	}
-	dst := make([]any, len(cols))
-	if !scanTargets(r.field, cols, dst) {
-		return row.StructScan(r)
-	}
-	return row.Scan(dst...)
-}
+func scanAuditedUser(row *sqlx.Row, r *auditedUserRow) error { return scanOne(row, r.field, r) }
 
 // UpdateUser applies patch in one transaction: the columns named by the
 // patch, the identities (replaced wholesale when present) and the password
@@ -760,4 +737,22 @@ func (s *Store) CountUsers(ctx context.Context, tenantID string, q directory.Lis
 		return 0, translate(err, "postgres: count users")
 	}
 	return n, nil
+}
+
+// insertUserArgs are the arguments $1..$37 of insertUserSQL for u.
+func insertUserArgs(u *directory.User) []any {
+	var hash *string
+	if u.Password.Hash != "" {
+		hash = &u.Password.Hash
+	}
+	return []any{
+		u.TenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
+		u.ConsentProvidedForMinor, u.Country, u.CreatedDateTime, u.CreationType, u.Department,
+		u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
+		u.Mail, u.MailNickname, u.MobilePhone, u.OfficeLocation, strArray(u.OtherMails),
+		u.PasswordPolicies, u.PostalCode, u.PreferredLanguage, strArray(u.ProxyAddresses), u.State,
+		u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
+		hash, u.Password.ForceChangePasswordNextSignIn,
+		u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
+	}
 }
