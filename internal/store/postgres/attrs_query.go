@@ -27,9 +27,18 @@ func (c *compiler) attrSet(attr int16, pred string) string {
 	// The prop number is a literal from the allow-list, not a parameter:
 	// the planner matches it against the (prop, value) statistics even in
 	// a generic plan.
-	prop := strconv.Itoa(int(attr))
+	return c.userSet("user_attrs", "a", "a.prop = "+strconv.Itoa(int(attr))+" AND "+pred)
+}
+
+// userSet is SQL that is TRUE for the users having a row of table (a side
+// table keyed by tenant_id and user_id, aliased alias) where cond holds,
+// in the form the paragraph above explains: EXISTS at the top level of a
+// listing, an array of ids computed once under an OR and in counts.
+func (c *compiler) userSet(table, alias, cond string) string {
 	if c.disjunct > 0 || c.extArray {
-		return "u.id = ANY(ARRAY(SELECT a.user_id FROM user_attrs a WHERE a.tenant_id = $1 AND a.prop = " + prop + " AND " + pred + "))"
+		return "u.id = ANY(ARRAY(SELECT " + alias + ".user_id FROM " + table + " " + alias +
+			" WHERE " + alias + ".tenant_id = $1 AND " + cond + "))"
 	}
-	return "EXISTS (SELECT 1 FROM user_attrs a WHERE a.tenant_id = u.tenant_id AND a.prop = " + prop + " AND " + pred + " AND a.user_id = u.id)"
+	return "EXISTS (SELECT 1 FROM " + table + " " + alias + " WHERE " + alias + ".tenant_id = u.tenant_id AND " +
+		alias + ".user_id = u.id AND " + cond + ")"
 }

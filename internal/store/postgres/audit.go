@@ -152,11 +152,9 @@ func (s *Store) auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(),
 				return nil, translate(err, "postgres: audit after")
 			}
 			if err == nil {
-				values := map[string]json.RawMessage{}
-				if err := json.Unmarshal(raw, &values); err != nil {
-					return nil, directory.Internal(err, "postgres: audit after")
+				if err := setAuditNewValues(ev, id, raw, "postgres: audit after"); err != nil {
+					return nil, err
 				}
-				ev.SetNewValues(values)
 			}
 		}
 	}

@@ -113,10 +113,7 @@ func (c *compiler) extSet(d *directory.ExtensionProperty, pred string) string {
 	if pred != "" {
 		pred = " AND " + pred
 	}
-	if c.disjunct > 0 || c.extArray {
-		return "u.id = ANY(ARRAY(SELECT x.user_id FROM user_extension_values x WHERE x.tenant_id = $1 AND x.ext_id = " + ext + pred + "))"
-	}
-	return "EXISTS (SELECT 1 FROM user_extension_values x WHERE x.tenant_id = u.tenant_id AND x.user_id = u.id AND x.ext_id = " + ext + pred + ")"
+	return c.userSet("user_extension_values", "x", "x.ext_id = "+ext+pred)
 }
 
 func (c *compiler) extNotCollection(d *directory.ExtensionProperty) error {
