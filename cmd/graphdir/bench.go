@@ -26,6 +26,7 @@ import (
 	"github.com/graphdir/graphdir/internal/bench"
 	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/importer"
 	"github.com/graphdir/graphdir/internal/localpg"
 	"github.com/graphdir/graphdir/internal/password"
 	"github.com/graphdir/graphdir/internal/store/postgres"
@@ -174,7 +175,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 			return err
 		}
 		importLine = fmt.Sprintf("import (seeding, COPY path, pre-hashed argon2id passwords): %s users in %s = **%s users/s**",
-			group(st.loaded), st.elapsed.Round(time.Millisecond), group(int64(float64(st.loaded)/st.elapsed.Seconds())))
+			importer.Group(st.Loaded), st.Elapsed.Round(time.Millisecond), importer.Group(int64(float64(st.Loaded)/st.Elapsed.Seconds())))
 	case int(have) < s.users:
 		fmt.Fprintf(stderr, "bench: seeding users %d..%d of tenant %s (bulk: INSERT ... SELECT generate_series, indexes rebuilt)\n", have, s.users, tenant.ID)
 		t0 := time.Now()
@@ -183,7 +184,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 		}); err != nil {
 			return fmt.Errorf("bench: seeding: %w", err)
 		}
-		seedLine = fmt.Sprintf("seeded %s users in %s (bulk SQL, indexes rebuilt)", group(int64(s.users)-have), time.Since(t0).Round(time.Second))
+		seedLine = fmt.Sprintf("seeded %s users in %s (bulk SQL, indexes rebuilt)", importer.Group(int64(s.users)-have), time.Since(t0).Round(time.Second))
 		fmt.Fprintf(stderr, "bench: %s\n", seedLine)
 	default:
 		fmt.Fprintf(stderr, "bench: reusing %d seeded users of tenant %s\n", have, tenant.ID)
@@ -285,7 +286,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "# graphdir bench\n\n")
 	fmt.Fprintf(&out, "%s users in tenant %s; %d clients; %s per scenario and side (after %s warm-up); Go %s, GOMAXPROCS %d, %d CPUs; %s\n\n",
-		group(int64(have+max(0, int64(s.users)-have))), tenant.ID, s.clients, s.duration, s.warmup, runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
+		importer.Group(int64(have+max(0, int64(s.users)-have))), tenant.ID, s.clients, s.duration, s.warmup, runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
 	bench.WriteTable(&out, rows)
 	fmt.Fprintln(&out)
 	fmt.Fprintf(&out, "- requests/s, p50, p99: graphdir over loopback HTTP (real tokens, real handler and http.Server, in this process); raw SQL/s: the same statements straight against PostgreSQL from a pool of %d connections, rows read as raw bytes; ratio = requests/s ÷ raw SQL/s; CPU µs/req: CPU time of this process (graphdir and the HTTP load generator, not PostgreSQL) per API request, which other load on the machine disturbs far less than the rates.\n", s.clients)

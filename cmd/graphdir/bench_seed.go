@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/importer"
 	"github.com/graphdir/graphdir/internal/store/postgres"
 )
 
@@ -99,14 +100,14 @@ func benchUserLine(b []byte, i int, domain, hash string) []byte {
 // are planned from the users statistics, and statistics of a nearly empty
 // table lead the planner to a join that compares every staged row with
 // every user. The rate reported is of the import phases alone.
-func benchSeed(ctx context.Context, store *postgres.Store, tenant *directory.Tenant, from, to int, hash string, stderr io.Writer) (importStats, error) {
-	var total importStats
+func benchSeed(ctx context.Context, store *postgres.Store, tenant *directory.Tenant, from, to int, hash string, stderr io.Writer) (importer.Stats, error) {
+	var total importer.Stats
 	for from < to {
 		end := min(to, max(4*from, from+5_000))
 		st, err := benchImport(ctx, store, tenant, from, end, hash, stderr)
-		total.loaded += st.loaded
-		total.rejected += st.rejected
-		total.elapsed += st.elapsed
+		total.Loaded += st.Loaded
+		total.Rejected += st.Rejected
+		total.Elapsed += st.Elapsed
 		if err != nil {
 			return total, err
 		}
@@ -118,9 +119,9 @@ func benchSeed(ctx context.Context, store *postgres.Store, tenant *directory.Ten
 	return total, nil
 }
 
-// benchImport loads users from..to-1 into tenant through importLines, the
+// benchImport loads users from..to-1 into tenant through importer.Run, the
 // engine of `graphdir import`.
-func benchImport(ctx context.Context, store *postgres.Store, tenant *directory.Tenant, from, to int, hash string, stderr io.Writer) (importStats, error) {
+func benchImport(ctx context.Context, store *postgres.Store, tenant *directory.Tenant, from, to int, hash string, stderr io.Writer) (importer.Stats, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		buf := make([]byte, 0, 1<<16)
@@ -136,15 +137,13 @@ func benchImport(ctx context.Context, store *postgres.Store, tenant *directory.T
 		pw.Close()
 	}()
 	defer pr.Close()
-	rep := newImportReporter(stderr, nil, -1)
-	im := directory.NewImporter(tenant)
-	st, err := importLines(ctx, pr, im.Prepare, store, tenant.ID, 5000, runtime.GOMAXPROCS(0), 2, rep)
-	rep.finish()
+	st, err := importer.Run(ctx, pr, store, importer.Options{Prepare: importer.NewPreparer(tenant).Prepare, TenantID: tenant.ID,
+		Batch: 5000, Workers: runtime.GOMAXPROCS(0), Loaders: 2, Reporter: importer.NewReporter(stderr, nil, -1)})
 	if err != nil {
 		return st, fmt.Errorf("bench: seeding: %w", err)
 	}
-	if st.rejected > 0 {
-		fmt.Fprintf(stderr, "bench: %d seed lines rejected\n", st.rejected)
+	if st.Rejected > 0 {
+		fmt.Fprintf(stderr, "bench: %d seed lines rejected\n", st.Rejected)
 	}
 	return st, nil
 }
@@ -169,7 +168,7 @@ func benchImportRate(ctx context.Context, db *database, n int, hash string, stde
 	if err != nil {
 		return "", err
 	}
-	rate := float64(st.loaded) / st.elapsed.Seconds()
+	rate := float64(st.Loaded) / st.Elapsed.Seconds()
 
 	// The ceiling: the same users COPYed straight into the emptied tenant
 	// (no duplicate checks), batches of the same size on as many
@@ -181,7 +180,7 @@ func benchImportRate(ctx context.Context, db *database, n int, hash string, stde
 	for i := range lines {
 		lines[i] = benchUserLine(nil, i, t.DefaultDomain, hash)
 	}
-	rawN, rawElapsed, err := rawCopyRate(ctx, db.store, t, lines, 5000, 2)
+	rawN, rawElapsed, err := importer.RawCopyRate(ctx, db.store, t, lines, 5000, 2)
 	if err != nil {
 		return "", err
 	}
@@ -190,5 +189,5 @@ func benchImportRate(ctx context.Context, db *database, n int, hash string, stde
 	}
 	raw := float64(rawN) / rawElapsed.Seconds()
 	return fmt.Sprintf("import (pre-hashed argon2id passwords, %s users into an empty tenant of the seeded database): raw COPY %s users/s, graphdir **%s users/s** (%.0f%% of raw; batches of 5,000 on 2 connections)",
-		group(st.loaded), group(int64(raw)), group(int64(rate)), 100*rate/raw), nil
+		importer.Group(st.Loaded), importer.Group(int64(raw)), importer.Group(int64(rate)), 100*rate/raw), nil
 }

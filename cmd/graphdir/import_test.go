@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/graphdir/graphdir/internal/importer"
 	"github.com/graphdir/graphdir/internal/password"
 	"github.com/graphdir/graphdir/internal/store/postgres/pgtest"
 )
@@ -190,7 +191,7 @@ func TestImportRate(t *testing.T) {
 		t.Fatalf("import: %v\n%s", err, errOut)
 	}
 	t.Logf("%d users, --batch %s, %s wall including connecting and migrating:\n%s", n, batch, time.Since(begin).Round(time.Millisecond), out)
-	if !strings.Contains(out, "users loaded:   "+group(int64(n))+"\n") || strings.Contains(errOut, "line ") {
+	if !strings.Contains(out, "users loaded:   "+importer.Group(int64(n))+"\n") || strings.Contains(errOut, "line ") {
 		t.Errorf("not every user loaded:\n%s\n%s", out, errOut)
 	}
 
@@ -218,7 +219,7 @@ func TestImportRate(t *testing.T) {
 	if strings.Contains(os.Getenv("GRAPHDIR_IMPORT_FLAGS"), "--bulk") {
 		conns = 1
 	}
-	rawN, rawElapsed, err := rawCopyRate(context.Background(), db.store, db.tenant, f.lines, size, conns)
+	rawN, rawElapsed, err := importer.RawCopyRate(context.Background(), db.store, db.tenant, f.lines, size, conns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,41 +228,7 @@ func TestImportRate(t *testing.T) {
 	}
 	raw := float64(rawN) / rawElapsed.Seconds()
 	t.Logf("raw COPY of the same rows (same schema, --batch %s, %d connections): %d users in %s = %s users/s; graphdir import %s users/s = %.0f%% of raw",
-		batch, conns, rawN, rawElapsed.Round(time.Millisecond), group(int64(raw)), group(int64(st)), 100*st/raw)
-}
-
-// TestImportConnectionsKeepLineOrder loads pairs of lines with the same
-// userPrincipalName (in another case) in batches of one on several
-// connections: the first line of each pair must load and the second be
-// rejected, as in a sequential load, however the batches overlap.
-func TestImportConnectionsKeepLineOrder(t *testing.T) {
-	const pairs = 40
-	hash, err := bcrypt.GenerateFromPassword([]byte("Pair-Passw0rd!"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines [][]byte
-	for i := range pairs {
-		for j, upn := range []string{"Pair." + strconv.Itoa(i) + "@contoso.com", "PAIR." + strconv.Itoa(i) + "@CONTOSO.com"} {
-			lines = append(lines, []byte(fmt.Sprintf(`{"accountEnabled":true,"displayName":"P%d-%d","mailNickname":"p%d","userPrincipalName":%q,"passwordProfile":{"passwordHash":%q}}`,
-				i, j, i, upn, hash)))
-		}
-	}
-	url := pgtest.NewURL(t)
-	out, errOut, err := runImportCmd(t, url, "--batch", "1", "--connections", "4", writeLines(t, lines))
-	if err != nil {
-		t.Fatalf("import: %v\n%s", err, errOut)
-	}
-	if !strings.Contains(out, "users loaded:   "+strconv.Itoa(pairs)+"\n") {
-		t.Errorf("summary:\n%s", out)
-	}
-	for i := range pairs {
-		first, second := fmt.Sprintf("line %d: ", 2*i+1), fmt.Sprintf("line %d: property userPrincipalName: ", 2*i+2)
-		if strings.Contains(errOut, first) || !strings.Contains(errOut, second) {
-			t.Errorf("pair %d: want line %d loaded and line %d rejected; stderr:\n%s", i, 2*i+1, 2*i+2, errOut)
-			break
-		}
-	}
+		batch, conns, rawN, rawElapsed.Round(time.Millisecond), importer.Group(int64(raw)), importer.Group(int64(st)), 100*st/raw)
 }
 
 // TestImportBulk loads a fresh directory with --bulk: the same verdicts as

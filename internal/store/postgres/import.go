@@ -97,7 +97,7 @@ SET LOCAL enable_seqscan = off;
 SET LOCAL jit = off`
 
 // ImportUsers loads batch (rows in increasing line order, each User fully
-// prepared by directory.Importer) into tenantID in one transaction and
+// prepared by importer.Preparer) into tenantID in one transaction and
 // returns the rows it refused: userPrincipalName or an identity already in
 // the tenant, or repeating an earlier line of the batch. An error means
 // nothing of the batch was written (KindUnavailable for connection
@@ -116,7 +116,7 @@ func (s *Store) ImportUsers(ctx context.Context, tenantID string, batch []direct
 	return rejected, err
 }
 
-// importChecked checks that batch is what directory.Importer prepares, in
+// importChecked checks that batch is what importer.Preparer prepares, in
 // line order, refuses the rows that list an identity twice, and loads the
 // rest with load.
 func importChecked(tenantID string, batch []directory.ImportRow,

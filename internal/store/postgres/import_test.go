@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/importer"
 	"github.com/graphdir/graphdir/internal/password"
 	"github.com/graphdir/graphdir/internal/store/postgres"
 )
@@ -17,7 +18,7 @@ import (
 func importRows(t *testing.T, tn *directory.Tenant, lines ...string) []directory.ImportRow {
 	t.Helper()
 	cheap := password.Params{MemoryKiB: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
-	im := directory.NewImporter(tn, directory.WithPasswordHasher(func(pw string) (string, error) { return password.HashWith(pw, cheap) }))
+	im := importer.NewPreparer(tn, directory.WithPasswordHasher(func(pw string) (string, error) { return password.HashWith(pw, cheap) }))
 	var rows []directory.ImportRow
 	for i, l := range lines {
 		row, rej := im.Prepare(i+1, []byte(l))

@@ -1,4 +1,4 @@
-package main
+package importer
 
 import (
 	"context"
@@ -10,18 +10,19 @@ import (
 	"github.com/graphdir/graphdir/internal/directory"
 )
 
-// rawCopyStore is the store side of the import ceiling.
-type rawCopyStore interface {
+// RawCopyStore is the store side of the import ceiling
+// (postgres.Store.CopyUsersRaw).
+type RawCopyStore interface {
 	CopyUsersRaw(ctx context.Context, tenantID string, batch []directory.ImportRow) error
 }
 
-// rawCopyRate measures the ceiling of an import: lines prepared up front
+// RawCopyRate measures the ceiling of an import: lines prepared up front
 // (not timed), then COPYed straight into users and user_identities of
 // tenant in batches of batchSize, conns batches at once as the import's
 // --connections, with no staging and no duplicate checks. Every line must
 // be valid and new to the tenant.
-func rawCopyRate(ctx context.Context, store rawCopyStore, tenant *directory.Tenant, lines [][]byte, batchSize, conns int) (n int, elapsed time.Duration, err error) {
-	im := directory.NewImporter(tenant)
+func RawCopyRate(ctx context.Context, store RawCopyStore, tenant *directory.Tenant, lines [][]byte, batchSize, conns int) (n int, elapsed time.Duration, err error) {
+	im := NewPreparer(tenant)
 	rows := make([]directory.ImportRow, 0, len(lines))
 	for i, l := range lines {
 		row, rej := im.Prepare(i+1, l)
