@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/graphdir/graphdir/internal/store/postgres"
+	"github.com/graphdir/graphdir/internal/schedule"
 )
 
 // Deleted items, restore, purge and ETags over HTTP against PostgreSQL.
@@ -382,8 +383,8 @@ func TestETags_Race(t *testing.T) {
 	}
 }
 
-// TestDeletedItems_BackgroundPurge runs the serve-side purger with a tiny
-// retention, two at once.
+// TestDeletedItems_BackgroundPurge runs serve's background jobs with a tiny
+// retention, two instances at once.
 func TestDeletedItems_BackgroundPurge(t *testing.T) {
 	s := newStack(t)
 	admin := s.appToken("User.ReadWrite.All")
@@ -396,12 +397,14 @@ func TestDeletedItems_BackgroundPurge(t *testing.T) {
 	live := s.create(admin, customer(s.domain, "bp-live@example.com"))["id"].(string)
 	time.Sleep(30 * time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
+	cfg := *s.cfg
+	cfg.DeletedRetention, cfg.PurgeInterval = 10*time.Millisecond, 5*time.Millisecond
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			(&postgres.Purger{Store: s.db.store, Retention: 10 * time.Millisecond, Interval: 5 * time.Millisecond, Batch: 2}).Run(ctx)
+			schedule.Run(ctx, nil, backgroundJobs(&cfg, s.db.store, slog.New(slog.DiscardHandler))...)
 		}()
 	}
 	deadline := time.Now().Add(10 * time.Second)

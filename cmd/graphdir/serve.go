@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/graphdir/graphdir/internal/api"
 	"github.com/graphdir/graphdir/internal/auth"
 	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/issuer"
 	"github.com/graphdir/graphdir/internal/metrics"
+	"github.com/graphdir/graphdir/internal/schedule"
 	"github.com/graphdir/graphdir/internal/store/postgres"
 )
 
@@ -72,22 +74,14 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
   A first call:                curl -H "Authorization: Bearer $TOKEN" %[1]s/v1.0/users
 `, cfg.PublicURL, ln.Addr().String(), db.tenant.ID, db.tenant.DefaultDomain, iss.IssuerURL(db.tenant.ID))
 
-	// The background purge of expired deleted users, stopped with the server.
-	purgeCtx, stopPurge := context.WithCancel(context.WithoutCancel(ctx))
-	purged := make(chan struct{})
+	// The background jobs, stopped with the server.
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	jobsDone := make(chan struct{})
 	go func() {
-		defer close(purged)
-		(&postgres.Purger{Store: db.store, Retention: cfg.DeletedRetention, Interval: cfg.PurgeInterval, Logger: log}).Run(purgeCtx)
+		defer close(jobsDone)
+		schedule.Run(jobsCtx, log, backgroundJobs(cfg, db.store, log)...)
 	}()
-	defer func() { stopPurge(); <-purged }()
-	// The delta query change log keeps what changed for as long as deleted
-	// users stay restorable (internal/store/postgres/delta.go).
-	pruned := make(chan struct{})
-	go func() {
-		defer close(pruned)
-		(&postgres.ChangeLogPruner{Store: db.store, Retention: cfg.DeletedRetention, Interval: cfg.PurgeInterval, Logger: log}).Run(purgeCtx)
-	}()
-	defer func() { stopPurge(); <-pruned }()
+	defer func() { stopJobs(); <-jobsDone }()
 
 	errc := make(chan error, 1)
 	go func() {
@@ -111,7 +105,7 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
 		// Requests still running past the grace period are cut off; the
 		// database rolls back whatever they had not committed, and their
 		// clients saw no acknowledgement.
-		log.Error("shutdown grace period ended with requests in flight; closing their connections", "err", err)
+		log.Error("shutdown grace period ended with requests in flight; closing their connections", "error", err)
 		srv.Close()
 	}
 	side.close(sctx)
@@ -120,6 +114,33 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// backgroundJobs is the periodic work of a serving instance. Each job is
+// safe with several instances sharing the database: the store methods take
+// an advisory lock, so one instance does the work and the others skip.
+func backgroundJobs(cfg *config.Config, store *postgres.Store, log *slog.Logger) []schedule.Job {
+	return []schedule.Job{
+		{Name: "purge deleted users", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
+			// Deleted users stay restorable for DeletedRetention
+			// (internal/store/postgres/deleted.go).
+			n, err := store.PurgeDeleted(ctx, time.Now().Add(-cfg.DeletedRetention), 0)
+			if n > 0 {
+				log.LogAttrs(ctx, slog.LevelInfo, "purged deleted users", slog.Int64("purged", n),
+					slog.String("retention", cfg.DeletedRetention.String()))
+			}
+			return err
+		}},
+		{Name: "prune the delta change log", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
+			// The change log keeps what changed for as long as deleted
+			// users stay restorable (internal/store/postgres/delta.go).
+			n, err := store.PruneUserChanges(ctx, time.Now().Add(-cfg.DeletedRetention))
+			if n > 0 {
+				log.LogAttrs(ctx, slog.LevelInfo, "pruned the delta change log", slog.Int64("changes", n))
+			}
+			return err
+		}},
+	}
 }
 
 // buildHandler wires the service, issuer and verifier into the HTTP handler.
@@ -194,7 +215,7 @@ func trustedIssuers(ctx context.Context, cfg *config.Config, getenv func(string)
 			JWKSURL: c.JWKSURL, DiscoveryURL: c.DiscoveryURL,
 			RefreshInterval: c.RefreshInterval, MinRefetchInterval: c.MinRefetchInterval,
 			AllowUnavailableAtStart: c.AllowUnavailableAtStart,
-			OnError:                 func(err error) { log.Warn("trusted issuer keys", "issuer", c.Name, "err", err) },
+			OnError:                 func(err error) { log.Warn("trusted issuer keys", "issuer", c.Name, "error", err) },
 		})
 		if err != nil {
 			return nil, fmt.Errorf("trusted issuer %s: %w", c.Name, err)

@@ -103,7 +103,7 @@ func startSideListeners(cfg *config.Config, m *metrics.Metrics, log *slog.Logger
 		log.Info("serving "+name, "addr", ln.Addr().String())
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error(name+" listener stopped", "err", err)
+				log.Error(name+" listener stopped", "error", err)
 			}
 		}()
 		return nil

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,25 +229,30 @@ DELETE FROM users u USING doomed d WHERE u.tenant_id = d.tenant_id AND u.id = d.
 // DefaultPurgeBatch is how many users one purge statement removes at most.
 const DefaultPurgeBatch = 500
 
+// purgeLockKey serialises PurgeDeleted across the instances that share the
+// database: each batch takes it for its transaction, and an instance that
+// finds it taken leaves the purge to the one holding it.
+const purgeLockKey int64 = 0x6772617068707267 // "graphprg"
+
 // PurgeDeleted permanently deletes the users deleted before cutoff, in
 // transactions of at most batch rows (DefaultPurgeBatch when batch <= 0),
-// until none is left or ctx ends. It returns how many it removed.
+// until none is left or ctx ends. It returns how many it removed. Safe with
+// several instances running: while one purges, the others' calls return
+// at once with 0 (purgeLockKey). Run it periodically (cmd/graphdir's
+// background jobs).
 func (s *Store) PurgeDeleted(ctx context.Context, cutoff time.Time, batch int) (int64, error) {
+	const op = "postgres: purge deleted users"
 	if batch <= 0 {
 		batch = DefaultPurgeBatch
 	}
 	var total int64
 	for {
-		res, err := s.db.ExecContext(ctx, purgeBatchSQL, cutoff, batch)
+		n, locked, err := s.purgeBatch(ctx, cutoff, batch)
 		if err != nil {
-			return total, translate(err, "postgres: purge deleted users")
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, translate(err, "postgres: purge deleted users")
+			return total, translate(err, op)
 		}
 		total += n
-		if n < int64(batch) {
+		if !locked || n < int64(batch) {
 			return total, nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -258,57 +261,23 @@ func (s *Store) PurgeDeleted(ctx context.Context, cutoff time.Time, batch int) (
 	}
 }
 
-// Purger removes deleted users older than Retention every Interval, until
-// its context ends. Several instances may run one each.
-type Purger struct {
-	Store     *Store
-	Retention time.Duration
-	Interval  time.Duration
-	// Batch bounds one statement (DefaultPurgeBatch when 0).
-	Batch  int
-	Logger *slog.Logger
-	// Now replaces time.Now (tests).
-	Now func() time.Time
-}
-
-// Run purges once at once, then every Interval, and returns when ctx ends.
-func (p *Purger) Run(ctx context.Context) {
-	if p.Interval <= 0 || p.Retention <= 0 {
-		return
-	}
-	t := time.NewTicker(p.Interval)
-	defer t.Stop()
-	for {
-		_, _ = p.RunOnce(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// RunOnce purges the users deleted longer than Retention ago and logs the
-// outcome. It returns how many it removed.
-func (p *Purger) RunOnce(ctx context.Context) (int64, error) {
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
-	n, err := p.Store.PurgeDeleted(ctx, now().Add(-p.Retention), p.Batch)
-	log := p.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	switch {
-	case err != nil && ctx.Err() == nil:
-		log.LogAttrs(ctx, slog.LevelError, "purge of deleted users failed", slog.Int64("purged", n), slog.String("error", err.Error()))
-	case n > 0:
-		log.LogAttrs(ctx, slog.LevelInfo, "purged deleted users", slog.Int64("purged", n),
-			slog.String("retention", p.Retention.String()))
-	}
+// purgeBatch runs one purgeBatchSQL under purgeLockKey; locked is false
+// when another session holds it (and nothing was done).
+func (s *Store) purgeBatch(ctx context.Context, cutoff time.Time, batch int) (n int64, locked bool, err error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return n, fmt.Errorf("purge deleted users: %w", err)
+		return 0, false, err
 	}
-	return n, nil
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := tx.GetContext(ctx, &locked, `SELECT pg_try_advisory_xact_lock($1)`, purgeLockKey); err != nil || !locked {
+		return 0, false, err
+	}
+	res, err := tx.ExecContext(ctx, purgeBatchSQL, cutoff, batch)
+	if err != nil {
+		return 0, true, err
+	}
+	if n, err = res.RowsAffected(); err != nil {
+		return 0, true, err
+	}
+	return n, true, tx.Commit()
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -191,7 +192,7 @@ func TestDeleted_BackgroundPurge(t *testing.T) {
 		if i%3 == 0 {
 			tid = other.ID
 		}
-		u := newUser(tid, "p"+itoa(i)+"@x.example", directory.Identity{SignInType: "emailAddress", Issuer: "x", IssuerAssignedID: "p" + itoa(i) + "@x.example"})
+		u := newUser(tid, "p"+strconv.Itoa(i)+"@x.example", directory.Identity{SignInType: "emailAddress", Issuer: "x", IssuerAssignedID: "p" + strconv.Itoa(i) + "@x.example"})
 		mustCreate(t, s, u)
 		if err := s.DeleteUser(ctx, tid, directory.UserKey{ID: u.ID}); err != nil {
 			t.Fatal(err)
@@ -217,8 +218,7 @@ func TestDeleted_BackgroundPurge(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := &postgres.Purger{Store: s, Retention: time.Hour, Interval: time.Hour, Batch: 7}
-			purged[i], errs[i] = p.RunOnce(ctx)
+			purged[i], errs[i] = s.PurgeDeleted(ctx, time.Now().Add(-time.Hour), 7)
 		}()
 	}
 	wg.Wait()
@@ -238,26 +238,65 @@ func TestDeleted_BackgroundPurge(t *testing.T) {
 	if _, err := s.GetDeletedUser(ctx, tn.ID, recent.ID); err != nil {
 		t.Errorf("recently deleted user: %v", err)
 	}
-	// Run stops with its context.
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		(&postgres.Purger{Store: s, Retention: time.Hour, Interval: time.Millisecond}).Run(cctx)
-		close(done)
-	}()
-	time.Sleep(20 * time.Millisecond)
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Purger.Run did not stop")
-	}
 }
 
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
+// TestBackgroundJobs_OneInstanceAtATime holds each job's advisory lock as
+// another instance would: PurgeDeleted and PruneUserChanges then do nothing
+// and report no error, and do their work once it is released.
+func TestBackgroundJobs_OneInstanceAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, tn := newTenant(t)
+	for i := range 3 {
+		u := newUser(tn.ID, "lock"+strconv.Itoa(i)+"@contoso.onmicrosoft.com")
+		mustCreate(t, s, u)
+		if err := s.DeleteUser(ctx, tn.ID, directory.UserKey{ID: u.ID}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return itoa(i/10) + digits[i%10:i%10+1]
+	if _, err := s.PruneUserChanges(ctx, time.Now().Add(-time.Hour)); err != nil { // a first mark
+		t.Fatal(err)
+	}
+	changes := func() (n int) {
+		t.Helper()
+		if err := s.DB().QueryRow(`SELECT count(*) FROM user_changes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if changes() == 0 {
+		t.Fatal("no changes logged to prune")
+	}
+	for _, job := range []struct {
+		name string
+		key  int64
+		run  func() (int64, error)
+		left func() int
+	}{
+		{"PurgeDeleted", postgres.PurgeLockKey, func() (int64, error) { return s.PurgeDeleted(ctx, time.Now().Add(time.Hour), 1) },
+			func() int { return counts(t, s.DB())[0] }},
+		{"PruneUserChanges", postgres.PruneLockKey, func() (int64, error) { return s.PruneUserChanges(ctx, time.Now().Add(time.Hour)) },
+			changes},
+	} {
+		before := job.left()
+		holder, err := s.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := holder.Exec(`SELECT pg_advisory_xact_lock($1)`, job.key); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := job.run(); n != 0 || err != nil {
+			t.Errorf("%s while another instance holds its lock: %d, %v; want 0, nil", job.name, n, err)
+		}
+		if left := job.left(); left != before {
+			t.Errorf("%s while another instance holds its lock: %d rows left, want %d", job.name, left, before)
+		}
+		if err := holder.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := job.run(); n == 0 || err != nil {
+			t.Errorf("%s after the lock was released: %d, %v; want work done", job.name, n, err)
+		}
+	}
 }

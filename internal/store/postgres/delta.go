@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -372,8 +371,10 @@ const pruneLockKey int64 = 0x6772617068646c74 // "graphdlt"
 // snapshot), deletes every change visible in the newest mark taken before
 // olderThan, records that mark as the horizon (tokens that do not see it
 // get syncStateNotFound) and forgets older marks. Run it periodically; the
-// retention granularity is the run interval. It returns how many changes it
-// deleted. Safe with several instances running.
+// retention granularity is the run interval (cmd/graphdir's background
+// jobs). It returns how many changes it deleted. Safe with several
+// instances running: while one prunes, the others' calls return at once
+// with 0 (pruneLockKey).
 func (s *Store) PruneUserChanges(ctx context.Context, olderThan time.Time) (int64, error) {
 	const op = "postgres: prune user changes"
 	var deleted int64
@@ -416,36 +417,4 @@ func (s *Store) PruneUserChanges(ctx context.Context, olderThan time.Time) (int6
 		return translate(err, op)
 	})
 	return deleted, err
-}
-
-// ChangeLogPruner runs PruneUserChanges every Interval with the cutoff
-// Retention ago, until ctx ends. Errors are logged and retried next time.
-type ChangeLogPruner struct {
-	Store     *Store
-	Retention time.Duration
-	Interval  time.Duration
-	Logger    *slog.Logger
-}
-
-// Run prunes once at once, then every Interval.
-func (p *ChangeLogPruner) Run(ctx context.Context) {
-	every := p.Interval
-	if every <= 0 {
-		every = time.Hour
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		n, err := p.Store.PruneUserChanges(ctx, time.Now().Add(-p.Retention))
-		if err != nil && ctx.Err() == nil && p.Logger != nil {
-			p.Logger.Error("pruning the delta change log", "err", err)
-		} else if n > 0 && p.Logger != nil {
-			p.Logger.Info("pruned the delta change log", "changes", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

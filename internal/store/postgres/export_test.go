@@ -85,3 +85,10 @@ func ImportCheckPlanForTest(ctx context.Context, s *Store, tenantID string, upns
 		pq.Array(lines), pq.Array(issuers), pq.Array(upns)).Scan(&plan)
 	return plan, err
 }
+
+// The advisory lock keys of the background jobs, for tests that hold them
+// as another instance would.
+const (
+	PurgeLockKey = purgeLockKey
+	PruneLockKey = pruneLockKey
+)
