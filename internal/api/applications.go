@@ -16,6 +16,7 @@ import (
 
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/jsonstrict"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // Applications is what the /v1.0/applications routes need;
@@ -125,7 +126,7 @@ func noQuery(c *gin.Context) error {
 		return directory.Errorf(directory.KindBadRequest, "The query string is malformed.")
 	}
 	for k := range q {
-		return (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + clip(k) + "' is not supported on applications."}).WithTarget(clip(k))
+		return (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + textlimit.Clip(k, maxEchoed) + "' is not supported on applications."}).WithTarget(textlimit.Clip(k, maxEchoed))
 	}
 	return nil
 }
@@ -143,14 +144,14 @@ func (s *server) handleListApplications(c *gin.Context) {
 	var sel []string
 	for k, vs := range q {
 		if len(vs) != 1 {
-			s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + clip(k) + "' was given more than once."}).WithTarget(clip(k)))
+			s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + textlimit.Clip(k, maxEchoed) + "' was given more than once."}).WithTarget(textlimit.Clip(k, maxEchoed)))
 			return
 		}
 		switch k {
 		case "$top":
 			n, err := strconv.Atoi(vs[0])
 			if err != nil || n < 1 || n > 999 {
-				s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Invalid page size specified: '" + clip(vs[0]) + "'. Must be between 1 and 999 inclusive."}).WithTarget("$top"))
+				s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Invalid page size specified: '" + textlimit.Clip(vs[0], maxEchoed) + "'. Must be between 1 and 999 inclusive."}).WithTarget("$top"))
 				return
 			}
 			top = n
@@ -162,7 +163,7 @@ func (s *server) handleListApplications(c *gin.Context) {
 				return
 			}
 		default:
-			s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + clip(k) + "' is not supported on applications."}).WithTarget(clip(k)))
+			s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + textlimit.Clip(k, maxEchoed) + "' is not supported on applications."}).WithTarget(textlimit.Clip(k, maxEchoed)))
 			return
 		}
 	}
@@ -210,7 +211,7 @@ func (s *server) handleGetApplication(c *gin.Context) {
 		}
 		for k, vs := range q {
 			if k != "$select" || len(vs) != 1 {
-				s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + clip(k) + "' is not supported on an application."}).WithTarget(clip(k)))
+				s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + textlimit.Clip(k, maxEchoed) + "' is not supported on an application."}).WithTarget(textlimit.Clip(k, maxEchoed)))
 				return
 			}
 			if sel, err = parseAppSelect(vs[0]); err != nil {
@@ -247,7 +248,7 @@ func parseAppSelect(v string) ([]string, error) {
 		}
 		if i < 0 {
 			return nil, (&directory.Error{Kind: directory.KindInvalid,
-				Message: "Could not find a property named '" + clip(name) + "' on type 'microsoft.graph.application'."}).WithTarget("$select")
+				Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph.application'."}).WithTarget("$select")
 		}
 		if !slices.Contains(out, applicationProperties[i]) {
 			out = append(out, applicationProperties[i])
@@ -415,7 +416,7 @@ func (s *server) strictBody(c *gin.Context) ([]jsonstrict.Member, error) {
 
 func unknownProperty(key, resource string) error {
 	return (&directory.Error{Kind: directory.KindInvalid,
-		Message: "Property '" + clip(key) + "' does not exist as a declared property or extension property of '" + resource + "'."}).WithTarget(clip(key))
+		Message: "Property '" + textlimit.Clip(key, maxEchoed) + "' does not exist as a declared property or extension property of '" + resource + "'."}).WithTarget(textlimit.Clip(key, maxEchoed))
 }
 
 func invalidProperty(key string) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/textlimit"
 	"github.com/graphdir/graphdir/pkg/odata"
 )
 
@@ -166,17 +167,17 @@ func auditFilter(e odata.Expr, q *directory.AuditQuery) error {
 	prop := path.Segments[0]
 	setString := func(dst *string, kinds ...odata.LiteralKind) error {
 		if b.Op != odata.OpEq {
-			return errAuditFilter("Only 'eq' is supported for property '" + clip(prop) + "' of directoryAudit.")
+			return errAuditFilter("Only 'eq' is supported for property '" + textlimit.Clip(prop, maxEchoed) + "' of directoryAudit.")
 		}
 		kindOK := false
 		for _, k := range kinds {
 			kindOK = kindOK || lit.Kind == k
 		}
 		if !kindOK {
-			return (&directory.Error{Kind: directory.KindInvalid, Message: "Property '" + clip(prop) + "' compares with a string literal."}).WithTarget("$filter")
+			return (&directory.Error{Kind: directory.KindInvalid, Message: "Property '" + textlimit.Clip(prop, maxEchoed) + "' compares with a string literal."}).WithTarget("$filter")
 		}
 		if *dst != "" && *dst != lit.Value {
-			return errAuditFilter("Property '" + clip(prop) + "' may be compared only once.")
+			return errAuditFilter("Property '" + textlimit.Clip(prop, maxEchoed) + "' may be compared only once.")
 		}
 		*dst = lit.Value
 		return nil
@@ -188,7 +189,7 @@ func auditFilter(e odata.Expr, q *directory.AuditQuery) error {
 		}
 		t, err := parseDateTimeOffset(lit.Value)
 		if err != nil {
-			return (&directory.Error{Kind: directory.KindInvalid, Message: "Invalid DateTimeOffset '" + clip(lit.Value) + "'."}).WithTarget("$filter")
+			return (&directory.Error{Kind: directory.KindInvalid, Message: "Invalid DateTimeOffset '" + textlimit.Clip(lit.Value, maxEchoed) + "'."}).WithTarget("$filter")
 		}
 		switch b.Op {
 		case odata.OpGe, odata.OpGt:
@@ -216,7 +217,7 @@ func auditFilter(e odata.Expr, q *directory.AuditQuery) error {
 		return setString(&q.Category, odata.LitString)
 	}
 	return (&directory.Error{Kind: directory.KindUnsupported,
-		Message: "Unsupported or invalid query filter clause specified for property '" + clip(prop) + "' of resource 'directoryAudit'."}).WithTarget("$filter")
+		Message: "Unsupported or invalid query filter clause specified for property '" + textlimit.Clip(prop, maxEchoed) + "' of resource 'directoryAudit'."}).WithTarget("$filter")
 }
 
 func parseDateTimeOffset(v string) (time.Time, error) {

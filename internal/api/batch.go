@@ -16,6 +16,7 @@ import (
 
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/jsonstrict"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // JSON batching: POST /v1.0/$batch carries up to 20 requests in one body.
@@ -131,7 +132,7 @@ func parseBatch(data []byte) ([]batchRequest, error) {
 			return nil, err
 		}
 		if _, dup := index[r.id]; dup {
-			return nil, batchError(where+".id", "Request id '%s' appears more than once in the batch.", clip(r.id))
+			return nil, batchError(where+".id", "Request id '%s' appears more than once in the batch.", textlimit.Clip(r.id, maxEchoed))
 		}
 		index[r.id] = i
 		out = append(out, r)
@@ -144,10 +145,10 @@ func parseBatch(data []byte) ([]batchRequest, error) {
 			switch {
 			case !known:
 				return nil, batchError("requests["+strconv.Itoa(i)+"].dependsOn",
-					"Request '%s' depends on '%s', which is not in the batch.", clip(r.id), clip(d))
+					"Request '%s' depends on '%s', which is not in the batch.", textlimit.Clip(r.id, maxEchoed), textlimit.Clip(d, maxEchoed))
 			case j >= i:
 				return nil, batchError("requests["+strconv.Itoa(i)+"].dependsOn",
-					"Request '%s' depends on '%s', which is not declared before it; a request may depend only on earlier requests.", clip(r.id), clip(d))
+					"Request '%s' depends on '%s', which is not declared before it; a request may depend only on earlier requests.", textlimit.Clip(r.id, maxEchoed), textlimit.Clip(d, maxEchoed))
 			}
 		}
 	}
@@ -166,9 +167,9 @@ func strictError(err error, prefix string) error {
 			}
 			target += je.Key
 		}
-		return batchError(clip(target), "%s", clip(je.Msg))
+		return batchError(textlimit.Clip(target, maxEchoed), "%s", textlimit.Clip(je.Msg, maxEchoed))
 	}
-	return batchError(prefix, "%s", clip(err.Error()))
+	return batchError(prefix, "%s", textlimit.Clip(err.Error(), maxEchoed))
 }
 
 func parseBatchRequest(data json.RawMessage, where string) (batchRequest, error) {
@@ -203,7 +204,7 @@ func parseBatchRequest(data json.RawMessage, where string) (batchRequest, error)
 	}
 	r.method = strings.ToUpper(method)
 	if !batchMethods[r.method] {
-		return r, batchError(where+".method", "Method '%s' of request '%s' is not supported in a batch; use GET, POST, PATCH, PUT or DELETE.", clip(method), clip(r.id))
+		return r, batchError(where+".method", "Method '%s' of request '%s' is not supported in a batch; use GET, POST, PATCH, PUT or DELETE.", textlimit.Clip(method, maxEchoed), textlimit.Clip(r.id, maxEchoed))
 	}
 	rawURL, err := str("url")
 	if err != nil {
@@ -211,29 +212,29 @@ func parseBatchRequest(data json.RawMessage, where string) (batchRequest, error)
 	}
 	if r.target, err = batchTarget(rawURL); err != nil {
 		return r, (&directory.Error{Kind: directory.KindBadRequest,
-			Message: "The url of request '" + clip(r.id) + "' " + err.Error() + "."}).WithTarget(where + ".url")
+			Message: "The url of request '" + textlimit.Clip(r.id, maxEchoed) + "' " + err.Error() + "."}).WithTarget(where + ".url")
 	}
 	r.header = http.Header{}
 	if v, ok := f["headers"]; ok && !jsonstrict.IsNull(v) {
 		members, err := jsonstrict.Object(v)
 		if err != nil {
-			return r, batchError(where+".headers", "'headers' of request '%s' must be an object of string values.", clip(r.id))
+			return r, batchError(where+".headers", "'headers' of request '%s' must be an object of string values.", textlimit.Clip(r.id, maxEchoed))
 		}
 		for _, m := range members {
 			name := m.Key
 			var value string
 			if err := json.Unmarshal(m.Value, &value); err != nil {
-				return r, batchError(where+".headers", "Header '%s' of request '%s' must have a string value.", clip(name), clip(r.id))
+				return r, batchError(where+".headers", "Header '%s' of request '%s' must have a string value.", textlimit.Clip(name, maxEchoed), textlimit.Clip(r.id, maxEchoed))
 			}
 			if !validHeaderName(name) || !validHeaderValue(value) {
-				return r, batchError(where+".headers", "Request '%s' has an invalid header '%s'.", clip(r.id), clip(name))
+				return r, batchError(where+".headers", "Request '%s' has an invalid header '%s'.", textlimit.Clip(r.id, maxEchoed), textlimit.Clip(name, maxEchoed))
 			}
 			canon := http.CanonicalHeaderKey(name)
 			if why, bad := batchForbiddenHeaders[canon]; bad {
-				return r, batchError(where+".headers", "Request '%s' may not set the '%s' header: %s.", clip(r.id), canon, why)
+				return r, batchError(where+".headers", "Request '%s' may not set the '%s' header: %s.", textlimit.Clip(r.id, maxEchoed), canon, why)
 			}
 			if len(r.header.Values(canon)) > 0 {
-				return r, batchError(where+".headers", "Request '%s' sets the '%s' header more than once.", clip(r.id), canon)
+				return r, batchError(where+".headers", "Request '%s' sets the '%s' header more than once.", textlimit.Clip(r.id, maxEchoed), canon)
 			}
 			r.header.Set(canon, value)
 		}
@@ -241,12 +242,12 @@ func parseBatchRequest(data json.RawMessage, where string) (batchRequest, error)
 	if v, ok := f["body"]; ok && !jsonstrict.IsNull(v) {
 		r.body = bytes.TrimSpace(v)
 		if r.header.Get("Content-Type") == "" {
-			return r, batchError(where+".headers", "Request '%s' has a body, so its headers must include Content-Type.", clip(r.id))
+			return r, batchError(where+".headers", "Request '%s' has a body, so its headers must include Content-Type.", textlimit.Clip(r.id, maxEchoed))
 		}
 	}
 	if v, ok := f["dependsOn"]; ok && !jsonstrict.IsNull(v) {
 		if err := json.Unmarshal(v, &r.dependsOn); err != nil {
-			return r, batchError(where+".dependsOn", "'dependsOn' of request '%s' must be an array of request ids.", clip(r.id))
+			return r, batchError(where+".dependsOn", "'dependsOn' of request '%s' must be an array of request ids.", textlimit.Clip(r.id, maxEchoed))
 		}
 	}
 	return r, nil
@@ -421,7 +422,7 @@ func (readCloser) Close() error { return nil }
 // depends on failed.
 func (s *server) failedDependency(c *gin.Context, id, dep string) batchResponse {
 	return s.itemError(c, id, http.StatusFailedDependency, "FailedDependency",
-		"The request was not run because request '"+clip(dep)+"', which it depends on, failed.")
+		"The request was not run because request '"+textlimit.Clip(dep, maxEchoed)+"', which it depends on, failed.")
 }
 
 // itemError is a Graph error envelope for a request the batch answers

@@ -13,6 +13,7 @@ import (
 
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/jsonstrict"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // odataTypeUser is the only @odata.type a user body may declare.
@@ -85,9 +86,9 @@ func strictMembers(data []byte) ([]jsonstrict.Member, error) {
 	if err != nil {
 		var je *jsonstrict.Error
 		if errors.As(err, &je) && je.Key != "" {
-			return nil, (&directory.Error{Kind: directory.KindInvalid, Message: clip(je.Error())}).WithTarget(clip(je.Key))
+			return nil, (&directory.Error{Kind: directory.KindInvalid, Message: textlimit.Clip(je.Error(), maxEchoed)}).WithTarget(textlimit.Clip(je.Key, maxEchoed))
 		}
-		return nil, directory.Errorf(directory.KindBadRequest, "%s", clip(err.Error()))
+		return nil, directory.Errorf(directory.KindBadRequest, "%s", textlimit.Clip(err.Error(), maxEchoed))
 	}
 	return members, nil
 }
@@ -103,7 +104,7 @@ func decodeUserBody(data []byte) (map[string]any, error) {
 	}
 	values := make(map[string]any, len(members))
 	for _, m := range members {
-		name := clip(m.Key)
+		name := textlimit.Clip(m.Key, maxEchoed)
 		if strings.HasPrefix(m.Key, "@") {
 			if m.Key == "@odata.type" {
 				if !bytes.Equal(bytes.TrimSpace(m.Value), []byte(`"`+odataTypeUser+`"`)) {

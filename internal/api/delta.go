@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/textlimit"
 	"github.com/graphdir/graphdir/pkg/odata"
 )
 
@@ -152,14 +153,14 @@ func parseDeltaQuery(rawQuery string) (*deltaRequest, error) {
 			r.deltaToken, r.hasDelta = value, true
 		case "$format":
 			if !strings.EqualFold(value, "json") && !strings.EqualFold(value, "application/json") {
-				return nil, directory.Errorf(directory.KindUnsupported, "Format '%s' is not supported; use 'json'.", clip(value))
+				return nil, directory.Errorf(directory.KindUnsupported, "Format '%s' is not supported; use 'json'.", textlimit.Clip(value, maxEchoed))
 			}
 		default:
 			if _, known := knownOptions[lower]; known {
 				return nil, (&directory.Error{Kind: directory.KindUnsupported,
 					Message: "Query option '" + lower + "' is not supported with delta query; only $select, $filter (id eq '...' or ...), $skiptoken and $deltatoken are."}).WithTarget(lower)
 			}
-			return nil, directory.Errorf(directory.KindInvalid, "Unrecognized query argument specified: '%s'.", clip(name))
+			return nil, directory.Errorf(directory.KindInvalid, "Unrecognized query argument specified: '%s'.", textlimit.Clip(name, maxEchoed))
 		}
 	}
 	if r.hasSkip && r.hasDelta {
@@ -242,7 +243,7 @@ func deltaFilterIDs(e odata.Expr, ids *[]string) error {
 		}
 		if !directory.IsGUID(lit.Value) {
 			return (&directory.Error{Kind: directory.KindInvalid,
-				Message: "Invalid object identifier '" + clip(lit.Value) + "'."}).WithTarget("id")
+				Message: "Invalid object identifier '" + textlimit.Clip(lit.Value, maxEchoed) + "'."}).WithTarget("id")
 		}
 		id := directory.ParseUserKey(lit.Value).ID
 		for _, have := range *ids {

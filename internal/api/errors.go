@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -207,15 +206,3 @@ func (s *server) renderError(c *gin.Context, err error) {
 
 // maxEchoed bounds how much of a client-supplied name an error message repeats.
 const maxEchoed = 128
-
-// clip shortens a client-supplied name for an error message.
-func clip(s string) string {
-	if len(s) <= maxEchoed {
-		return s
-	}
-	cut := maxEchoed
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/jsonstrict"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // Directory extension attributes at the edge: definitions under
@@ -58,7 +59,7 @@ func (s *server) selectExtensions(c *gin.Context, q *queryOptions, users []*dire
 	eu, ok := s.users.(ExtensionUsers)
 	if !ok {
 		return (&directory.Error{Kind: directory.KindUnsupported,
-			Message: "Property '" + clip(names[0]) + "' does not exist as a declared property or extension property."}).WithTarget(clip(names[0]))
+			Message: "Property '" + textlimit.Clip(names[0], maxEchoed) + "' does not exist as a declared property or extension property."}).WithTarget(textlimit.Clip(names[0], maxEchoed))
 	}
 	ctx := c.Request.Context()
 	defs, err := eu.ResolveExtensions(ctx, names)
@@ -75,7 +76,7 @@ func (s *server) selectExtensions(c *gin.Context, q *queryOptions, users []*dire
 			r, ok := byName[strings.ToLower(p.Name)]
 			if !ok { // ResolveExtensions refuses unknown names; never here
 				return (&directory.Error{Kind: directory.KindUnsupported,
-					Message: "Property '" + clip(p.Name) + "' does not exist as a declared property or extension property."}).WithTarget(clip(p.Name))
+					Message: "Property '" + textlimit.Clip(p.Name, maxEchoed) + "' does not exist as a declared property or extension property."}).WithTarget(textlimit.Clip(p.Name, maxEchoed))
 			}
 			p = r
 		}

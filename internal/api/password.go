@@ -10,6 +10,7 @@ import (
 
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/jsonstrict"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // PasswordChanger serves POST /v1.0/me/changePassword; *directory.Service
@@ -57,7 +58,7 @@ func decodeChangePassword(data []byte) (string, string, error) {
 		var je *jsonstrict.Error
 		if errors.As(err, &je) && je.Key != "" {
 			return "", "", (&directory.Error{Kind: directory.KindInvalid,
-				Message: "Property '" + clip(je.Key) + "' is not allowed here: the body takes only currentPassword and newPassword."}).WithTarget(clip(je.Key))
+				Message: "Property '" + textlimit.Clip(je.Key, maxEchoed) + "' is not allowed here: the body takes only currentPassword and newPassword."}).WithTarget(textlimit.Clip(je.Key, maxEchoed))
 		}
 		// The parser's message may quote the body; the body holds passwords.
 		return "", "", directory.Errorf(directory.KindBadRequest, "The request body must be a JSON object with currentPassword and newPassword.")

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/textlimit"
 	"github.com/graphdir/graphdir/pkg/odata"
 )
 
@@ -84,7 +84,7 @@ func splitQuery(rawQuery string) ([]queryParam, error) {
 		}
 		if lower := strings.ToLower(name); strings.HasPrefix(name, "$") {
 			if seen[lower] {
-				return nil, directory.Errorf(directory.KindInvalid, "Query option '%s' was specified more than once, but it must be specified at most once.", clip(name))
+				return nil, directory.Errorf(directory.KindInvalid, "Query option '%s' was specified more than once, but it must be specified at most once.", textlimit.Clip(name, maxEchoed))
 			}
 			seen[lower] = true
 		}
@@ -147,7 +147,7 @@ func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
 		bit, known := knownOptions[lower]
 		switch {
 		case !known:
-			return nil, directory.Errorf(directory.KindInvalid, "Unrecognized query argument specified: '%s'.", clip(name))
+			return nil, directory.Errorf(directory.KindInvalid, "Unrecognized query argument specified: '%s'.", textlimit.Clip(name, maxEchoed))
 		case bit == 0:
 			return nil, (&directory.Error{Kind: directory.KindUnsupported,
 				Message: "Query option '" + lower + "' is not supported."}).WithTarget(lower)
@@ -181,7 +181,7 @@ func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
 			q.skipToken = value
 		case optFormat:
 			if !strings.EqualFold(value, "json") && !strings.EqualFold(value, "application/json") {
-				err = directory.Errorf(directory.KindUnsupported, "Format '%s' is not supported; use 'json'.", clip(value))
+				err = directory.Errorf(directory.KindUnsupported, "Format '%s' is not supported; use 'json'.", textlimit.Clip(value, maxEchoed))
 			}
 		}
 		if err != nil {
@@ -204,24 +204,11 @@ func syntaxError(prefix string, err error) error {
 	if errors.As(err, &list) && len(list) > 0 {
 		msg = list[0].Error()
 	}
-	msg = clipMessage(msg)
+	msg = textlimit.Clip(msg, 4*maxEchoed)
 	if !strings.HasSuffix(msg, ".") {
 		msg += "."
 	}
 	return directory.Errorf(directory.KindBadRequest, "%s: %s", prefix, msg)
-}
-
-// clipMessage bounds a parser message, which may quote client text.
-func clipMessage(s string) string {
-	const max = 4 * maxEchoed
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // parseSelect resolves a $select list. Names match case-insensitively and
@@ -241,7 +228,7 @@ func parseSelect(v string) ([]*directory.Property, error) {
 		}
 		if !ok || p.WriteOnly {
 			return nil, (&directory.Error{Kind: directory.KindUnsupported,
-				Message: "Property '" + clip(name) + "' does not exist as a declared property or extension property."}).WithTarget(clip(name))
+				Message: "Property '" + textlimit.Clip(name, maxEchoed) + "' does not exist as a declared property or extension property."}).WithTarget(textlimit.Clip(name, maxEchoed))
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)
@@ -255,7 +242,7 @@ func parseSelect(v string) ([]*directory.Property, error) {
 func parseSkip(v string) (int, error) {
 	n, err := odata.ParseNonNegativeInt(v)
 	if err != nil {
-		return 0, directory.Errorf(directory.KindBadRequest, "Invalid $skip value: '%s'. Must be a non-negative integer.", clip(v))
+		return 0, directory.Errorf(directory.KindBadRequest, "Invalid $skip value: '%s'. Must be a non-negative integer.", textlimit.Clip(v, maxEchoed))
 	}
 	return n, nil
 }
@@ -263,7 +250,7 @@ func parseSkip(v string) (int, error) {
 func parseTop(v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > maxPageSize {
-		return 0, directory.Errorf(directory.KindUnsupported, "Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", clip(v), maxPageSize)
+		return 0, directory.Errorf(directory.KindUnsupported, "Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", textlimit.Clip(v, maxEchoed), maxPageSize)
 	}
 	return n, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/textlimit"
 	"github.com/graphdir/graphdir/pkg/odata"
 )
 
@@ -178,7 +179,7 @@ func roleAssignmentFilter(e odata.Expr, f *directory.RoleAssignmentFilter) error
 			dst = &f.RoleDefinitionID
 		default:
 			return (&directory.Error{Kind: directory.KindUnsupported,
-				Message: "Unsupported filter on roleAssignments: property '" + clip(path.Segments[0]) + "' cannot be filtered; use principalId or roleDefinitionId."}).WithTarget(clip(path.Segments[0]))
+				Message: "Unsupported filter on roleAssignments: property '" + textlimit.Clip(path.Segments[0], maxEchoed) + "' cannot be filtered; use principalId or roleDefinitionId."}).WithTarget(textlimit.Clip(path.Segments[0], maxEchoed))
 		}
 		if *dst != "" && !strings.EqualFold(*dst, lit.Value) {
 			// x eq 'a' and x eq 'b' matches nothing.
@@ -280,7 +281,7 @@ func decodeRoleAssignment(data []byte) (map[string]string, error) {
 			out[m.Key] = v
 		default:
 			return nil, (&directory.Error{Kind: directory.KindInvalid,
-				Message: "Property '" + clip(m.Key) + "' does not exist as a declared property of unifiedRoleAssignment or cannot be set; the writable properties are principalId, roleDefinitionId and directoryScopeId."}).WithTarget(clip(m.Key))
+				Message: "Property '" + textlimit.Clip(m.Key, maxEchoed) + "' does not exist as a declared property of unifiedRoleAssignment or cannot be set; the writable properties are principalId, roleDefinitionId and directoryScopeId."}).WithTarget(textlimit.Clip(m.Key, maxEchoed))
 		}
 	}
 	return out, nil

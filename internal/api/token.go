@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/oauth"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // TokenEndpoint is the protocol logic of the built-in issuer's token
@@ -220,7 +221,7 @@ func (s *server) handleToken(c *gin.Context) {
 	for k, vs := range form {
 		// RFC 6749 §3.1: parameters must not be sent more than once.
 		if len(vs) > 1 {
-			s.writeOAuthError(c, invalidRequest("The parameter '"+clip(k)+"' was sent more than once."), false)
+			s.writeOAuthError(c, invalidRequest("The parameter '"+textlimit.Clip(k, maxEchoed)+"' was sent more than once."), false)
 			return
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // handleListUsers serves GET /v1.0/users: every query option parsed with
@@ -291,7 +292,7 @@ func userKey(c *gin.Context) (string, error) {
 		return b.String(), nil
 	}
 	if strings.HasPrefix(key, "$") {
-		return "", errSegmentNotFound(clip(key))
+		return "", errSegmentNotFound(textlimit.Clip(key, maxEchoed))
 	}
 	return key, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // readyTimeout bounds one readiness probe.
@@ -73,7 +74,7 @@ func (s *server) handleNoRoute(c *gin.Context) {
 		s.writeError(c, errNoResource())
 		return
 	}
-	s.writeError(c, errSegmentNotFound(clip(unknownSegment(path))))
+	s.writeError(c, errSegmentNotFound(textlimit.Clip(unknownSegment(path), maxEchoed)))
 }
 
 // handleNoMethod answers a known path with a method it does not serve; gin

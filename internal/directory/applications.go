@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // Application permission names used by the applications API (beside the
@@ -262,7 +264,7 @@ func AuthorizeApplications(p *Principal, write bool) error {
 func (s *Applications) Authorize(ctx context.Context, write bool, act Activity, target string) error {
 	err := AuthorizeApplications(PrincipalFrom(ctx), write)
 	if err != nil && write && IsDenial(err) {
-		s.audit.Record(ctx, act, AuditTarget{ID: clipName(target)}, err)
+		s.audit.Record(ctx, act, AuditTarget{ID: textlimit.Clip(target, maxEchoed)}, err)
 	}
 	return err
 }
@@ -270,7 +272,7 @@ func (s *Applications) Authorize(ctx context.Context, write bool, act Activity, 
 // begin starts the audit event of a write on the application addressed
 // by key (resolved to its object id once known).
 func (s *Applications) begin(ctx context.Context, act Activity, key string, props ...string) (context.Context, *AuditEvent) {
-	return s.audit.Begin(ctx, act, AuditTarget{ID: clipName(key), ModifiedProperties: modifiedProperties(props)})
+	return s.audit.Begin(ctx, act, AuditTarget{ID: textlimit.Clip(key, maxEchoed), ModifiedProperties: modifiedProperties(props)})
 }
 
 // resolved names the application in ev once it has been read.
@@ -301,26 +303,19 @@ func parseAppKey(key string) (id string, byAppID bool, err error) {
 			rest = rest[1 : len(rest)-1]
 		}
 		if !IsGUID(rest) {
-			return "", false, ErrNotFoundApplication(clipName(key))
+			return "", false, ErrNotFoundApplication(textlimit.Clip(key, maxEchoed))
 		}
 		return strings.ToLower(rest), true, nil
 	}
 	if !IsGUID(key) {
-		return "", false, Errorf(KindInvalid, "Invalid object identifier '%s'.", clipName(key))
+		return "", false, Errorf(KindInvalid, "Invalid object identifier '%s'.", textlimit.Clip(key, maxEchoed))
 	}
 	return strings.ToLower(key), false, nil
 }
 
-func clipName(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	cut := 64
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// maxEchoed bounds how much of a caller's key or name an error message or
+// an audit target repeats.
+const maxEchoed = 64
 
 func (s *Applications) get(ctx context.Context, tenantID, key string) (*Application, error) {
 	id, byAppID, err := parseAppKey(key)
@@ -329,7 +324,7 @@ func (s *Applications) get(ctx context.Context, tenantID, key string) (*Applicat
 	}
 	a, err := s.store.GetApplication(ctx, tenantID, id, byAppID)
 	if KindOf(err) == KindNotFound {
-		return nil, ErrNotFoundApplication(clipName(key))
+		return nil, ErrNotFoundApplication(textlimit.Clip(key, maxEchoed))
 	}
 	return a, err
 }
@@ -342,7 +337,7 @@ func CanonicalPermissions(perms []string) ([]string, error) {
 	for _, p := range perms {
 		i := slices.IndexFunc(GrantablePermissions, func(g string) bool { return strings.EqualFold(g, p) })
 		if i < 0 {
-			return nil, Errorf(KindInvalid, "'%s' is not an application permission graphdir can grant.", clipName(p)).WithTarget("graphdirPermissions")
+			return nil, Errorf(KindInvalid, "'%s' is not an application permission graphdir can grant.", textlimit.Clip(p, maxEchoed)).WithTarget("graphdirPermissions")
 		}
 		out = append(out, GrantablePermissions[i])
 	}
@@ -790,7 +785,7 @@ func (s *Applications) OperatorListApplications(ctx context.Context, tenantID st
 // OperatorGetApplication returns an application by object id or client id.
 func (s *Applications) OperatorGetApplication(ctx context.Context, tenantID, key string) (*Application, error) {
 	if !IsGUID(key) {
-		return nil, ErrNotFoundApplication(clipName(key))
+		return nil, ErrNotFoundApplication(textlimit.Clip(key, maxEchoed))
 	}
 	a, err := s.store.GetApplication(ctx, tenantID, strings.ToLower(key), false)
 	if KindOf(err) == KindNotFound {

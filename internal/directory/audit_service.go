@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // serviceExt holds the Service's step-up, audit and password-attempt
@@ -66,7 +68,7 @@ func (s *Service) auditUser(ctx context.Context, act Activity, key string, names
 	}
 	t := AuditTarget{Type: "User", ID: k.ID, ModifiedProperties: modifiedProperties(names)}
 	if k.UPN != "" {
-		t.UserPrincipalName = clipAudit(k.UPN)
+		t.UserPrincipalName = textlimit.Clip(k.UPN, maxAuditText)
 	}
 	ctx, ev := s.ext.audit.Begin(ctx, act, t)
 	if ev != nil {
@@ -94,12 +96,8 @@ func auditNewUser(ctx context.Context, u *User) {
 	}
 }
 
-func clipAudit(s string) string {
-	if len(s) > 256 {
-		return s[:256]
-	}
-	return s
-}
+// maxAuditText bounds a caller-supplied value an audit target records.
+const maxAuditText = 256
 
 // ----- denials at the edge
 
@@ -151,7 +149,7 @@ func (s *Service) RecordDenied(ctx context.Context, act Activity, target string,
 		return
 	}
 	if act.TargetType != "User" {
-		t := AuditTarget{ID: clipAudit(target)}
+		t := AuditTarget{ID: textlimit.Clip(target, maxAuditText)}
 		s.ext.audit.Record(ctx, act, t, err)
 		return
 	}

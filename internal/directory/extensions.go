@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/graphdir/graphdir/internal/jsonstrict"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // Directory extension attributes (graph-users.md 2.4): an application of
@@ -183,8 +184,8 @@ func (u *User) extensionValue(d *ExtensionProperty) any {
 // ----- decoding values
 
 func errUnknownExtension(name string) *Error {
-	return &Error{Kind: KindInvalid, Target: clipName(name),
-		Message: "Property '" + clipName(name) + "' does not exist as a declared property or extension property."}
+	return &Error{Kind: KindInvalid, Target: textlimit.Clip(name, maxEchoed),
+		Message: "Property '" + textlimit.Clip(name, maxEchoed) + "' does not exist as a declared property or extension property."}
 }
 
 // DecodeExtension decodes a JSON value against its definition. JSON null
@@ -316,8 +317,8 @@ func (s *Service) splitExtensions(ctx context.Context, tenantID string, values m
 			return nil, nil, errUnknownExtension(name)
 		}
 		if prev, dup := seen[d.ID]; dup {
-			return nil, nil, &Error{Kind: KindInvalid, Target: clipName(name),
-				Message: "Properties '" + clipName(prev) + "' and '" + clipName(name) + "' name the same extension property."}
+			return nil, nil, &Error{Kind: KindInvalid, Target: textlimit.Clip(name, maxEchoed),
+				Message: "Properties '" + textlimit.Clip(prev, maxEchoed) + "' and '" + textlimit.Clip(name, maxEchoed) + "' name the same extension property."}
 		}
 		seen[d.ID] = name
 		var raw json.RawMessage
@@ -410,8 +411,8 @@ func (s *Service) ResolveExtensions(ctx context.Context, names []string) ([]*Ext
 	for _, name := range names {
 		d := defs[strings.ToLower(name)]
 		if d == nil {
-			return nil, &Error{Kind: KindUnsupported, Target: clipName(name),
-				Message: "Property '" + clipName(name) + "' does not exist as a declared property or extension property."}
+			return nil, &Error{Kind: KindUnsupported, Target: textlimit.Clip(name, maxEchoed),
+				Message: "Property '" + textlimit.Clip(name, maxEchoed) + "' does not exist as a declared property or extension property."}
 		}
 		if !slices.Contains(out, d) {
 			out = append(out, d)

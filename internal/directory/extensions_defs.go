@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // Extension property definitions: Graph's
@@ -29,7 +31,7 @@ func (s *Applications) extensionStore() (ExtensionStore, error) {
 
 // ErrNotFoundExtensionProperty is the not-found error of a definition.
 func ErrNotFoundExtensionProperty(id string) *Error {
-	return Errorf(KindNotFound, "Resource '%s' does not exist or one of its queried reference-property objects are not present.", clipName(id))
+	return Errorf(KindNotFound, "Resource '%s' does not exist or one of its queried reference-property objects are not present.", textlimit.Clip(id, maxEchoed))
 }
 
 func validExtensionShortName(name string) bool {
@@ -101,7 +103,7 @@ func (s *Applications) CreateExtensionProperty(ctx context.Context, appKey strin
 			return nil, Errorf(KindConflict, "An extension property named '%s' already exists.", d.Name).WithTarget("name")
 		}
 		if KindOf(err) == KindNotFound {
-			return nil, ErrNotFoundApplication(clipName(appKey))
+			return nil, ErrNotFoundApplication(textlimit.Clip(appKey, maxEchoed))
 		}
 		return nil, err
 	}

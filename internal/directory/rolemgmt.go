@@ -3,6 +3,8 @@ package directory
 import (
 	"context"
 	"strings"
+
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // ListRoleDefinitions returns the built-in directory roles
@@ -76,7 +78,7 @@ func (s *Service) assignRole(ctx context.Context, tenantID, principalID, roleDef
 	role, ok := LookupRole(roleDefinitionID)
 	if !ok || !IsGUID(roleDefinitionID) {
 		return nil, &Error{Kind: KindInvalid, Target: "roleDefinitionId",
-			Message: "The role definition '" + clipID(roleDefinitionID) + "' does not exist. GET /roleManagement/directory/roleDefinitions lists the built-in roles."}
+			Message: "The role definition '" + strings.ToValidUTF8(textlimit.Clip(roleDefinitionID, maxEchoed), "") + "' does not exist. GET /roleManagement/directory/roleDefinitions lists the built-in roles."}
 	}
 	if !IsGUID(principalID) {
 		return nil, &Error{Kind: KindInvalid, Target: "principalId", Message: "Property 'principalId' must be the object id (a GUID) of a user."}
@@ -101,11 +103,4 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, id string) (err erro
 	ctx, ev := s.Auditor().Begin(ctx, ActivityRemoveRoleMember, AuditTarget{ID: id, Type: "RoleAssignment"})
 	defer func() { s.Auditor().End(ctx, ev, err) }()
 	return s.store.DeleteRoleAssignment(ctx, a.P.TenantID, id)
-}
-
-func clipID(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return strings.ToValidUTF8(s, "")
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // GrantClientCredentials is the only grant type the token endpoint serves.
@@ -114,6 +115,7 @@ const (
 	maxParam              = 1024            // longest client_id / scope echoed or logged
 	maxSecretLen          = 512             // longer "secrets" are not ours
 	maxLoggedClientID     = 64              // client ids are attacker-chosen in logs
+	maxEchoed             = 128             // client text repeated in an error description
 	throttleDescription   = "Too many failed client authentication attempts. Retry later."
 )
 
@@ -180,14 +182,14 @@ func New(clients Clients, minter Minter, o Options) *Server {
 // authentication failure is the same invalid_client; only the log says why.
 func (s *Server) ClientCredentials(ctx context.Context, r Request) (*Token, error) {
 	if !directory.IsGUID(r.TenantID) {
-		return nil, newError(CodeInvalidRequest, 90002, "Tenant '"+clip(r.TenantID)+"' not found. The tenant must be given by its id (a GUID).")
+		return nil, newError(CodeInvalidRequest, 90002, "Tenant '"+printable(textlimit.Clip(r.TenantID, maxEchoed))+"' not found. The tenant must be given by its id (a GUID).")
 	}
 	tenant := strings.ToLower(r.TenantID)
 	switch {
 	case r.GrantType == "":
 		return nil, newError(CodeInvalidRequest, 900144, "The request body must contain the following parameter: 'grant_type'.")
 	case r.GrantType != GrantClientCredentials:
-		return nil, newError(CodeUnsupportedGrantType, 70003, "The app requested an unsupported grant type '"+clip(r.GrantType)+"'. Only 'client_credentials' is supported.")
+		return nil, newError(CodeUnsupportedGrantType, 70003, "The app requested an unsupported grant type '"+printable(textlimit.Clip(r.GrantType, maxEchoed))+"'. Only 'client_credentials' is supported.")
 	case r.ClientID == "":
 		return nil, newError(CodeInvalidRequest, 900144, "The request body must contain the following parameter: 'client_id'.")
 	case r.Scope == "":
@@ -204,7 +206,7 @@ func (s *Server) ClientCredentials(ctx context.Context, r Request) (*Token, erro
 	clientKey := tenant + "\x00" + strings.ToLower(r.ClientID)
 	if w := max(s.byIP.wait(r.RemoteIP, now), s.byClient.wait(clientKey, now)); w > 0 {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "token request throttled",
-			slog.String("tenant_id", tenant), slog.String("client_id", clip64(r.ClientID)), slog.String("remote_ip", r.RemoteIP))
+			slog.String("tenant_id", tenant), slog.String("client_id", printable(textlimit.Clip(r.ClientID, maxLoggedClientID))), slog.String("remote_ip", r.RemoteIP))
 		return nil, &Error{Code: CodeTemporarilyUnavailable, Description: throttleDescription, Retry: w}
 	}
 
@@ -229,7 +231,7 @@ func (s *Server) ClientCredentials(ctx context.Context, r Request) (*Token, erro
 			reason = "expired_secret"
 		}
 		s.log.LogAttrs(ctx, slog.LevelWarn, "client authentication failed", slog.String("reason", reason),
-			slog.String("tenant_id", tenant), slog.String("client_id", clip64(r.ClientID)), slog.String("remote_ip", r.RemoteIP))
+			slog.String("tenant_id", tenant), slog.String("client_id", printable(textlimit.Clip(r.ClientID, maxLoggedClientID))), slog.String("remote_ip", r.RemoteIP))
 		return nil, &Error{Code: CodeInvalidClient, AADSTS: 7000215,
 			Description: "Invalid client secret provided, or the client does not exist in the tenant.", Err: err}
 	}
@@ -252,30 +254,21 @@ func (s *Server) checkScope(scope string) error {
 	}
 	resource, ok := strings.CutSuffix(scope, "/.default")
 	if !ok {
-		return newError(CodeInvalidScope, 1002012, "The provided value for scope "+clip(scope)+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
+		return newError(CodeInvalidScope, 1002012, "The provided value for scope "+printable(textlimit.Clip(scope, maxEchoed))+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
 	}
 	if !strings.EqualFold(resource, s.minter.Audience()) {
-		return newError(CodeInvalidScope, 500011, "The resource principal named "+clip(resource)+" was not found in the tenant. Use '"+s.minter.Audience()+"/.default'.")
+		return newError(CodeInvalidScope, 500011, "The resource principal named "+printable(textlimit.Clip(resource, maxEchoed))+" was not found in the tenant. Use '"+s.minter.Audience()+"/.default'.")
 	}
 	return nil
 }
 
-// clip bounds client-supplied text echoed in a description.
-func clip(s string) string {
-	if len(s) > 128 {
-		s = s[:128] + "…"
-	}
+// printable makes client-supplied text safe to echo in a description:
+// control characters, quotes and backslashes become '?'.
+func printable(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f || r == '"' || r == '\\' {
 			return '?'
 		}
 		return r
 	}, s)
-}
-
-func clip64(s string) string {
-	if len(s) > maxLoggedClientID {
-		return clip(s[:maxLoggedClientID])
-	}
-	return clip(s)
 }
