@@ -158,9 +158,6 @@ func (a *Access) has(f func(*RoleDefinition) bool) bool {
 	return slices.ContainsFunc(a.Roles, f)
 }
 
-// IsAdmin reports whether a delegated caller holds any directory role.
-func (a *Access) IsAdmin() bool { return len(a.Roles) > 0 }
-
 // ReadLevel returns how much of other users the caller may read.
 func (a *Access) ReadLevel() ReadLevel {
 	p := a.P

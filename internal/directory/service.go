@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -519,7 +520,7 @@ func (s *Service) checkValues(values map[string]any, t *Tenant) error {
 		case []string:
 			if prop.MaxItems > 0 && len(x) > prop.MaxItems {
 				return &Error{Kind: KindInvalid, Target: name,
-					Message: "Property '" + name + "' accepts at most " + itoa(prop.MaxItems) + " values."}
+					Message: "Property '" + name + "' accepts at most " + strconv.Itoa(prop.MaxItems) + " values."}
 			}
 			for _, e := range x {
 				if !utf8Clean(e) || (prop.Validate != "" && s.validate.Var(e, prop.Validate) != nil) {
@@ -684,18 +685,4 @@ func utf8Clean(s string) bool {
 		}
 	}
 	return true
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

@@ -101,10 +101,6 @@ func (i *Issuer) IssuerURL(tenantID string) string {
 	return i.publicURL + "/" + strings.ToLower(tenantID) + "/v2.0"
 }
 
-// IssuerTemplate returns the iss pattern with "{tenantid}" in place of the
-// tenant, the form auth.TrustedIssuer expects for a multi-tenant issuer.
-func (i *Issuer) IssuerTemplate() string { return i.publicURL + "/{tenantid}/v2.0" }
-
 // JWKSURL returns where the tenant's public keys are published.
 func (i *Issuer) JWKSURL(tenantID string) string {
 	return i.publicURL + "/" + strings.ToLower(tenantID) + "/discovery/v2.0/keys"

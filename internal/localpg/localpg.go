@@ -80,9 +80,6 @@ func (i *Instance) URL() string { return i.url }
 // for the postgres account's sake, which callers cleaning up need to know.
 func (i *Instance) DataDir() string { return i.lay.dataDir }
 
-// LogPath is the server log, the first place to look when queries fail.
-func (i *Instance) LogPath() string { return i.lay.logPath }
-
 // Started reports whether this process started the server (as opposed to
 // reusing one already running), i.e. whether Stop will stop it.
 func (i *Instance) Started() bool { return i.started }

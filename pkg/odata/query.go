@@ -3,7 +3,6 @@ package odata
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -93,17 +92,6 @@ var systemOptions = map[string]bool{
 	"$count": true, "$search": true, "$skiptoken": true,
 	"$expand": false, "$format": false, "$compute": false, "$apply": false, "$id": false,
 	"$deltatoken": false, "$levels": false, "$index": false, "$schemaversion": false,
-}
-
-// SystemOptionNames returns the canonical names of the system query options
-// ParseQuery recognises, sorted.
-func SystemOptionNames() []string {
-	names := make([]string, 0, len(systemOptions))
-	for n := range systemOptions {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // decode percent-decodes s ('+' stays '+', as in RFC 3986). offs[i] is the

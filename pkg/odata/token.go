@@ -10,7 +10,6 @@ type Token int
 const (
 	EOF Token = iota
 
-	literalBeg
 	IDENT          // displayName, Model.Customer, Model.* (qualified names keep their dots)
 	DOLLARIDENT    // $it, $root, $this, $count, $filter, $select, ...
 	ATIDENT        // @alias, @Core.Messages, @Measures.Currency#Reporting
@@ -24,7 +23,6 @@ const (
 	DATETIMEOFFSET // 2024-01-01T00:00:00Z
 	TIMEOFDAY      // 13:20:00
 	PREFIXED       // duration'P1D', Sales.Pattern'Yellow' (lit is the prefix, val the content)
-	literalEnd
 
 	LPAREN // (
 	RPAREN // )
@@ -78,6 +76,3 @@ func (t Token) String() string {
 	}
 	return "token(?)"
 }
-
-// IsLiteral reports whether the token is an identifier or literal value.
-func (t Token) IsLiteral() bool { return literalBeg < t && t < literalEnd }
