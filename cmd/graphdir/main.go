@@ -1,6 +1,3 @@
-// Command graphdir serves a Microsoft Graph v1.0-compatible /users API on
-// PostgreSQL. main only wires: every subcommand is a function of its
-// arguments and the process environment, so tests can call run directly.
 package main
 
 import (

@@ -2,5 +2,5 @@
 // operation from a fixed number of concurrent clients for a fixed time,
 // records every latency, and formats the results table. It knows nothing of
 // graphdir's API or SQL; cmd/graphdir's bench command supplies the
-// operations (HTTP requests, raw statements).
+// operations (HTTP requests, raw statements). It imports nothing of ours.
 package bench

@@ -1,6 +1,3 @@
-// Package config turns the environment and command-line flags into a
-// validated Config. It is the one place that reads the environment; every
-// problem is reported at once, before anything starts.
 package config
 
 import (

@@ -4,5 +4,6 @@
 //
 // It must not import Gin, net/http status codes, database drivers or SQL: the
 // HTTP edge (internal/api) maps Kinds to Graph errors, and internal/store/postgres
-// implements Store. It may import pkg/odata for query trees.
+// implements Store. It may import pkg/odata for query trees and the leaf
+// helpers internal/jsonstrict, internal/password and internal/textlimit.
 package directory

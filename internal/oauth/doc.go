@@ -7,4 +7,7 @@
 // header, calls Server.ClientCredentials, and maps the codes of *Error to
 // statuses. Applications are authenticated by directory.Applications and
 // tokens minted by internal/issuer, both reached through small interfaces.
+//
+// It must not import Gin, net/http, internal/api, internal/issuer or the
+// store: it imports internal/directory and internal/textlimit only.
 package oauth

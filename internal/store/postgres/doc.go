@@ -19,7 +19,8 @@
 // uses them. stmtcache.go decides which statements run prepared (those whose
 // best plan does not depend on the values) and keeps them, bounded.
 //
-// It imports internal/directory and schema, never internal/api or
-// internal/auth. Its own tests live in package postgres_test so that they can
-// use pgtest, which imports this package.
+// It imports internal/directory, pkg/odata and schema, never internal/api,
+// internal/auth or the other packages above the domain. Its own tests live
+// in package postgres_test so that they can use pgtest, which imports this
+// package.
 package postgres
