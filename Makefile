@@ -1,7 +1,10 @@
 # graphdir — every target a newcomer needs. `make run` and `make test` find or
 # start PostgreSQL themselves (see README "PostgreSQL").
 GO            ?= go
-STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# staticcheck is pinned and installed into bin/ on first use (make lint);
+# a new version installs beside the old one.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK   := bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 BIN           := bin/graphdir
 STATE_DIR     ?= .graphdir
 FUZZTIME      ?= 60s
@@ -36,10 +39,14 @@ test:
 bench: build
 	./$(BIN) bench
 
-lint:
+## lint: gofmt, go vet and the pinned staticcheck over the whole tree.
+lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) run $(STATICCHECK) ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 fuzz:
 	$(GO) test ./pkg/odata -run '^$$' -fuzz FuzzParseFilter -fuzztime $(FUZZTIME)
