@@ -37,7 +37,8 @@ type Config struct {
 	StepUpProperties []string
 	StepUpACRS       []string
 	// DeletedRetention is how long deleted users stay restorable;
-	// PurgeInterval how often the background purge runs (deleted.go).
+	// PurgeInterval is how often the background jobs run: the purge of deleted
+	// users and the change-log prune (cmd/graphdir/serve.go backgroundJobs).
 	DeletedRetention time.Duration
 	PurgeInterval    time.Duration
 	// Runtime holds timeouts, limits, throttling and observability settings.
