@@ -40,16 +40,18 @@ type chunkResult struct {
 
 // Options configure Run.
 type Options struct {
-	// Prepare turns one line into a row or a reject (Preparer.Prepare).
+	// Prepare turns one line into a row or a reject (Preparer.Prepare);
+	// required.
 	Prepare func(line int, data []byte) (directory.ImportRow, *directory.ImportReject)
 	// TenantID is the tenant the rows load into.
 	TenantID string
-	// Batch is how many rows one ImportUsers call loads, in one transaction.
+	// Batch is how many rows one ImportUsers call loads, in one
+	// transaction (at least 1).
 	Batch int
-	// Workers prepare lines in parallel (decode, validate, hash).
+	// Workers prepare lines in parallel: decode, validate, hash (at least 1).
 	Workers int
 	// Loaders is how many batches load at once, each in its own
-	// transaction on its own connection.
+	// transaction on its own connection (at least 1).
 	Loaders int
 	// Reporter counts, prints rejects and shows progress; nil reports
 	// nothing. Run starts its display and stops it before returning.
@@ -64,8 +66,8 @@ type Options struct {
 // input, a failed batch, ctx ended) stops the load, and the batches
 // committed before it stay loaded. The Stats count what happened either way.
 func Run(ctx context.Context, in io.Reader, store directory.ImportStore, o Options) (Stats, error) {
-	batchSize, workers, loaders, tenantID, prepare := o.Batch, max(o.Workers, 1), max(o.Loaders, 1), o.TenantID, o.Prepare
-	batchSize = max(batchSize, 1)
+	batchSize, workers, loaders := max(o.Batch, 1), max(o.Workers, 1), max(o.Loaders, 1)
+	tenantID, prepare := o.TenantID, o.Prepare
 	rep := o.Reporter
 	if rep == nil {
 		rep = NewReporter(io.Discard, nil, -1)
