@@ -182,7 +182,7 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 		return nil, nil, err
 	}
 	handler := api.NewHandler(api.Options{
-		Users:        svc,
+		Directory:    svc,
 		Verifier:     verifier,
 		Issuer:       iss,
 		Logger:       log,

@@ -40,7 +40,23 @@ type Users interface {
 	DeleteUser(ctx context.Context, key string) error
 }
 
-var _ Users = (*directory.Service)(nil)
+// Directory is everything the HTTP edge needs of the user directory, in
+// one declaration: the compiler checks that *directory.Service provides
+// every capability a route calls, so none can go missing at run time and
+// quietly turn a route into a 404. Test fakes embed Directory and override
+// what they use.
+type Directory interface {
+	Users
+	DeletedItems        // deleted.go
+	DeltaUsers          // delta.go
+	ExtensionUsers      // extensions.go
+	Roles               // roles.go
+	AuditLogs           // audit.go
+	PasswordChanger     // password.go
+	OperationAuthorizer // middleware.go
+}
+
+var _ Directory = (*directory.Service)(nil)
 
 // Verifier turns the raw Authorization header values of a request into the
 // verified caller. It returns *directory.Error of KindUnauthenticated
@@ -64,8 +80,12 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Options are the dependencies and settings of NewHandler.
 type Options struct {
-	// Users serves the /v1.0/users and /v1.0/me routes. Required.
-	Users Users
+	// Directory serves every /v1.0 route but applications and the
+	// batch envelope. Required.
+	Directory Directory
+	// Applications serves /v1.0/applications and their
+	// extensionProperties. Required.
+	Applications Applications
 	// Verifier authenticates every /v1.0 request. Required.
 	Verifier Verifier
 	// Issuer serves the JWKS and discovery documents; when nil those
@@ -90,11 +110,6 @@ type Options struct {
 	BaseURL *url.URL
 	// Runtime holds load shedding, throttling, request deadlines and metrics.
 	Runtime
-	// Roles serves /v1.0/roleManagement/directory; when nil, Users is
-	// used if it implements Roles (as *directory.Service does).
-	Roles Roles
-	// Applications serves /v1.0/applications; when nil those routes answer 404.
-	Applications Applications
 	// Token serves the issuer's token endpoint
 	// (/{tenant}/oauth2/v2.0/token); when nil it answers 404.
 	Token TokenEndpoint
@@ -102,7 +117,7 @@ type Options struct {
 
 // server holds what the handlers close over.
 type server struct {
-	users      Users
+	dir        Directory
 	verifier   Verifier
 	issuer     Issuer
 	log        *slog.Logger
@@ -111,23 +126,20 @@ type server struct {
 	ready      func(ctx context.Context) error
 	baseURL    string
 	rt         runtimeState
-	roles      Roles
 	apps       Applications
 	token      TokenEndpoint
-	audit      AuditLogs       // audit.go; from Users when it implements it
-	passwords  PasswordChanger // password.go; from Users when it implements it
-	dispatch   http.Handler    // the whole handler: serves the requests inside a $batch (batch.go)
+	dispatch   http.Handler // the whole handler: serves the requests inside a $batch (batch.go)
 }
 
 // NewHandler returns the HTTP handler of the whole API. It panics when
-// Users or Verifier is missing: that is a wiring mistake, not a runtime
-// condition.
+// Directory, Applications or Verifier is missing: that is a wiring mistake,
+// not a runtime condition.
 func NewHandler(opts Options) http.Handler {
-	if opts.Users == nil || opts.Verifier == nil {
-		panic("api.NewHandler: Options.Users and Options.Verifier are required")
+	if opts.Directory == nil || opts.Applications == nil || opts.Verifier == nil {
+		panic("api.NewHandler: Options.Directory, Options.Applications and Options.Verifier are required")
 	}
 	s := &server{
-		users:    opts.Users,
+		dir:      opts.Directory,
 		verifier: opts.Verifier,
 		issuer:   opts.Issuer,
 		log:      opts.Logger,
@@ -136,13 +148,7 @@ func NewHandler(opts Options) http.Handler {
 		apps:     opts.Applications,
 		token:    opts.Token,
 		rt:       newRuntimeState(opts.Runtime),
-		roles:    opts.Roles,
 	}
-	if s.roles == nil {
-		s.roles, _ = opts.Users.(Roles)
-	}
-	s.audit, _ = opts.Users.(AuditLogs)
-	s.passwords, _ = opts.Users.(PasswordChanger)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

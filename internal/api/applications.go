@@ -19,8 +19,8 @@ import (
 	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
-// Applications is what the /v1.0/applications routes need;
-// *directory.Applications implements it. Every method reads the caller from
+// Applications is what the /v1.0/applications routes need, their
+// extensionProperties included; *directory.Applications implements it. Every method reads the caller from
 // the context and returns *directory.Error values.
 type Applications interface {
 	// Authorize checks, before anything is parsed, that the caller may
@@ -33,6 +33,7 @@ type Applications interface {
 	DeleteApplication(ctx context.Context, key string) error
 	AddPassword(ctx context.Context, key string, in directory.PasswordCredentialInput) (*directory.NewSecret, error)
 	RemovePassword(ctx context.Context, key, keyID string) error
+	ExtensionDefinitions // extensions.go
 }
 
 var _ Applications = (*directory.Applications)(nil)
@@ -50,10 +51,6 @@ const permissionsProperty = "graphdirPermissions"
 // applications at all, before anything is parsed.
 func (s *server) authorizeApplications(write bool, act directory.Activity) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if s.apps == nil {
-			s.handleNoRoute(c)
-			return
-		}
 		if err := s.apps.Authorize(c.Request.Context(), write, act, c.Param("key")); err != nil {
 			s.writeError(c, err)
 			return

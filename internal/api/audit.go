@@ -16,8 +16,7 @@ import (
 	"github.com/graphdir/graphdir/pkg/odata"
 )
 
-// AuditLogs is what the edge needs of the audit trail; *directory.Service
-// implements it.
+// AuditLogs is what the edge needs of the audit trail.
 type AuditLogs interface {
 	// ListDirectoryAudits returns one page of the caller's tenant's events,
 	// newest first. KindForbidden, KindUnsupported.
@@ -35,7 +34,7 @@ const auditOptions = optTop | optSkipToken | optFilter | optFormat
 // from directory.AuditedActivity (reads and unregistered operations are
 // not recorded); target is the :key path parameter, or "me".
 func (s *server) recordDenied(c *gin.Context, op directory.Operation, err error) {
-	if s.audit == nil || !directory.IsDenial(err) {
+	if !directory.IsDenial(err) {
 		return
 	}
 	act, ok := directory.AuditedActivity(op, c.Request.Method)
@@ -50,7 +49,7 @@ func (s *server) recordDenied(c *gin.Context, op directory.Operation, err error)
 			target = "me"
 		}
 	}
-	s.audit.RecordDenied(c.Request.Context(), act, target, err)
+	s.dir.RecordDenied(c.Request.Context(), act, target, err)
 }
 
 // authorizeCaller is authorize for routes whose check is a function of the
@@ -59,8 +58,8 @@ func (s *server) recordDenied(c *gin.Context, op directory.Operation, err error)
 func (s *server) authorizeCaller(check func(*directory.Principal) error, act *directory.Activity) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := check(directory.PrincipalFrom(c.Request.Context())); err != nil {
-			if act != nil && s.audit != nil && directory.IsDenial(err) {
-				s.audit.RecordDenied(c.Request.Context(), *act, "me", err)
+			if act != nil && directory.IsDenial(err) {
+				s.dir.RecordDenied(c.Request.Context(), *act, "me", err)
 			}
 			s.writeError(c, err)
 			return
@@ -76,10 +75,6 @@ func (s *server) authorizeCaller(check func(*directory.Principal) error, act *di
 // 100, at most 999); paging by @odata.nextLink with a signed $skiptoken
 // (keyset on activityDateTime, id).
 func (s *server) handleListDirectoryAudits(c *gin.Context) {
-	if s.audit == nil {
-		s.writeError(c, errSegmentNotFound("auditLogs"))
-		return
-	}
 	q, err := parseQuery(c.Request.URL.RawQuery, auditOptions)
 	if err != nil {
 		s.writeError(c, err)
@@ -111,7 +106,7 @@ func (s *server) handleListDirectoryAudits(c *gin.Context) {
 		}
 		aq.After = &directory.AuditCursor{Time: t, ID: cur.ID}
 	}
-	page, err := s.audit.ListDirectoryAudits(c.Request.Context(), aq)
+	page, err := s.dir.ListDirectoryAudits(c.Request.Context(), aq)
 	if err != nil {
 		s.writeError(c, err)
 		return

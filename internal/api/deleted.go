@@ -10,9 +10,8 @@ import (
 	"github.com/graphdir/graphdir/internal/directory"
 )
 
-// DeletedItems serves /v1.0/directory/deletedItems (graph-users.md 4.8);
-// *directory.Service implements it. The routes answer 404 when Users does
-// not.
+// DeletedItems serves /v1.0/directory/deletedItems (Graph's "List
+// deletedItems", https://learn.microsoft.com/graph/api/directory-deleteditems-list).
 type DeletedItems interface {
 	ListDeletedUsers(ctx context.Context, q directory.ListQuery) (*directory.Page, error)
 	CountDeletedUsers(ctx context.Context, q directory.ListQuery) (int64, error)
@@ -20,8 +19,6 @@ type DeletedItems interface {
 	RestoreUser(ctx context.Context, id string) (*directory.User, error)
 	PurgeUser(ctx context.Context, id string) error
 }
-
-var _ DeletedItems = (*directory.Service)(nil)
 
 // deletedItemsPath is the collection of deleted users; Graph requires the
 // type cast (plain /directory/deletedItems is not a listing).
@@ -35,21 +32,15 @@ func (s *server) addDeletedItemsRoutes(r *gin.Engine) {
 	r.POST(deletedItemsPath+"/:id/restore", s.authorize(directory.OpRestoreUser), s.handleRestoreUser)
 }
 
-// deletedItemsRequest starts every deleted-items handler: the routes
-// answer 404 when Users is not DeletedItems, and the query options
-// outside opts are refused.
+// deletedItemsRequest starts every deleted-items handler: the query
+// options outside opts are refused.
 func (s *server) deletedItemsRequest(c *gin.Context, opts queryOption) (DeletedItems, *queryOptions, bool) {
-	d, ok := s.users.(DeletedItems)
-	if !ok {
-		s.writeError(c, errNoResource())
-		return nil, nil, false
-	}
 	q, err := parseQuery(c.Request.URL.RawQuery, opts)
 	if err != nil {
 		s.writeError(c, err)
 		return nil, nil, false
 	}
-	return d, q, true
+	return s.dir, q, true
 }
 
 // deletedShape keeps $skiptoken values of the deleted-items listing apart

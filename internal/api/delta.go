@@ -20,13 +20,10 @@ import (
 	"github.com/graphdir/graphdir/pkg/odata"
 )
 
-// deltaUsers is what the delta handler needs of the directory;
-// *directory.Service implements it.
-type deltaUsers interface {
+// DeltaUsers is what the delta handler needs of the directory.
+type DeltaUsers interface {
 	UsersDelta(ctx context.Context, q directory.DeltaQuery) (*directory.DeltaPage, error)
 }
-
-var _ deltaUsers = (*directory.Service)(nil)
 
 // Delta tokens ($skiptoken inside a round, $deltatoken between rounds) are
 // base64url(version || kind || JSON(deltaState) || HMAC-SHA256(key,
@@ -263,11 +260,6 @@ func deltaFilterIDs(e odata.Expr, ids *[]string) error {
 
 // handleUsersDelta serves GET /v1.0/users/delta (graph-users.md 4.9).
 func (s *server) handleUsersDelta(c *gin.Context) {
-	du, ok := s.users.(deltaUsers)
-	if !ok {
-		s.writeError(c, directory.Errorf(directory.KindUnsupported, "Delta query is not supported by this server."))
-		return
-	}
 	r, err := parseDeltaQuery(c.Request.URL.RawQuery)
 	if err != nil {
 		s.writeError(c, err)
@@ -307,7 +299,7 @@ func (s *server) handleUsersDelta(c *gin.Context) {
 		return
 	}
 	q.IDs = r.ids
-	page, err := du.UsersDelta(c.Request.Context(), q)
+	page, err := s.dir.UsersDelta(c.Request.Context(), q)
 	if errors.Is(err, directory.ErrSyncStateNotFound) {
 		s.writeError(c, errSyncStateNotFound(directory.AsError(err).Message))
 		return

@@ -19,8 +19,7 @@ import (
 // $select (values in bodies pass through decodeUserBody as
 // directory.RawExtension; $filter and $orderby through the Service).
 
-// ExtensionUsers is what $select of extension properties needs;
-// *directory.Service implements it.
+// ExtensionUsers is what $select of extension properties needs.
 type ExtensionUsers interface {
 	// ResolveExtensions returns the caller's tenant's definitions of names
 	// (400 for an unknown one).
@@ -29,18 +28,14 @@ type ExtensionUsers interface {
 	LoadExtensionValues(ctx context.Context, users []*directory.User, defs []*directory.ExtensionProperty) error
 }
 
-var _ ExtensionUsers = (*directory.Service)(nil)
-
-// ExtensionDefinitions serves the extensionProperties routes;
-// *directory.Applications implements it.
+// ExtensionDefinitions serves the extensionProperties routes (part of
+// Applications).
 type ExtensionDefinitions interface {
 	CreateExtensionProperty(ctx context.Context, appKey string, in directory.ExtensionPropertyInput) (*directory.ExtensionProperty, error)
 	ListExtensionProperties(ctx context.Context, appKey string) ([]*directory.ExtensionProperty, error)
 	GetExtensionProperty(ctx context.Context, appKey, id string) (*directory.ExtensionProperty, error)
 	DeleteExtensionProperty(ctx context.Context, appKey, id string) error
 }
-
-var _ ExtensionDefinitions = (*directory.Applications)(nil)
 
 // selectExtensions resolves the extension properties of q's $select
 // against the caller's tenant (replacing parseSelect's placeholders by
@@ -56,11 +51,7 @@ func (s *server) selectExtensions(c *gin.Context, q *queryOptions, users []*dire
 	if len(names) == 0 {
 		return nil
 	}
-	eu, ok := s.users.(ExtensionUsers)
-	if !ok {
-		return (&directory.Error{Kind: directory.KindUnsupported,
-			Message: "Property '" + textlimit.Clip(names[0], maxEchoed) + "' does not exist as a declared property or extension property."}).WithTarget(textlimit.Clip(names[0], maxEchoed))
-	}
+	eu := s.dir
 	ctx := c.Request.Context()
 	defs, err := eu.ResolveExtensions(ctx, names)
 	if err != nil {
@@ -108,19 +99,13 @@ func toExtensionPropertyJSON(d *directory.ExtensionProperty) extensionPropertyJS
 }
 
 // extensionDefinitions starts every extensionProperties handler: the
-// routes do not exist without ExtensionDefinitions, and take no query
-// options.
+// routes take no query options.
 func (s *server) extensionDefinitions(c *gin.Context) (ExtensionDefinitions, bool) {
-	ed, ok := s.apps.(ExtensionDefinitions)
-	if !ok {
-		s.handleNoRoute(c)
-		return nil, false
-	}
 	if err := noQuery(c); err != nil {
 		s.writeError(c, err)
 		return nil, false
 	}
-	return ed, true
+	return s.apps, true
 }
 
 func (s *server) extensionContext(c *gin.Context, entity bool) string {

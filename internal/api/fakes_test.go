@@ -50,8 +50,12 @@ func (fakeVerifier) Verify(_ context.Context, authz []string) (*directory.Princi
 	return nil, directory.Errorf(directory.KindUnauthenticated, "CompactToken parsing failed with error code: 80049217")
 }
 
-// fakeUsers records calls and returns what the test set.
+// fakeUsers records calls and returns what the test set. It embeds
+// Directory (nil) and overrides what the tests use; a route calling
+// anything else panics, which the router answers 500.
 type fakeUsers struct {
+	Directory
+
 	mu     sync.Mutex
 	calls  []string
 	key    string
@@ -148,6 +152,20 @@ func (f *fakeUsers) DeleteUser(ctx context.Context, key string) error {
 	return f.record(ctx, "DeleteUser")
 }
 
+// AuthorizeOperation checks the token's permissions alone: the fakes'
+// principals hold no directory roles.
+func (f *fakeUsers) AuthorizeOperation(ctx context.Context, op directory.Operation) error {
+	return directory.Authorize(directory.PrincipalFrom(ctx), op)
+}
+
+// RecordDenied drops the event: the audit trail is directory's, tested there
+// and end to end.
+func (f *fakeUsers) RecordDenied(context.Context, directory.Activity, string, error) {}
+
+// fakeApplications stands in for the applications service, which the
+// tests of this package do not call.
+type fakeApplications struct{ Applications }
+
 type fakeIssuer struct{}
 
 func (fakeIssuer) JWKS(_ context.Context, tenant string) ([]byte, error) {
@@ -192,7 +210,8 @@ func newTestAPI(t *testing.T, mod ...func(*Options)) *testAPI {
 	t.Helper()
 	a := &testAPI{users: &fakeUsers{user: sampleUser()}, logs: &syncBuffer{}}
 	opts := Options{
-		Users:        a.users,
+		Directory:    a.users,
+		Applications: fakeApplications{},
 		Verifier:     fakeVerifier{},
 		Issuer:       fakeIssuer{},
 		Logger:       slog.New(slog.NewJSONHandler(a.logs, nil)),

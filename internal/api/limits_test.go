@@ -254,7 +254,7 @@ func (d *deadlineUsers) ListUsers(ctx context.Context, q directory.ListQuery) (*
 
 func TestRequestsCarryADeadline(t *testing.T) {
 	du := &deadlineUsers{fakeUsers: &fakeUsers{}}
-	a := newTestAPI(t, func(o *Options) { o.Users = du; o.RequestTimeout = 7 * time.Second })
+	a := newTestAPI(t, func(o *Options) { o.Directory = du; o.RequestTimeout = 7 * time.Second })
 	if w := a.do(t, request{method: "GET", target: "/v1.0/users", token: "app-rw"}); w.Code != 200 {
 		t.Fatalf("status %d", w.Code)
 	}

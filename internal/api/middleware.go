@@ -147,16 +147,18 @@ func (s *server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
+// OperationAuthorizer checks, before any parsing, what a caller may
+// attempt at all: the token's permissions and a signed-in user's directory
+// roles (directory.Service.AuthorizeOperation).
+type OperationAuthorizer interface {
+	AuthorizeOperation(ctx context.Context, op directory.Operation) error
+}
+
 // authorize checks that the caller may attempt op at all, before the
-// handler parses anything: the token's permissions and, when Users can tell
-// (operationAuthorizer), what a signed-in user's directory roles allow.
+// handler parses anything.
 func (s *server) authorize(op directory.Operation) gin.HandlerFunc {
-	check := func(ctx context.Context) error { return directory.Authorize(directory.PrincipalFrom(ctx), op) }
-	if oa, ok := s.users.(operationAuthorizer); ok {
-		check = func(ctx context.Context) error { return oa.AuthorizeOperation(ctx, op) }
-	}
 	return func(c *gin.Context) {
-		if err := check(c.Request.Context()); err != nil {
+		if err := s.dir.AuthorizeOperation(c.Request.Context(), op); err != nil {
 			s.recordDenied(c, op, err) // audit.go: refused writes join the audit trail
 			s.writeError(c, err)
 			return

@@ -13,8 +13,7 @@ import (
 	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
-// PasswordChanger serves POST /v1.0/me/changePassword; *directory.Service
-// implements it. KindBadRequest (app token), KindForbidden,
+// PasswordChanger serves POST /v1.0/me/changePassword. KindBadRequest (app token), KindForbidden,
 // KindUnauthenticated with Claims (step-up), KindInvalid (wrong current
 // password, weak new one), KindTooManyRequests.
 type PasswordChanger interface {
@@ -25,10 +24,6 @@ type PasswordChanger interface {
 // of exactly currentPassword and newPassword (both strings), 204 without a
 // body. Error messages never repeat either value.
 func (s *server) handleChangePassword(c *gin.Context) {
-	if s.passwords == nil {
-		s.writeError(c, errSegmentNotFound("changePassword"))
-		return
-	}
 	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
 		s.writeError(c, err)
 		return
@@ -43,7 +38,7 @@ func (s *server) handleChangePassword(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if err := s.passwords.ChangePassword(c.Request.Context(), current, next); err != nil {
+	if err := s.dir.ChangePassword(c.Request.Context(), current, next); err != nil {
 		s.writeError(c, err)
 		return
 	}

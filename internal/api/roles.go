@@ -13,8 +13,7 @@ import (
 	"github.com/graphdir/graphdir/pkg/odata"
 )
 
-// Roles is what the role-management routes need of the directory;
-// *directory.Service implements it. Every method reads the caller from the
+// Roles is what the role-management routes need of the directory. Every method reads the caller from the
 // context and checks permissions (and, for delegated callers, roles) first.
 type Roles interface {
 	ListRoleDefinitions(ctx context.Context) ([]*directory.RoleDefinition, error)
@@ -23,15 +22,6 @@ type Roles interface {
 	GetRoleAssignment(ctx context.Context, id string) (*directory.RoleAssignment, error)
 	CreateRoleAssignment(ctx context.Context, principalID, roleDefinitionID, directoryScopeID string) (*directory.RoleAssignment, error)
 	DeleteRoleAssignment(ctx context.Context, id string) error
-}
-
-var _ Roles = (*directory.Service)(nil)
-
-// operationAuthorizer is implemented by a Users that can check, before any
-// parsing, what a delegated caller's directory roles allow at all
-// (directory.Service.AuthorizeOperation).
-type operationAuthorizer interface {
-	AuthorizeOperation(ctx context.Context, op directory.Operation) error
 }
 
 const (
@@ -51,19 +41,15 @@ func (s *server) addRoleRoutes(r *gin.Engine) {
 	r.DELETE(rolePrefix+"/roleAssignments/:id", s.authorize(directory.OpWriteRoles), s.handleDeleteRoleAssignment)
 }
 
-// rolesRequest starts every role-management handler: the routes answer 404
-// without Roles, and the query options outside opts are refused.
+// rolesRequest starts every role-management handler: the query options
+// outside opts are refused.
 func (s *server) rolesRequest(c *gin.Context, opts queryOption) (Roles, *queryOptions, bool) {
-	if s.roles == nil {
-		s.writeError(c, errSegmentNotFound("roleManagement"))
-		return nil, nil, false
-	}
 	q, err := parseQuery(c.Request.URL.RawQuery, opts)
 	if err != nil {
 		s.writeError(c, err)
 		return nil, nil, false
 	}
-	return s.roles, q, true
+	return s.dir, q, true
 }
 
 // writeCollection writes items as a Graph collection whose @odata.context

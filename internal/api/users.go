@@ -30,7 +30,7 @@ func (s *server) handleListUsers(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	page, err := s.users.ListUsers(c.Request.Context(), lq)
+	page, err := s.dir.ListUsers(c.Request.Context(), lq)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -110,7 +110,7 @@ func (s *server) handleCountUsers(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	n, err := s.users.CountUsers(c.Request.Context(), q.listQuery())
+	n, err := s.dir.CountUsers(c.Request.Context(), q.listQuery())
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -146,7 +146,7 @@ func (s *server) handleGetUser(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	u, err := s.users.GetUser(c.Request.Context(), key)
+	u, err := s.dir.GetUser(c.Request.Context(), key)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -161,7 +161,7 @@ func (s *server) handleGetMe(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	u, err := s.users.GetMe(c.Request.Context())
+	u, err := s.dir.GetMe(c.Request.Context())
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -176,7 +176,7 @@ func (s *server) handleCreateUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	u, err := s.users.CreateUser(c.Request.Context(), values)
+	u, err := s.dir.CreateUser(c.Request.Context(), values)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -196,7 +196,7 @@ func (s *server) handleUpdateUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	u, err := s.users.UpdateUser(c.Request.Context(), key, values)
+	u, err := s.dir.UpdateUser(c.Request.Context(), key, values)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -210,7 +210,7 @@ func (s *server) handleUpdateMe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	u, err := s.users.UpdateMe(c.Request.Context(), values)
+	u, err := s.dir.UpdateMe(c.Request.Context(), values)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -229,7 +229,7 @@ func (s *server) handleDeleteUser(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if err := s.users.DeleteUser(c.Request.Context(), key); err != nil {
+	if err := s.dir.DeleteUser(c.Request.Context(), key); err != nil {
 		s.writeError(c, err)
 		return
 	}
