@@ -527,18 +527,3 @@ func (s *server) addPasswordBody(c *gin.Context) (directory.PasswordCredentialIn
 	}
 	return in, nil
 }
-
-// addApplicationRoutes registers /v1.0/applications. Graph's alternate key,
-// applications(appId='...'), is rewritten onto the :key routes
-// (rewriteKeySegment).
-func (s *server) addApplicationRoutes(r *gin.Engine) {
-	const p = apiPrefix + "/applications"
-	read := s.authorizeApplications(false, directory.Activity{})
-	r.GET(p, read, s.handleListApplications)
-	r.POST(p, s.authorizeApplications(true, directory.ActivityAddApplication), s.handleCreateApplication)
-	r.GET(p+"/:key", read, s.handleGetApplication)
-	r.PATCH(p+"/:key", s.authorizeApplications(true, directory.ActivityUpdateApplication), s.handleUpdateApplication)
-	r.DELETE(p+"/:key", s.authorizeApplications(true, directory.ActivityDeleteApplication), s.handleDeleteApplication)
-	r.POST(p+"/:key/addPassword", s.authorizeApplications(true, directory.ActivityUpdateApplicationSecrets), s.handleAddPassword)
-	r.POST(p+"/:key/removePassword", s.authorizeApplications(true, directory.ActivityUpdateApplicationSecrets), s.handleRemovePassword)
-}

@@ -20,18 +20,6 @@ type DeletedItems interface {
 	PurgeUser(ctx context.Context, id string) error
 }
 
-// deletedItemsPath is the collection of deleted users; Graph requires the
-// type cast (plain /directory/deletedItems is not a listing).
-const deletedItemsPath = apiPrefix + "/directory/deletedItems"
-
-func (s *server) addDeletedItemsRoutes(r *gin.Engine) {
-	r.GET(deletedItemsPath+"/microsoft.graph.user", s.authorize(directory.OpListDeletedUsers), s.handleListDeletedUsers)
-	r.GET(deletedItemsPath+"/microsoft.graph.user/$count", s.authorize(directory.OpListDeletedUsers), s.handleCountDeletedUsers)
-	r.GET(deletedItemsPath+"/:id", s.authorize(directory.OpListDeletedUsers), s.handleGetDeletedUser)
-	r.DELETE(deletedItemsPath+"/:id", s.authorize(directory.OpRestoreUser), s.handlePurgeUser)
-	r.POST(deletedItemsPath+"/:id/restore", s.authorize(directory.OpRestoreUser), s.handleRestoreUser)
-}
-
 // deletedItemsRequest starts every deleted-items handler: the query
 // options outside opts are refused.
 func (s *server) deletedItemsRequest(c *gin.Context, opts queryOption) (DeletedItems, *queryOptions, bool) {
@@ -109,7 +97,12 @@ func (s *server) handleGetDeletedUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	u, err := d.GetDeletedUser(c.Request.Context(), c.Param("id"))
+	id, err := keyParam(c, "id")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	u, err := d.GetDeletedUser(c.Request.Context(), id)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -125,7 +118,12 @@ func (s *server) handleRestoreUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	u, err := d.RestoreUser(c.Request.Context(), c.Param("id"))
+	id, err := keyParam(c, "id")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	u, err := d.RestoreUser(c.Request.Context(), id)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -140,7 +138,12 @@ func (s *server) handlePurgeUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := d.PurgeUser(c.Request.Context(), c.Param("id")); err != nil {
+	id, err := keyParam(c, "id")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := d.PurgeUser(c.Request.Context(), id); err != nil {
 		s.writeError(c, err)
 		return
 	}

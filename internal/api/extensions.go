@@ -238,15 +238,3 @@ func (s *server) extensionPropertyBody(c *gin.Context) (directory.ExtensionPrope
 	}
 	return in, nil
 }
-
-// addExtensionPropertyRoutes registers the extensionProperties routes,
-// with the permissions of applications (reads: Application.Read.All and
-// the like; writes: Application.ReadWrite.All).
-func (s *server) addExtensionPropertyRoutes(r *gin.Engine) {
-	const p = apiPrefix + "/applications/:key/extensionProperties"
-	read := s.authorizeApplications(false, directory.Activity{})
-	r.GET(p, read, s.handleListExtensionProperties)
-	r.POST(p, s.authorizeApplications(true, directory.ActivityAddExtensionProperty), s.handleCreateExtensionProperty)
-	r.GET(p+"/:id", read, s.handleGetExtensionProperty)
-	r.DELETE(p+"/:id", s.authorizeApplications(true, directory.ActivityDeleteExtensionProperty), s.handleDeleteExtensionProperty)
-}

@@ -8,10 +8,11 @@ import (
 
 // parenKeySets are the entity sets whose Graph key-in-parentheses form,
 // /v1.0/{set}({key})[/rest], the router serves as /v1.0/{set}/{key}[/rest].
-// For users the key keeps its quotes ('key'), so the handler knows it was a
-// literal (which may start with '$') and it can never be mistaken for a
-// static segment such as $count; for applications it is appId='{id}'.
-var parenKeySets = []string{"users", "applications"}
+// For users and deleted items the key keeps its quotes ('key'), so the
+// handler knows it was a literal (which may start with '$') and it can never
+// be mistaken for a static segment such as $count or graph.user (keyParam);
+// for applications it is appId='{id}'.
+var parenKeySets = []string{"users", "applications", "directory/deletedItems"}
 
 // rewriteKeySegment maps the key-in-parentheses form of parenKeySets onto
 // the :key routes. Other requests pass unchanged.
@@ -26,15 +27,15 @@ func rewriteKeySegment(r *http.Request) *http.Request {
 }
 
 func rewriteParenKey(r *http.Request, raw, set string) *http.Request {
-	seg, rest, _ := strings.Cut(raw[len(apiPrefix)+1:], "/")
+	seg, rest, _ := strings.Cut(raw[len(apiPrefix)+1+len(set):], "/")
 	if rest != "" {
 		rest = "/" + rest
 	}
 	seg, err := url.PathUnescape(seg)
-	if err != nil || !strings.HasPrefix(seg, set+"(") || !strings.HasSuffix(seg, ")") {
+	if err != nil || !strings.HasPrefix(seg, "(") || !strings.HasSuffix(seg, ")") {
 		return r
 	}
-	key := seg[len(set)+1 : len(seg)-1]
+	key := seg[1 : len(seg)-1]
 	restPath, err := url.PathUnescape(rest)
 	if err != nil {
 		return r

@@ -15,35 +15,10 @@ import (
 
 // The OpenAPI 3 description of every route graphdir serves, served at
 // /openapi.json without authentication (it describes the API, it holds no
-// data). The user schemas are generated from directory's property table, so
-// they cannot disagree with what the handlers write; a test checks that
-// every route of the Gin engine appears here and validates real responses
-// against the document.
-
-// apiOp documents one operation. Paths use OpenAPI's {param} form.
-type apiOp struct {
-	method, path, id, summary string
-	// public operations need no bearer token.
-	public bool
-	// params are the query options the operation accepts.
-	params []string
-	// body names the request body schema ("" for none).
-	body string
-	// status and schema of the success response; schema "" means no body,
-	// "count" a text/plain integer.
-	status int
-	schema string
-	// headers documented on the success response.
-	headers []string
-	// oauth operations (the token endpoint) answer errors in OAuth 2.0's
-	// form (RFC 6749 5.2), not Graph's envelope, and take a form body.
-	oauth bool
-}
-
-// undocumentedHandlers serve routes that exist only to refuse a method
-// (405 with the operation's own error form); the document describes the
-// methods that work.
-var undocumentedHandlers = []string{"handleTokenMethod"}
+// data). The operations come from the route table (routes.go), the same
+// rows the Gin engine is built from; the user schemas are generated from
+// directory's property table, so they cannot disagree with what the
+// handlers write. A test validates real responses against the document.
 
 const (
 	schemaUser           = "User"
@@ -55,110 +30,27 @@ const (
 	schemaCount          = "count"
 )
 
-// apiOps lists the operations. Keep it in step with routes.go; the route
-// test fails otherwise.
-var apiOps = []apiOp{
-	{method: "GET", path: "/v1.0/users", id: "listUsers", summary: "List the users of the caller's tenant.",
-		params: []string{"$filter", "$select", "$orderby", "$top", "$skip", "$skiptoken", "$search", "$count", "ConsistencyLevel"},
-		status: 200, schema: schemaUserCollection, headers: []string{"x-ms-resource-unit", "x-ms-throttle-limit-percentage"}},
-	{method: "POST", path: "/v1.0/users", id: "createUser", summary: "Create a user.",
-		body: schemaUserWrite, status: 201, schema: schemaUser, headers: []string{"Location", "x-ms-resource-unit"}},
-	{method: "GET", path: "/v1.0/users/$count", id: "countUsers", summary: "Count the users $filter and $search match.",
-		params: []string{"$filter", "$search", "ConsistencyLevel"}, status: 200, schema: schemaCount},
-	{method: "GET", path: "/v1.0/users/delta", id: "usersDelta", summary: "Delta query: page through the live users, then follow @odata.deltaLink for what changed since ($deltatoken=latest starts from now; Prefer: return=minimal, odata.maxpagesize).",
-		params: []string{"$select", "$filter", "$skiptoken", "$deltatoken", "Prefer"}, status: 200, schema: schemaCollection, headers: []string{"Preference-Applied"}},
-	{method: "GET", path: "/v1.0/users/{key}", id: "getUser", summary: "Get a user by id or userPrincipalName.",
-		params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
-	{method: "PATCH", path: "/v1.0/users/{key}", id: "updateUser", summary: "Update a user (If-Match: W/\"<version>\" makes it conditional: 412 when changed meanwhile).",
-		params: []string{"If-Match"}, body: schemaUserWrite, status: 204, headers: []string{"ETag"}},
-	{method: "DELETE", path: "/v1.0/users/{key}", id: "deleteUser", summary: "Move a user to deleted items (If-Match makes it conditional).",
-		params: []string{"If-Match"}, status: 204},
-	{method: "GET", path: "/v1.0/me", id: "getMe", summary: "Get the signed-in user.",
-		params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
-	{method: "PATCH", path: "/v1.0/me", id: "updateMe", summary: "Update the signed-in user's own profile.",
-		params: []string{"If-Match"}, body: schemaUserWrite, status: 204, headers: []string{"ETag"}},
-
-	{method: "GET", path: "/v1.0/directory/deletedItems/microsoft.graph.user", id: "listDeletedUsers",
-		summary: "List deleted users (deleted items), with deletedDateTime; $orderby may use deletedDateTime.",
-		params:  []string{"$filter", "$select", "$orderby", "$top", "$skip", "$skiptoken", "$search", "$count", "ConsistencyLevel"},
-		status:  200, schema: schemaUserCollection},
-	{method: "GET", path: "/v1.0/directory/deletedItems/microsoft.graph.user/$count", id: "countDeletedUsers",
-		summary: "Count the deleted users $filter and $search match.", params: []string{"$filter", "$search", "ConsistencyLevel"},
-		status: 200, schema: schemaCount},
-	{method: "GET", path: "/v1.0/directory/deletedItems/{id}", id: "getDeletedUser", summary: "Get a deleted user.",
-		params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
-	{method: "POST", path: "/v1.0/directory/deletedItems/{id}/restore", id: "restoreDeletedUser",
-		summary: "Restore a deleted user (400 ObjectConflict when its userPrincipalName or an identity was taken meanwhile).",
-		status:  200, schema: schemaUser, headers: []string{"ETag"}},
-	{method: "DELETE", path: "/v1.0/directory/deletedItems/{id}", id: "purgeDeletedUser",
-		summary: "Permanently delete a deleted user.", status: 204},
-
-	{method: "POST", path: "/v1.0/me/changePassword", id: "changeMyPassword",
-		summary: "Change the signed-in user's password (currentPassword, newPassword).", body: schemaObject, status: 204},
-	{method: "GET", path: "/v1.0/auditLogs/directoryAudits", id: "listDirectoryAudits",
-		summary: "List the tenant's directory audit events.", params: []string{"$filter", "$top", "$skiptoken"}, status: 200, schema: schemaCollection},
-	{method: "POST", path: "/v1.0/$batch", id: "batch", body: "BatchRequest", status: 200, schema: "BatchResponse",
-		summary: "Run up to 20 requests in one call (JSON batching); each is authorized and throttled as if sent alone."},
-
-	{method: "GET", path: "/v1.0/roleManagement/directory/roleDefinitions", id: "listRoleDefinitions",
-		summary: "List the directory role definitions.", params: []string{"$filter", "$select", "$top"}, status: 200, schema: schemaCollection},
-	{method: "GET", path: "/v1.0/roleManagement/directory/roleDefinitions/{id}", id: "getRoleDefinition",
-		summary: "Get a directory role definition.", status: 200, schema: schemaObject},
-	{method: "GET", path: "/v1.0/roleManagement/directory/roleAssignments", id: "listRoleAssignments",
-		summary: "List directory role assignments.", params: []string{"$filter", "$select", "$top", "$expand"}, status: 200, schema: schemaCollection},
-	{method: "POST", path: "/v1.0/roleManagement/directory/roleAssignments", id: "createRoleAssignment",
-		summary: "Assign a directory role.", body: schemaObject, status: 201, schema: schemaObject},
-	{method: "GET", path: "/v1.0/roleManagement/directory/roleAssignments/{id}", id: "getRoleAssignment",
-		summary: "Get a directory role assignment.", status: 200, schema: schemaObject},
-	{method: "DELETE", path: "/v1.0/roleManagement/directory/roleAssignments/{id}", id: "deleteRoleAssignment",
-		summary: "Remove a directory role assignment.", status: 204},
-
-	{method: "GET", path: "/v1.0/applications", id: "listApplications", summary: "List the tenant's applications.",
-		params: []string{"$filter", "$select", "$top"}, status: 200, schema: schemaCollection},
-	{method: "POST", path: "/v1.0/applications", id: "createApplication", summary: "Register an application.",
-		body: schemaObject, status: 201, schema: schemaObject},
-	{method: "GET", path: "/v1.0/applications/{key}", id: "getApplication", summary: "Get an application by id or appId.",
-		params: []string{"$select"}, status: 200, schema: schemaObject},
-	{method: "PATCH", path: "/v1.0/applications/{key}", id: "updateApplication", summary: "Update an application.",
-		body: schemaObject, status: 204},
-	{method: "DELETE", path: "/v1.0/applications/{key}", id: "deleteApplication", summary: "Delete an application.", status: 204},
-	{method: "POST", path: "/v1.0/applications/{key}/addPassword", id: "addApplicationPassword",
-		summary: "Add a client secret; its secretText is returned once.", body: schemaObject, status: 200, schema: schemaObject},
-	{method: "POST", path: "/v1.0/applications/{key}/removePassword", id: "removeApplicationPassword",
-		summary: "Remove a client secret by keyId.", body: schemaObject, status: 204},
-	{method: "GET", path: "/v1.0/applications/{key}/extensionProperties", id: "listExtensionProperties",
-		summary: "List the directory extension properties an application defines.", status: 200, schema: schemaCollection},
-	{method: "POST", path: "/v1.0/applications/{key}/extensionProperties", id: "createExtensionProperty", body: schemaObject,
-		summary: "Define a directory extension property (name, dataType, targetObjects, isMultiValued) for users.", status: 201, schema: schemaObject, headers: []string{"Location"}},
-	{method: "GET", path: "/v1.0/applications/{key}/extensionProperties/{id}", id: "getExtensionProperty",
-		summary: "Get a directory extension property.", status: 200, schema: schemaObject},
-	{method: "DELETE", path: "/v1.0/applications/{key}/extensionProperties/{id}", id: "deleteExtensionProperty",
-		summary: "Delete a directory extension property and every value of it.", status: 204},
-
-	{method: "POST", path: "/{tenant}/oauth2/v2.0/token", id: "token", public: true, oauth: true,
-		summary: "The built-in issuer's token endpoint (client credentials grant).", status: 200, schema: schemaObject},
-	{method: "GET", path: "/{tenant}/discovery/v2.0/keys", id: "getJWKS", public: true,
-		summary: "The built-in issuer's signing keys (JWKS) for a tenant.", status: 200, schema: schemaObject},
-	{method: "GET", path: "/{tenant}/v2.0/.well-known/openid-configuration", id: "getOpenIDConfiguration", public: true,
-		summary: "The built-in issuer's OpenID Connect discovery document for a tenant.", status: 200, schema: schemaObject},
-	{method: "GET", path: "/healthz", id: "health", public: true, summary: "Liveness: the process serves HTTP.", status: 200, schema: schemaStatus},
-	{method: "GET", path: "/readyz", id: "ready", public: true,
-		summary: "Readiness: the database answers and its schema is current; 503 otherwise.", status: 200, schema: schemaStatus},
-	{method: "GET", path: "/openapi.json", id: "openapi", public: true, summary: "This document.", status: 200, schema: schemaObject},
-}
-
 type obj = map[string]any
 
-var openAPIDocument = sync.OnceValue(func() []byte {
-	b, err := json.MarshalIndent(buildOpenAPI(), "", "  ")
-	if err != nil {
-		panic(err) // maps of strings and numbers: cannot fail
-	}
-	return b
-})
+// openAPI holds the document, built once on first use. (A sync.OnceValue
+// variable would be an initialization cycle: the route table names
+// handleOpenAPI, which serves the document.)
+var openAPI struct {
+	once sync.Once
+	doc  []byte
+}
 
 // OpenAPIDocument returns the OpenAPI 3 document as JSON.
-func OpenAPIDocument() []byte { return openAPIDocument() }
+func OpenAPIDocument() []byte {
+	openAPI.once.Do(func() {
+		b, err := json.MarshalIndent(buildOpenAPI(), "", "  ")
+		if err != nil {
+			panic(err) // maps of strings and numbers: cannot fail
+		}
+		openAPI.doc = b
+	})
+	return openAPI.doc
+}
 
 // handleOpenAPI serves the document.
 func (s *server) handleOpenAPI(c *gin.Context) {
@@ -173,13 +65,23 @@ func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
 
 func buildOpenAPI() obj {
 	paths := obj{}
-	for _, op := range apiOps {
-		item, _ := paths[op.path].(obj)
-		if item == nil {
-			item = obj{}
-			paths[op.path] = item
+	for _, rt := range (&server{}).routes() {
+		if rt.undocumented {
+			continue
 		}
-		item[strings.ToLower(op.method)] = operationObject(op)
+		for i, p := range rt.paths {
+			p = openAPIPathOf(p)
+			item, _ := paths[p].(obj)
+			if item == nil {
+				item = obj{}
+				paths[p] = item
+			}
+			id := rt.id
+			if i > 0 {
+				id += "_" + strconv.Itoa(i+1)
+			}
+			item[strings.ToLower(rt.method)] = operationObject(rt, p, id)
+		}
 	}
 	return obj{
 		"openapi": "3.0.3",
@@ -197,10 +99,22 @@ func buildOpenAPI() obj {
 	}
 }
 
-func operationObject(op apiOp) obj {
-	o := obj{"operationId": op.id, "summary": op.summary}
+// openAPIPathOf turns a Gin path ("/v1.0/users/:key") into OpenAPI's form
+// ("/v1.0/users/{key}").
+func openAPIPathOf(ginPath string) string {
+	segs := strings.Split(ginPath, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, ":") {
+			segs[i] = "{" + s[1:] + "}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+func operationObject(op route, path, id string) obj {
+	o := obj{"operationId": id, "summary": op.summary}
 	var params []any
-	for _, seg := range strings.Split(op.path, "/") {
+	for _, seg := range strings.Split(path, "/") {
 		if strings.HasPrefix(seg, "{") {
 			params = append(params, obj{"name": strings.Trim(seg, "{}"), "in": "path", "required": true, "schema": obj{"type": "string"}})
 		}
@@ -355,3 +269,7 @@ func propertySchema(p *directory.Property) obj {
 	}
 	return obj{"type": "string", "nullable": true}
 }
+
+// undocumentedHandlers names the handlers of the undocumented rows, for the
+// test that matches the engine's routes against the document.
+var undocumentedHandlers = []string{"handleTokenMethod"}

@@ -25,21 +25,10 @@ type Roles interface {
 }
 
 const (
-	rolePrefix             = apiPrefix + "/roleManagement/directory"
 	roleAssignmentsContext = "/$metadata#roleManagement/directory/roleAssignments"
 	roleDefinitionsContext = "/$metadata#roleManagement/directory/roleDefinitions"
 	odataTypeRoleAssign    = "#microsoft.graph.unifiedRoleAssignment"
 )
-
-// addRoleRoutes registers Graph's roleManagement/directory routes.
-func (s *server) addRoleRoutes(r *gin.Engine) {
-	r.GET(rolePrefix+"/roleDefinitions", s.authorize(directory.OpReadRoles), s.handleListRoleDefinitions)
-	r.GET(rolePrefix+"/roleDefinitions/:id", s.authorize(directory.OpReadRoles), s.handleGetRoleDefinition)
-	r.GET(rolePrefix+"/roleAssignments", s.authorize(directory.OpReadRoles), s.handleListRoleAssignments)
-	r.POST(rolePrefix+"/roleAssignments", s.authorize(directory.OpWriteRoles), s.handleCreateRoleAssignment)
-	r.GET(rolePrefix+"/roleAssignments/:id", s.authorize(directory.OpReadRoles), s.handleGetRoleAssignment)
-	r.DELETE(rolePrefix+"/roleAssignments/:id", s.authorize(directory.OpWriteRoles), s.handleDeleteRoleAssignment)
-}
 
 // rolesRequest starts every role-management handler: the query options
 // outside opts are refused.

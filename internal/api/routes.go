@@ -11,47 +11,248 @@ import (
 // apiPrefix is the Graph version segment every authenticated route lives under.
 const apiPrefix = "/v1.0"
 
-// addRoutes registers every route of the API. Each /v1.0 route names the
-// operation it performs: authorize checks it before the handler parses any
-// query option or body, so unauthorised callers never reach a parser.
-//
-// Graph's key-in-parentheses form, /v1.0/users('key'), is rewritten to
-// /v1.0/users/'key' before routing (rewriteKeySegment), so the :key routes
+// route is one row of the table of contents: how a request is matched, who
+// may make it, what serves it, and what /openapi.json says about it. Both
+// the Gin engine (addRoutes) and the OpenAPI document (openapi.go) are built
+// from routes(), so they cannot disagree; adding a route is one row here
+// plus its handler.
+type route struct {
+	method string
+	// paths are Gin paths (":param" segments). The first is Graph's
+	// canonical spelling; the others are the spellings OData and Graph's
+	// SDKs also send (delta() for the function delta, graph.user for the
+	// cast microsoft.graph.user). Each is registered and documented.
+	paths []string
+	// id and summary are the OpenAPI operationId (alternative paths get
+	// id_2, id_3, ...) and summary.
+	id, summary string
+	// access runs first: the operation's authorization check, so
+	// unauthorised callers never reach a parser. nil for routes any
+	// authenticated caller may use (authenticate has run for /v1.0) and for
+	// public ones.
+	access gin.HandlerFunc
+	// pre are further middleware between access and the handler
+	// (preconditions).
+	pre []gin.HandlerFunc
+	// handle serves the request.
+	handle gin.HandlerFunc
+
+	// The OpenAPI facts.
+	// public operations need no bearer token.
+	public bool
+	// params are the query options ($...) and request headers the
+	// operation takes.
+	params []string
+	// body names the request body schema ("" for none).
+	body string
+	// status and schema of the success response; schema "" means no body,
+	// schemaCount a text/plain integer.
+	status int
+	schema string
+	// headers documented on the success response.
+	headers []string
+	// oauth operations (the token endpoint) answer errors in OAuth 2.0's
+	// form (RFC 6749 5.2), not Graph's envelope, and take a form body.
+	oauth bool
+	// undocumented rows exist only to refuse a method (405 in the
+	// operation's own error form); the document describes the methods that
+	// work.
+	undocumented bool
+}
+
+// Query options and headers of the user collections, as documented.
+var (
+	userListParams  = []string{"$filter", "$select", "$orderby", "$top", "$skip", "$skiptoken", "$search", "$count", "ConsistencyLevel"}
+	userCountParams = []string{"$filter", "$search", "ConsistencyLevel"}
+)
+
+// Paths shared by several rows. The cast segment of deleted items has two
+// spellings: the full namespace and Graph's "graph." alias, which the SDKs
+// send (GraphUser()).
+const (
+	usersPath        = apiPrefix + "/users"
+	deletedItemsPath = apiPrefix + "/directory/deletedItems"
+	deletedCast      = deletedItemsPath + "/microsoft.graph.user"
+	deletedCastAlias = deletedItemsPath + "/graph.user"
+	rolePrefix       = apiPrefix + "/roleManagement/directory"
+	applicationsPath = apiPrefix + "/applications"
+	extensionsPath   = applicationsPath + "/:key/extensionProperties"
+)
+
+// routes is the table of contents of the API. Graph's key-in-parentheses
+// form, /v1.0/users('key') and the like, is rewritten to /v1.0/users/'key'
+// before routing (rewriteKeySegment, keypath.go), so the :key and :id rows
 // serve both forms.
-func (s *server) addRoutes(r *gin.Engine) {
-	r.GET(apiPrefix+"/users", s.authorize(directory.OpListUsers), s.handleListUsers)
-	r.POST(apiPrefix+"/users", s.authorize(directory.OpCreateUser), s.handleCreateUser)
-	r.GET(apiPrefix+"/users/$count", s.authorize(directory.OpListUsers), s.handleCountUsers)
-	r.GET(apiPrefix+"/users/delta", s.authorize(directory.OpListUsers), s.handleUsersDelta)
-	r.GET(apiPrefix+"/users/:key", s.authorize(directory.OpReadUser), s.handleGetUser)
-	r.PATCH(apiPrefix+"/users/:key", s.authorize(directory.OpUpdateUser), s.preconditions, s.handleUpdateUser)
-	r.DELETE(apiPrefix+"/users/:key", s.authorize(directory.OpDeleteUser), s.preconditions, s.handleDeleteUser)
-	r.GET(apiPrefix+"/me", s.authorize(directory.OpReadSelf), s.handleGetMe)
-	r.PATCH(apiPrefix+"/me", s.authorize(directory.OpUpdateSelf), s.preconditions, s.handleUpdateMe)
-	r.POST(apiPrefix+"/me/changePassword", s.authorizeCaller(directory.AuthorizeChangePassword, &directory.ActivityChangePassword), s.handleChangePassword)
-	r.GET(apiPrefix+"/auditLogs/directoryAudits", s.authorizeCaller(directory.AuthorizeAuditRead, nil), s.handleListDirectoryAudits)
-	// Any authenticated caller may batch; each request inside is
-	// authenticated, authorized and throttled on its own (batch.go).
-	r.POST(batchPath, s.handleBatch)
-	s.addRoleRoutes(r)
-	s.addDeletedItemsRoutes(r) // deleted.go
-	s.addApplicationRoutes(r)
-	s.addExtensionPropertyRoutes(r) // extensions.go
+func (s *server) routes() []route {
+	appsRead := s.authorizeApplications(false, directory.Activity{})
+	appsWrite := func(act directory.Activity) gin.HandlerFunc { return s.authorizeApplications(true, act) }
+	rows := []route{
+		// Users (README "Users"; Graph's user resource).
+		{method: "GET", paths: []string{usersPath}, id: "listUsers", summary: "List the users of the caller's tenant.",
+			access: s.authorize(directory.OpListUsers), handle: s.handleListUsers,
+			params: userListParams, status: 200, schema: schemaUserCollection, headers: []string{"x-ms-resource-unit", "x-ms-throttle-limit-percentage"}},
+		{method: "POST", paths: []string{usersPath}, id: "createUser", summary: "Create a user.",
+			access: s.authorize(directory.OpCreateUser), handle: s.handleCreateUser,
+			body: schemaUserWrite, status: 201, schema: schemaUser, headers: []string{"Location", "x-ms-resource-unit"}},
+		{method: "GET", paths: []string{usersPath + "/$count"}, id: "countUsers", summary: "Count the users $filter and $search match.",
+			access: s.authorize(directory.OpListUsers), handle: s.handleCountUsers,
+			params: userCountParams, status: 200, schema: schemaCount},
+		{method: "GET", paths: []string{usersPath + "/delta", usersPath + "/delta()"}, id: "usersDelta",
+			summary: "Delta query: page through the live users, then follow @odata.deltaLink for what changed since ($deltatoken=latest starts from now; $filter=id eq '…' or … tracks up to 50 users; Prefer: return=minimal, odata.maxpagesize).",
+			access:  s.authorize(directory.OpListUsers), handle: s.handleUsersDelta,
+			params: []string{"$select", "$filter", "$skiptoken", "$deltatoken", "Prefer"}, status: 200, schema: schemaCollection, headers: []string{"Preference-Applied"}},
+		{method: "GET", paths: []string{usersPath + "/:key"}, id: "getUser", summary: "Get a user by id or userPrincipalName.",
+			access: s.authorize(directory.OpReadUser), handle: s.handleGetUser,
+			params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
+		{method: "PATCH", paths: []string{usersPath + "/:key"}, id: "updateUser", summary: "Update a user (If-Match: W/\"<version>\" makes it conditional: 412 when changed meanwhile).",
+			access: s.authorize(directory.OpUpdateUser), pre: []gin.HandlerFunc{s.preconditions}, handle: s.handleUpdateUser,
+			params: []string{"If-Match"}, body: schemaUserWrite, status: 204, headers: []string{"ETag"}},
+		{method: "DELETE", paths: []string{usersPath + "/:key"}, id: "deleteUser", summary: "Move a user to deleted items (If-Match makes it conditional).",
+			access: s.authorize(directory.OpDeleteUser), pre: []gin.HandlerFunc{s.preconditions}, handle: s.handleDeleteUser,
+			params: []string{"If-Match"}, status: 204},
+		{method: "GET", paths: []string{apiPrefix + "/me"}, id: "getMe", summary: "Get the signed-in user.",
+			access: s.authorize(directory.OpReadSelf), handle: s.handleGetMe,
+			params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
+		{method: "PATCH", paths: []string{apiPrefix + "/me"}, id: "updateMe", summary: "Update the signed-in user's own profile.",
+			access: s.authorize(directory.OpUpdateSelf), pre: []gin.HandlerFunc{s.preconditions}, handle: s.handleUpdateMe,
+			params: []string{"If-Match"}, body: schemaUserWrite, status: 204, headers: []string{"ETag"}},
+		{method: "POST", paths: []string{apiPrefix + "/me/changePassword"}, id: "changeMyPassword",
+			summary: "Change the signed-in user's password (currentPassword, newPassword).",
+			access:  s.authorizeCaller(directory.AuthorizeChangePassword, &directory.ActivityChangePassword), handle: s.handleChangePassword,
+			body: schemaObject, status: 204},
 
-	// The built-in issuer's public documents: no authentication.
-	r.GET("/:tenant/discovery/v2.0/keys", s.handleJWKS)
-	r.GET("/:tenant/v2.0/.well-known/openid-configuration", s.handleDiscovery)
-	// Its token endpoint (client credentials): POST only, no bearer token.
-	r.POST("/:tenant/oauth2/v2.0/token", s.handleToken)
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
-		r.Handle(m, "/:tenant/oauth2/v2.0/token", s.handleTokenMethod)
+		// Deleted items (Graph's "List deletedItems": the cast to
+		// microsoft.graph.user is a required part of the URL).
+		{method: "GET", paths: []string{deletedCast, deletedCastAlias}, id: "listDeletedUsers",
+			summary: "List deleted users (deleted items), with deletedDateTime; $orderby may use deletedDateTime.",
+			access:  s.authorize(directory.OpListDeletedUsers), handle: s.handleListDeletedUsers,
+			params: userListParams, status: 200, schema: schemaUserCollection},
+		{method: "GET", paths: []string{deletedCast + "/$count", deletedCastAlias + "/$count"}, id: "countDeletedUsers",
+			summary: "Count the deleted users $filter and $search match.",
+			access:  s.authorize(directory.OpListDeletedUsers), handle: s.handleCountDeletedUsers,
+			params: userCountParams, status: 200, schema: schemaCount},
+		{method: "GET", paths: []string{deletedItemsPath + "/:id", deletedItemsPath + "/:id/microsoft.graph.user", deletedItemsPath + "/:id/graph.user",
+			deletedCast + "/:id", deletedCastAlias + "/:id"}, id: "getDeletedUser", summary: "Get a deleted user.",
+			access: s.authorize(directory.OpListDeletedUsers), handle: s.handleGetDeletedUser,
+			params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
+		{method: "POST", paths: []string{deletedItemsPath + "/:id/restore"}, id: "restoreDeletedUser",
+			summary: "Restore a deleted user (400 ObjectConflict when its userPrincipalName or an identity was taken meanwhile).",
+			access:  s.authorize(directory.OpRestoreUser), handle: s.handleRestoreUser,
+			status: 200, schema: schemaUser, headers: []string{"ETag"}},
+		{method: "DELETE", paths: []string{deletedItemsPath + "/:id"}, id: "purgeDeletedUser",
+			summary: "Permanently delete a deleted user.",
+			access:  s.authorize(directory.OpRestoreUser), handle: s.handlePurgeUser, status: 204},
+
+		{method: "GET", paths: []string{apiPrefix + "/auditLogs/directoryAudits"}, id: "listDirectoryAudits",
+			summary: "List the tenant's directory audit events.",
+			access:  s.authorizeCaller(directory.AuthorizeAuditRead, nil), handle: s.handleListDirectoryAudits,
+			params: []string{"$filter", "$top", "$skiptoken"}, status: 200, schema: schemaCollection},
+		// Any authenticated caller may batch; each request inside is
+		// authenticated, authorized and throttled on its own (batch.go).
+		{method: "POST", paths: []string{batchPath}, id: "batch",
+			summary: "Run up to 20 requests in one call (JSON batching); each is authorized and throttled as if sent alone.",
+			handle:  s.handleBatch, body: "BatchRequest", status: 200, schema: "BatchResponse"},
+
+		// Role management (Graph's roleManagement/directory).
+		{method: "GET", paths: []string{rolePrefix + "/roleDefinitions"}, id: "listRoleDefinitions",
+			summary: "List the directory role definitions.",
+			access:  s.authorize(directory.OpReadRoles), handle: s.handleListRoleDefinitions,
+			params: []string{"$filter", "$select", "$top"}, status: 200, schema: schemaCollection},
+		{method: "GET", paths: []string{rolePrefix + "/roleDefinitions/:id"}, id: "getRoleDefinition",
+			summary: "Get a directory role definition.",
+			access:  s.authorize(directory.OpReadRoles), handle: s.handleGetRoleDefinition, status: 200, schema: schemaObject},
+		{method: "GET", paths: []string{rolePrefix + "/roleAssignments"}, id: "listRoleAssignments",
+			summary: "List directory role assignments.",
+			access:  s.authorize(directory.OpReadRoles), handle: s.handleListRoleAssignments,
+			params: []string{"$filter", "$select", "$top", "$expand"}, status: 200, schema: schemaCollection},
+		{method: "POST", paths: []string{rolePrefix + "/roleAssignments"}, id: "createRoleAssignment",
+			summary: "Assign a directory role.",
+			access:  s.authorize(directory.OpWriteRoles), handle: s.handleCreateRoleAssignment, body: schemaObject, status: 201, schema: schemaObject},
+		{method: "GET", paths: []string{rolePrefix + "/roleAssignments/:id"}, id: "getRoleAssignment",
+			summary: "Get a directory role assignment.",
+			access:  s.authorize(directory.OpReadRoles), handle: s.handleGetRoleAssignment, status: 200, schema: schemaObject},
+		{method: "DELETE", paths: []string{rolePrefix + "/roleAssignments/:id"}, id: "deleteRoleAssignment",
+			summary: "Remove a directory role assignment.",
+			access:  s.authorize(directory.OpWriteRoles), handle: s.handleDeleteRoleAssignment, status: 204},
+
+		// Applications. Graph's alternate key, applications(appId='...'),
+		// is rewritten onto the :key rows (rewriteKeySegment).
+		{method: "GET", paths: []string{applicationsPath}, id: "listApplications", summary: "List the tenant's applications.",
+			access: appsRead, handle: s.handleListApplications,
+			params: []string{"$filter", "$select", "$top"}, status: 200, schema: schemaCollection},
+		{method: "POST", paths: []string{applicationsPath}, id: "createApplication", summary: "Register an application.",
+			access: appsWrite(directory.ActivityAddApplication), handle: s.handleCreateApplication,
+			body: schemaObject, status: 201, schema: schemaObject},
+		{method: "GET", paths: []string{applicationsPath + "/:key"}, id: "getApplication", summary: "Get an application by id or appId.",
+			access: appsRead, handle: s.handleGetApplication,
+			params: []string{"$select"}, status: 200, schema: schemaObject},
+		{method: "PATCH", paths: []string{applicationsPath + "/:key"}, id: "updateApplication", summary: "Update an application.",
+			access: appsWrite(directory.ActivityUpdateApplication), handle: s.handleUpdateApplication, body: schemaObject, status: 204},
+		{method: "DELETE", paths: []string{applicationsPath + "/:key"}, id: "deleteApplication", summary: "Delete an application.",
+			access: appsWrite(directory.ActivityDeleteApplication), handle: s.handleDeleteApplication, status: 204},
+		{method: "POST", paths: []string{applicationsPath + "/:key/addPassword"}, id: "addApplicationPassword",
+			summary: "Add a client secret; its secretText is returned once.",
+			access:  appsWrite(directory.ActivityUpdateApplicationSecrets), handle: s.handleAddPassword,
+			body: schemaObject, status: 200, schema: schemaObject},
+		{method: "POST", paths: []string{applicationsPath + "/:key/removePassword"}, id: "removeApplicationPassword",
+			summary: "Remove a client secret by keyId.",
+			access:  appsWrite(directory.ActivityUpdateApplicationSecrets), handle: s.handleRemovePassword, body: schemaObject, status: 204},
+		// Extension properties take the permissions of applications.
+		{method: "GET", paths: []string{extensionsPath}, id: "listExtensionProperties",
+			summary: "List the directory extension properties an application defines.",
+			access:  appsRead, handle: s.handleListExtensionProperties, status: 200, schema: schemaCollection},
+		{method: "POST", paths: []string{extensionsPath}, id: "createExtensionProperty",
+			summary: "Define a directory extension property (name, dataType, targetObjects, isMultiValued) for users.",
+			access:  appsWrite(directory.ActivityAddExtensionProperty), handle: s.handleCreateExtensionProperty,
+			body: schemaObject, status: 201, schema: schemaObject, headers: []string{"Location"}},
+		{method: "GET", paths: []string{extensionsPath + "/:id"}, id: "getExtensionProperty",
+			summary: "Get a directory extension property.",
+			access:  appsRead, handle: s.handleGetExtensionProperty, status: 200, schema: schemaObject},
+		{method: "DELETE", paths: []string{extensionsPath + "/:id"}, id: "deleteExtensionProperty",
+			summary: "Delete a directory extension property and every value of it.",
+			access:  appsWrite(directory.ActivityDeleteExtensionProperty), handle: s.handleDeleteExtensionProperty, status: 204},
+
+		// The built-in issuer: no bearer token.
+		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/token"}, id: "token", public: true, oauth: true,
+			summary: "The built-in issuer's token endpoint (client credentials grant).",
+			handle:  s.handleToken, status: 200, schema: schemaObject},
+		{method: "GET", paths: []string{"/:tenant/discovery/v2.0/keys"}, id: "getJWKS", public: true,
+			summary: "The built-in issuer's signing keys (JWKS) for a tenant.",
+			handle:  s.handleJWKS, status: 200, schema: schemaObject},
+		{method: "GET", paths: []string{"/:tenant/v2.0/.well-known/openid-configuration"}, id: "getOpenIDConfiguration", public: true,
+			summary: "The built-in issuer's OpenID Connect discovery document for a tenant.",
+			handle:  s.handleDiscovery, status: 200, schema: schemaObject},
+
+		{method: "GET", paths: []string{"/healthz"}, id: "health", public: true, summary: "Liveness: the process serves HTTP.",
+			handle: s.handleHealth, status: 200, schema: schemaStatus},
+		{method: "GET", paths: []string{"/readyz"}, id: "ready", public: true,
+			summary: "Readiness: the database answers and its schema is current; 503 otherwise.",
+			handle:  s.handleReady, status: 200, schema: schemaStatus},
+		// The API description: no authentication, like the issuer documents.
+		{method: "GET", paths: []string{"/openapi.json"}, id: "openapi", public: true, summary: "This document.",
+			handle: s.handleOpenAPI, status: 200, schema: schemaObject},
 	}
+	// The token endpoint answers its other methods itself, in OAuth's
+	// error form.
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		rows = append(rows, route{method: m, paths: []string{"/:tenant/oauth2/v2.0/token"}, handle: s.handleTokenMethod, undocumented: true})
+	}
+	return rows
+}
 
-	r.GET("/healthz", s.handleHealth)
-	r.GET("/readyz", s.handleReady)
-	// The API description: no authentication, like the issuer documents.
-	r.GET("/openapi.json", s.handleOpenAPI)
-
+// addRoutes registers every row of routes(), each path of a row with the
+// row's access check, middleware and handler.
+func (s *server) addRoutes(r *gin.Engine) {
+	for _, rt := range s.routes() {
+		var chain []gin.HandlerFunc
+		if rt.access != nil {
+			chain = append(chain, rt.access)
+		}
+		chain = append(append(chain, rt.pre...), rt.handle)
+		for _, p := range rt.paths {
+			r.Handle(rt.method, p, chain...)
+		}
+	}
 	// authenticate (a global middleware) has already run for /v1.0 paths,
 	// so unknown routes and wrong methods there answer only authenticated
 	// callers; everyone else gets the 401 first.

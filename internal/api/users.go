@@ -271,12 +271,15 @@ func (s *server) writeEntity(c *gin.Context, status int, u *directory.User, q *q
 	writeJSON(c, status, b)
 }
 
-// userKey returns the :key path parameter as the user key it denotes. A
-// quoted key ('…', from Graph's users('…') form, quotes doubled inside) is
-// an OData string literal and may start with '$'; a bare key starting with
-// '$' would be a system segment ($count, $ref, …), which we do not serve.
-func userKey(c *gin.Context) (string, error) {
-	key := c.Param("key")
+// userKey returns the :key path parameter as the user key it denotes.
+func userKey(c *gin.Context) (string, error) { return keyParam(c, "key") }
+
+// keyParam returns the path parameter name as the key it denotes. A quoted
+// key ('…', from Graph's set('…') form, quotes doubled inside) is an OData
+// string literal and may start with '$'; a bare key starting with '$' would
+// be a system segment ($count, $ref, …), which we do not serve.
+func keyParam(c *gin.Context, name string) (string, error) {
+	key := c.Param(name)
 	if len(key) >= 2 && key[0] == '\'' && key[len(key)-1] == '\'' {
 		inner := key[1 : len(key)-1]
 		var b strings.Builder
