@@ -113,57 +113,41 @@ func marshalJSON(v any) []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
-// noQuery refuses query options on routes that take none.
-func noQuery(c *gin.Context) error {
-	if c.Request.URL.RawQuery == "" {
-		return nil
-	}
-	q, err := url.ParseQuery(c.Request.URL.RawQuery)
-	if err != nil {
-		return directory.Errorf(directory.KindBadRequest, "The query string is malformed.")
-	}
-	for k := range q {
-		return (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + textlimit.Clip(k, maxEchoed) + "' is not supported on applications."}).WithTarget(textlimit.Clip(k, maxEchoed))
-	}
-	return nil
+// applicationQuery reads the query string of an applications route with
+// the one option reader (parseOptions): allowed is what the route takes,
+// and $select names application properties. An option the route does not
+// take is refused naming applications.
+func applicationQuery(c *gin.Context, allowed queryOption) (*queryOptions, []string, error) {
+	var sel []string
+	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
+		allowed: allowed,
+		selectList: func(v string) (err error) {
+			sel, err = parseAppSelect(v)
+			return err
+		},
+		refuse: func(option string) error {
+			return (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + option + "' is not supported on applications."}).WithTarget(option)
+		},
+	})
+	return q, sel, err
 }
 
-// handleListApplications serves GET /v1.0/applications with $top (1..999,
-// default 100) and server-driven paging through a signed $skiptoken.
+// noQuery refuses every query option on routes that take none but $format.
+func noQuery(c *gin.Context) error {
+	_, _, err := applicationQuery(c, optFormat)
+	return err
+}
+
+// handleListApplications serves GET /v1.0/applications with $select, $top
+// (1..999, default 100) and server-driven paging through a signed
+// $skiptoken.
 func (s *server) handleListApplications(c *gin.Context) {
-	q, err := url.ParseQuery(c.Request.URL.RawQuery)
+	q, sel, err := applicationQuery(c, optSelect|optTop|optSkipToken|optFormat)
 	if err != nil {
-		s.writeError(c, directory.Errorf(directory.KindBadRequest, "The query string is malformed."))
+		s.writeError(c, err)
 		return
 	}
-	top := 100
-	var skipToken string
-	var sel []string
-	for k, vs := range q {
-		if len(vs) != 1 {
-			s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + textlimit.Clip(k, maxEchoed) + "' was given more than once."}).WithTarget(textlimit.Clip(k, maxEchoed)))
-			return
-		}
-		switch k {
-		case "$top":
-			n, err := strconv.Atoi(vs[0])
-			if err != nil || n < 1 || n > 999 {
-				s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Invalid page size specified: '" + textlimit.Clip(vs[0], maxEchoed) + "'. Must be between 1 and 999 inclusive."}).WithTarget("$top"))
-				return
-			}
-			top = n
-		case "$skiptoken":
-			skipToken = vs[0]
-		case "$select":
-			if sel, err = parseAppSelect(vs[0]); err != nil {
-				s.writeError(c, err)
-				return
-			}
-		default:
-			s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + textlimit.Clip(k, maxEchoed) + "' is not supported on applications."}).WithTarget(textlimit.Clip(k, maxEchoed)))
-			return
-		}
-	}
+	top, skipToken := q.top, q.skipToken
 	p := directory.PrincipalFrom(c.Request.Context())
 	shape := sha256.Sum256([]byte("applications\x00" + strconv.Itoa(top) + "\x00" + strings.Join(sel, ",")))
 	var after *directory.Cursor
@@ -199,23 +183,10 @@ func (s *server) handleListApplications(c *gin.Context) {
 
 // handleGetApplication serves GET /v1.0/applications/{id | appId='...'}.
 func (s *server) handleGetApplication(c *gin.Context) {
-	var sel []string
-	if raw := c.Request.URL.RawQuery; raw != "" {
-		q, err := url.ParseQuery(raw)
-		if err != nil {
-			s.writeError(c, directory.Errorf(directory.KindBadRequest, "The query string is malformed."))
-			return
-		}
-		for k, vs := range q {
-			if k != "$select" || len(vs) != 1 {
-				s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Query option '" + textlimit.Clip(k, maxEchoed) + "' is not supported on an application."}).WithTarget(textlimit.Clip(k, maxEchoed)))
-				return
-			}
-			if sel, err = parseAppSelect(vs[0]); err != nil {
-				s.writeError(c, err)
-				return
-			}
-		}
+	_, sel, err := applicationQuery(c, optSelect|optFormat)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	a, err := s.apps.GetApplication(c.Request.Context(), c.Param("key"))
 	if err != nil {
@@ -232,26 +203,20 @@ func (s *server) handleGetApplication(c *gin.Context) {
 var applicationProperties = []string{"id", "deletedDateTime", "appId", "createdDateTime", "displayName",
 	"signInAudience", "keyCredentials", "passwordCredentials", permissionsProperty}
 
-// parseAppSelect reads $select; nil means every property.
+// parseAppSelect resolves a $select list of application properties
+// (selectOf, the one $select parser).
 func parseAppSelect(v string) ([]string, error) {
-	var out []string
-	for _, name := range strings.Split(v, ",") {
-		name = strings.TrimSpace(name)
-		i := -1
-		for j, p := range applicationProperties {
+	return selectOf(v, func(name string) (string, bool) {
+		for _, p := range applicationProperties {
 			if strings.EqualFold(p, name) {
-				i = j
+				return p, true
 			}
 		}
-		if i < 0 {
-			return nil, (&directory.Error{Kind: directory.KindInvalid,
-				Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph.application'."}).WithTarget("$select")
-		}
-		if !slices.Contains(out, applicationProperties[i]) {
-			out = append(out, applicationProperties[i])
-		}
-	}
-	return out, nil
+		return "", false
+	}, func(name string) error {
+		return (&directory.Error{Kind: directory.KindInvalid,
+			Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph.application'."}).WithTarget("$select")
+	})
 }
 
 func selectSuffix(sel []string) string {

@@ -64,11 +64,10 @@ var queryLimits = odata.Limits{
 	MaxInList: 1000,    // items of one in (...) list
 }
 
-// queryParam is one name=value pair of the query string, decoded, with its
-// raw form kept for building @odata.nextLink.
-// splitQuery splits a raw query string into percent-decoded parameters in
-// order, refusing a system query option ($-prefixed, names compared
-// case-insensitively) that appears twice.
+// splitQuery is the one query-string splitter of the API: it splits a raw
+// query string into percent-decoded parameters in order, refusing a system
+// query option ($-prefixed, names compared case-insensitively) that appears
+// twice.
 func splitQuery(rawQuery string) ([]queryParam, error) {
 	var params []queryParam
 	seen := make(map[string]bool)
@@ -93,6 +92,8 @@ func splitQuery(rawQuery string) ([]queryParam, error) {
 	return params, nil
 }
 
+// queryParam is one name=value pair of the query string, decoded, with its
+// raw form kept for building @odata.nextLink.
 type queryParam struct {
 	name, value string
 	raw         string
@@ -124,14 +125,41 @@ const (
 	maxPageSize     = 999
 )
 
-// parseQuery reads the query string: option names are matched
-// case-insensitively (OData 4.01) and may appear once; parameters without
-// a '$' are not ours and are ignored; allowed says which options the route
-// supports. Syntax errors in $filter, $orderby and $search are
-// KindBadRequest with the position (a byte offset into the decoded option
-// value, counted from 0); the store decides later whether it can answer
-// what parsed.
+// parseQuery reads the query string of a route serving users: $select
+// names user properties (parseSelect).
 func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
+	var sel []*directory.Property
+	q, err := parseOptions(rawQuery, queryRules{allowed: allowed, selectList: func(v string) (err error) {
+		sel, err = parseSelect(v)
+		return err
+	}})
+	if err != nil {
+		return nil, err
+	}
+	q.selected = sel
+	return q, nil
+}
+
+// queryRules are what one resource's routes take in the query string.
+type queryRules struct {
+	// allowed says which options the route supports.
+	allowed queryOption
+	// selectList resolves a $select value against the resource's
+	// properties (with selectOf); nil when allowed has no optSelect.
+	selectList func(value string) error
+	// refuse, when set, words the refusal of a known option the route
+	// does not take; otherwise it is Graph's generic "not allowed".
+	refuse func(option string) error
+}
+
+// parseOptions is the one reader of system query options, for every
+// resource: option names are matched case-insensitively (OData 4.01) and
+// may appear once; parameters without a '$' are not ours and are ignored.
+// Syntax errors in $filter, $orderby and $search are KindBadRequest with
+// the position (a byte offset into the decoded option value, counted from
+// 0); the store decides later whether it can answer what parsed.
+func parseOptions(rawQuery string, rules queryRules) (*queryOptions, error) {
+	allowed := rules.allowed
 	q := &queryOptions{top: defaultPageSize}
 	params, err := splitQuery(rawQuery)
 	if err != nil {
@@ -151,13 +179,15 @@ func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
 		case bit == 0:
 			return nil, (&directory.Error{Kind: directory.KindUnsupported,
 				Message: "Query option '" + lower + "' is not supported."}).WithTarget(lower)
+		case allowed&bit == 0 && rules.refuse != nil:
+			return nil, rules.refuse(lower)
 		case allowed&bit == 0:
 			return nil, directory.Errorf(directory.KindBadRequest, "Query option '%s' is not allowed for this request.", lower)
 		}
 		var err error
 		switch bit {
 		case optSelect:
-			q.selected, err = parseSelect(value)
+			err = rules.selectList(value)
 		case optTop:
 			q.top, err = parseTop(value)
 		case optSkip:
@@ -211,30 +241,43 @@ func syntaxError(prefix string, err error) error {
 	return directory.Errorf(directory.KindBadRequest, "%s: %s", prefix, msg)
 }
 
-// parseSelect resolves a $select list. Names match case-insensitively and
-// come back canonical; write-only properties are as unknown as missing ones.
-func parseSelect(v string) ([]*directory.Property, error) {
-	out := []*directory.Property{}
+// selectOf is the one $select parser, for every resource: the
+// comma-separated names of v, in the order asked and without repeats, each
+// resolved by lookup (case-insensitively, to the resource's canonical
+// property); a name lookup does not know is refused as unknown words it.
+func selectOf[P comparable](v string, lookup func(name string) (P, bool), unknown func(name string) error) ([]P, error) {
+	out := []P{}
 	for name := range strings.SplitSeq(v, ",") {
 		name = strings.TrimSpace(name)
 		if name == "" {
 			return nil, directory.Errorf(directory.KindBadRequest, "Invalid $select: empty property name.")
 		}
-		p, ok := directory.LookupPropertyFold(name)
-		if !ok && directory.IsExtensionName(name) {
-			// Resolved against the tenant's definitions by the handler
-			// (selectExtensions, extensions.go).
-			p, ok = directory.ExtensionSelectProperty(name), true
-		}
-		if !ok || p.WriteOnly {
-			return nil, (&directory.Error{Kind: directory.KindUnsupported,
-				Message: "Property '" + textlimit.Clip(name, maxEchoed) + "' does not exist as a declared property or extension property."}).WithTarget(textlimit.Clip(name, maxEchoed))
+		p, ok := lookup(name)
+		if !ok {
+			return nil, unknown(name)
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}
 	return out, nil
+}
+
+// parseSelect resolves a $select list of user properties. Names come back
+// canonical; write-only properties are as unknown as missing ones.
+func parseSelect(v string) ([]*directory.Property, error) {
+	return selectOf(v, func(name string) (*directory.Property, bool) {
+		p, ok := directory.LookupPropertyFold(name)
+		if !ok && directory.IsExtensionName(name) {
+			// Resolved against the tenant's definitions by the handler
+			// (selectExtensions, extensions.go).
+			return directory.ExtensionSelectProperty(name), true
+		}
+		return p, ok && !p.WriteOnly
+	}, func(name string) error {
+		return (&directory.Error{Kind: directory.KindUnsupported,
+			Message: "Property '" + textlimit.Clip(name, maxEchoed) + "' does not exist as a declared property or extension property."}).WithTarget(textlimit.Clip(name, maxEchoed))
+	})
 }
 
 // parseSkip reads $skip: a non-negative integer (beyond Graph, which
