@@ -32,6 +32,16 @@
 // Every entry point enforces Limits (input length, nesting depth, node count,
 // in-list size) and never panics, whatever the input.
 //
+// Library API and what graphdir uses: graphdir's HTTP edge
+// (internal/api/query.go) reads the query string itself, because it words
+// refusals as Microsoft Graph does, allows options per route and resolves
+// $select against its own property tables; it calls ParseFilter,
+// ParseOrderBy, ParseSearch, ParseCount and ParseNonNegativeInt for the
+// option values. ParseQuery (a whole query string, with parameter aliases
+// and custom options) and ParseSelect (a $select value with paths and
+// nested options) are library API for other servers and tools and are
+// covered by this package's tests, not by graphdir's routes.
+//
 // The package is pure Go, uses the standard library only and imports nothing
 // of the graphdir project; project packages import it, never the reverse.
 package odata
