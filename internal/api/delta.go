@@ -107,7 +107,8 @@ func errBadDeltaToken(kind byte) error {
 }
 
 // errSyncStateNotFound is Graph's answer to a delta token it can no longer
-// serve (graph-users.md 4.9, 6.2): 410 Gone, code syncStateNotFound.
+// serve (README "Delta query"; Graph's error codes, https://learn.microsoft.com/graph/errors):
+// 410 Gone, code syncStateNotFound.
 func errSyncStateNotFound(msg string) error {
 	return &edgeError{http.StatusGone, "syncStateNotFound", msg}
 }
@@ -203,16 +204,25 @@ func (r *deltaRequest) applyOptions() error {
 			return syntaxError("Invalid filter clause", err)
 		}
 		r.ids = []string{}
-		if err := deltaFilterIDs(e, &r.ids); err != nil {
+		clauses := 0
+		if err := deltaFilterIDs(e, &r.ids, &clauses); err != nil {
 			return err
+		}
+		if clauses > directory.MaxDeltaIDs {
+			// Graph counts the clauses, repeats included, and words the
+			// refusal as its directory does for any long or-chain.
+			return (&directory.Error{Kind: directory.KindUnsupported,
+				Message: "Too many child clauses specified in search filter expression containing 'OR' operators: " +
+					strconv.Itoa(clauses) + ". Max allowed: " + strconv.Itoa(directory.MaxDeltaIDs) + "."}).WithTarget("$filter")
 		}
 	}
 	return nil
 }
 
-// deltaFilterIDs collects the ids of a delta $filter: id eq '<guid>' terms
-// joined by or, at most directory.MaxDeltaIDs (Graph's rule).
-func deltaFilterIDs(e odata.Expr, ids *[]string) error {
+// deltaFilterIDs collects the ids of a delta $filter, id eq '<guid>' terms
+// joined by or, without repeats, and counts the terms (Graph allows
+// directory.MaxDeltaIDs).
+func deltaFilterIDs(e odata.Expr, ids *[]string, clauses *int) error {
 	unsupported := func() error {
 		return (&directory.Error{Kind: directory.KindUnsupported,
 			Message: "Delta query supports only $filter=id eq '{id}', several joined by 'or' (at most 50)."}).WithTarget("$filter")
@@ -223,10 +233,10 @@ func deltaFilterIDs(e odata.Expr, ids *[]string) error {
 	}
 	switch b.Op {
 	case odata.OpOr:
-		if err := deltaFilterIDs(b.X, ids); err != nil {
+		if err := deltaFilterIDs(b.X, ids, clauses); err != nil {
 			return err
 		}
-		return deltaFilterIDs(b.Y, ids)
+		return deltaFilterIDs(b.Y, ids, clauses)
 	case odata.OpEq:
 		x, y := b.X, b.Y
 		if _, ok := x.(*odata.Literal); ok {
@@ -242,23 +252,17 @@ func deltaFilterIDs(e odata.Expr, ids *[]string) error {
 			return (&directory.Error{Kind: directory.KindInvalid,
 				Message: "Invalid object identifier '" + textlimit.Clip(lit.Value, maxEchoed) + "'."}).WithTarget("id")
 		}
-		id := directory.ParseUserKey(lit.Value).ID
-		for _, have := range *ids {
-			if have == id {
-				return nil
-			}
+		*clauses++
+		if id := directory.ParseUserKey(lit.Value).ID; !slices.Contains(*ids, id) {
+			*ids = append(*ids, id)
 		}
-		if len(*ids) == directory.MaxDeltaIDs {
-			return (&directory.Error{Kind: directory.KindUnsupported,
-				Message: "A delta $filter may name at most 50 ids."}).WithTarget("$filter")
-		}
-		*ids = append(*ids, id)
 		return nil
 	}
 	return unsupported()
 }
 
-// handleUsersDelta serves GET /v1.0/users/delta (graph-users.md 4.9).
+// handleUsersDelta serves GET /v1.0/users/delta and delta() (README "Delta
+// query"; https://learn.microsoft.com/graph/api/user-delta).
 func (s *server) handleUsersDelta(c *gin.Context) {
 	r, err := parseDeltaQuery(c.Request.URL.RawQuery)
 	if err != nil {
