@@ -101,7 +101,9 @@ type recordingApps struct {
 	calls int
 }
 
-func (r *recordingApps) Authorize(context.Context, bool, directory.Activity, string) error { return nil }
+func (r *recordingApps) Authorize(context.Context, bool, directory.Activity, string) error {
+	return nil
+}
 
 func (r *recordingApps) ListApplications(context.Context, int, *directory.Cursor) ([]*directory.Application, *directory.Cursor, error) {
 	r.calls++
