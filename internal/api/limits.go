@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -191,14 +192,25 @@ func (s *server) throttleRequest(c *gin.Context) {
 	// request inside it is charged on its own when it is dispatched (batch.go).
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions &&
 		c.FullPath() != batchPath
-	q := r.URL.Query()
-	has := func(name string) bool { return q.Has("$"+name) || q.Has(name) }
-	top, _ := strconv.Atoi(q.Get("$top"))
-	if top == 0 {
-		top, _ = strconv.Atoi(q.Get("top"))
+	// The options are read with the handlers' splitter; a query string it
+	// refuses costs the base, and the handler answers 400.
+	params, _ := splitQuery(r.URL.RawQuery)
+	var selects, expands bool
+	var top int
+	for _, p := range params {
+		switch strings.ToLower(strings.TrimPrefix(p.name, "$")) {
+		case "select":
+			selects = true
+		case "expand":
+			expands = true
+		case "top":
+			if top == 0 {
+				top, _ = strconv.Atoi(p.value)
+			}
+		}
 	}
 	list := r.Method == http.MethodGet && c.FullPath() == apiPrefix+"/users"
-	cost := throttle.Cost(list, has("select"), has("expand"), top)
+	cost := throttle.Cost(list, selects, expands, top)
 	d := s.rt.limiter.Take(throttle.Request{Tenant: p.TenantID, App: p.AppID, ResourceUnits: cost, Write: write})
 	h := c.Writer.Header()
 	if !d.Allowed {
