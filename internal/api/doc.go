@@ -6,8 +6,12 @@
 //
 // It is the only package of graphdir that imports Gin; nothing imports it
 // but cmd/graphdir. It depends on internal/directory for the domain and on
-// small consumer-side interfaces (Users, Verifier, Issuer) for everything it
-// calls, so tests drive the real router with fakes. It must not import SQL
+// consumer-side interfaces for everything it calls: Directory (every
+// capability of the user directory, checked against *directory.Service at
+// compile time), Applications, Verifier, and the optional Issuer and
+// TokenEndpoint; tests drive the real router with fakes that embed them.
+// routes.go is the table of contents: every route, its authorization, its
+// handler and its OpenAPI description in one row. It must not import SQL
 // drivers or the store, and it must not decide business rules: who may read
 // or write which user and property is directory.Service's job.
 package api
