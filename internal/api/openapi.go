@@ -113,6 +113,9 @@ func openAPIPathOf(ginPath string) string {
 
 func operationObject(op route, path, id string) obj {
 	o := obj{"operationId": id, "summary": op.summary}
+	if op.tag != "" {
+		o["tags"] = []any{op.tag}
+	}
 	var params []any
 	for _, seg := range strings.Split(path, "/") {
 		if strings.HasPrefix(seg, "{") {

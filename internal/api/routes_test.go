@@ -117,7 +117,7 @@ func (r *recordingApps) GetApplication(context.Context, string) (*directory.Appl
 
 // TestRouteTableSpellingsAreRoutesAndDocumented: every path of every row
 // is a route of the engine and an operation of the document, with its own
-// operationId.
+// operationId and the row's tag.
 func TestRouteTableSpellingsAreRoutesAndDocumented(t *testing.T) {
 	doc := loadOpenAPI(t)
 	gin.SetMode(gin.ReleaseMode)
@@ -142,6 +142,9 @@ func TestRouteTableSpellingsAreRoutesAndDocumented(t *testing.T) {
 				continue
 			}
 			ids[op.OperationID] = true
+			if len(op.Tags) != 1 || op.Tags[0] != rt.tag {
+				t.Errorf("%s %s: tags %v, want [%s]", rt.method, p, op.Tags, rt.tag)
+			}
 		}
 	}
 	for _, p := range []string{"/v1.0/users/delta()", "/v1.0/directory/deletedItems/graph.user", "/v1.0/directory/deletedItems/graph.user/$count"} {
