@@ -114,13 +114,13 @@ func marshalJSON(v any) []byte {
 }
 
 // applicationQuery reads the query string of an applications route with
-// the one option reader (parseOptions): allowed is what the route takes,
+// the one option reader (parseOptions): the route's row says what it takes,
 // and $select names application properties. An option the route does not
 // take is refused naming applications.
-func applicationQuery(c *gin.Context, allowed queryOption) (*queryOptions, []string, error) {
+func applicationQuery(c *gin.Context) (*queryOptions, []string, error) {
 	var sel []string
 	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
-		allowed: allowed,
+		allowed: routeOptions(c),
 		selectList: func(v string) (err error) {
 			sel, err = parseAppSelect(v)
 			return err
@@ -132,9 +132,9 @@ func applicationQuery(c *gin.Context, allowed queryOption) (*queryOptions, []str
 	return q, sel, err
 }
 
-// noQuery refuses every query option on routes that take none but $format.
+// noQuery refuses the query options of routes that take none but $format.
 func noQuery(c *gin.Context) error {
-	_, _, err := applicationQuery(c, optFormat)
+	_, _, err := applicationQuery(c)
 	return err
 }
 
@@ -142,7 +142,7 @@ func noQuery(c *gin.Context) error {
 // (1..999, default 100) and server-driven paging through a signed
 // $skiptoken.
 func (s *server) handleListApplications(c *gin.Context) {
-	q, sel, err := applicationQuery(c, optSelect|optTop|optSkipToken|optFormat)
+	q, sel, err := applicationQuery(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -183,7 +183,7 @@ func (s *server) handleListApplications(c *gin.Context) {
 
 // handleGetApplication serves GET /v1.0/applications/{id | appId='...'}.
 func (s *server) handleGetApplication(c *gin.Context) {
-	_, sel, err := applicationQuery(c, optSelect|optFormat)
+	_, sel, err := applicationQuery(c)
 	if err != nil {
 		s.writeError(c, err)
 		return

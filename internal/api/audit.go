@@ -27,9 +27,6 @@ type AuditLogs interface {
 	RecordDenied(ctx context.Context, act directory.Activity, target string, err error)
 }
 
-// auditOptions are the query options GET auditLogs/directoryAudits takes.
-const auditOptions = optTop | optSkipToken | optFilter | optFormat
-
 // recordDenied records a refused write at the edge. op's activity comes
 // from directory.AuditedActivity (reads and unregistered operations are
 // not recorded); target is the :key path parameter, or "me".
@@ -75,7 +72,7 @@ func (s *server) authorizeCaller(check func(*directory.Principal) error, act *di
 // 100, at most 999); paging by @odata.nextLink with a signed $skiptoken
 // (keyset on activityDateTime, id).
 func (s *server) handleListDirectoryAudits(c *gin.Context) {
-	q, err := parseQuery(c.Request.URL.RawQuery, auditOptions)
+	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -21,9 +21,9 @@ type DeletedItems interface {
 }
 
 // deletedItemsRequest starts every deleted-items handler: the query
-// options outside opts are refused.
-func (s *server) deletedItemsRequest(c *gin.Context, opts queryOption) (DeletedItems, *queryOptions, bool) {
-	q, err := parseQuery(c.Request.URL.RawQuery, opts)
+// options the route does not take are refused.
+func (s *server) deletedItemsRequest(c *gin.Context) (DeletedItems, *queryOptions, bool) {
+	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
 	if err != nil {
 		s.writeError(c, err)
 		return nil, nil, false
@@ -59,7 +59,7 @@ func deletedSelection(q *queryOptions) []*directory.Property {
 // the query options of GET /users ($filter, $search, $orderby with
 // deletedDateTime, $top, $skiptoken paging, $count, $select).
 func (s *server) handleListDeletedUsers(c *gin.Context) {
-	d, q, ok := s.deletedItemsRequest(c, collectionOptions)
+	d, q, ok := s.deletedItemsRequest(c)
 	if !ok {
 		return
 	}
@@ -79,7 +79,7 @@ func (s *server) handleListDeletedUsers(c *gin.Context) {
 
 // handleCountDeletedUsers serves .../microsoft.graph.user/$count in text/plain.
 func (s *server) handleCountDeletedUsers(c *gin.Context) {
-	d, q, ok := s.deletedItemsRequest(c, countOptions)
+	d, q, ok := s.deletedItemsRequest(c)
 	if !ok {
 		return
 	}
@@ -93,7 +93,7 @@ func (s *server) handleCountDeletedUsers(c *gin.Context) {
 
 // handleGetDeletedUser serves GET /v1.0/directory/deletedItems/{id}.
 func (s *server) handleGetDeletedUser(c *gin.Context) {
-	d, q, ok := s.deletedItemsRequest(c, entityOptions)
+	d, q, ok := s.deletedItemsRequest(c)
 	if !ok {
 		return
 	}
@@ -114,7 +114,7 @@ func (s *server) handleGetDeletedUser(c *gin.Context) {
 // 200 with the restored user as a directoryObject. Graph's beta body
 // options are not supported; an empty body (or {}) is.
 func (s *server) handleRestoreUser(c *gin.Context) {
-	d, _, ok := s.deletedItemsRequest(c, writeOptions)
+	d, _, ok := s.deletedItemsRequest(c)
 	if !ok {
 		return
 	}
@@ -134,7 +134,7 @@ func (s *server) handleRestoreUser(c *gin.Context) {
 // handlePurgeUser serves DELETE /v1.0/directory/deletedItems/{id}: 204,
 // permanent.
 func (s *server) handlePurgeUser(c *gin.Context) {
-	d, _, ok := s.deletedItemsRequest(c, writeOptions)
+	d, _, ok := s.deletedItemsRequest(c)
 	if !ok {
 		return
 	}

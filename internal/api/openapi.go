@@ -122,12 +122,13 @@ func operationObject(op route, path, id string) obj {
 			params = append(params, obj{"name": strings.Trim(seg, "{}"), "in": "path", "required": true, "schema": obj{"type": "string"}})
 		}
 	}
-	for _, p := range op.params {
-		in := "query"
-		if !strings.HasPrefix(p, "$") {
-			in = "header"
+	for _, o := range optionNames {
+		if op.options&o.bit != 0 {
+			params = append(params, obj{"name": o.name, "in": "query", "required": false, "schema": obj{"type": "string"}})
 		}
-		params = append(params, obj{"name": p, "in": in, "required": false, "schema": obj{"type": "string"}})
+	}
+	for _, h := range op.params {
+		params = append(params, obj{"name": h, "in": "header", "required": false, "schema": obj{"type": "string"}})
 	}
 	if !op.public {
 		o["security"] = []any{obj{"bearer": []any{}}}

@@ -24,7 +24,7 @@ type PasswordChanger interface {
 // of exactly currentPassword and newPassword (both strings), 204 without a
 // body. Error messages never repeat either value.
 func (s *server) handleChangePassword(c *gin.Context) {
-	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
+	if _, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c)); err != nil {
 		s.writeError(c, err)
 		return
 	}

@@ -27,6 +27,9 @@ const (
 	optCount
 	optSearch
 	optSkip
+	// optDeltaToken is $deltatoken, which only delta takes and reads with
+	// its own parser (parseDeltaQuery); other routes do not know it.
+	optDeltaToken
 )
 
 // The options each kind of route accepts. $expand is recognised everywhere
@@ -36,7 +39,17 @@ const (
 	countOptions      = optFilter | optSearch
 	entityOptions     = optSelect | optFormat
 	writeOptions      = optFormat
+	deltaOptions      = optSelect | optFilter | optSkipToken | optDeltaToken | optFormat
 )
+
+// optionNames names the options, in the order the document lists them.
+var optionNames = []struct {
+	bit  queryOption
+	name string
+}{
+	{optFilter, "$filter"}, {optSelect, "$select"}, {optOrderBy, "$orderby"}, {optTop, "$top"}, {optSkip, "$skip"},
+	{optSkipToken, "$skiptoken"}, {optDeltaToken, "$deltatoken"}, {optSearch, "$search"}, {optCount, "$count"}, {optFormat, "$format"},
+}
 
 // knownOptions maps each system query option graphdir recognises, in lower
 // case, to the bit a route must allow. Options with a zero bit are

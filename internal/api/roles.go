@@ -31,9 +31,9 @@ const (
 )
 
 // rolesRequest starts every role-management handler: the query options
-// outside opts are refused.
-func (s *server) rolesRequest(c *gin.Context, opts queryOption) (Roles, *queryOptions, bool) {
-	q, err := parseQuery(c.Request.URL.RawQuery, opts)
+// the route does not take are refused.
+func (s *server) rolesRequest(c *gin.Context) (Roles, *queryOptions, bool) {
+	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
 	if err != nil {
 		s.writeError(c, err)
 		return nil, nil, false
@@ -57,7 +57,7 @@ func writeCollection[T any](c *gin.Context, contextURL string, items []T, append
 }
 
 func (s *server) handleListRoleDefinitions(c *gin.Context) {
-	roles, _, ok := s.rolesRequest(c, optFormat)
+	roles, _, ok := s.rolesRequest(c)
 	if !ok {
 		return
 	}
@@ -70,7 +70,7 @@ func (s *server) handleListRoleDefinitions(c *gin.Context) {
 }
 
 func (s *server) handleGetRoleDefinition(c *gin.Context) {
-	roles, _, ok := s.rolesRequest(c, optFormat)
+	roles, _, ok := s.rolesRequest(c)
 	if !ok {
 		return
 	}
@@ -103,7 +103,7 @@ func appendRoleDefinition(b []byte, d *directory.RoleDefinition, first bool) []b
 }
 
 func (s *server) handleListRoleAssignments(c *gin.Context) {
-	roles, q, ok := s.rolesRequest(c, optFilter|optFormat)
+	roles, q, ok := s.rolesRequest(c)
 	if !ok {
 		return
 	}
@@ -168,7 +168,7 @@ func roleAssignmentFilter(e odata.Expr, f *directory.RoleAssignmentFilter) error
 }
 
 func (s *server) handleGetRoleAssignment(c *gin.Context) {
-	roles, _, ok := s.rolesRequest(c, optFormat)
+	roles, _, ok := s.rolesRequest(c)
 	if !ok {
 		return
 	}
@@ -203,7 +203,7 @@ func appendRoleAssignment(b []byte, a *directory.RoleAssignment, first bool) []b
 }
 
 func (s *server) handleCreateRoleAssignment(c *gin.Context) {
-	roles, _, ok := s.rolesRequest(c, optFormat)
+	roles, _, ok := s.rolesRequest(c)
 	if !ok {
 		return
 	}
@@ -263,7 +263,7 @@ func decodeRoleAssignment(data []byte) (map[string]string, error) {
 }
 
 func (s *server) handleDeleteRoleAssignment(c *gin.Context) {
-	roles, _, ok := s.rolesRequest(c, optFormat)
+	roles, _, ok := s.rolesRequest(c)
 	if !ok {
 		return
 	}

@@ -40,8 +40,11 @@ type route struct {
 	// The OpenAPI facts.
 	// public operations need no bearer token.
 	public bool
-	// params are the query options ($...) and request headers the
-	// operation takes.
+	// options are the system query options the route takes: its handler
+	// refuses the others (routeOptions) and the document lists them.
+	options queryOption
+	// params are the request headers the operation reads (ConsistencyLevel,
+	// If-Match, Prefer).
 	params []string
 	// body names the request body schema ("" for none).
 	body string
@@ -60,11 +63,9 @@ type route struct {
 	undocumented bool
 }
 
-// Query options and headers of the user collections, as documented.
-var (
-	userListParams  = []string{"$filter", "$select", "$orderby", "$top", "$skip", "$skiptoken", "$search", "$count", "ConsistencyLevel"}
-	userCountParams = []string{"$filter", "$search", "ConsistencyLevel"}
-)
+// consistencyLevel is the header of Graph's advanced queries, documented on
+// the user collections (graphdir answers with or without it).
+var consistencyLevel = []string{"ConsistencyLevel"}
 
 // Paths shared by several rows. The cast segment of deleted items has two
 // spellings: the full namespace and Graph's "graph." alias, which the SDKs
@@ -88,65 +89,65 @@ func (s *server) routes() []route {
 	appsWrite := func(act directory.Activity) gin.HandlerFunc { return s.authorizeApplications(true, act) }
 	rows := []route{
 		// Users (README "Users"; Graph's user resource).
-		{method: "GET", paths: []string{usersPath}, id: "listUsers", tag: "users", summary: "List the users of the caller's tenant.",
+		{method: "GET", paths: []string{usersPath}, id: "listUsers", tag: "users", options: collectionOptions, summary: "List the users of the caller's tenant.",
 			access: s.authorize(directory.OpListUsers), handle: s.handleListUsers,
-			params: userListParams, status: 200, schema: schemaUserCollection, headers: []string{"x-ms-resource-unit", "x-ms-throttle-limit-percentage"}},
-		{method: "POST", paths: []string{usersPath}, id: "createUser", tag: "users", summary: "Create a user.",
+			params: consistencyLevel, status: 200, schema: schemaUserCollection, headers: []string{"x-ms-resource-unit", "x-ms-throttle-limit-percentage"}},
+		{method: "POST", paths: []string{usersPath}, id: "createUser", tag: "users", options: writeOptions, summary: "Create a user.",
 			access: s.authorize(directory.OpCreateUser), handle: s.handleCreateUser,
 			body: schemaUserWrite, status: 201, schema: schemaUser, headers: []string{"Location", "x-ms-resource-unit"}},
-		{method: "GET", paths: []string{usersPath + "/$count"}, id: "countUsers", tag: "users", summary: "Count the users $filter and $search match.",
+		{method: "GET", paths: []string{usersPath + "/$count"}, id: "countUsers", tag: "users", options: countOptions, summary: "Count the users $filter and $search match.",
 			access: s.authorize(directory.OpListUsers), handle: s.handleCountUsers,
-			params: userCountParams, status: 200, schema: schemaCount},
-		{method: "GET", paths: []string{usersPath + "/delta", usersPath + "/delta()"}, id: "usersDelta", tag: "users",
+			params: consistencyLevel, status: 200, schema: schemaCount},
+		{method: "GET", paths: []string{usersPath + "/delta", usersPath + "/delta()"}, id: "usersDelta", tag: "users", options: deltaOptions,
 			summary: "Delta query: page through the live users, then follow @odata.deltaLink for what changed since ($deltatoken=latest starts from now; $filter=id eq '…' or … tracks up to 50 users; Prefer: return=minimal, odata.maxpagesize).",
 			access:  s.authorize(directory.OpListUsers), handle: s.handleUsersDelta,
-			params: []string{"$select", "$filter", "$skiptoken", "$deltatoken", "Prefer"}, status: 200, schema: schemaCollection, headers: []string{"Preference-Applied"}},
-		{method: "GET", paths: []string{usersPath + "/:key"}, id: "getUser", tag: "users", summary: "Get a user by id or userPrincipalName.",
+			params: []string{"Prefer"}, status: 200, schema: schemaCollection, headers: []string{"Preference-Applied"}},
+		{method: "GET", paths: []string{usersPath + "/:key"}, id: "getUser", tag: "users", options: entityOptions, summary: "Get a user by id or userPrincipalName.",
 			access: s.authorize(directory.OpReadUser), handle: s.handleGetUser,
-			params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
-		{method: "PATCH", paths: []string{usersPath + "/:key"}, id: "updateUser", tag: "users", summary: "Update a user (If-Match: W/\"<version>\" makes it conditional: 412 when changed meanwhile).",
+			status: 200, schema: schemaUser, headers: []string{"ETag"}},
+		{method: "PATCH", paths: []string{usersPath + "/:key"}, id: "updateUser", tag: "users", options: writeOptions, summary: "Update a user (If-Match: W/\"<version>\" makes it conditional: 412 when changed meanwhile).",
 			access: s.authorize(directory.OpUpdateUser), pre: []gin.HandlerFunc{s.preconditions}, handle: s.handleUpdateUser,
 			params: []string{"If-Match"}, body: schemaUserWrite, status: 204, headers: []string{"ETag"}},
-		{method: "DELETE", paths: []string{usersPath + "/:key"}, id: "deleteUser", tag: "users", summary: "Move a user to deleted items (If-Match makes it conditional).",
+		{method: "DELETE", paths: []string{usersPath + "/:key"}, id: "deleteUser", tag: "users", options: writeOptions, summary: "Move a user to deleted items (If-Match makes it conditional).",
 			access: s.authorize(directory.OpDeleteUser), pre: []gin.HandlerFunc{s.preconditions}, handle: s.handleDeleteUser,
 			params: []string{"If-Match"}, status: 204},
-		{method: "GET", paths: []string{apiPrefix + "/me"}, id: "getMe", tag: "me", summary: "Get the signed-in user.",
+		{method: "GET", paths: []string{apiPrefix + "/me"}, id: "getMe", tag: "me", options: entityOptions, summary: "Get the signed-in user.",
 			access: s.authorize(directory.OpReadSelf), handle: s.handleGetMe,
-			params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
-		{method: "PATCH", paths: []string{apiPrefix + "/me"}, id: "updateMe", tag: "me", summary: "Update the signed-in user's own profile.",
+			status: 200, schema: schemaUser, headers: []string{"ETag"}},
+		{method: "PATCH", paths: []string{apiPrefix + "/me"}, id: "updateMe", tag: "me", options: writeOptions, summary: "Update the signed-in user's own profile.",
 			access: s.authorize(directory.OpUpdateSelf), pre: []gin.HandlerFunc{s.preconditions}, handle: s.handleUpdateMe,
 			params: []string{"If-Match"}, body: schemaUserWrite, status: 204, headers: []string{"ETag"}},
-		{method: "POST", paths: []string{apiPrefix + "/me/changePassword"}, id: "changeMyPassword", tag: "me",
+		{method: "POST", paths: []string{apiPrefix + "/me/changePassword"}, id: "changeMyPassword", tag: "me", options: writeOptions,
 			summary: "Change the signed-in user's password (currentPassword, newPassword).",
 			access:  s.authorizeCaller(directory.AuthorizeChangePassword, &directory.ActivityChangePassword), handle: s.handleChangePassword,
 			body: schemaObject, status: 204},
 
 		// Deleted items (Graph's "List deletedItems": the cast to
 		// microsoft.graph.user is a required part of the URL).
-		{method: "GET", paths: []string{deletedCast, deletedCastAlias}, id: "listDeletedUsers", tag: "deletedItems",
+		{method: "GET", paths: []string{deletedCast, deletedCastAlias}, id: "listDeletedUsers", tag: "deletedItems", options: collectionOptions,
 			summary: "List deleted users (deleted items), with deletedDateTime; $orderby may use deletedDateTime.",
 			access:  s.authorize(directory.OpListDeletedUsers), handle: s.handleListDeletedUsers,
-			params: userListParams, status: 200, schema: schemaUserCollection},
-		{method: "GET", paths: []string{deletedCast + "/$count", deletedCastAlias + "/$count"}, id: "countDeletedUsers", tag: "deletedItems",
+			params: consistencyLevel, status: 200, schema: schemaUserCollection},
+		{method: "GET", paths: []string{deletedCast + "/$count", deletedCastAlias + "/$count"}, id: "countDeletedUsers", tag: "deletedItems", options: countOptions,
 			summary: "Count the deleted users $filter and $search match.",
 			access:  s.authorize(directory.OpListDeletedUsers), handle: s.handleCountDeletedUsers,
-			params: userCountParams, status: 200, schema: schemaCount},
+			params: consistencyLevel, status: 200, schema: schemaCount},
 		{method: "GET", paths: []string{deletedItemsPath + "/:id", deletedItemsPath + "/:id/microsoft.graph.user", deletedItemsPath + "/:id/graph.user",
-			deletedCast + "/:id", deletedCastAlias + "/:id"}, id: "getDeletedUser", tag: "deletedItems", summary: "Get a deleted user.",
+			deletedCast + "/:id", deletedCastAlias + "/:id"}, id: "getDeletedUser", tag: "deletedItems", options: entityOptions, summary: "Get a deleted user.",
 			access: s.authorize(directory.OpListDeletedUsers), handle: s.handleGetDeletedUser,
-			params: []string{"$select"}, status: 200, schema: schemaUser, headers: []string{"ETag"}},
-		{method: "POST", paths: []string{deletedItemsPath + "/:id/restore"}, id: "restoreDeletedUser", tag: "deletedItems",
+			status: 200, schema: schemaUser, headers: []string{"ETag"}},
+		{method: "POST", paths: []string{deletedItemsPath + "/:id/restore"}, id: "restoreDeletedUser", tag: "deletedItems", options: writeOptions,
 			summary: "Restore a deleted user (400 ObjectConflict when its userPrincipalName or an identity was taken meanwhile).",
 			access:  s.authorize(directory.OpRestoreUser), handle: s.handleRestoreUser,
 			status: 200, schema: schemaUser, headers: []string{"ETag"}},
-		{method: "DELETE", paths: []string{deletedItemsPath + "/:id"}, id: "purgeDeletedUser", tag: "deletedItems",
+		{method: "DELETE", paths: []string{deletedItemsPath + "/:id"}, id: "purgeDeletedUser", tag: "deletedItems", options: writeOptions,
 			summary: "Permanently delete a deleted user.",
 			access:  s.authorize(directory.OpRestoreUser), handle: s.handlePurgeUser, status: 204},
 
-		{method: "GET", paths: []string{apiPrefix + "/auditLogs/directoryAudits"}, id: "listDirectoryAudits", tag: "auditLogs",
+		{method: "GET", paths: []string{apiPrefix + "/auditLogs/directoryAudits"}, id: "listDirectoryAudits", tag: "auditLogs", options: optTop | optSkipToken | optFilter | optFormat,
 			summary: "List the tenant's directory audit events.",
 			access:  s.authorizeCaller(directory.AuthorizeAuditRead, nil), handle: s.handleListDirectoryAudits,
-			params: []string{"$filter", "$top", "$skiptoken"}, status: 200, schema: schemaCollection},
+			status: 200, schema: schemaCollection},
 		// Any authenticated caller may batch; each request inside is
 		// authenticated, authorized and throttled on its own (batch.go).
 		{method: "POST", paths: []string{batchPath}, id: "batch", tag: "batch",
@@ -154,61 +155,61 @@ func (s *server) routes() []route {
 			handle:  s.handleBatch, body: "BatchRequest", status: 200, schema: "BatchResponse"},
 
 		// Role management (Graph's roleManagement/directory).
-		{method: "GET", paths: []string{rolePrefix + "/roleDefinitions"}, id: "listRoleDefinitions", tag: "roleManagement",
+		{method: "GET", paths: []string{rolePrefix + "/roleDefinitions"}, id: "listRoleDefinitions", tag: "roleManagement", options: optFormat,
 			summary: "List the directory role definitions.",
 			access:  s.authorize(directory.OpReadRoles), handle: s.handleListRoleDefinitions,
 			status: 200, schema: schemaCollection},
-		{method: "GET", paths: []string{rolePrefix + "/roleDefinitions/:id"}, id: "getRoleDefinition", tag: "roleManagement",
+		{method: "GET", paths: []string{rolePrefix + "/roleDefinitions/:id"}, id: "getRoleDefinition", tag: "roleManagement", options: optFormat,
 			summary: "Get a directory role definition.",
 			access:  s.authorize(directory.OpReadRoles), handle: s.handleGetRoleDefinition, status: 200, schema: schemaObject},
-		{method: "GET", paths: []string{rolePrefix + "/roleAssignments"}, id: "listRoleAssignments", tag: "roleManagement",
+		{method: "GET", paths: []string{rolePrefix + "/roleAssignments"}, id: "listRoleAssignments", tag: "roleManagement", options: optFilter | optFormat,
 			summary: "List directory role assignments.",
 			access:  s.authorize(directory.OpReadRoles), handle: s.handleListRoleAssignments,
-			params: []string{"$filter"}, status: 200, schema: schemaCollection},
-		{method: "POST", paths: []string{rolePrefix + "/roleAssignments"}, id: "createRoleAssignment", tag: "roleManagement",
+			status: 200, schema: schemaCollection},
+		{method: "POST", paths: []string{rolePrefix + "/roleAssignments"}, id: "createRoleAssignment", tag: "roleManagement", options: optFormat,
 			summary: "Assign a directory role.",
 			access:  s.authorize(directory.OpWriteRoles), handle: s.handleCreateRoleAssignment, body: schemaObject, status: 201, schema: schemaObject},
-		{method: "GET", paths: []string{rolePrefix + "/roleAssignments/:id"}, id: "getRoleAssignment", tag: "roleManagement",
+		{method: "GET", paths: []string{rolePrefix + "/roleAssignments/:id"}, id: "getRoleAssignment", tag: "roleManagement", options: optFormat,
 			summary: "Get a directory role assignment.",
 			access:  s.authorize(directory.OpReadRoles), handle: s.handleGetRoleAssignment, status: 200, schema: schemaObject},
-		{method: "DELETE", paths: []string{rolePrefix + "/roleAssignments/:id"}, id: "deleteRoleAssignment", tag: "roleManagement",
+		{method: "DELETE", paths: []string{rolePrefix + "/roleAssignments/:id"}, id: "deleteRoleAssignment", tag: "roleManagement", options: optFormat,
 			summary: "Remove a directory role assignment.",
 			access:  s.authorize(directory.OpWriteRoles), handle: s.handleDeleteRoleAssignment, status: 204},
 
 		// Applications. Graph's alternate key, applications(appId='...'),
 		// is rewritten onto the :key rows (rewriteKeySegment).
-		{method: "GET", paths: []string{applicationsPath}, id: "listApplications", tag: "applications", summary: "List the tenant's applications.",
+		{method: "GET", paths: []string{applicationsPath}, id: "listApplications", tag: "applications", options: optSelect | optTop | optSkipToken | optFormat, summary: "List the tenant's applications.",
 			access: appsRead, handle: s.handleListApplications,
-			params: []string{"$select", "$top", "$skiptoken"}, status: 200, schema: schemaCollection},
-		{method: "POST", paths: []string{applicationsPath}, id: "createApplication", tag: "applications", summary: "Register an application.",
+			status: 200, schema: schemaCollection},
+		{method: "POST", paths: []string{applicationsPath}, id: "createApplication", tag: "applications", options: optFormat, summary: "Register an application.",
 			access: appsWrite(directory.ActivityAddApplication), handle: s.handleCreateApplication,
 			body: schemaObject, status: 201, schema: schemaObject},
-		{method: "GET", paths: []string{applicationsPath + "/:key"}, id: "getApplication", tag: "applications", summary: "Get an application by id or appId.",
+		{method: "GET", paths: []string{applicationsPath + "/:key"}, id: "getApplication", tag: "applications", options: optSelect | optFormat, summary: "Get an application by id or appId.",
 			access: appsRead, handle: s.handleGetApplication,
-			params: []string{"$select"}, status: 200, schema: schemaObject},
-		{method: "PATCH", paths: []string{applicationsPath + "/:key"}, id: "updateApplication", tag: "applications", summary: "Update an application.",
+			status: 200, schema: schemaObject},
+		{method: "PATCH", paths: []string{applicationsPath + "/:key"}, id: "updateApplication", tag: "applications", options: optFormat, summary: "Update an application.",
 			access: appsWrite(directory.ActivityUpdateApplication), handle: s.handleUpdateApplication, body: schemaObject, status: 204},
-		{method: "DELETE", paths: []string{applicationsPath + "/:key"}, id: "deleteApplication", tag: "applications", summary: "Delete an application.",
+		{method: "DELETE", paths: []string{applicationsPath + "/:key"}, id: "deleteApplication", tag: "applications", options: optFormat, summary: "Delete an application.",
 			access: appsWrite(directory.ActivityDeleteApplication), handle: s.handleDeleteApplication, status: 204},
-		{method: "POST", paths: []string{applicationsPath + "/:key/addPassword"}, id: "addApplicationPassword", tag: "applications",
+		{method: "POST", paths: []string{applicationsPath + "/:key/addPassword"}, id: "addApplicationPassword", tag: "applications", options: optFormat,
 			summary: "Add a client secret; its secretText is returned once.",
 			access:  appsWrite(directory.ActivityUpdateApplicationSecrets), handle: s.handleAddPassword,
 			body: schemaObject, status: 200, schema: schemaObject},
-		{method: "POST", paths: []string{applicationsPath + "/:key/removePassword"}, id: "removeApplicationPassword", tag: "applications",
+		{method: "POST", paths: []string{applicationsPath + "/:key/removePassword"}, id: "removeApplicationPassword", tag: "applications", options: optFormat,
 			summary: "Remove a client secret by keyId.",
 			access:  appsWrite(directory.ActivityUpdateApplicationSecrets), handle: s.handleRemovePassword, body: schemaObject, status: 204},
 		// Extension properties take the permissions of applications.
-		{method: "GET", paths: []string{extensionsPath}, id: "listExtensionProperties", tag: "applications",
+		{method: "GET", paths: []string{extensionsPath}, id: "listExtensionProperties", tag: "applications", options: optFormat,
 			summary: "List the directory extension properties an application defines.",
 			access:  appsRead, handle: s.handleListExtensionProperties, status: 200, schema: schemaCollection},
-		{method: "POST", paths: []string{extensionsPath}, id: "createExtensionProperty", tag: "applications",
+		{method: "POST", paths: []string{extensionsPath}, id: "createExtensionProperty", tag: "applications", options: optFormat,
 			summary: "Define a directory extension property (name, dataType, targetObjects, isMultiValued) for users.",
 			access:  appsWrite(directory.ActivityAddExtensionProperty), handle: s.handleCreateExtensionProperty,
 			body: schemaObject, status: 201, schema: schemaObject, headers: []string{"Location"}},
-		{method: "GET", paths: []string{extensionsPath + "/:id"}, id: "getExtensionProperty", tag: "applications",
+		{method: "GET", paths: []string{extensionsPath + "/:id"}, id: "getExtensionProperty", tag: "applications", options: optFormat,
 			summary: "Get a directory extension property.",
 			access:  appsRead, handle: s.handleGetExtensionProperty, status: 200, schema: schemaObject},
-		{method: "DELETE", paths: []string{extensionsPath + "/:id"}, id: "deleteExtensionProperty", tag: "applications",
+		{method: "DELETE", paths: []string{extensionsPath + "/:id"}, id: "deleteExtensionProperty", tag: "applications", options: optFormat,
 			summary: "Delete a directory extension property and every value of it.",
 			access:  appsWrite(directory.ActivityDeleteExtensionProperty), handle: s.handleDeleteExtensionProperty, status: 204},
 
@@ -240,6 +241,17 @@ func (s *server) routes() []route {
 	return rows
 }
 
+// routeOptionsKey is the gin context key of the matched row's options.
+const routeOptionsKey = "graphdir.options"
+
+// routeOptions returns the query options the matched route takes (its
+// row's options).
+func routeOptions(c *gin.Context) queryOption {
+	o, _ := c.Get(routeOptionsKey)
+	opts, _ := o.(queryOption)
+	return opts
+}
+
 // addRoutes registers every row of routes(), each path of a row with the
 // row's access check, middleware and handler.
 func (s *server) addRoutes(r *gin.Engine) {
@@ -247,6 +259,11 @@ func (s *server) addRoutes(r *gin.Engine) {
 		var chain []gin.HandlerFunc
 		if rt.access != nil {
 			chain = append(chain, rt.access)
+		}
+		if rt.options != 0 {
+			// The handler reads what the route takes from its row.
+			opts := rt.options
+			chain = append(chain, func(c *gin.Context) { c.Set(routeOptionsKey, opts) })
 		}
 		chain = append(append(chain, rt.pre...), rt.handle)
 		for _, p := range rt.paths {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -151,5 +152,67 @@ func TestRouteTableSpellingsAreRoutesAndDocumented(t *testing.T) {
 		if doc.Paths.Find(p) == nil {
 			t.Errorf("%s is not documented", p)
 		}
+	}
+}
+
+// optionProbe is a well-formed value of each system query option, so that
+// a route that takes the option gets past the option reader.
+var optionProbe = map[string]string{
+	"$filter": url.QueryEscape("id eq '" + idA + "'"), "$select": "id", "$orderby": "id", "$top": "1", "$skip": "1",
+	"$skiptoken": "x", "$deltatoken": "latest", "$search": url.QueryEscape(`"displayName:a"`), "$count": "true", "$format": "json",
+}
+
+// refusedOption reports whether w is the option reader's refusal of an
+// option the route does not take.
+func refusedOption(w *httptest.ResponseRecorder) bool {
+	if w.Code != 400 {
+		return false
+	}
+	b := w.Body.String()
+	return strings.Contains(b, "is not allowed for this request") || strings.Contains(b, "is not supported on applications") ||
+		strings.Contains(b, "is not supported with delta query") || strings.Contains(b, "Unrecognized query argument")
+}
+
+// TestRouteOptionsAreWhatHandlersTake: the query options a row declares
+// (and the document lists) are exactly those its handler lets through. It
+// fails when a handler decides its options itself instead of reading its
+// row (delta, with its own parser, must agree with deltaOptions), or when
+// a handler that serves two rows (users/%24count) reads the wrong one.
+func TestRouteOptionsAreWhatHandlersTake(t *testing.T) {
+	principals["app-all"] = &directory.Principal{Kind: directory.PrincipalApp, TenantID: tenantA, AppID: "app-all", Permissions: []string{
+		directory.PermUserReadWriteAll, directory.PermDirectoryReadWriteAll, directory.PermRoleManagementReadWriteDir,
+		directory.PermAuditLogReadAll, directory.PermApplicationReadWriteAll}}
+	principals["user-all"] = &directory.Principal{Kind: directory.PrincipalUser, TenantID: tenantA, AppID: "app-all", UserID: meID,
+		Permissions: []string{directory.PermUserReadWrite, "Directory.AccessAsUser.All"}}
+	defer delete(principals, "app-all")
+	defer delete(principals, "user-all")
+	// Handlers may reach fakes that do not implement what they call: that
+	// is a 500 after the options were read, which is all this test needs.
+	a := newTestAPI(t, func(o *Options) { o.Applications = &recordingApps{} })
+	checked := 0
+	for _, rt := range (&server{}).routes() {
+		if rt.options == 0 {
+			continue
+		}
+		for _, p := range rt.paths {
+			target := strings.NewReplacer(":key", idA, ":id", idB).Replace(p)
+			token := "app-all"
+			if strings.HasPrefix(p, apiPrefix+"/me") {
+				token = "user-all"
+			}
+			for _, o := range optionNames {
+				w := a.do(t, request{method: rt.method, target: target + "?" + o.name + "=" + optionProbe[o.name], token: token, body: []byte("{}")})
+				if w.Code == 401 || w.Code == 403 {
+					t.Fatalf("%s %s: %d: the probe's caller may not call the route", rt.method, p, w.Code)
+				}
+				if takes := rt.options&o.bit != 0; takes == refusedOption(w) {
+					t.Errorf("%s %s?%s: row takes it: %v, answer %d %.200s", rt.method, p, o.name, takes, w.Code, w.Body)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 300 {
+		t.Fatalf("only %d probes", checked)
 	}
 }

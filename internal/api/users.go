@@ -19,7 +19,7 @@ import (
 // $skiptoken. The ConsistencyLevel header is accepted and changes nothing:
 // every query runs in the one consistent mode.
 func (s *server) handleListUsers(c *gin.Context) {
-	q, err := parseQuery(c.Request.URL.RawQuery, collectionOptions)
+	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -105,7 +105,7 @@ func (s *server) writeUserPage(c *gin.Context, q *queryOptions, l userListing, p
 // $filter and $search match, as a bare integer in text/plain. Graph wants
 // ConsistencyLevel: eventual here; graphdir answers with or without it.
 func (s *server) handleCountUsers(c *gin.Context) {
-	q, err := parseQuery(c.Request.URL.RawQuery, countOptions)
+	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -132,7 +132,9 @@ func writeCount(c *gin.Context, n int64) {
 func (s *server) handleGetUser(c *gin.Context) {
 	if c.Param("key") == "$count" {
 		// /users/%24count: the router matched the escaped form as a key.
-		// CountUsers checks the listing permission itself.
+		// CountUsers checks the listing permission itself; the options
+		// are those of the $count row.
+		c.Set(routeOptionsKey, countOptions)
 		s.handleCountUsers(c)
 		return
 	}
@@ -141,7 +143,7 @@ func (s *server) handleGetUser(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	q, err := parseQuery(c.Request.URL.RawQuery, entityOptions)
+	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -156,7 +158,7 @@ func (s *server) handleGetUser(c *gin.Context) {
 
 // handleGetMe serves GET /v1.0/me.
 func (s *server) handleGetMe(c *gin.Context) {
-	q, err := parseQuery(c.Request.URL.RawQuery, entityOptions)
+	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -225,7 +227,7 @@ func (s *server) handleDeleteUser(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
+	if _, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c)); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -239,7 +241,7 @@ func (s *server) handleDeleteUser(c *gin.Context) {
 // decodeWrite checks the query string of a write and decodes its body. On
 // failure it has written the error and returns false.
 func (s *server) decodeWrite(c *gin.Context) (map[string]any, bool) {
-	if _, err := parseQuery(c.Request.URL.RawQuery, writeOptions); err != nil {
+	if _, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c)); err != nil {
 		s.writeError(c, err)
 		return nil, false
 	}
