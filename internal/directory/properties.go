@@ -44,8 +44,18 @@ func (t PropertyType) String() string {
 }
 
 // Property describes one user property: its type, where it appears, who may
-// write it, and how its values are validated. The table of properties is the
-// single allow-list the edge, the service and the store all consult.
+// write it, and how its values are validated. userProperties (below) is
+// authoritative for what the API accepts and returns: names, types,
+// permissions and validation. How a property is stored and queried (its
+// users column, the SQL it reads and writes, its $filter operators, $orderby
+// and index) is decided by one row of the store's table,
+// userProperties in internal/store/postgres/properties.go, from which every
+// statement is derived; a test there checks the two tables agree.
+//
+// Adding a stored property takes three files: a row here (a property
+// without a field of User keeps its value in User.Props), a row in the
+// store's table, and a schema migration (schema/000NN_*.sql) adding the
+// column and, for a queryable property, its index.
 type Property struct {
 	Name string
 	Type PropertyType
@@ -98,6 +108,31 @@ func (p *Property) Value(u *User) any {
 	case p.Type == TypeExtension:
 		return u.extensionValue(p.ext)
 	}
+	return p.propsValue(u)
+}
+
+// propsValue is Value for a stored property without a field of User: its
+// value is in u.Props, typed as Value promises (a nil of the right type
+// when absent).
+func (p *Property) propsValue(u *User) any {
+	v := u.Props[p.Name]
+	switch p.Type {
+	case TypeString:
+		s, _ := v.(*string)
+		return s
+	case TypeBool:
+		b, _ := v.(*bool)
+		return b
+	case TypeDateTime:
+		t, _ := v.(*time.Time)
+		return t
+	case TypeStringCollection:
+		c, _ := v.([]string)
+		if c == nil {
+			c = []string{}
+		}
+		return c
+	}
 	return nil
 }
 
@@ -114,6 +149,14 @@ func (p *Property) set(u *User, v any) {
 		*p.dt(u), _ = v.(*time.Time)
 	case p.Type == TypeIdentities:
 		u.Identities, _ = v.([]Identity)
+	case p.Name == "id":
+		// The key is never set from a value.
+	case p.Type == TypeString, p.Type == TypeBool, p.Type == TypeDateTime, p.Type == TypeStringCollection:
+		// A property without a field of User (propsValue).
+		if u.Props == nil {
+			u.Props = make(map[string]any)
+		}
+		u.Props[p.Name] = v
 	}
 }
 

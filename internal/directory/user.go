@@ -44,6 +44,14 @@ type User struct {
 
 	LastPasswordChangeDateTime *time.Time
 
+	// Props holds, by Graph name, the values of the stored properties
+	// that have no field above: a property added as one row of
+	// userProperties (properties.go) and of the store's table, without a
+	// field of its own. Values are in the form Property.Value returns
+	// (*string, *bool, *time.Time, []string); nil when no such property
+	// has a value.
+	Props map[string]any
+
 	// Extensions are directory extension values (extensions.go): written
 	// by CreateUser, read only when the caller selects them.
 	Extensions []ExtensionValue
