@@ -198,16 +198,16 @@ func setAuditNewValues(ev *directory.AuditEvent, id string, raw []byte, op strin
 }
 
 // auditValuesSQL is a json_build_object of the named properties' columns
-// (names bound as parameters; columns only from patchColumns).
+// (names bound as parameters; columns only from patchProperties).
 func auditValuesSQL(props []string, args *[]any) string {
 	var parts []string
 	for _, p := range props {
-		col, ok := patchColumns[p]
+		col, ok := patchProperties[p]
 		if !ok {
 			continue
 		}
 		*args = append(*args, p)
-		parts = append(parts, "$"+strconv.Itoa(len(*args))+"::text, u."+col.name)
+		parts = append(parts, "$"+strconv.Itoa(len(*args))+"::text, u."+col.Column)
 	}
 	if len(parts) == 0 {
 		return `'{}'::json`

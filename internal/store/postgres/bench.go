@@ -236,8 +236,8 @@ func (s *Store) RawPatchUser(ctx context.Context, tenantID, id, jobTitle, office
 	if !ok {
 		return fmt.Errorf("postgres: bad user id %q", id)
 	}
-	query := `UPDATE users AS u SET version = u.version + 1, ` + patchColumns["jobTitle"].name + ` = $3, ` +
-		patchColumns["officeLocation"].name + ` = $4 WHERE u.tenant_id = $1 AND ` + pred + ` RETURNING ` + userSelect
+	query := `UPDATE users AS u SET version = u.version + 1, ` + patchProperties["jobTitle"].Column + ` = $3, ` +
+		patchProperties["officeLocation"].Column + ` = $4 WHERE u.tenant_id = $1 AND ` + pred + ` RETURNING ` + userSelectWithPassword
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err

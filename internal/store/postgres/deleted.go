@@ -31,12 +31,12 @@ const (
 
 // deletedDateTimeProperty is queryable in the deleted-items listing only,
 // where it is never null (users_deleted_key_idx serves it).
-var deletedDateTimeProperty = queryProperty{Name: "deletedDateTime", Column: "deleted_at", Kind: kindDateTime,
+var deletedDateTimeProperty = userProperty{Name: "deletedDateTime", Column: "deleted_at", Kind: kindDateTime,
 	Ops: allowEq | allowRange, Sortable: true, Index: "users_deleted_key_idx"}
 
 // lookup resolves a property name for this statement: the allow-list, plus
 // deletedDateTime when listing deleted items.
-func (c *compiler) lookup(name string) (*queryProperty, bool) {
+func (c *compiler) lookup(name string) (*userProperty, bool) {
 	if c.deleted && strings.EqualFold(name, deletedDateTimeProperty.Name) {
 		return &deletedDateTimeProperty, true
 	}
@@ -121,8 +121,8 @@ func (s *Store) GetDeletedUser(ctx context.Context, tenantID, id string) (*direc
 		return nil, directory.ErrNotFoundUser(id)
 	}
 	var r userRow
-	err := s.db.QueryRowxContext(ctx, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND `+deletedPredicate,
-		tenantID, strings.ToLower(id)).StructScan(&r)
+	err := scanOne(s.db.QueryRowxContext(ctx, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND `+deletedPredicate,
+		tenantID, strings.ToLower(id)), r.field)
 	if isNoRows(err) {
 		return nil, directory.ErrNotFoundUser(id)
 	}
@@ -169,8 +169,8 @@ func (s *Store) RestoreUser(ctx context.Context, tenantID, id string, guard *dir
 			return translate(err, op)
 		}
 		var r userRow
-		if err := tx.QueryRowxContext(ctx, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,
-			tenantID, id).StructScan(&r); err != nil {
+		if err := scanOne(tx.QueryRowxContext(ctx, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,
+			tenantID, id), r.field); err != nil {
 			return translate(err, op)
 		}
 		if u, err = r.user(); err != nil {

@@ -152,6 +152,39 @@ type deltaUserRow struct {
 	SoftDeleted bool `db:"delta_soft_deleted"`
 }
 
+func (r *deltaUserRow) field(col string) any {
+	if col == "delta_soft_deleted" {
+		return &r.SoftDeleted
+	}
+	return r.userRow.field(col)
+}
+
+// selectDeltaRows runs query in tx and scans its rows (userSelect and
+// delta_soft_deleted).
+func selectDeltaRows(ctx context.Context, tx *sqlx.Tx, query string, args ...any) ([]deltaUserRow, error) {
+	rows, err := tx.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []deltaUserRow
+	dst := make([]any, len(cols))
+	for rows.Next() {
+		out = append(out, deltaUserRow{})
+		if err := scanTargets(out[len(out)-1].field, cols, dst); err != nil {
+			return nil, err
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+	}
+	return out, rows.Err()
+}
+
 // changeRow is one changed user of a window, its changes aggregated.
 type changeRow struct {
 	UserID string         `db:"user_id"`
@@ -217,8 +250,7 @@ func (s *Store) deltaInitial(ctx context.Context, tx *sqlx.Tx, tenantID string, 
 		return nil, directory.Internal(err, op)
 	}
 	page.Target = page.Base
-	var rows []deltaUserRow
-	err := tx.SelectContext(ctx, &rows, `SELECT `+userSelect+`, false AS delta_soft_deleted
+	rows, err := selectDeltaRows(ctx, tx, `SELECT `+userSelect+`, false AS delta_soft_deleted
 		FROM users u
 		WHERE u.tenant_id = $1 AND u.deleted_at IS NULL
 		  AND ($2::uuid IS NULL OR u.id > $2::uuid)
@@ -229,7 +261,7 @@ func (s *Store) deltaInitial(ctx context.Context, tx *sqlx.Tx, tenantID string, 
 	}
 	if len(rows) > top {
 		rows = rows[:top]
-		page.Next = rows[top-1].ID
+		page.Next = rows[top-1].u.ID
 	}
 	for i := range rows {
 		u, err := rows[i].user()
@@ -307,15 +339,14 @@ func (s *Store) deltaChanges(ctx context.Context, tx *sqlx.Tx, tenantID string, 
 	for i, c := range changes {
 		changed[i] = c.UserID
 	}
-	var rows []deltaUserRow
-	err = tx.SelectContext(ctx, &rows, `SELECT `+userSelect+`, (u.deleted_at IS NOT NULL) AS delta_soft_deleted
+	rows, err := selectDeltaRows(ctx, tx, `SELECT `+userSelect+`, (u.deleted_at IS NOT NULL) AS delta_soft_deleted
 		FROM users u WHERE u.tenant_id = $1 AND u.id = ANY ($2::uuid[])`, tenantID, pq.Array(changed))
 	if err != nil {
 		return nil, translate(err, op)
 	}
 	current := make(map[string]*deltaUserRow, len(rows))
 	for i := range rows {
-		current[rows[i].ID] = &rows[i]
+		current[rows[i].u.ID] = &rows[i]
 	}
 	for _, c := range changes {
 		it := directory.DeltaItem{ID: c.UserID}
@@ -350,18 +381,6 @@ func changedProperties(cols []string) []string {
 	}
 	return out
 }
-
-var deltaPropertyOfColumn = func() map[string]string {
-	m := map[string]string{
-		"created_at":              "createdDateTime",
-		"last_password_change_at": "lastPasswordChangeDateTime",
-		propIdentities:            propIdentities,
-	}
-	for prop, c := range patchColumns {
-		m[c.name] = prop
-	}
-	return m
-}()
 
 // pruneLockKey serialises concurrent PruneUserChanges runs (several
 // instances): the loser skips its run.

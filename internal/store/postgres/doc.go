@@ -10,8 +10,13 @@
 // KindConflict naming the Graph property its index guards, and anything else
 // becomes KindInternal, whose text is logged and never shown to a client.
 //
-// The OData query engine lives here too: properties.go is the allow-list of
-// queryable user properties (operators, sort, search, serving index),
+// properties.go is the one table of user properties: the SELECT list, scan
+// targets, INSERT/COPY columns, PATCH columns and the query allow-list
+// (operators, sort, search, serving index) are all derived from it at init
+// (userprops.go). statements.go exports the exact statements of the hot
+// reads and writes, for the bench's raw side (internal/bench/benchdb).
+//
+// The OData query engine lives here too:
 // query.go translates $filter syntax trees with OData 4.01 null semantics,
 // search.go translates $search, and list.go builds the one statement of a
 // page ($orderby, keyset cursor, $skip, count). schema/00002_query_indexes.sql

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"slices"
 
 	"github.com/lib/pq"
 
@@ -10,9 +11,9 @@ import (
 
 // PatchColumns exposes the property -> column allow-list to package postgres_test.
 func PatchColumns() map[string]string {
-	m := make(map[string]string, len(patchColumns))
-	for prop, c := range patchColumns {
-		m[prop] = c.name
+	m := make(map[string]string, len(patchProperties))
+	for prop, p := range patchProperties {
+		m[prop] = p.Column
 	}
 	return m
 }
@@ -51,12 +52,15 @@ type QueryProperty struct {
 
 // QueryProperties returns the allow-list.
 func QueryProperties() []QueryProperty {
-	out := make([]QueryProperty, len(queryProperties))
-	for i, p := range queryProperties {
-		out[i] = QueryProperty{Name: p.Name, Column: p.Column,
+	var out []QueryProperty
+	for _, p := range userProperties {
+		if !p.queryable() {
+			continue
+		}
+		out = append(out, QueryProperty{Name: p.Name, Column: p.Column,
 			String: p.Kind == kindString || p.Kind == kindStringNotNull, NotNull: p.Kind == kindStringNotNull,
 			EndsWith: p.Ops&allowEndsWith != 0, Sortable: p.Sortable, Collection: p.Kind == kindCollection, Search: p.Search != searchNone,
-			Partial: p.partial(), Attr: p.Attr}
+			Partial: p.partial(), Attr: p.Attr})
 	}
 	return out
 }
@@ -92,3 +96,24 @@ const (
 	PurgeLockKey = purgeLockKey
 	PruneLockKey = pruneLockKey
 )
+
+// AddStringPropertyForTest appends a string property without a field of
+// directory.User (its values in User.Props) to the property table, as a
+// new row would, and derives the store's statements again; restore undoes
+// both. sortable picks str (indexed on users, $orderby allowed) over
+// filterStr (user_attrs prop number attr). Not safe while other tests use
+// the store: call it from a test that is not parallel, and restore before
+// it returns.
+func AddStringPropertyForTest(name, column string, sortable bool, attr int16) (restore func()) {
+	saved := userProperties
+	p := str(name, column, nil)
+	if !sortable {
+		p = filterStr(name, column, attr, nil)
+	}
+	userProperties = append(slices.Clip(saved), p)
+	deriveUserSQL()
+	return func() {
+		userProperties = saved
+		deriveUserSQL()
+	}
+}

@@ -18,24 +18,11 @@ import (
 // reported next to it (raw vs graphdir), so that a slow import can be told
 // apart from a slow schema (indexes, triggers).
 
-// rawUserColumns are the users columns of an import, in COPY order.
-var rawUserColumns = []string{
-	"tenant_id", "id", "account_enabled", "age_group", "business_phones", "city", "company_name",
-	"consent_provided_for_minor", "country", "created_at", "creation_type", "department",
-	"display_name", "employee_id", "employee_type", "fax_number", "given_name", "job_title",
-	"mail", "mail_nickname", "mobile_phone", "office_location", "other_mails",
-	"password_policies", "postal_code", "preferred_language", "proxy_addresses", "state",
-	"street_address", "surname", "usage_location", "user_principal_name", "user_type",
-	"password_hash", "force_change_password_next_sign_in",
-	"force_change_password_next_sign_in_with_mfa", "last_password_change_at",
-}
-
 var rawIdentityColumns = []string{"tenant_id", "user_id", "ordinal", "sign_in_type", "issuer", "issuer_assigned_id"}
 
-var (
-	copyRawUsersSQL      = "COPY users (" + strings.Join(rawUserColumns, ", ") + ") FROM STDIN"
-	copyRawIdentitiesSQL = "COPY user_identities (" + strings.Join(rawIdentityColumns, ", ") + ") FROM STDIN"
-)
+// copyRawIdentitiesSQL is the COPY of the identities; that of the users is
+// copyUsersSQL, derived from the property table (userprops.go).
+var copyRawIdentitiesSQL = "COPY user_identities (" + strings.Join(rawIdentityColumns, ", ") + ") FROM STDIN"
 
 // CopyUsersRaw writes batch into tenantID with a bare COPY in one
 // transaction: no duplicate checks, so a taken userPrincipalName or
@@ -68,28 +55,19 @@ func (s *Store) CopyUsersRaw(ctx context.Context, tenantID string, batch []direc
 // copyRawUsers COPYs batch into users; now is their createdDateTime and,
 // for those with a password, lastPasswordChangeDateTime.
 func copyRawUsers(ctx context.Context, tx *sqlx.Tx, tenantID string, now time.Time, batch []directory.ImportRow) error {
-	stmt, err := tx.PrepareContext(ctx, copyRawUsersSQL)
+	stmt, err := tx.PrepareContext(ctx, copyUsersSQL)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
 	for _, r := range batch {
-		u := r.User
-		var hash *string
+		// createdDateTime is the load's time, and so is
+		// lastPasswordChangeDateTime for a user with a password.
 		var changed *time.Time
-		if u.Password.Hash != "" {
-			hash, changed = &u.Password.Hash, &now
+		if r.User.Password.Hash != "" {
+			changed = &now
 		}
-		if _, err := stmt.ExecContext(ctx,
-			tenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
-			u.ConsentProvidedForMinor, u.Country, now, u.CreationType, u.Department,
-			u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
-			u.Mail, u.MailNickname, u.MobilePhone, u.OfficeLocation, strArray(u.OtherMails),
-			u.PasswordPolicies, u.PostalCode, u.PreferredLanguage, strArray(u.ProxyAddresses), u.State,
-			u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
-			hash, u.Password.ForceChangePasswordNextSignIn,
-			u.Password.ForceChangePasswordNextSignInWithMfa, changed,
-		); err != nil {
+		if _, err := stmt.ExecContext(ctx, userWriteArgs(tenantID, r.User, &now, changed)...); err != nil {
 			return err
 		}
 	}

@@ -94,7 +94,7 @@ func TestImportUsers(t *testing.T) {
 	}
 	loaded := map[int]bool{1: true, 5: true, 7: true, 9: true}
 	for _, r := range rows {
-		got, err := s.GetUser(ctx, tn.ID, directory.UserKey{ID: r.User.ID})
+		got, err := s.GetUserWithPassword(ctx, tn.ID, directory.UserKey{ID: r.User.ID})
 		if !loaded[r.Line] {
 			if directory.KindOf(err) != directory.KindNotFound {
 				t.Errorf("line %d: rejected but readable (%v)", r.Line, err)

@@ -28,7 +28,7 @@ import (
 
 // sortKey is one $orderby item resolved through the allow-list.
 type sortKey struct {
-	prop *queryProperty
+	prop *userProperty
 	desc bool
 	ext  *extSort // set (and prop nil) for an extension property
 }

@@ -84,7 +84,7 @@ type compiler struct {
 
 type lambdaScope struct {
 	variable string
-	prop     *queryProperty
+	prop     *userProperty
 	alias    string // m (collection element) or i (identity row)
 }
 
@@ -140,7 +140,7 @@ const (
 )
 
 // scalarOperand returns the operand of a scalar property of users u.
-func scalarOperand(p *queryProperty) operand {
+func scalarOperand(p *userProperty) operand {
 	col := "u." + p.Column
 	switch p.Kind {
 	case kindString:
@@ -222,7 +222,7 @@ func (c *compiler) operand(e odata.Expr) (operand, error) {
 
 // property looks a name up in the allow-list, telling unknown properties
 // from known ones that cannot be queried.
-func (c *compiler) property(name string) (*queryProperty, error) {
+func (c *compiler) property(name string) (*userProperty, error) {
 	if p, ok := c.lookup(name); ok {
 		return p, nil
 	}
@@ -773,7 +773,7 @@ func (c *compiler) lambda(e *odata.LambdaExpr, want bool) (string, error) {
 // hint returns an indexable condition on the whole collection that every
 // row satisfying any(body) satisfies, or "" when there is none (ne, not,
 // an or with an unindexable side).
-func (c *compiler) hint(p *queryProperty, body odata.Expr) (string, error) {
+func (c *compiler) hint(p *userProperty, body odata.Expr) (string, error) {
 	col := "u." + p.Column
 	elements := "graphdir_elements_text(" + col + ") LIKE lower("
 	switch e := body.(type) {

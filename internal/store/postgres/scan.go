@@ -5,99 +5,55 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/graphdir/graphdir/internal/directory"
 )
 
 // Scanning users without sqlx's reflection. sqlx's StructScan walks the
 // struct by reflection for every row (fieldsByTraversal was ~17% of the CPU
-// of a page of 100 users); the destinations here come from a switch on the
-// column name. A column the switch does not know (a new one in userSelect)
-// makes the scan fall back to StructScan, which is slower but right;
-// TestScanFieldsCoverUserRow asks for the switch to be extended.
+// of a page of 100 users); here each column's destination, a field of
+// directory.User, comes from userBinders, derived from the property table
+// (userprops.go). A statement's columns are resolved once per result set
+// (once per statement for GetUser), not per row. A column nothing binds is
+// an error: it means a statement selects what the table does not describe.
 
-// field returns a pointer to the field of r that column col scans into, or
-// nil.
+// userRow is one row of userSelect (or userSelectWithPassword): the user
+// itself, scanned in place, and what needs decoding after the scan.
+type userRow struct {
+	u            directory.User
+	identities   []byte
+	passwordHash *string
+}
+
+// user finishes the scanned user: identities decoded, collections never
+// null, the password hash (when selected).
+func (r *userRow) user() (*directory.User, error) {
+	u := &r.u
+	for _, p := range collectionProperties {
+		if p.coll != nil {
+			if c := p.coll(u); *c == nil {
+				*c = []string{}
+			}
+		} else if _, ok := u.Props[p.Name]; !ok {
+			if u.Props == nil {
+				u.Props = make(map[string]any)
+			}
+			u.Props[p.Name] = []string{}
+		}
+	}
+	if r.passwordHash != nil {
+		u.Password.Hash = *r.passwordHash
+	}
+	u.Identities = []directory.Identity{}
+	if err := decodeIdentities(r.identities, &u.Identities); err != nil { // identities.go
+		return nil, fmt.Errorf("decode identities: %w", err)
+	}
+	return u, nil
+}
+
 func (r *userRow) field(col string) any {
-	switch col {
-	case "tenant_id":
-		return &r.TenantID
-	case "id":
-		return &r.ID
-	case "account_enabled":
-		return &r.AccountEnabled
-	case "age_group":
-		return &r.AgeGroup
-	case "business_phones":
-		return &r.BusinessPhones
-	case "city":
-		return &r.City
-	case "company_name":
-		return &r.CompanyName
-	case "consent_provided_for_minor":
-		return &r.ConsentProvidedForMinor
-	case "country":
-		return &r.Country
-	case "created_at":
-		return &r.CreatedAt
-	case "creation_type":
-		return &r.CreationType
-	case "department":
-		return &r.Department
-	case "display_name":
-		return &r.DisplayName
-	case "employee_id":
-		return &r.EmployeeID
-	case "employee_type":
-		return &r.EmployeeType
-	case "fax_number":
-		return &r.FaxNumber
-	case "given_name":
-		return &r.GivenName
-	case "job_title":
-		return &r.JobTitle
-	case "mail":
-		return &r.Mail
-	case "mail_nickname":
-		return &r.MailNickname
-	case "mobile_phone":
-		return &r.MobilePhone
-	case "office_location":
-		return &r.OfficeLocation
-	case "other_mails":
-		return &r.OtherMails
-	case "password_policies":
-		return &r.PasswordPolicies
-	case "postal_code":
-		return &r.PostalCode
-	case "preferred_language":
-		return &r.PreferredLanguage
-	case "proxy_addresses":
-		return &r.ProxyAddresses
-	case "state":
-		return &r.State
-	case "street_address":
-		return &r.StreetAddress
-	case "surname":
-		return &r.Surname
-	case "usage_location":
-		return &r.UsageLocation
-	case "user_principal_name":
-		return &r.UserPrincipalName
-	case "user_type":
-		return &r.UserType
-	case "password_hash":
-		return &r.PasswordHash
-	case "force_change_password_next_sign_in":
-		return &r.ForceChange
-	case "force_change_password_next_sign_in_with_mfa":
-		return &r.ForceChangeWithMfa
-	case "last_password_change_at":
-		return &r.LastPasswordChangeAt
-	case "version":
-		return &r.Version
-	case "deleted_at":
-		return &r.DeletedAt
-	case "identities":
-		return &r.Identities
+	if b := userBinders[col]; b != nil {
+		return b(r)
 	}
 	return nil
 }
@@ -112,37 +68,27 @@ func (r *listRow) field(col string) any {
 	return r.userRow.field(col)
 }
 
-// scanTargets fills dst (len(cols)) with field(cols[i]) and reports
-// whether every column has one.
-func scanTargets(field func(string) any, cols []string, dst []any) bool {
+// scanTargets fills dst (len(cols)) with field(cols[i]); an error names a
+// column without one.
+func scanTargets(field func(string) any, cols []string, dst []any) error {
 	for i, c := range cols {
 		p := field(c)
 		if p == nil {
-			return false
+			return fmt.Errorf("postgres: column %s has no scan target", c)
 		}
-		// database/sql scans into a pointer field (**string, a NULL-able
-		// column) by reflection, reflect.New and a recursive call: that was
-		// the largest part of scanning a page of 100 users. These Scanners
-		// do it directly; each is one pointer, so boxing it allocates
-		// nothing.
-		switch p := p.(type) {
-		case **string:
-			dst[i] = scanString{p}
-		case **bool:
-			dst[i] = scanBool{p}
-		case **time.Time:
-			dst[i] = scanTime{p}
-		default:
-			dst[i] = p
-		}
+		dst[i] = p
 	}
-	return true
+	return nil
 }
 
+// The Scanners of nullable columns. database/sql scans into a pointer field
+// (**string, a NULL-able column) by reflection, reflect.New and a recursive
+// call: that was the largest part of scanning a page of 100 users. These
+// do it directly; each is one pointer, so boxing it allocates nothing.
 type (
 	scanString struct{ p **string }
 	scanBool   struct{ p **bool }
-	scanTime   struct{ p **time.Time }
+	scanUTC    struct{ p **time.Time } // in UTC, as the API writes times
 )
 
 func (n scanString) Scan(src any) error {
@@ -172,11 +118,12 @@ func (n scanBool) Scan(src any) error {
 	return nil
 }
 
-func (n scanTime) Scan(src any) error {
+func (n scanUTC) Scan(src any) error {
 	switch v := src.(type) {
 	case nil:
 		*n.p = nil
 	case time.Time:
+		v = v.UTC()
 		*n.p = &v
 	default:
 		return fmt.Errorf("cannot scan %T into a time", src)
@@ -184,28 +131,39 @@ func (n scanTime) Scan(src any) error {
 	return nil
 }
 
-// scanUser scans the one row of row into r.
-func scanUser(row *sqlx.Row, r *userRow) error { return scanOne(row, r.field, r) }
+// scanUser scans the one row of row, a row of userSelect (with password:
+// userSelectWithPassword, binders saying which) into r, by position.
+func scanUser(row *sqlx.Row, binders []func(*userRow) any, r *userRow) error {
+	var buf [64]any
+	ptrs := buf[:0]
+	if len(binders) > len(buf) {
+		ptrs = make([]any, 0, len(binders))
+	}
+	for _, b := range binders {
+		ptrs = append(ptrs, b(r))
+	}
+	return row.Scan(ptrs...)
+}
 
-// scanOne scans the one row of row through field, falling back to
-// StructScan into dst when field does not know a column.
-func scanOne(row *sqlx.Row, field func(col string) any, dst any) error {
+// scanOne scans the one row of row through field, by column name.
+func scanOne(row *sqlx.Row, field func(col string) any) error {
 	cols, err := row.Columns()
 	if err != nil {
 		return row.Scan() // reports the query's error (sql.ErrNoRows included)
 	}
 	ptrs := make([]any, len(cols))
-	if !scanTargets(field, cols, ptrs) {
-		return row.StructScan(dst)
+	if err := scanTargets(field, cols, ptrs); err != nil {
+		return err
 	}
 	return row.Scan(ptrs...)
 }
 
-// listScanner scans the rows of one list statement.
+// listScanner scans the rows of one list statement, its columns resolved
+// once.
 type listScanner struct {
-	rows *sqlx.Rows
-	cols []string
-	dst  []any
+	rows  *sqlx.Rows
+	binds []func(*listRow) any
+	dst   []any
 }
 
 func newListScanner(rows *sqlx.Rows) (*listScanner, error) {
@@ -213,12 +171,27 @@ func newListScanner(rows *sqlx.Rows) (*listScanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &listScanner{rows: rows, cols: cols, dst: make([]any, len(cols))}, nil
+	s := &listScanner{rows: rows, binds: make([]func(*listRow) any, len(cols)), dst: make([]any, len(cols))}
+	for i, c := range cols {
+		switch c {
+		case "sort_keys":
+			s.binds[i] = func(r *listRow) any { return &r.SortKeys }
+		case "total":
+			s.binds[i] = func(r *listRow) any { return &r.Total }
+		default:
+			b := userBinders[c]
+			if b == nil {
+				return nil, fmt.Errorf("postgres: column %s has no scan target", c)
+			}
+			s.binds[i] = func(r *listRow) any { return b(&r.userRow) }
+		}
+	}
+	return s, nil
 }
 
 func (s *listScanner) scan(r *listRow) error {
-	if !scanTargets(r.field, s.cols, s.dst) {
-		return s.rows.StructScan(r)
+	for i, b := range s.binds {
+		s.dst[i] = b(r)
 	}
 	return s.rows.Scan(s.dst...)
 }

@@ -16,124 +16,6 @@ import (
 	"github.com/graphdir/graphdir/internal/directory"
 )
 
-// userSelect lists the columns of users u that userRow scans, plus the user's
-// identities as one JSON array, so that reading a user is one statement.
-const userSelect = `u.tenant_id, u.id,
-	u.account_enabled, u.age_group, u.business_phones, u.city, u.company_name,
-	u.consent_provided_for_minor, u.country, u.created_at, u.creation_type,
-	u.department, u.display_name, u.employee_id, u.employee_type, u.fax_number,
-	u.given_name, u.job_title, u.mail, u.mail_nickname, u.mobile_phone,
-	u.office_location, u.other_mails, u.password_policies, u.postal_code,
-	u.preferred_language, u.proxy_addresses, u.state, u.street_address,
-	u.surname, u.usage_location, u.user_principal_name, u.user_type,
-	u.password_hash, u.force_change_password_next_sign_in,
-	u.force_change_password_next_sign_in_with_mfa, u.last_password_change_at,
-	u.version, u.deleted_at,
-	COALESCE((SELECT json_agg(json_build_object(
-			'signInType', i.sign_in_type,
-			'issuer', i.issuer,
-			'issuerAssignedId', i.issuer_assigned_id) ORDER BY i.ordinal)
-		FROM user_identities i
-		WHERE i.tenant_id = u.tenant_id AND i.user_id = u.id), '[]') AS identities`
-
-// userRow is one row of userSelect.
-type userRow struct {
-	TenantID                string         `db:"tenant_id"`
-	ID                      string         `db:"id"`
-	AccountEnabled          *bool          `db:"account_enabled"`
-	AgeGroup                *string        `db:"age_group"`
-	BusinessPhones          pq.StringArray `db:"business_phones"`
-	City                    *string        `db:"city"`
-	CompanyName             *string        `db:"company_name"`
-	ConsentProvidedForMinor *string        `db:"consent_provided_for_minor"`
-	Country                 *string        `db:"country"`
-	CreatedAt               time.Time      `db:"created_at"`
-	CreationType            *string        `db:"creation_type"`
-	Department              *string        `db:"department"`
-	DisplayName             *string        `db:"display_name"`
-	EmployeeID              *string        `db:"employee_id"`
-	EmployeeType            *string        `db:"employee_type"`
-	FaxNumber               *string        `db:"fax_number"`
-	GivenName               *string        `db:"given_name"`
-	JobTitle                *string        `db:"job_title"`
-	Mail                    *string        `db:"mail"`
-	MailNickname            *string        `db:"mail_nickname"`
-	MobilePhone             *string        `db:"mobile_phone"`
-	OfficeLocation          *string        `db:"office_location"`
-	OtherMails              pq.StringArray `db:"other_mails"`
-	PasswordPolicies        *string        `db:"password_policies"`
-	PostalCode              *string        `db:"postal_code"`
-	PreferredLanguage       *string        `db:"preferred_language"`
-	ProxyAddresses          pq.StringArray `db:"proxy_addresses"`
-	State                   *string        `db:"state"`
-	StreetAddress           *string        `db:"street_address"`
-	Surname                 *string        `db:"surname"`
-	UsageLocation           *string        `db:"usage_location"`
-	UserPrincipalName       *string        `db:"user_principal_name"`
-	UserType                *string        `db:"user_type"`
-	PasswordHash            *string        `db:"password_hash"`
-	ForceChange             bool           `db:"force_change_password_next_sign_in"`
-	ForceChangeWithMfa      bool           `db:"force_change_password_next_sign_in_with_mfa"`
-	LastPasswordChangeAt    *time.Time     `db:"last_password_change_at"`
-	Version                 int64          `db:"version"`
-	DeletedAt               *time.Time     `db:"deleted_at"`
-	Identities              []byte         `db:"identities"`
-}
-
-func (r *userRow) user() (*directory.User, error) {
-	u := &directory.User{
-		ID:                      r.ID,
-		TenantID:                r.TenantID,
-		AccountEnabled:          r.AccountEnabled,
-		AgeGroup:                r.AgeGroup,
-		BusinessPhones:          nonNil(r.BusinessPhones),
-		City:                    r.City,
-		CompanyName:             r.CompanyName,
-		ConsentProvidedForMinor: r.ConsentProvidedForMinor,
-		Country:                 r.Country,
-		CreatedDateTime:         utc(&r.CreatedAt),
-		CreationType:            r.CreationType,
-		Department:              r.Department,
-		DisplayName:             r.DisplayName,
-		EmployeeID:              r.EmployeeID,
-		EmployeeType:            r.EmployeeType,
-		FaxNumber:               r.FaxNumber,
-		GivenName:               r.GivenName,
-		JobTitle:                r.JobTitle,
-		Mail:                    r.Mail,
-		MailNickname:            r.MailNickname,
-		MobilePhone:             r.MobilePhone,
-		OfficeLocation:          r.OfficeLocation,
-		OtherMails:              nonNil(r.OtherMails),
-		PasswordPolicies:        r.PasswordPolicies,
-		PostalCode:              r.PostalCode,
-		PreferredLanguage:       r.PreferredLanguage,
-		ProxyAddresses:          nonNil(r.ProxyAddresses),
-		State:                   r.State,
-		StreetAddress:           r.StreetAddress,
-		Surname:                 r.Surname,
-		UsageLocation:           r.UsageLocation,
-		UserPrincipalName:       r.UserPrincipalName,
-		UserType:                r.UserType,
-
-		LastPasswordChangeDateTime: utc(r.LastPasswordChangeAt),
-		DeletedDateTime:            utc(r.DeletedAt),
-		Version:                    r.Version,
-		Password: directory.PasswordState{
-			ForceChangePasswordNextSignIn:        r.ForceChange,
-			ForceChangePasswordNextSignInWithMfa: r.ForceChangeWithMfa,
-		},
-	}
-	if r.PasswordHash != nil {
-		u.Password.Hash = *r.PasswordHash
-	}
-	u.Identities = []directory.Identity{}
-	if err := decodeIdentities(r.Identities, &u.Identities); err != nil { // identities.go
-		return nil, fmt.Errorf("decode identities: %w", err)
-	}
-	return u, nil
-}
-
 func nonNil(a pq.StringArray) []string {
 	if a == nil {
 		return []string{}
@@ -168,52 +50,6 @@ func keyPredicate(key directory.UserKey, n int) (string, any, bool) {
 
 // ----- Create
 
-const insertUserSQL = `INSERT INTO users ` + insertUserValues + `
-RETURNING created_at, last_password_change_at, version`
-
-// insertUserValues is the column list and VALUES of insertUserSQL
-// ($1..$37).
-const insertUserValues = `(
-	tenant_id, id, account_enabled, age_group, business_phones, city, company_name,
-	consent_provided_for_minor, country, created_at, creation_type, department,
-	display_name, employee_id, employee_type, fax_number, given_name, job_title,
-	mail, mail_nickname, mobile_phone, office_location, other_mails,
-	password_policies, postal_code, preferred_language, proxy_addresses, state,
-	street_address, surname, usage_location, user_principal_name, user_type,
-	password_hash, force_change_password_next_sign_in,
-	force_change_password_next_sign_in_with_mfa, last_password_change_at)
-VALUES (
-	$1, $2, $3, $4, $5, $6, $7,
-	$8, $9, COALESCE($10, now()), $11, $12,
-	$13, $14, $15, $16, $17, $18,
-	$19, $20, $21, $22, $23,
-	$24, $25, $26, $27, $28,
-	$29, $30, $31, $32, $33,
-	$34, $35,
-	$36, CASE WHEN $34::text IS NULL THEN $37::timestamptz ELSE COALESCE($37, now()) END)`
-
-// insertUserIdentitiesSQL is insertUserSQL and insertIdentitiesSQL in one
-// statement (one round trip): the identities ($38..$40) read the new
-// user's key from the first insert, and user_identities' foreign key is
-// checked at the end of the statement, when the user row exists. A
-// unique violation still names the users index first, as the users
-// insert runs before the identities insert reads its row. %s is the
-// audit values expression (auditValuesReturning) or NULL.
-const insertUserIdentitiesSQL = `WITH u AS (
-	INSERT INTO users AS u ` + insertUserValues + `
-	RETURNING u.tenant_id, u.id, u.created_at, u.last_password_change_at, u.version, %s AS audit_values),
-ins AS (
-	INSERT INTO user_identities (tenant_id, user_id, ordinal, sign_in_type, issuer, issuer_assigned_id)
-	SELECT u.tenant_id, u.id, i.ord, i.sign_in_type, i.issuer, i.issuer_assigned_id
-	FROM u, unnest($38::text[], $39::text[], $40::text[]) WITH ORDINALITY
-		AS i(sign_in_type, issuer, issuer_assigned_id, ord))
-SELECT created_at, last_password_change_at, version, audit_values FROM u`
-
-// insertUserAuditedSQL is insertUserSQL returning the audit values too
-// (%s, auditValuesReturning), for a user without identities.
-const insertUserAuditedSQL = `INSERT INTO users AS u ` + insertUserValues + `
-RETURNING created_at, last_password_change_at, version, %s AS audit_values`
-
 // insertIdentitiesSQL inserts the identities of one user from three parallel
 // arrays, numbering them in order.
 const insertIdentitiesSQL = `INSERT INTO user_identities
@@ -242,21 +78,15 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 	if err := checkIdentities(u.Identities); err != nil {
 		return err
 	}
-	args := insertUserArgs(u)
-	query := insertUserSQL
-	if len(u.Identities) > 0 {
-		args = append(args, identityArrays(u.Identities)...)
-		query = insertUserIdentitiesSQL
-	}
+	query, args := createUserStatement(u)
 	// Nothing after the insert changes the user's columns, so it can
 	// return the audit event's new values (audit.go).
 	auditValues, ev := auditValuesReturning(ctx, op, &args)
 	switch {
-	case query == insertUserIdentitiesSQL && auditValues == "":
-		query = fmt.Sprintf(query, "NULL::json")
-	case query == insertUserIdentitiesSQL:
-		query = fmt.Sprintf(query, auditValues)
-	case auditValues != "":
+	case auditValues == "":
+	case len(u.Identities) > 0:
+		query = fmt.Sprintf(insertUserIdentitiesSQL, auditValues)
+	default:
 		query = fmt.Sprintf(insertUserAuditedSQL, auditValues)
 	}
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
@@ -282,6 +112,17 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 		u.LastPasswordChangeDateTime = utc(lastPwd)
 		return nil
 	})
+}
+
+// createUserStatement is CreateUser's statement for u (ID set) when no
+// audit event is pending: the user, and its identities in the same
+// statement when it has any.
+func createUserStatement(u *directory.User) (string, []any) {
+	args := insertUserArgs(u)
+	if len(u.Identities) > 0 {
+		return insertUserIdentitiesUnauditedSQL, append(args, identityArrays(u.Identities)...)
+	}
+	return insertUserSQL, args
 }
 
 // identityArrays binds ids as three parallel text[] parameters: sign-in
@@ -330,17 +171,33 @@ func strArray(a []string) any {
 // ----- Read
 
 // GetUser returns one user with its identities, addressed by id or
-// (case-insensitively) by userPrincipalName. KindNotFound when the tenant has
-// no such user.
+// (case-insensitively) by userPrincipalName, without its password state
+// (the API never returns it: GetUserWithPassword reads it). KindNotFound
+// when the tenant has no such user.
 func (s *Store) GetUser(ctx context.Context, tenantID string, key directory.UserKey) (*directory.User, error) {
+	return s.getUser(ctx, tenantID, key, false)
+}
+
+// GetUserWithPassword is GetUser with the password state (hash and
+// force-change flags) in User.Password: for the paths that check or keep a
+// password (sign-in), never for a response.
+func (s *Store) GetUserWithPassword(ctx context.Context, tenantID string, key directory.UserKey) (*directory.User, error) {
+	return s.getUser(ctx, tenantID, key, true)
+}
+
+func (s *Store) getUser(ctx context.Context, tenantID string, key directory.UserKey, withPassword bool) (*directory.User, error) {
 	const op = "postgres: get user"
-	pred, arg, ok := keyPredicate(key, 2)
+	query, args, ok := getUserStatement(tenantID, key, withPassword)
 	if !ok || !directory.IsGUID(tenantID) {
 		return nil, directory.ErrNotFoundUser(key.String())
 	}
-	var r userRow
-	err := s.queryRowx(ctx, nil, preparedStatement, `SELECT `+userSelect+` FROM users u WHERE u.tenant_id = $1 AND `+pred, []any{tenantID, arg},
-		func(row *sqlx.Row) error { return scanUser(row, &r) }) // scan.go
+	binders := userSelectBinders
+	if withPassword {
+		binders = userSelectWithPasswordBinders
+	}
+	r := new(userRow)
+	err := s.queryRowx(ctx, nil, preparedStatement, query, args,
+		func(row *sqlx.Row) error { return scanUser(row, binders, r) }) // scan.go
 	if isNoRows(err) {
 		return nil, directory.ErrNotFoundUser(key.String())
 	}
@@ -352,6 +209,28 @@ func (s *Store) GetUser(ctx context.Context, tenantID string, key directory.User
 		return nil, directory.Internal(err, op)
 	}
 	return u, nil
+}
+
+// getUserStatement is the statement (prepared: preparedStatement) that
+// GetUser, or GetUserWithPassword, runs for key; false when key cannot
+// match any user.
+func getUserStatement(tenantID string, key directory.UserKey, withPassword bool) (string, []any, bool) {
+	switch {
+	case key.ID != "":
+		if !directory.IsGUID(key.ID) {
+			return "", nil, false
+		}
+		if withPassword {
+			return getUserWithPasswordByIDSQL, []any{tenantID, key.ID}, true
+		}
+		return getUserByIDSQL, []any{tenantID, key.ID}, true
+	case key.UPN != "":
+		if withPassword {
+			return getUserWithPasswordByUPNSQL, []any{tenantID, key.UPN}, true
+		}
+		return getUserByUPNSQL, []any{tenantID, key.UPN}, true
+	}
+	return "", nil, false
 }
 
 // pageSize bounds a requested page size to Graph's range.
@@ -419,7 +298,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.List
 			page.Users = append(page.Users, u)
 			last = r
 		} else {
-			page.Next = &directory.Cursor{ID: last.ID}
+			page.Next = &directory.Cursor{ID: last.u.ID}
 			if len(st.keys) > 0 {
 				if err := json.Unmarshal(last.SortKeys, &page.Next.Keys); err != nil || len(page.Next.Keys) != len(st.keys) {
 					return nil, directory.Internal(fmt.Errorf("decode sort keys %q: %v", last.SortKeys, err), op)
@@ -482,7 +361,7 @@ func (r *auditedUserRow) field(col string) any {
 }
 
 // scanAuditedUser is scanUser (scan.go) for an auditedUserRow.
-func scanAuditedUser(row *sqlx.Row, r *auditedUserRow) error { return scanOne(row, r.field, r) }
+func scanAuditedUser(row *sqlx.Row, r *auditedUserRow) error { return scanOne(row, r.field) }
 
 // UpdateUser applies patch in one transaction: the columns named by the
 // patch, the identities (replaced wholesale when present) and the password
@@ -496,59 +375,16 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 		return nil, directory.ErrNotFoundUser(key.String())
 	}
 
-	args := []any{tenantID, keyArg}
+	up, err := buildUserUpdate(patch, op)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]any{tenantID, keyArg}, up.args...)
 	bind := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	sets := []string{"version = u.version + 1"}
-
-	var identities []directory.Identity
-	replaceIdentities := false
-	names := make([]string, 0, len(patch.Values))
-	for name := range patch.Values {
-		names = append(names, name)
-	}
-	slices.Sort(names) // a stable statement text for the same set of properties
-	for _, name := range names {
-		v := patch.Values[name]
-		if name == propIdentities {
-			ids, ok := v.([]directory.Identity)
-			if !ok && v != nil {
-				return nil, directory.Internal(fmt.Errorf("identities: unexpected value type %T", v), op)
-			}
-			if err := checkIdentities(ids); err != nil {
-				return nil, err
-			}
-			identities, replaceIdentities = ids, true
-			continue
-		}
-		col, ok := patchColumns[name]
-		if !ok {
-			return nil, directory.Internal(fmt.Errorf("property %q cannot be written by the store", name), op)
-		}
-		arg, err := columnArg(col, v)
-		if err != nil {
-			return nil, directory.Internal(fmt.Errorf("property %q: %w", name, err), op)
-		}
-		sets = append(sets, col.name+" = "+bind(arg))
-	}
-	if pw := patch.Password; pw != nil {
-		var hash *string
-		if pw.Hash != "" {
-			hash = &pw.Hash
-		}
-		var changed *time.Time
-		if !patch.PasswordChangedAt.IsZero() {
-			changed = &patch.PasswordChangedAt
-		}
-		sets = append(sets,
-			"password_hash = "+bind(hash),
-			"force_change_password_next_sign_in = "+bind(pw.ForceChangePasswordNextSignIn),
-			"force_change_password_next_sign_in_with_mfa = "+bind(pw.ForceChangePasswordNextSignInWithMfa),
-			"last_password_change_at = COALESCE("+bind(changed)+"::timestamptz, now())",
-		)
-	}
+	sets, identities, replaceIdentities := up.sets, up.identities, up.replaceIdentities
 	// The audit event's user target is resolved (and its row locked) by a
 	// FOR UPDATE subquery of this UPDATE rather than by auditBefore's own
 	// statement. Not with a guard: the guard's look at role_assignments
@@ -559,13 +395,7 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 	if patch.Guard == nil {
 		from, txCtx, target = auditFoldedTarget(ctx, op, key, pred, &args)
 	}
-	query := `UPDATE users AS u SET ` + strings.Join(sets, ", ")
-	if from != "" {
-		query += ` FROM ` + from + ` WHERE u.tenant_id = $1 AND u.id = o.id AND `
-	} else {
-		query += ` WHERE u.tenant_id = $1 AND `
-	}
-	query += pred + guardSQL(patch.Guard, bind) + versionSQL(patch.IfVersion, bind) + ` RETURNING ` + userSelect
+	query := updateUserSQL(sets, from, pred, guardSQL(patch.Guard, bind)+versionSQL(patch.IfVersion, bind))
 	if from != "" {
 		query += `, ` + auditFoldedColumns
 	}
@@ -578,7 +408,7 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 
 	var u *directory.User
 	resolveTried := false
-	err := s.inTx(txCtx, op, func(tx *sqlx.Tx) error {
+	err = s.inTx(txCtx, op, func(tx *sqlx.Tx) error {
 		resolveTried = false
 		var r auditedUserRow
 		// The text follows the set of patched properties (sorted above), and
@@ -646,36 +476,83 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 	return u, nil
 }
 
-// columnArg checks that v has the Go type col expects and returns the value to bind.
-func columnArg(col column, v any) (any, error) {
-	switch col.typ {
-	case colString:
-		switch v := v.(type) {
-		case *string:
-			return v, nil
-		case string:
-			return v, nil
-		case nil:
-			return nil, nil
-		}
-	case colBool:
-		switch v := v.(type) {
-		case *bool:
-			return v, nil
-		case bool:
-			return v, nil
-		case nil:
-			return nil, nil
-		}
-	case colStrings:
-		switch v := v.(type) {
-		case []string:
-			return strArray(v), nil
-		case nil:
-			return strArray(nil), nil
-		}
+// userUpdate is the part of UpdateUser's statement that the patch decides:
+// the SET list and its arguments ($3 on: $1 is the tenant, $2 the key),
+// and the identities to replace.
+type userUpdate struct {
+	sets              []string
+	args              []any
+	identities        []directory.Identity
+	replaceIdentities bool
+}
+
+// buildUserUpdate translates patch's values and password into SET items,
+// through patchProperties; a property name the store does not know is an
+// internal error, never SQL.
+func buildUserUpdate(patch directory.UserPatch, op string) (*userUpdate, error) {
+	up := &userUpdate{sets: []string{"version = u.version + 1"}}
+	bind := func(v any) string {
+		up.args = append(up.args, v)
+		return "$" + strconv.Itoa(2+len(up.args))
 	}
-	return nil, fmt.Errorf("unexpected value type %T", v)
+	names := make([]string, 0, len(patch.Values))
+	for name := range patch.Values {
+		names = append(names, name)
+	}
+	slices.Sort(names) // a stable statement text for the same set of properties
+	for _, name := range names {
+		v := patch.Values[name]
+		if name == propIdentities {
+			ids, ok := v.([]directory.Identity)
+			if !ok && v != nil {
+				return nil, directory.Internal(fmt.Errorf("identities: unexpected value type %T", v), op)
+			}
+			if err := checkIdentities(ids); err != nil {
+				return nil, err
+			}
+			up.identities, up.replaceIdentities = ids, true
+			continue
+		}
+		p, ok := patchProperties[name]
+		if !ok {
+			return nil, directory.Internal(fmt.Errorf("property %q cannot be written by the store", name), op)
+		}
+		arg, err := columnArg(p, v)
+		if err != nil {
+			return nil, directory.Internal(fmt.Errorf("property %q: %w", name, err), op)
+		}
+		up.sets = append(up.sets, p.Column+" = "+bind(arg))
+	}
+	if pw := patch.Password; pw != nil {
+		var hash *string
+		if pw.Hash != "" {
+			hash = &pw.Hash
+		}
+		var changed *time.Time
+		if !patch.PasswordChangedAt.IsZero() {
+			changed = &patch.PasswordChangedAt
+		}
+		up.sets = append(up.sets,
+			"password_hash = "+bind(hash),
+			"force_change_password_next_sign_in = "+bind(pw.ForceChangePasswordNextSignIn),
+			"force_change_password_next_sign_in_with_mfa = "+bind(pw.ForceChangePasswordNextSignInWithMfa),
+			"last_password_change_at = COALESCE("+bind(changed)+"::timestamptz, now())",
+		)
+	}
+	return up, nil
+}
+
+// updateUserSQL is UpdateUser's statement for a key predicate pred, the
+// SET items of a userUpdate, and the WHERE conditions after the key
+// (guard, version); from (auditFoldedTarget) may add a FROM item o.
+func updateUserSQL(sets []string, from, pred, conds string) string {
+	query := `UPDATE users AS u SET ` + strings.Join(sets, ", ")
+	if from != "" {
+		query += ` FROM ` + from + ` WHERE u.tenant_id = $1 AND u.id = o.id AND `
+	} else {
+		query += ` WHERE u.tenant_id = $1 AND `
+	}
+	return query + pred + conds + ` RETURNING ` + userSelectWithPassword
 }
 
 // ----- Delete
@@ -737,22 +614,4 @@ func (s *Store) CountUsers(ctx context.Context, tenantID string, q directory.Lis
 		return 0, translate(err, "postgres: count users")
 	}
 	return n, nil
-}
-
-// insertUserArgs are the arguments $1..$37 of insertUserSQL for u.
-func insertUserArgs(u *directory.User) []any {
-	var hash *string
-	if u.Password.Hash != "" {
-		hash = &u.Password.Hash
-	}
-	return []any{
-		u.TenantID, u.ID, u.AccountEnabled, u.AgeGroup, strArray(u.BusinessPhones), u.City, u.CompanyName,
-		u.ConsentProvidedForMinor, u.Country, u.CreatedDateTime, u.CreationType, u.Department,
-		u.DisplayName, u.EmployeeID, u.EmployeeType, u.FaxNumber, u.GivenName, u.JobTitle,
-		u.Mail, u.MailNickname, u.MobilePhone, u.OfficeLocation, strArray(u.OtherMails),
-		u.PasswordPolicies, u.PostalCode, u.PreferredLanguage, strArray(u.ProxyAddresses), u.State,
-		u.StreetAddress, u.Surname, u.UsageLocation, u.UserPrincipalName, u.UserType,
-		hash, u.Password.ForceChangePasswordNextSignIn,
-		u.Password.ForceChangePasswordNextSignInWithMfa, u.LastPasswordChangeDateTime,
-	}
 }
