@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/graphdir/graphdir/internal/bench"
+	"github.com/graphdir/graphdir/internal/bench/benchdb"
 	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/importer"
@@ -113,7 +114,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 		if err != nil {
 			return fmt.Errorf("bench: finding PostgreSQL: %w", err)
 		}
-		if s.dbURL, err = postgres.EnsureDatabase(ctx, admin, s.dbName); err != nil {
+		if s.dbURL, err = benchdb.EnsureDatabase(ctx, admin, s.dbName); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
 	}
@@ -158,7 +159,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	tenant := db.tenant
 
 	// ----- Seed
-	have, err := db.store.BenchPrepare(ctx, tenant.ID)
+	have, err := benchdb.Prepare(ctx, db.store.DB().DB, tenant.ID)
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	case int(have) < s.users:
 		fmt.Fprintf(stderr, "bench: seeding users %d..%d of tenant %s (bulk: INSERT ... SELECT generate_series, indexes rebuilt)\n", have, s.users, tenant.ID)
 		t0 := time.Now()
-		if err := db.store.BenchBulkSeed(ctx, tenant.ID, tenant.DefaultDomain, int(have), s.users, hash, postgres.BenchSeedNames{
+		if err := benchdb.BulkSeed(ctx, db.store.DB().DB, tenant.ID, tenant.DefaultDomain, int(have), s.users, hash, benchdb.SeedNames{
 			First: benchFirstNames, Last: benchSurnames, Cities: benchCities, Departments: benchDepartments, Titles: benchTitles,
 		}); err != nil {
 			return fmt.Errorf("bench: seeding: %w", err)
@@ -194,7 +195,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 			return err
 		}
 	}
-	if err := db.store.Analyze(ctx); err != nil {
+	if err := benchdb.Analyze(ctx, db.store.DB().DB); err != nil {
 		return err
 	}
 	seeded := time.Since(start)
@@ -227,15 +228,17 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 		return err
 	}
 	defer raw.Close()
+	rawSQL := benchdb.NewRaw(raw.DB().DB)
+	defer rawSQL.Close()
 
-	sample, err := db.store.BenchSample(ctx, tenant.ID, 10_000)
+	sample, err := benchdb.Sample(ctx, db.store.DB().DB, tenant.ID, 10_000)
 	if err != nil {
 		return err
 	}
 	if len(sample) == 0 {
 		return errors.New("bench: no seeded users to sample")
 	}
-	b := &benchRun{s: s, base: base, token: token, tenant: tenant, store: db.store, raw: raw, sample: sample, hash: hash,
+	b := &benchRun{s: s, base: base, token: token, tenant: tenant, store: db.store, raw: rawSQL, sample: sample, hash: hash,
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConns: s.clients, MaxIdleConnsPerHost: s.clients, MaxConnsPerHost: s.clients,
 			DisableCompression: true, IdleConnTimeout: time.Minute,
@@ -332,8 +335,8 @@ type benchRun struct {
 	token  string
 	tenant *directory.Tenant
 	store  *postgres.Store // graphdir's own pool (serving settings)
-	raw    *postgres.Store // the raw-SQL side's pool
-	sample []postgres.BenchUser
+	raw    *benchdb.Raw    // the raw-SQL side, on a pool of its own
+	sample []benchdb.User
 	hash   string
 	client *http.Client
 	runID  string
@@ -347,7 +350,7 @@ type benchScenario struct {
 }
 
 // pick spreads the clients over the sample.
-func (b *benchRun) pick(worker, seq int) postgres.BenchUser {
+func (b *benchRun) pick(worker, seq int) benchdb.User {
 	return b.sample[(worker*7919+seq)%len(b.sample)]
 }
 
@@ -396,14 +399,14 @@ func (b *benchRun) get(ctx context.Context, path string) error {
 }
 
 func (b *benchRun) rawQuery(ctx context.Context, st postgres.Statement, wantRows bool) error {
-	n, err := b.raw.RawQuery(ctx, st)
+	n, err := b.raw.Query(ctx, st)
 	if err == nil && wantRows && n == 0 {
 		err = errors.New("no rows")
 	}
 	return err
 }
 
-func emailFilter(u postgres.BenchUser) string {
+func emailFilter(u benchdb.User) string {
 	return "identities/any(i:i/issuerAssignedId eq '" + strings.ReplaceAll(u.Email, "'", "''") +
 		"' and i/issuer eq '" + strings.ReplaceAll(u.Issuer, "'", "''") + "')"
 }
@@ -574,10 +577,10 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 		}
 		upn := "created." + kind + "." + id + "@" + b.tenant.DefaultDomain
 		body := `{"accountEnabled":true,"displayName":"Bench Created ` + id + `","mailNickname":"created.` + kind + "." + id +
-			`","userPrincipalName":"` + upn + `","employeeType":"` + postgres.BenchCreatedType +
+			`","userPrincipalName":"` + upn + `","employeeType":"` + benchdb.CreatedType +
 			`","identities":[{"signInType":"federated","issuer":"facebook.com","issuerAssignedId":"` + kind + "-" + id + `"}]`
 		u := &directory.User{
-			ID: newUUID(), TenantID: b.tenant.ID, UserPrincipalName: &upn, EmployeeType: ptr(postgres.BenchCreatedType),
+			ID: newUUID(), TenantID: b.tenant.ID, UserPrincipalName: &upn, EmployeeType: ptr(benchdb.CreatedType),
 			AccountEnabled: ptr(true), DisplayName: ptr("Bench Created raw " + id), MailNickname: ptr("raw." + id),
 			Identities: []directory.Identity{{SignInType: "federated", Issuer: "facebook.com", IssuerAssignedID: "raw-" + kind + "-" + id}},
 		}
@@ -595,7 +598,11 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 				return b.do(ctx, http.MethodPost, b.base+"/v1.0/users", body, http.StatusCreated, nil)
 			}, func(ctx context.Context, w, seq int) error {
 				_, u := createBody(w, seq, withPassword)
-				return b.raw.RawCreateUser(ctx, u)
+				st, err := postgres.CreateUserStatement(u)
+				if err != nil {
+					return err
+				}
+				return b.raw.InTx(ctx, st, 1)
 			}
 	}
 	patch := func(ctx context.Context, w, seq int) error {
@@ -603,7 +610,13 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 		return b.do(ctx, http.MethodPatch, b.base+"/v1.0/users/"+b.pick(w, seq).ID, []byte(body), http.StatusNoContent, nil)
 	}
 	rawPatch := func(ctx context.Context, w, seq int) error {
-		return b.raw.RawPatchUser(ctx, t, b.pick(w, seq).ID, "Engineer "+strconv.Itoa(seq), "Building "+strconv.Itoa(w))
+		st, err := postgres.UpdateUserStatement(t, directory.UserKey{ID: b.pick(w, seq).ID}, directory.UserPatch{Values: map[string]any{
+			"jobTitle": ptr("Engineer " + strconv.Itoa(seq)), "officeLocation": ptr("Building " + strconv.Itoa(w)),
+		}})
+		if err != nil {
+			return err
+		}
+		return b.raw.InTx(ctx, st, 1)
 	}
 	// The mix: of every ten operations one PATCH, nine reads spread over
 	// id, UPN and sign-in email.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/graphdir/graphdir/internal/bench/benchdb"
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/importer"
 	"github.com/graphdir/graphdir/internal/store/postgres"
@@ -85,7 +86,7 @@ func benchUserLine(b []byte, i int, domain, hash string) []byte {
 	b = append(b, title...)
 	b = append(b, `","employeeId":"`...)
 	b = append(b, n...)
-	b = append(b, `","employeeType":"`+postgres.BenchSeedType+`","identities":[{"signInType":"emailAddress","issuer":"`...)
+	b = append(b, `","employeeType":"`+benchdb.SeedType+`","identities":[{"signInType":"emailAddress","issuer":"`...)
 	b = append(b, domain...)
 	b = append(b, `","issuerAssignedId":"`...)
 	b = append(b, nick+"@example.com"...)
@@ -111,7 +112,7 @@ func benchSeed(ctx context.Context, store *postgres.Store, tenant *directory.Ten
 		if err != nil {
 			return total, err
 		}
-		if err := store.Analyze(ctx); err != nil {
+		if err := benchdb.Analyze(ctx, store.DB().DB); err != nil {
 			return total, err
 		}
 		from = end
@@ -160,7 +161,7 @@ func benchImportRate(ctx context.Context, db *database, n int, hash string, stde
 	if err != nil {
 		return "", err
 	}
-	if err := db.store.BenchClearUsers(ctx, t.ID); err != nil {
+	if err := benchdb.ClearUsers(ctx, db.store.DB().DB, t.ID); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(stderr, "bench: import rate: %d users into scratch tenant %s\n", n, t.ID)
@@ -173,7 +174,7 @@ func benchImportRate(ctx context.Context, db *database, n int, hash string, stde
 	// The ceiling: the same users COPYed straight into the emptied tenant
 	// (no duplicate checks), batches of the same size on as many
 	// connections.
-	if err := db.store.BenchClearUsers(ctx, t.ID); err != nil {
+	if err := benchdb.ClearUsers(ctx, db.store.DB().DB, t.ID); err != nil {
 		return "", err
 	}
 	lines := make([][]byte, n)
@@ -184,7 +185,7 @@ func benchImportRate(ctx context.Context, db *database, n int, hash string, stde
 	if err != nil {
 		return "", err
 	}
-	if err := db.store.BenchClearUsers(ctx, t.ID); err != nil {
+	if err := benchdb.ClearUsers(ctx, db.store.DB().DB, t.ID); err != nil {
 		return "", err
 	}
 	raw := float64(rawN) / rawElapsed.Seconds()

@@ -37,6 +37,7 @@ var ours = map[string][]string{
 	"internal/importer":              {"internal/directory", "internal/jsonstrict"},
 	"internal/store/postgres":        {"internal/directory", "pkg/odata", "schema"},
 	"internal/store/postgres/pgtest": {"internal/localpg", "internal/store/postgres", "schema"},
+	"internal/bench/benchdb":         {"internal/store/postgres"},
 	"internal/directory":             {"internal/jsonstrict", "internal/password", "internal/textlimit", "pkg/odata"},
 
 	// Leaves: nothing of ours.
@@ -63,12 +64,12 @@ var restricted = []struct {
 }{
 	{"github.com/gin-gonic/", []string{"internal/api"}, "Gin stays at the HTTP edge"},
 	{module + "/internal/api", []string{"cmd/graphdir"}, "nothing imports the HTTP edge but main"},
-	{"github.com/lib/pq", []string{"internal/store/postgres", "internal/store/postgres/pgtest", "internal/localpg"},
-		"SQL stays in the store (localpg probes and pgtest clones test servers)"},
+	{"github.com/lib/pq", []string{"internal/store/postgres", "internal/store/postgres/pgtest", "internal/localpg", "internal/bench/benchdb"},
+		"SQL stays in the store (localpg probes and pgtest clones test servers; benchdb seeds the bench and runs the store's statements raw)"},
 	{"github.com/jmoiron/sqlx", []string{"internal/store/postgres", "internal/store/postgres/pgtest"}, "SQL stays in the store"},
 	{"github.com/pressly/goose", []string{"internal/store/postgres"}, "the store applies the migrations"},
-	{"database/sql", []string{"internal/store/postgres", "internal/store/postgres/pgtest", "internal/localpg", "internal/metrics"},
-		"SQL stays in the store (metrics reads sql.DBStats only)"},
+	{"database/sql", []string{"internal/store/postgres", "internal/store/postgres/pgtest", "internal/localpg", "internal/metrics", "internal/bench/benchdb"},
+		"SQL stays in the store (metrics reads sql.DBStats only; benchdb is the bench's database side)"},
 	{"net/http", []string{"cmd/graphdir", "internal/api", "internal/auth", "internal/metrics"},
 		"HTTP stays at the edge (auth fetches JWKS, metrics serves /metrics)"},
 }

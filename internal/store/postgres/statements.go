@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/graphdir/graphdir/internal/directory"
+)
+
+// The statements the store's reads and writes run, with their arguments,
+// for callers that must run exactly the same SQL outside the store: the
+// raw-SQL side of `graphdir bench` (internal/bench/benchdb), whose ratio
+// compares graphdir with PostgreSQL doing the same work. Each is built by
+// the very function its store method uses, so the two cannot drift apart.
+
+// Statement is one SQL statement with its arguments.
+type Statement struct {
+	SQL  string
+	Args []any
+	// Prepared says that the store runs the statement prepared
+	// (stmtcache.go), so that a caller can too: the same protocol work,
+	// not graphdir's planning against none or the reverse.
+	Prepared bool
+}
+
+// GetUserStatement is the statement GetUser runs for key.
+func GetUserStatement(tenantID string, key directory.UserKey) (Statement, error) {
+	query, args, ok := getUserStatement(tenantID, key, false)
+	if !ok {
+		return Statement{}, fmt.Errorf("postgres: bad key %v", key)
+	}
+	return Statement{SQL: query, Args: args, Prepared: preparedStatement}, nil
+}
+
+// ListStatement is the statement ListUsers runs for q.
+func ListStatement(tenantID string, q directory.ListQuery) (Statement, error) {
+	st, err := buildList(tenantID, q, pageSize(q.Top))
+	if err != nil {
+		return Statement{}, err
+	}
+	return Statement{SQL: st.sql, Args: st.args, Prepared: preparedList(q)}, nil
+}
+
+// CreateUserStatement is the statement CreateUser runs for u (ID and
+// TenantID set, no extension values) when no audit event is pending: the
+// user and its identities, in one statement, in a transaction of its own.
+func CreateUserStatement(u *directory.User) (Statement, error) {
+	if !directory.IsGUID(u.TenantID) || !directory.IsGUID(u.ID) {
+		return Statement{}, fmt.Errorf("postgres: user %q of tenant %q: ids are not GUIDs", u.ID, u.TenantID)
+	}
+	if len(u.Extensions) > 0 {
+		return Statement{}, fmt.Errorf("postgres: extension values take statements of their own")
+	}
+	query, args := createUserStatement(u)
+	return Statement{SQL: query, Args: args, Prepared: preparedStatement}, nil
+}
+
+// UpdateUserStatement is the UPDATE that UpdateUser runs for patch when
+// no audit event is pending, in a transaction of its own. A patch that
+// needs more statements (identities, extension values) is an error.
+func UpdateUserStatement(tenantID string, key directory.UserKey, patch directory.UserPatch) (Statement, error) {
+	const op = "postgres: update user"
+	pred, keyArg, ok := keyPredicate(key, 2)
+	if !ok {
+		return Statement{}, fmt.Errorf("postgres: bad key %v", key)
+	}
+	up, err := buildUserUpdate(patch, op)
+	if err != nil {
+		return Statement{}, err
+	}
+	if up.replaceIdentities || len(patch.Extensions) > 0 {
+		return Statement{}, fmt.Errorf("postgres: identities and extension values take statements of their own")
+	}
+	args := append([]any{tenantID, keyArg}, up.args...)
+	bind := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	query := updateUserSQL(up.sets, "", pred, guardSQL(patch.Guard, bind)+versionSQL(patch.IfVersion, bind))
+	return Statement{SQL: query, Args: args, Prepared: preparedStatement}, nil
+}
