@@ -58,16 +58,6 @@ func (r *userRow) field(col string) any {
 	return nil
 }
 
-func (r *listRow) field(col string) any {
-	switch col {
-	case "sort_keys":
-		return &r.SortKeys
-	case "total":
-		return &r.Total
-	}
-	return r.userRow.field(col)
-}
-
 // scanTargets fills dst (len(cols)) with field(cols[i]); an error names a
 // column without one.
 func scanTargets(field func(string) any, cols []string, dst []any) error {

@@ -93,9 +93,8 @@ var (
 	// collectionProperties are the stored collections, which read as []
 	// rather than null.
 	collectionProperties []*userProperty
-	// createdArg and lastPasswordArg are the positions, in userWriteArgs,
-	// of created_at and last_password_change_at.
-	createdArg, lastPasswordArg int
+	// createdArg is the position of created_at in userWriteArgs.
+	createdArg int
 )
 
 func init() { deriveUserSQL() }
@@ -207,7 +206,6 @@ func deriveUserSQL() {
 		userWriteColumns = append(userWriteColumns, c)
 		values = append(values, param())
 	}
-	lastPasswordArg = len(values)
 	last := param()
 	userWriteColumns = append(userWriteColumns, "last_password_change_at")
 	values = append(values, "CASE WHEN "+hash+"::text IS NULL THEN "+last+"::timestamptz ELSE COALESCE("+last+", now()) END")
