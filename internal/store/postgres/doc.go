@@ -2,7 +2,9 @@
 // PostgreSQL with sqlx and lib/pq, and applies the goose migrations in
 // package schema.
 //
-// It is the only package that writes SQL. Every statement is a constant or is
+// It is the only package that writes the SQL graphdir serves with (the
+// bench's seeding and raw side are internal/bench/benchdb, which runs the
+// statements statements.go exports). Every statement is a constant or is
 // assembled from constant fragments chosen through static tables (Graph
 // property name -> column); values always travel as $n parameters and every
 // query is scoped by tenant_id. Driver errors are translated here, at the
