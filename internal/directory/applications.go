@@ -166,6 +166,9 @@ type ApplicationStore interface {
 	// RemovePasswordCredential deletes one credential. KindNotFound when
 	// the application or the key does not exist.
 	RemovePasswordCredential(ctx context.Context, tenantID, id, keyID string) error
+
+	// Extension property definitions belong to applications.
+	ExtensionStore
 }
 
 // Applications holds the rules of registered applications and client

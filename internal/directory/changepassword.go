@@ -96,10 +96,6 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 		// Longer than any stored password can be; no need to hash it.
 		return errWrongCurrentPassword()
 	}
-	ps, ok := s.store.(PasswordStore)
-	if !ok {
-		return Errorf(KindUnavailable, "Password changes are not supported by this store.")
-	}
 	userID := normalizeGUID(p.UserID)
 	limitKey := normalizeGUID(p.TenantID) + "/" + userID
 	if wait := s.ext.attempts.blocked(limitKey, s.now()); wait > 0 {
@@ -107,7 +103,7 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 			Message: "Too many incorrect current passwords. Please retry again later."}, after: wait}
 	}
 	wrong := false
-	err = ps.ChangePassword(ctx, p.TenantID, userID, s.now().UTC().Truncate(time.Microsecond),
+	err = s.store.ChangePassword(ctx, p.TenantID, userID, s.now().UTC().Truncate(time.Microsecond),
 		func(cur PasswordState, policies *string) (*PasswordState, error) {
 			// password.Verify compares in constant time; a user without a
 			// local password (federated) gets the same answer as a wrong one.

@@ -104,11 +104,7 @@ func (s *Service) UsersDelta(ctx context.Context, q DeltaQuery) (*DeltaPage, err
 	if len(q.IDs) > MaxDeltaIDs {
 		return nil, Errorf(KindUnsupported, "A delta $filter may name at most %d ids.", MaxDeltaIDs)
 	}
-	ds, ok := s.store.(DeltaStore)
-	if !ok {
-		return nil, Errorf(KindUnsupported, "Delta query is not supported by this directory store.")
-	}
-	page, err := ds.UserDelta(ctx, a.P.TenantID, q)
+	page, err := s.store.UserDelta(ctx, a.P.TenantID, q)
 	if err != nil {
 		return nil, err
 	}

@@ -276,11 +276,6 @@ func DecodeExtension(d *ExtensionProperty, raw json.RawMessage) (ExtensionValue,
 
 // ----- the Service side: values on users
 
-func (s *Service) extensionStore() (ExtensionStore, bool) {
-	es, ok := s.store.(ExtensionStore)
-	return es, ok
-}
-
 // splitExtensions takes the extension properties out of a decoded user
 // body: the rest goes on through the declared-property rules, the
 // extensions are decoded against the tenant's definitions. An unknown
@@ -357,14 +352,13 @@ func ErrTooManyExtensionValues() *Error {
 }
 
 // lookupExtensions returns the tenant's definitions of names, keyed by
-// lower-cased name. Without an ExtensionStore every name is unknown.
+// lower-cased name.
 func (s *Service) lookupExtensions(ctx context.Context, tenantID string, names []string) (map[string]*ExtensionProperty, error) {
 	out := map[string]*ExtensionProperty{}
-	es, ok := s.extensionStore()
-	if !ok || len(names) == 0 {
+	if len(names) == 0 {
 		return out, nil
 	}
-	defs, err := es.ExtensionPropertiesByName(ctx, tenantID, names)
+	defs, err := s.store.ExtensionPropertiesByName(ctx, tenantID, names)
 	if err != nil {
 		return nil, err
 	}
@@ -425,8 +419,7 @@ func (s *Service) ResolveExtensions(ctx context.Context, names []string) ([]*Ext
 // just read (one query for all of them). With only User.ReadBasic.All,
 // values of other users stay unset: they are not part of the basic profile.
 func (s *Service) LoadExtensionValues(ctx context.Context, users []*User, defs []*ExtensionProperty) error {
-	es, ok := s.extensionStore()
-	if !ok || len(users) == 0 || len(defs) == 0 {
+	if len(users) == 0 || len(defs) == 0 {
 		return nil
 	}
 	a, err := s.Access(ctx)
@@ -443,7 +436,7 @@ func (s *Service) LoadExtensionValues(ctx context.Context, users []*User, defs [
 	if len(ids) == 0 {
 		return nil
 	}
-	vals, err := es.ExtensionValues(ctx, a.P.TenantID, ids, defs)
+	vals, err := s.store.ExtensionValues(ctx, a.P.TenantID, ids, defs)
 	if err != nil {
 		return err
 	}

@@ -21,14 +21,6 @@ var (
 	ActivityDeleteExtensionProperty = Activity{"Delete extension property", "Delete", "ApplicationManagement", "Application"}
 )
 
-func (s *Applications) extensionStore() (ExtensionStore, error) {
-	es, ok := s.store.(ExtensionStore)
-	if !ok {
-		return nil, Errorf(KindNotFound, "Extension properties are not available.")
-	}
-	return es, nil
-}
-
 // ErrNotFoundExtensionProperty is the not-found error of a definition.
 func ErrNotFoundExtensionProperty(id string) *Error {
 	return Errorf(KindNotFound, "Resource '%s' does not exist or one of its queried reference-property objects are not present.", textlimit.Clip(id, maxEchoed))
@@ -59,10 +51,7 @@ func (s *Applications) CreateExtensionProperty(ctx context.Context, appKey strin
 	if err != nil {
 		return nil, err
 	}
-	es, err := s.extensionStore()
-	if err != nil {
-		return nil, err
-	}
+	es := s.store
 	if in.Name == nil {
 		return nil, Errorf(KindInvalid, "Property 'name' is required.").WithTarget("name")
 	}
@@ -118,10 +107,7 @@ func (s *Applications) extensionsToRead(ctx context.Context, appKey string) (Ext
 	if err != nil {
 		return nil, nil, err
 	}
-	es, err := s.extensionStore()
-	if err != nil {
-		return nil, nil, err
-	}
+	es := s.store
 	a, err := s.get(ctx, p.TenantID, appKey)
 	if err != nil {
 		return nil, nil, err
@@ -163,10 +149,7 @@ func (s *Applications) DeleteExtensionProperty(ctx context.Context, appKey, id s
 	if err != nil {
 		return err
 	}
-	es, err := s.extensionStore()
-	if err != nil {
-		return err
-	}
+	es := s.store
 	a, err := s.get(ctx, p.TenantID, appKey)
 	if err != nil {
 		return err

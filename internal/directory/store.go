@@ -97,8 +97,18 @@ type Page struct {
 	Count *int64
 }
 
-// Store persists tenants and users. Every method is scoped to one tenant.
-// Implementations translate their own errors into *Error kinds at their edge.
+// Store is everything the domain persists: tenants and users here, and
+// every other capability embedded below, so that a Service or Applications
+// built over a Store can use all of them without asking (as Kratos's
+// Persister does). internal/store/postgres checks that it implements it
+// (var _ directory.Store = (*Store)(nil)); a test fake embeds Store and
+// overrides only the methods its test reaches. Every method is scoped to
+// one tenant. Implementations translate their own errors into *Error kinds
+// at their edge.
+//
+// Audited writes take their *AuditEvent as a parameter (nil: not audited):
+// the store writes it in the write's own transaction and marks it
+// persisted, so a change and its event commit together (audit.go).
 type Store interface {
 	// EnsureTenant returns the tenant with the given id, creating it with
 	// the given default domain when it does not exist. Safe to call
@@ -129,4 +139,10 @@ type Store interface {
 
 	RoleStore
 	DeletedStore
+	ExtensionStore
+	PasswordStore
+	DeltaStore
+	ApplicationStore
+	AuditLog
+	KeyStore
 }
