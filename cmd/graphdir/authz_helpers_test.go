@@ -71,7 +71,7 @@ func (s *stack) rawUser(tenant, upn string, roles ...string) string {
 	job, city, phone := "Secret Job", "Hidden City", "+1 555 0100"
 	u := &directory.User{TenantID: tenant, UserPrincipalName: &upn, DisplayName: &name, AccountEnabled: &enabled,
 		MailNickname: &nick, JobTitle: &job, City: &city, MobilePhone: &phone}
-	if err := s.db.store.CreateUser(ctx, u); err != nil {
+	if err := s.db.store.CreateUser(ctx, u, nil); err != nil {
 		s.t.Fatalf("create %s: %v", upn, err)
 	}
 	for _, r := range roles {

@@ -76,7 +76,7 @@ func TestGraphJavaScriptClientQueries(t *testing.T) {
 	add := func(name string, ids ...directory.Identity) string {
 		upn := "q" + uuid.NewString()[:8] + "@contoso.com"
 		u := &directory.User{ID: uuid.NewString(), TenantID: s.tenant, DisplayName: &name, UserPrincipalName: &upn, Identities: ids}
-		if err := s.db.store.CreateUser(ctx, u); err != nil {
+		if err := s.db.store.CreateUser(ctx, u, nil); err != nil {
 			t.Fatal(err)
 		}
 		if strings.HasPrefix(strings.ToLower(name), "ad") {

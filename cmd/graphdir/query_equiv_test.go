@@ -942,7 +942,7 @@ func TestQueryEquivalence(t *testing.T) {
 			CompanyName: su.companyName, UserPrincipalName: &su.upn, AccountEnabled: su.accountEnabled,
 			CreatedDateTime: &su.created, OtherMails: su.otherMails, Identities: su.identities,
 		}
-		if err := s.db.store.CreateUser(ctx, du); err != nil {
+		if err := s.db.store.CreateUser(ctx, du, nil); err != nil {
 			t.Fatalf("seed %s: %v", su.upn, err)
 		}
 	}

@@ -122,6 +122,8 @@ type NewSecret struct {
 type ApplicationPatch struct {
 	DisplayName *string
 	Permissions *[]string
+	// Audit (nil: none) is stored in the update's transaction.
+	Audit *AuditEvent
 }
 
 // ApplicationInput is a decoded create or update body.
@@ -142,7 +144,8 @@ type PasswordCredentialInput struct {
 type ApplicationStore interface {
 	// CreateApplication inserts a with its permissions and credentials.
 	// KindConflict when the id or appId is taken.
-	CreateApplication(ctx context.Context, a *Application) error
+	// audit (nil: none) is stored in the same transaction.
+	CreateApplication(ctx context.Context, a *Application, audit *AuditEvent) error
 	// CreateApplicationOnce is CreateApplication guarded by a marker: it
 	// creates a and records marker in one transaction unless marker was
 	// recorded before (by this or any other instance), and reports whether
@@ -162,7 +165,8 @@ type ApplicationStore interface {
 	DeleteApplication(ctx context.Context, tenantID, id string) error
 	// AddPasswordCredential stores c for the application unless it already
 	// has max credentials (KindInvalid). KindNotFound.
-	AddPasswordCredential(ctx context.Context, tenantID, id string, c PasswordCredential, max int) error
+	// audit (nil: none) is stored in the same transaction.
+	AddPasswordCredential(ctx context.Context, tenantID, id string, c PasswordCredential, max int, audit *AuditEvent) error
 	// RemovePasswordCredential deletes one credential. KindNotFound when
 	// the application or the key does not exist.
 	RemovePasswordCredential(ctx context.Context, tenantID, id, keyID string) error
@@ -274,8 +278,8 @@ func (s *Applications) Authorize(ctx context.Context, write bool, act Activity, 
 
 // begin starts the audit event of a write on the application addressed
 // by key (resolved to its object id once known).
-func (s *Applications) begin(ctx context.Context, act Activity, key string, props ...string) (context.Context, *AuditEvent) {
-	return s.audit.Begin(ctx, act, AuditTarget{ID: textlimit.Clip(key, maxEchoed), ModifiedProperties: modifiedProperties(props)})
+func (s *Applications) begin(ctx context.Context, p *Principal, act Activity, key string, props ...string) *AuditEvent {
+	return s.audit.BeginFor(ctx, p, act, AuditTarget{ID: textlimit.Clip(key, maxEchoed), ModifiedProperties: modifiedProperties(props)})
 }
 
 // resolved names the application in ev once it has been read.
@@ -292,6 +296,9 @@ func (s *Applications) caller(ctx context.Context, write bool) (*Principal, erro
 	}
 	return p, nil
 }
+
+// Every write method of Applications resolves its caller once
+// (PrincipalFrom), begins its audit event for it, and passes both down.
 
 // ErrNotFoundApplication is the Graph-worded not-found error for an application.
 func ErrNotFoundApplication(key string) *Error {
@@ -390,20 +397,19 @@ func checkDominates(p *Principal, perms []string, msg string) error {
 
 // writeTarget reads the application a write addresses by key, names it
 // on ev for the audit log, and checks that the caller may change it.
-func (s *Applications) writeTarget(ctx context.Context, ev *AuditEvent, key string) (*Principal, *Application, error) {
-	p, err := s.caller(ctx, true)
-	if err != nil {
-		return nil, nil, err
+func (s *Applications) writeTarget(ctx context.Context, p *Principal, ev *AuditEvent, key string) (*Application, error) {
+	if err := AuthorizeApplications(p, true); err != nil {
+		return nil, err
 	}
 	a, err := s.get(ctx, p.TenantID, key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	resolved(ev, a)
 	if err := checkTarget(p, a); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return p, a, nil
+	return a, nil
 }
 
 // checkTarget refuses writes to an application holding permissions the
@@ -421,10 +427,10 @@ func (s *Applications) CreateApplication(ctx context.Context, in ApplicationInpu
 	if in.Permissions != nil {
 		props = append(props, "graphdirPermissions")
 	}
-	ctx, ev := s.begin(ctx, ActivityAddApplication, "", props...)
+	p := PrincipalFrom(ctx)
+	ev := s.begin(ctx, p, ActivityAddApplication, "", props...)
 	defer func() { s.audit.End(ctx, ev, err) }()
-	p, err := s.caller(ctx, true)
-	if err != nil {
+	if err := AuthorizeApplications(p, true); err != nil {
 		return nil, err
 	}
 	if in.DisplayName == nil {
@@ -438,7 +444,7 @@ func (s *Applications) CreateApplication(ctx context.Context, in ApplicationInpu
 	if err := checkGrant(p, a.Permissions); err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateApplication(ctx, a); err != nil {
+	if err := s.store.CreateApplication(ctx, a, ev); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -515,9 +521,10 @@ func (s *Applications) UpdateApplication(ctx context.Context, key string, in App
 	if in.Permissions != nil {
 		props = append(props, "graphdirPermissions")
 	}
-	ctx, ev := s.begin(ctx, ActivityUpdateApplication, key, props...)
+	p := PrincipalFrom(ctx)
+	ev := s.begin(ctx, p, ActivityUpdateApplication, key, props...)
 	defer func() { s.audit.End(ctx, ev, err) }()
-	p, a, err := s.writeTarget(ctx, ev, key)
+	a, err := s.writeTarget(ctx, p, ev, key)
 	if err != nil {
 		return err
 	}
@@ -537,6 +544,7 @@ func (s *Applications) UpdateApplication(ctx context.Context, key string, in App
 			return err
 		}
 	}
+	patch.Audit = ev
 	return s.store.UpdateApplication(ctx, p.TenantID, a.ID, patch)
 }
 
@@ -561,9 +569,10 @@ func (s *Applications) patch(in ApplicationInput) (ApplicationPatch, error) {
 // DeleteApplication removes an application and its secrets; tokens already
 // issued to it stay valid until they expire. KindNotFound, KindForbidden.
 func (s *Applications) DeleteApplication(ctx context.Context, key string) (err error) {
-	ctx, ev := s.begin(ctx, ActivityDeleteApplication, key)
+	p := PrincipalFrom(ctx)
+	ev := s.begin(ctx, p, ActivityDeleteApplication, key)
 	defer func() { s.audit.End(ctx, ev, err) }()
-	p, a, err := s.writeTarget(ctx, ev, key)
+	a, err := s.writeTarget(ctx, p, ev, key)
 	if err != nil {
 		return err
 	}
@@ -574,16 +583,17 @@ func (s *Applications) DeleteApplication(ctx context.Context, key string) (err e
 // SecretText is the only time the secret exists outside the caller.
 // KindNotFound, KindInvalid, KindForbidden.
 func (s *Applications) AddPassword(ctx context.Context, key string, in PasswordCredentialInput) (_ *NewSecret, err error) {
-	ctx, ev := s.begin(ctx, ActivityUpdateApplicationSecrets, key, "passwordCredentials")
+	p := PrincipalFrom(ctx)
+	ev := s.begin(ctx, p, ActivityUpdateApplicationSecrets, key, "passwordCredentials")
 	defer func() { s.audit.End(ctx, ev, err) }()
-	_, a, err := s.writeTarget(ctx, ev, key)
+	a, err := s.writeTarget(ctx, p, ev, key)
 	if err != nil {
 		return nil, err
 	}
-	return s.addSecret(ctx, a, in)
+	return s.addSecret(ctx, a, in, ev)
 }
 
-func (s *Applications) addSecret(ctx context.Context, a *Application, in PasswordCredentialInput) (*NewSecret, error) {
+func (s *Applications) addSecret(ctx context.Context, a *Application, in PasswordCredentialInput, ev *AuditEvent) (*NewSecret, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	start := now
 	if in.StartDateTime != nil {
@@ -617,7 +627,7 @@ func (s *Applications) addSecret(ctx context.Context, a *Application, in Passwor
 		KeyID: s.newID(), DisplayName: in.DisplayName, Hint: secret[:secretHintLen],
 		StartDateTime: start, EndDateTime: end, SecretHash: s.hashSecret(secret),
 	}
-	if err := s.store.AddPasswordCredential(ctx, a.TenantID, a.ID, c, MaxSecretsPerApplication); err != nil {
+	if err := s.store.AddPasswordCredential(ctx, a.TenantID, a.ID, c, MaxSecretsPerApplication, ev); err != nil {
 		return nil, err
 	}
 	return &NewSecret{PasswordCredential: c, SecretText: secret}, nil
@@ -626,9 +636,10 @@ func (s *Applications) addSecret(ctx context.Context, a *Application, in Passwor
 // RemovePassword deletes a client secret (Graph's removePassword).
 // KindNotFound, KindInvalid, KindForbidden.
 func (s *Applications) RemovePassword(ctx context.Context, key, keyID string) (err error) {
-	ctx, ev := s.begin(ctx, ActivityUpdateApplicationSecrets, key, "passwordCredentials")
+	p := PrincipalFrom(ctx)
+	ev := s.begin(ctx, p, ActivityUpdateApplicationSecrets, key, "passwordCredentials")
 	defer func() { s.audit.End(ctx, ev, err) }()
-	_, a, err := s.writeTarget(ctx, ev, key)
+	a, err := s.writeTarget(ctx, p, ev, key)
 	if err != nil {
 		return err
 	}
@@ -720,10 +731,10 @@ func (s *Applications) OperatorCreateApplication(ctx context.Context, tenantID, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.store.CreateApplication(ctx, a); err != nil {
+	if err := s.store.CreateApplication(ctx, a, nil); err != nil {
 		return nil, nil, err
 	}
-	sec, err := s.addSecret(ctx, a, s.lifetime(secretLifetime))
+	sec, err := s.addSecret(ctx, a, s.lifetime(secretLifetime), nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -810,7 +821,7 @@ func (s *Applications) OperatorAddSecret(ctx context.Context, tenantID, key, nam
 	if name != "" {
 		in.DisplayName = &name
 	}
-	return s.addSecret(ctx, a, in)
+	return s.addSecret(ctx, a, in, nil)
 }
 
 // OperatorRemoveSecret removes a secret from an application.

@@ -68,7 +68,6 @@ type AuditEvent struct {
 	AdditionalDetails []AuditDetail
 
 	// Recording state (not stored).
-	armed     bool
 	persisted bool
 	// targetKey addresses the user target before the write resolves it.
 	targetKey UserKey
@@ -81,7 +80,10 @@ type AuditEvent struct {
 // AuditInitiator is who acted: a signed-in user (UserID set) through an
 // application (AppID), or an application alone.
 type AuditInitiator struct {
-	AppID              string `json:"appId,omitempty"`
+	AppID string `json:"appId,omitempty"`
+	// DisplayName names an initiator that is neither a user nor a
+	// registered application: the operator at the command line.
+	DisplayName        string `json:"displayName,omitempty"`
 	ServicePrincipalID string `json:"servicePrincipalId,omitempty"`
 	UserID             string `json:"userId,omitempty"`
 	UserPrincipalName  string `json:"userPrincipalName,omitempty"`
@@ -143,9 +145,9 @@ type AuditPage struct {
 }
 
 // AuditLog stores audit events. Every method is scoped to one tenant.
-// A store that runs writes in transactions should also write the
-// context's PendingAuditEvent in the same transaction (see
-// internal/store/postgres), so a change and its event commit together.
+// The audited writes of Store take their event as a parameter and write it
+// in their own transaction; AppendAuditEvent stores the others (failures,
+// refusals, single-statement writes).
 type AuditLog interface {
 	// AppendAuditEvent stores one event on its own.
 	AppendAuditEvent(ctx context.Context, ev *AuditEvent) error
@@ -156,11 +158,11 @@ type AuditLog interface {
 // ----- recording
 
 // Auditor records audit events into an AuditLog. It is the one hook every
-// write path calls:
+// write path calls; the event is an explicit parameter of the write:
 //
-//	ctx, ev := auditor.Begin(ctx, directory.ActivityAddRoleMember, directory.AuditTarget{ID: roleID, Type: "Role"})
-//	err := store.CreateRoleAssignment(ctx, a) // a transactional store writes ev in its transaction
-//	auditor.End(ctx, ev, err)                 // records a failure, or the success if not yet written
+//	ev := auditor.Begin(ctx, directory.ActivityAddApplication, directory.AuditTarget{})
+//	err := store.CreateApplication(ctx, app, ev) // writes ev in its transaction
+//	auditor.End(ctx, ev, err)                    // records a failure, or a success no write stored
 //
 // A nil *Auditor records nothing. Events are recorded with the request's
 // context stripped of its cancellation, so a client that hangs up cannot
@@ -204,55 +206,76 @@ func (a *Auditor) Log() AuditLog {
 	return a.log
 }
 
-type auditKey struct{}
+// Begin starts an event of act on target by the context's caller. Pass it
+// to the write (which stores it in its transaction) and then to End.
+// Without a caller or with a nil Auditor it returns nil, which every
+// write and End accept.
+func (a *Auditor) Begin(ctx context.Context, act Activity, target AuditTarget) *AuditEvent {
+	return a.BeginFor(ctx, PrincipalFrom(ctx), act, target)
+}
 
-// Begin starts an event of act on target by the context's caller and
-// returns a context carrying it. The first store transaction run with
-// that context writes the event (as a success) in the same transaction;
-// End then only records failures and events no transaction wrote. Without
-// a caller (nil principal) or a nil Auditor it records nothing.
-func (a *Auditor) Begin(ctx context.Context, act Activity, target AuditTarget) (context.Context, *AuditEvent) {
-	p := PrincipalFrom(ctx)
+// BeginFor is Begin for a caller the method has already resolved.
+func (a *Auditor) BeginFor(ctx context.Context, p *Principal, act Activity, target AuditTarget) *AuditEvent {
 	if a == nil || p == nil || !IsGUID(p.TenantID) {
-		return ctx, nil
+		return nil
 	}
+	in := AuditInitiator{AppID: p.AppID}
+	if p.IsUser() {
+		in.UserID = p.UserID
+	}
+	return a.begin(ctx, normalizeGUID(p.TenantID), in, act, target)
+}
+
+// OperatorAppID and OperatorDisplayName name the initiator of the writes
+// an operator makes at the command line (graphdir role, graphdir tenant),
+// which have no token and hence no caller.
+const (
+	OperatorAppID       = "graphdir-cli"
+	OperatorDisplayName = "graphdir command line"
+)
+
+// BeginOperator starts an event of act on target in tenantID by the
+// operator at the command line.
+func (a *Auditor) BeginOperator(ctx context.Context, tenantID string, act Activity, target AuditTarget) *AuditEvent {
+	if a == nil || !IsGUID(tenantID) {
+		return nil
+	}
+	return a.begin(ctx, normalizeGUID(tenantID), AuditInitiator{AppID: OperatorAppID, DisplayName: OperatorDisplayName}, act, target)
+}
+
+func (a *Auditor) begin(ctx context.Context, tenantID string, in AuditInitiator, act Activity, target AuditTarget) *AuditEvent {
 	if target.Type == "" {
 		target.Type = act.TargetType
 	}
 	if target.ModifiedProperties == nil {
 		target.ModifiedProperties = []AuditModifiedProperty{}
 	}
-	ev := &AuditEvent{
+	return &AuditEvent{
 		ID:               a.newID(),
-		TenantID:         normalizeGUID(p.TenantID),
+		TenantID:         tenantID,
 		ActivityDateTime: a.now().UTC().Truncate(time.Microsecond),
 		Activity:         act,
 		CorrelationID:    RequestIDFrom(ctx),
 		Result:           AuditSuccess,
-		InitiatedBy:      AuditInitiator{AppID: p.AppID},
+		InitiatedBy:      in,
 		Targets:          []AuditTarget{target},
-		armed:            true,
 	}
-	if p.IsUser() {
-		ev.InitiatedBy.UserID = p.UserID
-	}
-	return context.WithValue(ctx, auditKey{}, ev), ev
 }
 
-// End finishes ev: with err == nil and no transaction having written it,
-// it stores the success now ("right after" the change); with err != nil
-// it stores a failure with a reason code and no property values. A nil ev
+// End finishes ev: with err == nil and no write having stored it, it
+// stores the success now ("right after" the change); with err != nil it
+// stores a failure with a reason code and no property values. A nil ev
 // does nothing.
 func (a *Auditor) End(ctx context.Context, ev *AuditEvent, err error) {
 	if a == nil || ev == nil || ev.persisted {
 		return
 	}
-	ev.armed = false
 	if err != nil {
 		ev.Result = AuditFailure
 		ev.ResultReason = AuditReason(err)
 		ev.clearValues()
 	}
+	ev.Sanitize()
 	ev.persisted = true
 	if werr := a.log.AppendAuditEvent(context.WithoutCancel(ctx), ev); werr != nil {
 		a.onError(ctx, werr)
@@ -262,19 +285,11 @@ func (a *Auditor) End(ctx context.Context, ev *AuditEvent, err error) {
 // Record stores a finished event in one call: Begin then End with err.
 // Handlers use it for refusals that happen before any write is attempted.
 func (a *Auditor) Record(ctx context.Context, act Activity, target AuditTarget, err error) {
-	ctx, ev := a.Begin(ctx, act, target)
-	a.End(ctx, ev, err)
+	a.End(ctx, a.Begin(ctx, act, target), err)
 }
 
-// PendingAuditEvent returns the event a transactional store should write
-// in the transaction it is about to commit, or nil.
-func PendingAuditEvent(ctx context.Context) *AuditEvent {
-	ev, _ := ctx.Value(auditKey{}).(*AuditEvent)
-	if ev == nil || !ev.armed || ev.persisted {
-		return nil
-	}
-	return ev
-}
+// Persisted reports whether a committed write or End has stored ev.
+func (ev *AuditEvent) Persisted() bool { return ev != nil && ev.persisted }
 
 // MarkPersisted tells the event that a committed transaction holds it.
 func (ev *AuditEvent) MarkPersisted() { ev.persisted = true }

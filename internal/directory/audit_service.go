@@ -34,47 +34,39 @@ func WithAuditLog(log AuditLog, opts ...AuditorOption) ServiceOption {
 // other write paths (role assignments, applications) to record through.
 func (s *Service) Auditor() *Auditor { return s.ext.audit }
 
-func auditEventFrom(ctx context.Context) *AuditEvent {
-	ev, _ := ctx.Value(auditKey{}).(*AuditEvent)
-	return ev
-}
-
-// auditUserWrite begins the event of a user write: act on the user key
-// addresses ("" for a new user; the caller's own id for /me, when key is
-// "me" and the caller is a user), naming the properties in values.
-func (s *Service) auditUserWrite(ctx context.Context, act Activity, key string, values map[string]any) (context.Context, *AuditEvent) {
+// auditUserWrite begins the event of a user write by p: act on the user
+// k addresses (the zero key for a new user), naming the properties in
+// values. nil without an audit log or a caller.
+func (s *Service) auditUserWrite(ctx context.Context, p *Principal, act Activity, k UserKey, values map[string]any) *AuditEvent {
 	if s.ext.audit == nil {
-		return ctx, nil
+		return nil
 	}
 	names := make([]string, 0, len(values))
 	for n := range values {
 		names = append(names, n)
 	}
-	return s.auditUser(ctx, act, key, names)
+	return s.auditUser(ctx, p, act, k, names)
 }
 
-func (s *Service) auditUser(ctx context.Context, act Activity, key string, names []string) (context.Context, *AuditEvent) {
+func (s *Service) auditUser(ctx context.Context, p *Principal, act Activity, k UserKey, names []string) *AuditEvent {
 	if s.ext.audit == nil {
-		return ctx, nil
+		return nil
 	}
-	var k UserKey
-	switch {
-	case key == "me":
-		if p := PrincipalFrom(ctx); p.IsUser() && IsGUID(p.UserID) {
-			k = UserKey{ID: normalizeGUID(p.UserID)}
-		}
-	case key != "":
-		k = ParseUserKey(key)
-	}
-	t := AuditTarget{Type: "User", ID: k.ID, ModifiedProperties: modifiedProperties(names)}
-	if k.UPN != "" {
-		t.UserPrincipalName = textlimit.Clip(k.UPN, maxAuditText)
-	}
-	ctx, ev := s.ext.audit.Begin(ctx, act, t)
+	t := AuditTarget{Type: "User", ID: k.ID, UserPrincipalName: textlimit.Clip(k.UPN, maxAuditText), ModifiedProperties: modifiedProperties(names)}
+	ev := s.ext.audit.BeginFor(ctx, p, act, t)
 	if ev != nil {
 		ev.targetKey = k
 	}
-	return ctx, ev
+	return ev
+}
+
+// selfKey is the key of the signed-in user p ("me"); the zero key when p
+// is not a user with an object id.
+func selfKey(p *Principal) UserKey {
+	if p.IsUser() && IsGUID(p.UserID) {
+		return UserKey{ID: normalizeGUID(p.UserID)}
+	}
+	return UserKey{}
 }
 
 // auditEnd finishes ev with *errp; for defer.
@@ -84,8 +76,7 @@ func (s *Service) auditEnd(ctx context.Context, ev *AuditEvent, errp *error) {
 
 // auditNewUser names the user a create is about to insert, before the
 // store writes the event in the insert's transaction.
-func auditNewUser(ctx context.Context, u *User) {
-	ev := auditEventFrom(ctx)
+func auditNewUser(ev *AuditEvent, u *User) {
 	if ev == nil || len(ev.Targets) == 0 {
 		return
 	}
@@ -149,12 +140,15 @@ func (s *Service) RecordDenied(ctx context.Context, act Activity, target string,
 		return
 	}
 	if act.TargetType != "User" {
-		t := AuditTarget{ID: textlimit.Clip(target, maxAuditText)}
-		s.ext.audit.Record(ctx, act, t, err)
+		s.ext.audit.Record(ctx, act, AuditTarget{ID: textlimit.Clip(target, maxAuditText)}, err)
 		return
 	}
-	ctx, ev := s.auditUser(ctx, act, target, nil)
-	s.ext.audit.End(ctx, ev, err)
+	p := PrincipalFrom(ctx)
+	k := ParseUserKey(target)
+	if target == "me" {
+		k = selfKey(p)
+	}
+	s.ext.audit.End(ctx, s.auditUser(ctx, p, act, k, nil), err)
 }
 
 // ----- reading

@@ -124,7 +124,11 @@ func withAccessCache(ctx context.Context) context.Context {
 // Access returns the caller's Access. Delegated callers' roles come from
 // the store in one indexed query, at most once per request.
 func (s *Service) Access(ctx context.Context) (*Access, error) {
-	p := PrincipalFrom(ctx)
+	return s.accessOf(ctx, PrincipalFrom(ctx))
+}
+
+// accessOf is Access for a caller the method has already resolved.
+func (s *Service) accessOf(ctx context.Context, p *Principal) (*Access, error) {
 	if p == nil {
 		return nil, Errorf(KindUnauthenticated, "Access token is empty.")
 	}
@@ -297,12 +301,19 @@ func (s *Service) AuthorizeOperation(ctx context.Context, op Operation) error {
 	return a.CheckOperation(op)
 }
 
-// access is principal plus Access and CheckOperation, for Service methods.
+// access is accessFor the context's caller, for the Service's reads.
 func (s *Service) access(ctx context.Context, op Operation) (*Access, error) {
-	if _, err := s.principal(ctx, op); err != nil {
+	return s.accessFor(ctx, PrincipalFrom(ctx), op)
+}
+
+// accessFor is the access decision of op by p, made once at the top of a
+// Service method: the token's permissions (Authorize), the caller's roles
+// (read at most once per request) and what they allow (CheckOperation).
+func (s *Service) accessFor(ctx context.Context, p *Principal, op Operation) (*Access, error) {
+	if err := Authorize(p, op); err != nil {
 		return nil, err
 	}
-	a, err := s.Access(ctx)
+	a, err := s.accessOf(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -622,14 +633,4 @@ func writtenProperties(values map[string]any) []string {
 		}
 	}
 	return names
-}
-
-// deleteUser serves DeleteUser once the operation is authorised.
-func (s *Service) deleteUser(ctx context.Context, a *Access, k UserKey) error {
-	plan, err := a.CheckDelete()
-	if err != nil {
-		return err
-	}
-	// A soft delete (deleted.go), conditional on If-Match when the request has one.
-	return s.store.SoftDeleteUser(ctx, a.P.TenantID, k, plan.Guard, ifMatch(ctx))
 }

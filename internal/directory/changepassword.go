@@ -14,11 +14,11 @@ type PasswordStore interface {
 	// ChangePassword locks the user's row, reads its password state and
 	// passwordPolicies, calls change with them and, when change returns a
 	// new state, stores it with lastPasswordChangeDateTime = at; all in one
-	// transaction (which also writes the context's PendingAuditEvent). An
+	// transaction, which also stores audit (nil: none). An
 	// error from change is returned as it is and nothing is written.
 	// KindNotFound when the user does not exist.
 	ChangePassword(ctx context.Context, tenantID, userID string, at time.Time,
-		change func(current PasswordState, policies *string) (*PasswordState, error)) error
+		change func(current PasswordState, policies *string) (*PasswordState, error), audit *AuditEvent) error
 }
 
 // Permissions that allow POST /me/changePassword (delegated only). Graph
@@ -72,7 +72,7 @@ func errWrongCurrentPassword() *Error {
 // Neither password is ever logged, returned or recorded.
 func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPassword string) (err error) {
 	p := PrincipalFrom(ctx)
-	ctx, ev := s.auditUser(ctx, ActivityChangePassword, "me", []string{"passwordProfile"})
+	ev := s.auditUser(ctx, p, ActivityChangePassword, selfKey(p), []string{"passwordProfile"})
 	defer s.auditEnd(ctx, ev, &err)
 	if err := AuthorizeChangePassword(p); err != nil {
 		return err
@@ -123,7 +123,7 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 				return nil, err
 			}
 			return st, nil
-		})
+		}, ev)
 	if KindOf(err) == KindNotFound {
 		return ErrNotFoundUser(userID)
 	}

@@ -37,15 +37,17 @@ type DeletedStore interface {
 	// version + 1). KindNotFound; guard as DeleteUser; ifVersion, when
 	// non-zero, must equal the user's version (KindPreconditionFailed),
 	// checked in the same statement.
-	SoftDeleteUser(ctx context.Context, tenantID string, key UserKey, guard *TargetGuard, ifVersion int64) error
+	// audit (nil: none) is stored in the same transaction, as by every
+	// audited write below.
+	SoftDeleteUser(ctx context.Context, tenantID string, key UserKey, guard *TargetGuard, ifVersion int64, audit *AuditEvent) error
 	// GetDeletedUser returns one deleted user by object id. KindNotFound.
 	GetDeletedUser(ctx context.Context, tenantID, id string) (*User, error)
 	// RestoreUser brings a deleted user back (deleted_at = NULL, version + 1)
 	// and returns it. KindNotFound; KindConflict when its userPrincipalName
 	// or an identity was taken meanwhile (nothing changes).
-	RestoreUser(ctx context.Context, tenantID, id string, guard *TargetGuard) (*User, error)
+	RestoreUser(ctx context.Context, tenantID, id string, guard *TargetGuard, audit *AuditEvent) (*User, error)
 	// PurgeUser permanently deletes a deleted user. KindNotFound.
-	PurgeUser(ctx context.Context, tenantID, id string, guard *TargetGuard) error
+	PurgeUser(ctx context.Context, tenantID, id string, guard *TargetGuard, audit *AuditEvent) error
 }
 
 // ifMatchKey carries a request's If-Match precondition.
@@ -113,38 +115,40 @@ func (s *Service) GetDeletedUser(ctx context.Context, id string) (*User, error) 
 
 // RestoreUser restores a deleted user and returns it.
 func (s *Service) RestoreUser(ctx context.Context, id string) (_ *User, err error) {
-	ctx, ev := s.auditUser(ctx, ActivityRestoreUser, id, nil)
+	p, k := PrincipalFrom(ctx), ParseUserKey(id)
+	ev := s.auditUser(ctx, p, ActivityRestoreUser, k, nil)
 	defer s.auditEnd(ctx, ev, &err)
-	a, err := s.access(ctx, OpRestoreUser)
+	a, err := s.accessFor(ctx, p, OpRestoreUser)
 	if err != nil {
 		return nil, err
 	}
-	if !IsGUID(id) {
+	if k.ID == "" {
 		return nil, ErrNotFoundUser(id)
 	}
 	plan, err := a.CheckDelete()
 	if err != nil {
 		return nil, err
 	}
-	return s.store.RestoreUser(ctx, a.P.TenantID, normalizeGUID(id), plan.Guard)
+	return s.store.RestoreUser(ctx, p.TenantID, k.ID, plan.Guard, ev)
 }
 
 // PurgeUser permanently deletes a deleted user.
 func (s *Service) PurgeUser(ctx context.Context, id string) (err error) {
-	ctx, ev := s.auditUser(ctx, ActivityHardDeleteUser, id, nil)
+	p, k := PrincipalFrom(ctx), ParseUserKey(id)
+	ev := s.auditUser(ctx, p, ActivityHardDeleteUser, k, nil)
 	defer s.auditEnd(ctx, ev, &err)
-	a, err := s.access(ctx, OpRestoreUser)
+	a, err := s.accessFor(ctx, p, OpRestoreUser)
 	if err != nil {
 		return err
 	}
-	if !IsGUID(id) {
+	if k.ID == "" {
 		return ErrNotFoundUser(id)
 	}
 	plan, err := a.CheckDelete()
 	if err != nil {
 		return err
 	}
-	return s.store.PurgeUser(ctx, a.P.TenantID, normalizeGUID(id), plan.Guard)
+	return s.store.PurgeUser(ctx, p.TenantID, k.ID, plan.Guard, ev)
 }
 
 // DefaultDeletedRetention is how long a deleted user stays restorable

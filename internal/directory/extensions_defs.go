@@ -45,10 +45,10 @@ var extensionDataTypes = []string{ExtensionString, ExtensionInteger, ExtensionLa
 // addressed by appKey (object id or appId='...'). KindInvalid, KindConflict,
 // KindNotFound, KindForbidden.
 func (s *Applications) CreateExtensionProperty(ctx context.Context, appKey string, in ExtensionPropertyInput) (_ *ExtensionProperty, err error) {
-	ctx, ev := s.begin(ctx, ActivityAddExtensionProperty, appKey, "extensionProperties")
+	p := PrincipalFrom(ctx)
+	ev := s.begin(ctx, p, ActivityAddExtensionProperty, appKey, "extensionProperties")
 	defer func() { s.audit.End(ctx, ev, err) }()
-	p, err := s.caller(ctx, true)
-	if err != nil {
+	if err := AuthorizeApplications(p, true); err != nil {
 		return nil, err
 	}
 	es := s.store
@@ -143,10 +143,10 @@ func (s *Applications) GetExtensionProperty(ctx context.Context, appKey, id stri
 // DeleteExtensionProperty removes a definition; every value of it goes
 // with it, on every user.
 func (s *Applications) DeleteExtensionProperty(ctx context.Context, appKey, id string) (err error) {
-	ctx, ev := s.begin(ctx, ActivityDeleteExtensionProperty, appKey, "extensionProperties")
+	p := PrincipalFrom(ctx)
+	ev := s.begin(ctx, p, ActivityDeleteExtensionProperty, appKey, "extensionProperties")
 	defer func() { s.audit.End(ctx, ev, err) }()
-	p, err := s.caller(ctx, true)
-	if err != nil {
+	if err := AuthorizeApplications(p, true); err != nil {
 		return err
 	}
 	es := s.store

@@ -50,18 +50,20 @@ func (s *Service) GetRoleAssignment(ctx context.Context, id string) (*RoleAssign
 // not a user of the tenant or a scope other than "/"; KindConflict when the
 // user already holds the role.
 func (s *Service) CreateRoleAssignment(ctx context.Context, principalID, roleDefinitionID, directoryScopeID string) (ra *RoleAssignment, err error) {
-	a, err := s.access(ctx, OpWriteRoles)
-	if err != nil {
-		return nil, err
+	p := PrincipalFrom(ctx)
+	if _, err := s.accessFor(ctx, p, OpWriteRoles); err != nil {
+		return nil, err // refusals are recorded by the edge (RecordDenied)
 	}
-	ctx, ev := s.Auditor().Begin(ctx, ActivityAddRoleMember, AuditTarget{ID: roleDefinitionID, Type: "Role"})
-	defer func() { s.Auditor().End(ctx, ev, err) }()
-	return s.assignRole(ctx, a.P.TenantID, principalID, roleDefinitionID, directoryScopeID)
+	ev := s.ext.audit.BeginFor(ctx, p, ActivityAddRoleMember, AuditTarget{ID: roleDefinitionID, Type: "Role"})
+	defer func() { s.ext.audit.End(ctx, ev, err) }()
+	return s.assignRole(ctx, p.TenantID, principalID, roleDefinitionID, directoryScopeID)
 }
 
 // AssignRole is CreateRoleAssignment for operators (the CLI): no caller,
-// any tenant.
-func (s *Service) AssignRole(ctx context.Context, tenantID, principalID, roleDefinitionID string) (*RoleAssignment, error) {
+// any tenant; audited with the operator as initiator.
+func (s *Service) AssignRole(ctx context.Context, tenantID, principalID, roleDefinitionID string) (ra *RoleAssignment, err error) {
+	ev := s.ext.audit.BeginOperator(ctx, tenantID, ActivityAddRoleMember, AuditTarget{ID: roleDefinitionID, Type: "Role"})
+	defer func() { s.ext.audit.End(ctx, ev, err) }()
 	return s.assignRole(ctx, tenantID, principalID, roleDefinitionID, "/")
 }
 
@@ -96,11 +98,19 @@ func (s *Service) assignRole(ctx context.Context, tenantID, principalID, roleDef
 
 // DeleteRoleAssignment removes one role assignment of the caller's tenant.
 func (s *Service) DeleteRoleAssignment(ctx context.Context, id string) (err error) {
-	a, err := s.access(ctx, OpWriteRoles)
-	if err != nil {
-		return err
+	p := PrincipalFrom(ctx)
+	if _, err := s.accessFor(ctx, p, OpWriteRoles); err != nil {
+		return err // refusals are recorded by the edge (RecordDenied)
 	}
-	ctx, ev := s.Auditor().Begin(ctx, ActivityRemoveRoleMember, AuditTarget{ID: id, Type: "RoleAssignment"})
-	defer func() { s.Auditor().End(ctx, ev, err) }()
-	return s.store.DeleteRoleAssignment(ctx, a.P.TenantID, id)
+	ev := s.ext.audit.BeginFor(ctx, p, ActivityRemoveRoleMember, AuditTarget{ID: id, Type: "RoleAssignment"})
+	defer func() { s.ext.audit.End(ctx, ev, err) }()
+	return s.store.DeleteRoleAssignment(ctx, p.TenantID, id)
+}
+
+// RemoveRole is DeleteRoleAssignment for operators (the CLI): no caller,
+// any tenant; audited with the operator as initiator.
+func (s *Service) RemoveRole(ctx context.Context, tenantID, id string) (err error) {
+	ev := s.ext.audit.BeginOperator(ctx, tenantID, ActivityRemoveRoleMember, AuditTarget{ID: id, Type: "RoleAssignment"})
+	defer func() { s.ext.audit.End(ctx, ev, err) }()
+	return s.store.DeleteRoleAssignment(ctx, tenantID, id)
 }

@@ -55,13 +55,10 @@ func NewService(store Store, opts ...ServiceOption) *Service {
 	return s
 }
 
-func (s *Service) principal(ctx context.Context, op Operation) (*Principal, error) {
-	p := PrincipalFrom(ctx)
-	if err := Authorize(p, op); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
+// Every public method of the Service resolves its request once, at the
+// top: the caller (PrincipalFrom), the target key (ParseUserKey), the
+// audit event of a write, and the access decision (accessFor); the
+// helpers below it take those as parameters and never look them up again.
 
 func (s *Service) tenant(ctx context.Context, id string) (*Tenant, error) {
 	if t, ok := s.tenants.Load(id); ok {
@@ -88,19 +85,20 @@ func (s *Service) GetUser(ctx context.Context, key string) (*User, error) {
 
 // GetMe returns the signed-in user. KindBadRequest for app-only callers.
 func (s *Service) GetMe(ctx context.Context) (*User, error) {
-	p, err := s.principal(ctx, OpReadSelf)
-	if err != nil {
+	p := PrincipalFrom(ctx)
+	if err := Authorize(p, OpReadSelf); err != nil {
 		return nil, err
 	}
-	return s.self(ctx, p, UserKey{ID: p.UserID})
+	return s.self(ctx, p, selfKey(p))
 }
 
 // self loads the caller's own user and checks that k addresses it.
 func (s *Service) self(ctx context.Context, p *Principal, k UserKey) (*User, error) {
-	if !IsGUID(p.UserID) {
+	own := selfKey(p)
+	if own.ID == "" {
 		return nil, ErrInsufficientPrivileges()
 	}
-	me, err := s.store.GetUser(ctx, p.TenantID, UserKey{ID: normalizeGUID(p.UserID)})
+	me, err := s.store.GetUser(ctx, p.TenantID, own)
 	if KindOf(err) == KindNotFound {
 		// The token names a user who no longer exists.
 		return nil, ErrNotFoundUser(p.UserID)
@@ -171,13 +169,19 @@ func (s *Service) CountUsers(ctx context.Context, q ListQuery) (int64, error) {
 
 // DeleteUser moves the user addressed by key to deleted items (deleted.go).
 func (s *Service) DeleteUser(ctx context.Context, key string) (err error) {
-	ctx, ev := s.auditUser(ctx, ActivityDeleteUser, key, nil)
+	p, k := PrincipalFrom(ctx), ParseUserKey(key)
+	ev := s.auditUser(ctx, p, ActivityDeleteUser, k, nil)
 	defer s.auditEnd(ctx, ev, &err)
-	a, err := s.access(ctx, OpDeleteUser)
+	a, err := s.accessFor(ctx, p, OpDeleteUser)
 	if err != nil {
 		return err
 	}
-	return s.deleteUser(ctx, a, ParseUserKey(key))
+	plan, err := a.CheckDelete()
+	if err != nil {
+		return err
+	}
+	// A soft delete (deleted.go), conditional on If-Match when the request has one.
+	return s.store.SoftDeleteUser(ctx, p.TenantID, k, plan.Guard, ifMatch(ctx), ev)
 }
 
 // CreateUser creates a user from decoded property values (as Property.Decode
@@ -186,13 +190,12 @@ func (s *Service) DeleteUser(ctx context.Context, key string) (err error) {
 // userPrincipalName, passwordProfile) and a customer with identities, whose
 // userPrincipalName is generated as {id}@{tenant default domain}.
 func (s *Service) CreateUser(ctx context.Context, values map[string]any) (_ *User, err error) {
-	ctx, ev := s.auditUserWrite(ctx, ActivityAddUser, "", values)
+	p := PrincipalFrom(ctx)
+	ev := s.auditUserWrite(ctx, p, ActivityAddUser, UserKey{}, values)
 	defer s.auditEnd(ctx, ev, &err)
-	a, err := s.access(ctx, OpCreateUser)
-	if err != nil {
+	if _, err := s.accessFor(ctx, p, OpCreateUser); err != nil {
 		return nil, err
 	}
-	p := a.P
 	values, exts, err := s.splitExtensions(ctx, p.TenantID, values)
 	if err != nil {
 		return nil, err
@@ -228,8 +231,8 @@ func (s *Service) CreateUser(ctx context.Context, values map[string]any) (_ *Use
 		u.Password = *st
 		u.LastPasswordChangeDateTime = &now
 	}
-	auditNewUser(ctx, u)
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	auditNewUser(ev, u)
+	if err := s.store.CreateUser(ctx, u, ev); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -295,22 +298,23 @@ func (s *Service) applyCreateRules(u *User, t *Tenant, values map[string]any, wi
 
 // UpdateUser applies a PATCH to the user addressed by key and returns it.
 func (s *Service) UpdateUser(ctx context.Context, key string, values map[string]any) (_ *User, err error) {
-	ctx, ev := s.auditUserWrite(ctx, ActivityUpdateUser, key, values)
+	p, k := PrincipalFrom(ctx), ParseUserKey(key)
+	ev := s.auditUserWrite(ctx, p, ActivityUpdateUser, k, values)
 	defer s.auditEnd(ctx, ev, &err)
-	a, err := s.access(ctx, OpUpdateUser)
+	a, err := s.accessFor(ctx, p, OpUpdateUser)
 	if err != nil {
 		return nil, err
 	}
-	k := ParseUserKey(key)
 	if a.selfService(k, values) {
 		// Another user's key is a 403 before any property or step-up
 		// rule: no claims challenge for a write MFA would not allow.
 		// self reads only the caller's own user, so the answer is the
 		// same whether or not the other user exists.
-		if _, err := s.self(ctx, a.P, k); err != nil {
+		me, err := s.self(ctx, p, k)
+		if err != nil {
 			return nil, err
 		}
-		return s.updateSelf(ctx, a.P, k, values)
+		return s.updateSelf(ctx, p, me, values, ev)
 	}
 	// Permissions and roles per property, before any data is read; the
 	// target's roles are checked by the store in the write itself.
@@ -318,21 +322,24 @@ func (s *Service) UpdateUser(ctx context.Context, key string, values map[string]
 	if err != nil {
 		return nil, err
 	}
-	return s.update(ctx, a.P, k, values, plan.Guard)
+	return s.update(ctx, p, k, values, plan.Guard, ev)
 }
 
 // UpdateMe applies a PATCH to the signed-in user's own profile.
 func (s *Service) UpdateMe(ctx context.Context, values map[string]any) (_ *User, err error) {
-	ctx, ev := s.auditUserWrite(ctx, ActivityUpdateUser, "me", values)
+	p := PrincipalFrom(ctx)
+	ev := s.auditUserWrite(ctx, p, ActivityUpdateUser, selfKey(p), values)
 	defer s.auditEnd(ctx, ev, &err)
-	p, err := s.principal(ctx, OpUpdateSelf)
-	if err != nil {
+	if err := Authorize(p, OpUpdateSelf); err != nil {
 		return nil, err
 	}
-	return s.updateSelf(ctx, p, UserKey{ID: p.UserID}, values)
+	return s.updateSelf(ctx, p, nil, values, ev)
 }
 
-func (s *Service) updateSelf(ctx context.Context, p *Principal, k UserKey, values map[string]any) (*User, error) {
+// updateSelf applies a self-service PATCH of p's own user: me when the
+// caller has already read it (UpdateUser addressed it by key), nil when it
+// is read here (after the property rules, as /me answers them first).
+func (s *Service) updateSelf(ctx context.Context, p *Principal, me *User, values map[string]any, ev *AuditEvent) (*User, error) {
 	if err := checkWritable(values); err != nil {
 		return nil, err
 	}
@@ -340,20 +347,24 @@ func (s *Service) updateSelf(ctx context.Context, p *Principal, k UserKey, value
 	// the same whoever they address: the base self-service properties, plus
 	// the step-up ones (stepup.go), which need an MFA token once the key is
 	// known to be their own.
-	if err := s.checkSelfService(ctx, p, values); err != nil {
+	if err := s.checkSelfService(p, values); err != nil {
 		return nil, err
 	}
-	me, err := s.self(ctx, p, k)
-	if err != nil {
+	if me == nil {
+		var err error
+		if me, err = s.self(ctx, p, selfKey(p)); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkStepUp(p, values, ev); err != nil {
 		return nil, err
 	}
-	if err := s.checkStepUp(ctx, p, values); err != nil {
-		return nil, err
-	}
-	return s.update(ctx, p, UserKey{ID: me.ID}, values)
+	return s.update(ctx, p, UserKey{ID: me.ID}, values, nil, ev)
 }
 
-func (s *Service) update(ctx context.Context, p *Principal, k UserKey, values map[string]any, guard ...*TargetGuard) (*User, error) {
+// update writes a PATCH the caller may make to the user k addresses; guard
+// (nil for none) is checked by the store in the same statement.
+func (s *Service) update(ctx context.Context, p *Principal, k UserKey, values map[string]any, guard *TargetGuard, ev *AuditEvent) (*User, error) {
 	values, exts, err := s.splitExtensions(ctx, p.TenantID, values)
 	if err != nil {
 		return nil, err
@@ -370,11 +381,7 @@ func (s *Service) update(ctx context.Context, p *Principal, k UserKey, values ma
 			return nil, &Error{Kind: KindInvalid, Target: name, Message: "Property '" + name + "' cannot be cleared."}
 		}
 	}
-	patch := UserPatch{Values: make(map[string]any, len(values)), IfVersion: ifMatch(ctx)}
-	if len(guard) > 0 {
-		patch.Guard = guard[0]
-	}
-	patch.Extensions = exts
+	patch := UserPatch{Values: make(map[string]any, len(values)), IfVersion: ifMatch(ctx), Guard: guard, Extensions: exts, Audit: ev}
 	var probe User
 	for name, v := range values {
 		prop, _ := LookupProperty(name)

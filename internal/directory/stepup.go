@@ -1,7 +1,6 @@
 package directory
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -143,7 +142,7 @@ func (s *Service) stepUpRule() *StepUp {
 // id) update before anything is read: every property must be in the base
 // self-service set (graph-users.md 5.5) or in the step-up set; anything
 // else is 403 whatever the token.
-func (s *Service) checkSelfService(ctx context.Context, p *Principal, values map[string]any) error {
+func (s *Service) checkSelfService(p *Principal, values map[string]any) error {
 	su := s.stepUpRule()
 	for name := range values {
 		if prop, _ := LookupProperty(name); (prop != nil && prop.SelfService) || su.Requires(name) {
@@ -164,7 +163,7 @@ func (s *Service) checkSelfService(ctx context.Context, p *Principal, values map
 // known to be the caller's own, so a write addressed to someone else is a
 // plain 403, never a prompt for MFA. How the caller stepped up goes into
 // the audit event.
-func (s *Service) checkStepUp(ctx context.Context, p *Principal, values map[string]any) error {
+func (s *Service) checkStepUp(p *Principal, values map[string]any, ev *AuditEvent) error {
 	su := s.stepUpRule()
 	var needs []string
 	for name := range values {
@@ -179,6 +178,6 @@ func (s *Service) checkStepUp(ctx context.Context, p *Principal, values map[stri
 	if !ok {
 		return su.challenge(needs)
 	}
-	auditEventFrom(ctx).AddDetail("stepUp", how)
+	ev.AddDetail("stepUp", how)
 	return nil
 }

@@ -50,6 +50,10 @@ type UserPatch struct {
 	// user's version, in the same statement (If-Match, etag.go):
 	// KindPreconditionFailed when it has changed.
 	IfVersion int64
+	// Audit, when non-nil, is the write's audit event: the store resolves
+	// its user target, records old and new values and stores it in the
+	// update's transaction.
+	Audit *AuditEvent
 }
 
 // ListQuery is what a caller asks of GET /users after the edge has parsed
@@ -121,7 +125,8 @@ type Store interface {
 
 	// CreateUser inserts u with its identities in one transaction.
 	// KindConflict (ErrConflict) when userPrincipalName or an identity is taken.
-	CreateUser(ctx context.Context, u *User) error
+	// audit (nil: none) is stored in the insert's transaction.
+	CreateUser(ctx context.Context, u *User, audit *AuditEvent) error
 	// GetUser returns one user. KindNotFound when there is none.
 	GetUser(ctx context.Context, tenantID string, key UserKey) (*User, error)
 	// ListUsers returns one page of the users q matches, in q's order.

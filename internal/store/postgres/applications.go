@@ -39,9 +39,10 @@ func (r *applicationRow) application() *directory.Application {
 }
 
 // CreateApplication inserts a with its permissions and credentials in one
-// transaction. KindConflict when the id or appId is taken.
-func (s *Store) CreateApplication(ctx context.Context, a *directory.Application) error {
-	return s.inTx(ctx, "postgres: create application", func(tx *sqlx.Tx) error {
+// transaction, with ev (nil: none). KindConflict when the id or appId is
+// taken.
+func (s *Store) CreateApplication(ctx context.Context, a *directory.Application, ev *directory.AuditEvent) error {
+	return s.inAuditedTx(ctx, "postgres: create application", audited(ev), func(tx *sqlx.Tx) error {
 		return insertApplication(ctx, tx, a)
 	})
 }
@@ -210,10 +211,11 @@ func (s *Store) loadSecrets(ctx context.Context, apps []*directory.Application) 
 	return translate(rows.Err(), op)
 }
 
-// UpdateApplication applies patch atomically. KindNotFound.
+// UpdateApplication applies patch atomically, with patch.Audit.
+// KindNotFound.
 func (s *Store) UpdateApplication(ctx context.Context, tenantID, id string, patch directory.ApplicationPatch) error {
 	const op = "postgres: update application"
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inAuditedTx(ctx, op, audited(patch.Audit), func(tx *sqlx.Tx) error {
 		// Lock the row first so concurrent patches of one app serialise.
 		var name string
 		if err := tx.QueryRowContext(ctx, `SELECT display_name FROM applications WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
@@ -252,10 +254,11 @@ func (s *Store) DeleteApplication(ctx context.Context, tenantID, id string) erro
 
 // AddPasswordCredential stores c unless the application already has max
 // credentials. The application row is locked so that concurrent adds
-// cannot exceed max together. KindNotFound, KindInvalid.
-func (s *Store) AddPasswordCredential(ctx context.Context, tenantID, id string, c directory.PasswordCredential, max int) error {
+// cannot exceed max together; ev (nil: none) is stored with c.
+// KindNotFound, KindInvalid.
+func (s *Store) AddPasswordCredential(ctx context.Context, tenantID, id string, c directory.PasswordCredential, max int, ev *directory.AuditEvent) error {
 	const op = "postgres: add password credential"
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inAuditedTx(ctx, op, audited(ev), func(tx *sqlx.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM application_secrets s
 				WHERE s.tenant_id = a.tenant_id AND s.application_id = a.id)

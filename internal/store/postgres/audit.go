@@ -15,40 +15,33 @@ import (
 
 var _ directory.AuditLog = (*Store)(nil)
 
-// auditedTxOps are the transactions (by inTx op name) that write the
-// context's pending audit event (directory.PendingAuditEvent) together with
-// their change. Only these: a read or an unrelated write that happens to
-// run in a transaction with the same context must never record the event as
-// a success before the audited write has happened. A write method not
-// listed (or not transactional) gets its event stored right after it
-// returns, by directory.Auditor.End.
-var auditedTxOps = map[string]bool{
-	"postgres: create user":                true,
-	"postgres: update user":                true,
-	"postgres: delete user":                true,
-	"postgres: restore user":               true,
-	"postgres: purge user":                 true,
-	"postgres: change password":            true,
-	"postgres: create role assignment":     true,
-	"postgres: delete role assignment":     true,
-	"postgres: create application":         true,
-	"postgres: update application":         true,
-	"postgres: delete application":         true,
-	"postgres: add password credential":    true,
-	"postgres: remove password credential": true,
+// txAudit is the audit event an audited write (CreateUser, UpdateUser,
+// SoftDeleteUser, ...) was given, for its transaction to write together
+// with its change. The zero value writes nothing: only a write that was
+// handed an event records one, so a read or another write in a
+// transaction can never store an event as a success before its write has
+// happened.
+type txAudit struct {
+	ev *directory.AuditEvent
+	// resolvedByWrite: the write's own statement resolves the event's
+	// user target (auditFoldedTarget), so auditBefore leaves it alone.
+	resolvedByWrite bool
 }
+
+// audited is the txAudit of a write handed ev (nil: none).
+func audited(ev *directory.AuditEvent) txAudit { return txAudit{ev: ev} }
 
 // auditBefore runs at the start of an audited transaction: it resolves the
 // event's user target (id and userPrincipalName, when the request named it
 // by either) and reads the old values of the properties whose values the
 // event may show, locking the row the write is about to change.
-func (s *Store) auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
-	ev := directory.PendingAuditEvent(ctx)
-	if ev == nil || !auditedTxOps[op] {
+func (s *Store) auditBefore(ctx context.Context, tx *sqlx.Tx, audit txAudit) error {
+	ev := audit.ev
+	if ev == nil || ev.Persisted() {
 		return nil
 	}
 	ev.ForgetNewValues() // a retried transaction's write sets them again
-	if ctx.Value(auditResolvedByWrite{}) != nil {
+	if audit.resolvedByWrite {
 		return nil
 	}
 	key, ok := ev.UserToResolve()
@@ -57,11 +50,6 @@ func (s *Store) auditBefore(ctx context.Context, tx *sqlx.Tx, op string) error {
 	}
 	return s.resolveAuditUser(ctx, tx, ev, key, true)
 }
-
-// auditResolvedByWrite is the context key by which a write tells
-// auditBefore that its own statement resolves the event's user target
-// (auditFoldedTarget).
-type auditResolvedByWrite struct{}
 
 // resolveAuditUser resolves ev's user target, addressed by key: on tx
 // with the row locked (FOR UPDATE) when lock, on the pool otherwise (tx
@@ -106,28 +94,28 @@ func resolveAuditTarget(ev *directory.AuditEvent, id string, upn *string, raw []
 	return nil
 }
 
-// auditFoldedTarget returns, for op's write of the user key addresses by
-// pred ($1 the tenant, $2 the key), the FROM item that reads and locks the
-// row as auditBefore would (its id, userPrincipalName and the event's old
-// values, as o), and ctx marked so that auditBefore leaves the resolving
-// to the write: one statement instead of two. The write joins o on u.id
-// and returns o's columns (auditFoldedColumns). "" when there is no event
-// to resolve or it addresses another user than key; otherwise the event
-// too, which the write resolves with resolveAuditTarget.
-func auditFoldedTarget(ctx context.Context, op string, key directory.UserKey, pred string, args *[]any) (string, context.Context, *directory.AuditEvent) {
-	ev := directory.PendingAuditEvent(ctx)
-	if ev == nil || !auditedTxOps[op] || !directory.IsGUID(ev.TenantID) {
-		return "", ctx, nil
+// auditFoldedTarget returns, for a write handed ev of the user key
+// addresses by pred ($1 the tenant, $2 the key), the FROM item that reads
+// and locks the row as auditBefore would (its id, userPrincipalName and the
+// event's old values, as o), and the txAudit that tells auditBefore to
+// leave the resolving to the write: one statement instead of two, which
+// keeps an audited PATCH at the round trips of an unaudited one. The write
+// joins o on u.id and returns o's columns (auditFoldedColumns). "" when
+// there is no event to resolve or it addresses another user than key; the
+// write then resolves the event with resolveAuditTarget.
+func auditFoldedTarget(ev *directory.AuditEvent, key directory.UserKey, pred string, args *[]any) (string, txAudit) {
+	if ev == nil || ev.Persisted() || !directory.IsGUID(ev.TenantID) {
+		return "", audited(ev)
 	}
 	if k, ok := ev.UserToResolve(); !ok || k != key {
-		return "", ctx, nil
+		return "", audited(ev)
 	}
 	values := auditValuesSQL(ev.ValueProperties(), args)
 	// Inside the subquery u is its own users row; the same predicate and
 	// lock as resolveAuditUser's.
 	from := `(SELECT u.id, u.user_principal_name, ` + values + ` AS old_values
 		FROM users u WHERE u.tenant_id = $1 AND ` + pred + ` FOR UPDATE) AS o`
-	return from, context.WithValue(ctx, auditResolvedByWrite{}, true), ev
+	return from, txAudit{ev: ev, resolvedByWrite: true}
 }
 
 // auditFoldedColumns are the RETURNING columns of auditFoldedTarget's o.
@@ -137,9 +125,9 @@ const auditFoldedColumns = `o.id::text AS audit_id, o.user_principal_name AS aud
 // reads the new values of the user target's shown properties and inserts
 // the event. The returned func marks the event stored; call it after the
 // commit succeeded.
-func (s *Store) auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(), error) {
-	ev := directory.PendingAuditEvent(ctx)
-	if ev == nil || !auditedTxOps[op] {
+func (s *Store) auditAfter(ctx context.Context, tx *sqlx.Tx, audit txAudit) (func(), error) {
+	ev := audit.ev
+	if ev == nil || ev.Persisted() {
 		return func() {}, nil
 	}
 	if id := ev.TargetUserID(); id != "" && !ev.NewValuesSet() {
@@ -165,20 +153,19 @@ func (s *Store) auditAfter(ctx context.Context, tx *sqlx.Tx, op string) (func(),
 }
 
 // auditValuesReturning returns the expression (auditValuesSQL, names
-// bound through args) that op's write of one user adds to its RETURNING
-// list so that the pending event's new values come with the write instead
-// of a SELECT in auditAfter, and the event; "" and nil when there is no
-// event or it shows no values.
-func auditValuesReturning(ctx context.Context, op string, args *[]any) (string, *directory.AuditEvent) {
-	ev := directory.PendingAuditEvent(ctx)
-	if ev == nil || !auditedTxOps[op] {
-		return "", nil
+// bound through args) that a write of one user handed ev adds to its
+// RETURNING list so that the event's new values come with the write
+// instead of a SELECT in auditAfter; "" when there is no event or it
+// shows no values.
+func auditValuesReturning(ev *directory.AuditEvent, args *[]any) string {
+	if ev == nil || ev.Persisted() {
+		return ""
 	}
 	props := ev.ValueProperties()
 	if len(props) == 0 {
-		return "", nil
+		return ""
 	}
-	return auditValuesSQL(props, args), ev
+	return auditValuesSQL(props, args)
 }
 
 // setAuditNewValues records raw, auditValuesReturning's expression as the
@@ -234,6 +221,9 @@ func (s *Store) insertAuditEvent(ctx context.Context, tx *sqlx.Tx, ev *directory
 
 func auditArgs(ev *directory.AuditEvent) ([]any, error) {
 	const op = "postgres: audit event"
+	// NUL and invalid UTF-8 (which text and jsonb refuse) are escaped and
+	// long strings cut, so hostile input never costs its event.
+	ev.Sanitize()
 	if !directory.IsGUID(ev.TenantID) || !directory.IsGUID(ev.ID) {
 		return nil, directory.Internal(fmt.Errorf("audit event ids are not GUIDs"), op)
 	}

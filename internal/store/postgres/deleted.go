@@ -81,9 +81,9 @@ func conditionMiss(ctx context.Context, q sqlx.QueryerContext, tenantID, pred st
 
 // SoftDeleteUser moves a live user to deleted items: deleted_at = now(),
 // version + 1, its identities marked deleted, in one transaction that also
-// records the audit event. KindNotFound, the guard's error,
+// records ev (nil: none). KindNotFound, the guard's error,
 // KindPreconditionFailed when ifVersion (non-zero) is not the version.
-func (s *Store) SoftDeleteUser(ctx context.Context, tenantID string, key directory.UserKey, guard *directory.TargetGuard, ifVersion int64) error {
+func (s *Store) SoftDeleteUser(ctx context.Context, tenantID string, key directory.UserKey, guard *directory.TargetGuard, ifVersion int64, ev *directory.AuditEvent) error {
 	const op = "postgres: delete user"
 	pred, arg, ok := keyPredicate(key, 2)
 	if !ok || !directory.IsGUID(tenantID) {
@@ -92,7 +92,7 @@ func (s *Store) SoftDeleteUser(ctx context.Context, tenantID string, key directo
 	args := []any{tenantID, arg}
 	bind := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
 	where := guardSQL(guard, bind) + versionSQL(ifVersion, bind)
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inAuditedTx(ctx, op, audited(ev), func(tx *sqlx.Tx) error {
 		var id string
 		err := s.queryRowx(ctx, tx, preparedStatement, `UPDATE users u SET deleted_at = now(), version = u.version + 1
 			WHERE u.tenant_id = $1 AND `+pred+where+` RETURNING u.id::text`, args, func(row *sqlx.Row) error { return row.Scan(&id) })
@@ -141,8 +141,9 @@ func (s *Store) GetDeletedUser(ctx context.Context, tenantID, id string) (*direc
 // check its userPrincipalName and identities against the live users as
 // the rows re-enter them: KindConflict (ObjectConflict on
 // userPrincipalName or identities) when one was taken meanwhile, and the
-// transaction rolls back. KindNotFound, the guard's error.
-func (s *Store) RestoreUser(ctx context.Context, tenantID, id string, guard *directory.TargetGuard) (*directory.User, error) {
+// transaction rolls back. KindNotFound, the guard's error. ev (nil: none)
+// is stored in the same transaction.
+func (s *Store) RestoreUser(ctx context.Context, tenantID, id string, guard *directory.TargetGuard, ev *directory.AuditEvent) (*directory.User, error) {
 	const op = "postgres: restore user"
 	if !directory.IsGUID(tenantID) || !directory.IsGUID(id) {
 		return nil, directory.ErrNotFoundUser(id)
@@ -152,7 +153,7 @@ func (s *Store) RestoreUser(ctx context.Context, tenantID, id string, guard *dir
 	args := []any{tenantID, id}
 	where := guardSQL(guard, func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) })
 	var u *directory.User
-	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	err := s.inAuditedTx(ctx, op, audited(ev), func(tx *sqlx.Tx) error {
 		var got string
 		err := tx.QueryRowxContext(ctx, `UPDATE users u SET deleted_at = NULL, version = u.version + 1
 			WHERE u.tenant_id = $1 AND `+deletedPredicate+where+` RETURNING u.id::text`, args...).Scan(&got)
@@ -185,8 +186,9 @@ func (s *Store) RestoreUser(ctx context.Context, tenantID, id string, guard *dir
 }
 
 // PurgeUser permanently deletes a deleted user and, by cascade, its
-// identities and role assignments. KindNotFound, the guard's error.
-func (s *Store) PurgeUser(ctx context.Context, tenantID, id string, guard *directory.TargetGuard) error {
+// identities and role assignments. KindNotFound, the guard's error. ev
+// (nil: none) is stored in the same transaction.
+func (s *Store) PurgeUser(ctx context.Context, tenantID, id string, guard *directory.TargetGuard, ev *directory.AuditEvent) error {
 	const op = "postgres: purge user"
 	if !directory.IsGUID(tenantID) || !directory.IsGUID(id) {
 		return directory.ErrNotFoundUser(id)
@@ -194,7 +196,7 @@ func (s *Store) PurgeUser(ctx context.Context, tenantID, id string, guard *direc
 	id = strings.ToLower(id)
 	args := []any{tenantID, id}
 	where := guardSQL(guard, func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) })
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inAuditedTx(ctx, op, audited(ev), func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users u WHERE u.tenant_id = $1 AND `+deletedPredicate+where, args...)
 		if err != nil {
 			return translate(err, op)

@@ -59,7 +59,7 @@ func TestDeleted_SoftDeleteHidesAndRestores(t *testing.T) {
 	_, err = s.ListUsers(ctx, tn.ID, directory.ListQuery{Top: 10, OrderBy: parse(t, "", "deletedDateTime", "").OrderBy})
 	wantKind(t, err, directory.KindUnsupported, "$orderby")
 
-	r, err := s.RestoreUser(ctx, tn.ID, u.ID, nil)
+	r, err := s.RestoreUser(ctx, tn.ID, u.ID, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +69,9 @@ func TestDeleted_SoftDeleteHidesAndRestores(t *testing.T) {
 	if _, err := s.UserIDBySignInName(ctx, tn.ID, "AdeleV@adatum.com"); err != nil {
 		t.Errorf("lookup after restore: %v", err)
 	}
-	_, err = s.RestoreUser(ctx, tn.ID, u.ID, nil)
+	_, err = s.RestoreUser(ctx, tn.ID, u.ID, nil, nil)
 	wantKind(t, err, directory.KindNotFound, "")
-	wantKind(t, s.PurgeUser(ctx, tn.ID, u.ID, nil), directory.KindNotFound, "")
+	wantKind(t, s.PurgeUser(ctx, tn.ID, u.ID, nil, nil), directory.KindNotFound, "")
 }
 
 func TestDeleted_RestoreConflicts(t *testing.T) {
@@ -100,7 +100,7 @@ func TestDeleted_RestoreConflicts(t *testing.T) {
 		taker := tc.taker(u)
 		mustCreate(t, s, taker)
 		before := counts(t, s.DB())
-		_, err := s.RestoreUser(ctx, tn.ID, u.ID, nil)
+		_, err := s.RestoreUser(ctx, tn.ID, u.ID, nil, nil)
 		wantKind(t, err, directory.KindConflict, tc.target)
 		if d := directory.AsError(err).Details; len(d) == 0 || d[0].Code != "ObjectConflict" {
 			t.Errorf("%s: details = %+v, want ObjectConflict", tc.name, d)
@@ -115,16 +115,16 @@ func TestDeleted_RestoreConflicts(t *testing.T) {
 		if err := s.DeleteUser(ctx, tn.ID, directory.UserKey{ID: taker.ID}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PurgeUser(ctx, tn.ID, taker.ID, nil); err != nil {
+		if err := s.PurgeUser(ctx, tn.ID, taker.ID, nil, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RestoreUser(ctx, tn.ID, u.ID, nil); err != nil {
+		if _, err := s.RestoreUser(ctx, tn.ID, u.ID, nil, nil); err != nil {
 			t.Fatalf("%s: restore after purge of the taker: %v", tc.name, err)
 		}
 		if err := s.DeleteUser(ctx, tn.ID, directory.UserKey{ID: u.ID}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PurgeUser(ctx, tn.ID, u.ID, nil); err != nil {
+		if err := s.PurgeUser(ctx, tn.ID, u.ID, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -146,7 +146,7 @@ func TestDeleted_IfVersion(t *testing.T) {
 	if err != nil || got.Version != 2 {
 		t.Fatalf("update with current version: %v, %v", got, err)
 	}
-	wantKind(t, s.SoftDeleteUser(ctx, tn.ID, key, nil, 1), directory.KindPreconditionFailed, "If-Match")
+	wantKind(t, s.SoftDeleteUser(ctx, tn.ID, key, nil, 1, nil), directory.KindPreconditionFailed, "If-Match")
 	_, err = s.UpdateUser(ctx, tn.ID, directory.UserKey{ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3301"},
 		directory.UserPatch{Values: map[string]any{"city": ptr("A")}, IfVersion: 1})
 	wantKind(t, err, directory.KindNotFound, "")
@@ -176,7 +176,7 @@ func TestDeleted_IfVersion(t *testing.T) {
 	if won != 1 {
 		t.Errorf("%d of %d racing updates won, want 1", won, len(errs))
 	}
-	if err := s.SoftDeleteUser(ctx, tn.ID, key, nil, 3); err != nil {
+	if err := s.SoftDeleteUser(ctx, tn.ID, key, nil, 3, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -397,7 +397,7 @@ const pruneLockKey int64 = 0x6772617068646c74 // "graphdlt"
 func (s *Store) PruneUserChanges(ctx context.Context, olderThan time.Time) (int64, error) {
 	const op = "postgres: prune user changes"
 	var deleted int64
-	err := s.inTxOnce(ctx, op, func(tx *sqlx.Tx) error {
+	err := s.inTxOnce(ctx, op, txAudit{}, func(tx *sqlx.Tx) error {
 		var locked bool
 		if err := tx.GetContext(ctx, &locked, `SELECT pg_try_advisory_xact_lock($1)`, pruneLockKey); err != nil {
 			return translate(err, op)

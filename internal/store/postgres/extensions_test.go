@@ -20,7 +20,7 @@ func extApp(t *testing.T, s *postgres.Store, tid string) *directory.Application 
 	t.Helper()
 	a := &directory.Application{TenantID: tid, ID: uuid.NewString(), AppID: uuid.NewString(), DisplayName: "ext app",
 		Permissions: []string{}, PasswordCredentials: []directory.PasswordCredential{}}
-	if err := s.CreateApplication(context.Background(), a); err != nil {
+	if err := s.CreateApplication(context.Background(), a, nil); err != nil {
 		t.Fatalf("CreateApplication: %v", err)
 	}
 	return a
@@ -293,7 +293,7 @@ func TestExtensions_ValueLimit(t *testing.T) {
 	}
 	u2 := newUser(tn.ID, "lim2@contoso.onmicrosoft.com")
 	u2.Extensions = []directory.ExtensionValue{{Def: many, Texts: hundred}, {Def: one, Num: ptr(int64(1))}}
-	if err := s.CreateUser(ctx, u2); directory.KindOf(err) != directory.KindInvalid {
+	if err := s.CreateUser(ctx, u2, nil); directory.KindOf(err) != directory.KindInvalid {
 		t.Fatalf("create with 101 values: %v, want 400", err)
 	}
 }

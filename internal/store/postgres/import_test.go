@@ -35,7 +35,7 @@ func TestImportUsers(t *testing.T) {
 	s, tn := newTenant(t)
 	existing := newUser(tn.ID, "taken@contoso.onmicrosoft.com",
 		directory.Identity{SignInType: "emailAddress", Issuer: "contoso.onmicrosoft.com", IssuerAssignedID: "taken@example.com"})
-	if err := s.CreateUser(ctx, existing); err != nil {
+	if err := s.CreateUser(ctx, existing, nil); err != nil {
 		t.Fatal(err)
 	}
 	wf := func(upn string) string {

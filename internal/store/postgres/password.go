@@ -14,15 +14,15 @@ var _ directory.PasswordStore = (*Store)(nil)
 // ChangePassword reads the user's password state and passwordPolicies under
 // a row lock, lets change decide, and stores the new state with
 // lastPasswordChangeDateTime = at, all in one transaction (which also holds
-// the audit event). The hash never leaves this method except into change.
+// ev, nil for none). The hash never leaves this method except into change.
 // KindNotFound when the user does not exist; change's error as it is.
 func (s *Store) ChangePassword(ctx context.Context, tenantID, userID string, at time.Time,
-	change func(current directory.PasswordState, policies *string) (*directory.PasswordState, error)) error {
+	change func(current directory.PasswordState, policies *string) (*directory.PasswordState, error), ev *directory.AuditEvent) error {
 	const op = "postgres: change password"
 	if !directory.IsGUID(tenantID) || !directory.IsGUID(userID) {
 		return directory.ErrNotFoundUser(userID)
 	}
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inAuditedTx(ctx, op, audited(ev), func(tx *sqlx.Tx) error {
 		var hash, policies *string
 		var force, forceMfa bool
 		err := tx.QueryRowxContext(ctx, `SELECT password_hash, password_policies,

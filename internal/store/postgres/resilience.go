@@ -96,9 +96,15 @@ const (
 // never past ctx's deadline. fn must therefore have no effects outside the
 // transaction other than idempotent assignments.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
+	return s.inAuditedTx(ctx, op, txAudit{}, fn)
+}
+
+// inAuditedTx is inTx for an audited write: every attempt writes audit's
+// event with the change (audit.go).
+func (s *Store) inAuditedTx(ctx context.Context, op string, audit txAudit, fn func(tx *sqlx.Tx) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.inTxOnce(ctx, op, fn)
+		err = s.inTxOnce(ctx, op, audit, fn)
 		if err == nil || attempt == txAttempts || !retryableTx(err) {
 			break
 		}

@@ -71,10 +71,10 @@ func TestRoleAssignmentsAndGuards(t *testing.T) {
 	if ids, err := s.UserRoles(ctx, tn.ID, ga.ID); err != nil || len(ids) != 0 {
 		t.Errorf("roles of a deleted user = %v, %v", ids, err)
 	}
-	if err := s.PurgeUser(ctx, tn.ID, ga.ID, guard); err != denied {
+	if err := s.PurgeUser(ctx, tn.ID, ga.ID, guard, nil); err != denied {
 		t.Errorf("guarded purge of a Global Administrator: %v", err)
 	}
-	if err := s.PurgeUser(ctx, tn.ID, ga.ID, nil); err != nil {
+	if err := s.PurgeUser(ctx, tn.ID, ga.ID, nil, nil); err != nil {
 		t.Fatalf("purge: %v", err)
 	}
 	if list, _ := s.ListRoleAssignments(ctx, tn.ID, directory.RoleAssignmentFilter{}); len(list) != 0 {

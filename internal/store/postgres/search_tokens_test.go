@@ -116,7 +116,7 @@ func TestSearchTokens_FollowUsers(t *testing.T) {
 	}
 	exact("soft delete")
 	wantFound("jon")
-	if err := s.PurgeUser(ctx, tn.ID, mary.ID, nil); err != nil {
+	if err := s.PurgeUser(ctx, tn.ID, mary.ID, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	exact("purge")

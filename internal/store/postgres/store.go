@@ -79,20 +79,20 @@ func (s *Store) Close() error {
 // enforced by indexes and concurrent writers of one row serialise on its row
 // lock. inTx (resilience.go) retries it on serialization failures and
 // deadlocks.
-func (s *Store) inTxOnce(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
+func (s *Store) inTxOnce(ctx context.Context, op string, audit txAudit, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return translate(err, op)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// audit.go: an audited write's event commits with it.
-	if err := s.auditBefore(ctx, tx, op); err != nil {
+	if err := s.auditBefore(ctx, tx, audit); err != nil {
 		return err
 	}
 	if err := fn(tx); err != nil {
 		return err
 	}
-	audited, err := s.auditAfter(ctx, tx, op)
+	audited, err := s.auditAfter(ctx, tx, audit)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func newUser(tenantID, upn string, ids ...directory.Identity) *directory.User {
 
 func mustCreate(t *testing.T, s *postgres.Store, u *directory.User) {
 	t.Helper()
-	if err := s.CreateUser(context.Background(), u); err != nil {
+	if err := s.CreateUser(context.Background(), u, nil); err != nil {
 		t.Fatalf("CreateUser(%s): %v", *u.UserPrincipalName, err)
 	}
 }
@@ -219,7 +219,7 @@ func TestStore_CreateUser_Defaults(t *testing.T) {
 	}
 
 	// A missing userPrincipalName is the caller's mistake, named.
-	err = s.CreateUser(ctx, &directory.User{TenantID: tn.ID})
+	err = s.CreateUser(ctx, &directory.User{TenantID: tn.ID}, nil)
 	wantKind(t, err, directory.KindInvalid, "userPrincipalName")
 }
 
@@ -249,7 +249,7 @@ func TestStore_CreateUser_Conflicts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.CreateUser(ctx, tc.user)
+			err := s.CreateUser(ctx, tc.user, nil)
 			wantKind(t, err, directory.KindConflict, tc.target)
 			if d := directory.AsError(err).Details; len(d) != 1 || d[0].Code != "ObjectConflict" || d[0].Target != tc.target {
 				t.Errorf("details = %+v", d)
@@ -265,7 +265,7 @@ func TestStore_CreateUser_Conflicts(t *testing.T) {
 	mustCreate(t, s, u)
 	v := newUser(tn.ID, "dup-id2@contoso.onmicrosoft.com")
 	v.ID = u.ID
-	wantKind(t, s.CreateUser(ctx, v), directory.KindConflict, "id")
+	wantKind(t, s.CreateUser(ctx, v, nil), directory.KindConflict, "id")
 }
 
 func TestStore_UpdateUser(t *testing.T) {

@@ -63,8 +63,9 @@ FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY
 // u.LastPasswordChangeDateTime (when nil and a password hash is set) are
 // filled with the time of the insert. KindConflict (target userPrincipalName
 // or identities) when a unique value is taken, KindInvalid when
-// userPrincipalName is missing.
-func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
+// userPrincipalName is missing. ev (nil: none) is the audit event stored
+// in the insert's transaction.
+func (s *Store) CreateUser(ctx context.Context, u *directory.User, ev *directory.AuditEvent) error {
 	const op = "postgres: create user"
 	if !directory.IsGUID(u.TenantID) {
 		return directory.Internal(fmt.Errorf("tenant id %q is not a GUID", u.TenantID), op)
@@ -81,7 +82,7 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 	query, args := createUserStatement(u)
 	// Nothing after the insert changes the user's columns, so it can
 	// return the audit event's new values (audit.go).
-	auditValues, ev := auditValuesReturning(ctx, op, &args)
+	auditValues := auditValuesReturning(ev, &args)
 	switch {
 	case auditValues == "":
 	case len(u.Identities) > 0:
@@ -89,7 +90,7 @@ func (s *Store) CreateUser(ctx context.Context, u *directory.User) error {
 	default:
 		query = fmt.Sprintf(insertUserAuditedSQL, auditValues)
 	}
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inAuditedTx(ctx, op, audited(ev), func(tx *sqlx.Tx) error {
 		var created time.Time
 		var lastPwd *time.Time
 		var raw []byte
@@ -390,25 +391,24 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID string, key directory.U
 	// statement. Not with a guard: the guard's look at role_assignments
 	// must run on a snapshot taken after the row lock is held, as it does
 	// when the lock comes first.
-	txCtx, from := ctx, ""
-	var target *directory.AuditEvent
+	from, audit := "", audited(patch.Audit)
 	if patch.Guard == nil {
-		from, txCtx, target = auditFoldedTarget(ctx, op, key, pred, &args)
+		from, audit = auditFoldedTarget(patch.Audit, key, pred, &args)
 	}
+	target, ev := patch.Audit, patch.Audit
 	query := updateUserSQL(sets, from, pred, guardSQL(patch.Guard, bind)+versionSQL(patch.IfVersion, bind))
 	if from != "" {
 		query += `, ` + auditFoldedColumns
 	}
 	// Nothing after this UPDATE changes the user's columns, so its
 	// RETURNING list can carry the audit event's new values (audit.go).
-	auditValues, ev := auditValuesReturning(ctx, op, &args)
-	if auditValues != "" {
+	if auditValues := auditValuesReturning(ev, &args); auditValues != "" {
 		query += `, ` + auditValues + ` AS audit_values`
 	}
 
 	var u *directory.User
 	resolveTried := false
-	err = s.inTx(txCtx, op, func(tx *sqlx.Tx) error {
+	err = s.inAuditedTx(ctx, op, audit, func(tx *sqlx.Tx) error {
 		resolveTried = false
 		var r auditedUserRow
 		// The text follows the set of patched properties (sorted above), and
@@ -566,7 +566,7 @@ func (s *Store) DeleteUser(ctx context.Context, tenantID string, key directory.U
 	if len(guard) > 0 {
 		g = guard[0]
 	}
-	return s.SoftDeleteUser(ctx, tenantID, key, g, 0)
+	return s.SoftDeleteUser(ctx, tenantID, key, g, 0, nil)
 }
 
 // UserIDBySignInName returns the id of the user one of whose identities has
