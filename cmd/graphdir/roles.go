@@ -8,8 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/google/uuid"
-
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/issuer"
 )
@@ -94,7 +92,9 @@ func runRole(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("role: user %q: %w", *user, err)
 		}
 	}
-	svc := directory.NewService(db.store)
+	// The operator's writes go through the domain, audited like the API's
+	// (initiator: the command line).
+	svc := directory.NewService(db.store, directory.WithAuditLog(db.store))
 
 	switch sub {
 	case "assign":
@@ -115,7 +115,7 @@ func runRole(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			*id = list[0].ID
 		}
-		if err := db.store.DeleteRoleAssignment(ctx, tenant.ID, *id); err != nil {
+		if err := svc.RemoveRole(ctx, tenant.ID, *id); err != nil {
 			return fmt.Errorf("role remove: %w", err)
 		}
 		fmt.Fprintf(stdout, "removed %s\n", *id)
@@ -192,7 +192,7 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 			return errUsage
 		}
 		for _, d := range domains {
-			if !validDomain(d) {
+			if !directory.ValidDomain(d) {
 				return fmt.Errorf("tenant create: %q is not a domain name", d)
 			}
 		}
@@ -218,21 +218,8 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		return tw.Flush()
 	}
-	for _, d := range domains {
-		owner, err := db.store.TenantByDomain(ctx, d)
-		switch {
-		case err == nil:
-			return fmt.Errorf("tenant create: domain %s already belongs to tenant %s", d, owner)
-		case directory.KindOf(err) != directory.KindNotFound:
-			return err
-		}
-	}
-	display := *name
-	if display == "" {
-		display = domains[0]
-	}
-	t, err := db.store.EnsureTenant(ctx, directory.Tenant{ID: uuid.NewString(), DisplayName: display,
-		DefaultDomain: domains[0], Domains: domains})
+	svc := directory.NewService(db.store, directory.WithAuditLog(db.store))
+	t, err := svc.CreateTenant(ctx, *name, domains)
 	if err != nil {
 		return fmt.Errorf("tenant create: %w", err)
 	}
@@ -242,16 +229,4 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fmt.Fprintln(stdout, t.ID)
 	return nil
-}
-
-func validDomain(d string) bool {
-	if len(d) > 253 || !strings.Contains(d, ".") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
-		return false
-	}
-	for _, c := range d {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }

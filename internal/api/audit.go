@@ -313,7 +313,7 @@ func renderAudit(ev *directory.AuditEvent) directoryAuditJSON {
 			out.AdditionalDetails = append(out.AdditionalDetails, directory.AuditDetail{Key: "AppId", Value: in.AppID})
 		}
 	} else {
-		out.InitiatedBy.App = &appIdentityJSON{AppID: in.AppID, ServicePrincipalID: optStr(in.ServicePrincipalID)}
+		out.InitiatedBy.App = &appIdentityJSON{AppID: in.AppID, DisplayName: optStr(in.DisplayName), ServicePrincipalID: optStr(in.ServicePrincipalID)}
 	}
 	for _, t := range ev.Targets {
 		mp := t.ModifiedProperties

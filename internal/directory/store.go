@@ -142,6 +142,7 @@ type Store interface {
 	// conditional on the target's directory roles, in the same statement.
 	DeleteUser(ctx context.Context, tenantID string, key UserKey, guard ...*TargetGuard) error
 
+	TenantStore
 	RoleStore
 	DeletedStore
 	ExtensionStore

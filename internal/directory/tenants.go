@@ -1,0 +1,71 @@
+package directory
+
+import (
+	"context"
+	"strings"
+
+	"github.com/graphdir/graphdir/internal/textlimit"
+)
+
+// TenantStore lists tenants and finds them by domain (operator tooling);
+// EnsureTenant, DefaultTenant and Tenant are on Store itself.
+type TenantStore interface {
+	// Tenants returns every tenant, oldest first.
+	Tenants(ctx context.Context) ([]*Tenant, error)
+	// TenantByDomain returns the id of the tenant that has domain
+	// (case-insensitively). KindNotFound when none has.
+	TenantByDomain(ctx context.Context, domain string) (string, error)
+}
+
+// ActivityAddTenant is the audit activity of a new tenant (Entra's
+// "Create company"), recorded in the new tenant's own trail.
+var ActivityAddTenant = Activity{"Create company", "Add", "DirectoryManagement", "Directory"}
+
+// CreateTenant creates a tenant for the operator at the command line (no
+// caller: the operator has the database): the first domain is the default
+// one, every domain must be a DNS name no other tenant has (KindInvalid,
+// KindConflict), and the display name defaults to the first domain. The
+// creation is audited in the new tenant's trail with the operator as
+// initiator, the refusals too (under the id the tenant would have had).
+func (s *Service) CreateTenant(ctx context.Context, displayName string, domains []string) (t *Tenant, err error) {
+	id := s.newID()
+	ev := s.ext.audit.BeginOperator(ctx, id, ActivityAddTenant, AuditTarget{ID: id, DisplayName: displayName,
+		ModifiedProperties: modifiedProperties([]string{"displayName", "verifiedDomains"})})
+	defer func() { s.ext.audit.End(ctx, ev, err) }()
+	if len(domains) == 0 {
+		return nil, &Error{Kind: KindInvalid, Target: "verifiedDomains", Message: "A tenant needs at least one domain."}
+	}
+	for _, d := range domains {
+		if !ValidDomain(d) {
+			return nil, &Error{Kind: KindInvalid, Target: "verifiedDomains", Message: "'" + textlimit.Clip(d, maxEchoed) + "' is not a domain name."}
+		}
+		owner, err := s.store.TenantByDomain(ctx, d)
+		switch {
+		case err == nil:
+			return nil, &Error{Kind: KindConflict, Target: "verifiedDomains", Message: "The domain " + d + " already belongs to tenant " + owner + "."}
+		case KindOf(err) != KindNotFound:
+			return nil, err
+		}
+	}
+	if displayName == "" {
+		displayName = domains[0]
+	}
+	if ev != nil {
+		ev.Targets[0].DisplayName = displayName
+	}
+	return s.store.EnsureTenant(ctx, Tenant{ID: id, DisplayName: displayName, DefaultDomain: domains[0], Domains: domains})
+}
+
+// ValidDomain reports whether d is a DNS name a tenant may verify: dotted
+// labels of letters, digits and hyphens, at most 253 characters.
+func ValidDomain(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
+		return false
+	}
+	for _, c := range d {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
