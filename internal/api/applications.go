@@ -56,6 +56,9 @@ func (s *server) authorizeApplications(write bool, act directory.Activity) gin.H
 			return
 		}
 		c.Next()
+		if write {
+			s.recordRefusal(c, act) // audit.go
+		}
 	}
 }
 

@@ -25,6 +25,10 @@ type AuditLogs interface {
 	// (directory.IsDenial) before any handler ran; target is the path key
 	// as sent ("me" for /me routes).
 	RecordDenied(ctx context.Context, act directory.Activity, target string, err error)
+	// RecordRefused records a write the edge refused after its permission
+	// check (a body or key it could not decode); errors the domain has
+	// recorded already (directory.Audited) are skipped.
+	RecordRefused(ctx context.Context, act directory.Activity, target string, err error)
 }
 
 // recordDenied records a refused write at the edge. op's activity comes
@@ -38,6 +42,12 @@ func (s *server) recordDenied(c *gin.Context, op directory.Operation, err error)
 	if !ok {
 		return
 	}
+	s.dir.RecordDenied(c.Request.Context(), act, auditTarget(c), err)
+}
+
+// auditTarget is the target an edge refusal names: the :key path
+// parameter, else :id, else "me" on /me routes.
+func auditTarget(c *gin.Context) string {
 	target := c.Param("key")
 	if target == "" {
 		if c.Param("id") != "" {
@@ -46,7 +56,18 @@ func (s *server) recordDenied(c *gin.Context, op directory.Operation, err error)
 			target = "me"
 		}
 	}
-	s.dir.RecordDenied(c.Request.Context(), act, target, err)
+	return target
+}
+
+// recordRefusal runs after the handler of an audited write (act): when
+// the handler answered an error the domain did not record (renderError
+// keeps it in c.Errors), such as a body that is not valid UTF-8, the
+// refusal joins the audit trail, so every attempt leaves one event.
+func (s *server) recordRefusal(c *gin.Context, act directory.Activity) {
+	if len(c.Errors) == 0 {
+		return
+	}
+	s.dir.RecordRefused(c.Request.Context(), act, auditTarget(c), c.Errors.Last().Err)
 }
 
 // authorizeCaller is authorize for routes whose check is a function of the
@@ -62,6 +83,9 @@ func (s *server) authorizeCaller(check func(*directory.Principal) error, act *di
 			return
 		}
 		c.Next()
+		if act != nil {
+			s.recordRefusal(c, *act)
+		}
 	}
 }
 

@@ -169,6 +169,9 @@ func (s *server) writeError(c *gin.Context, err error) {
 func (s *server) renderError(c *gin.Context, err error) {
 	g := classify(err)
 	ids := requestIDs(c)
+	// Kept for the audited write's middleware (recordRefusal), which
+	// records refusals the domain did not.
+	_ = c.Error(err)
 	c.Abort()
 	if c.Writer.Written() {
 		return // headers are gone; the log line above is all we can do

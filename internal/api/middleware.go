@@ -164,5 +164,8 @@ func (s *server) authorize(op directory.Operation) gin.HandlerFunc {
 			return
 		}
 		c.Next()
+		if act, ok := directory.AuditedActivity(op, c.Request.Method); ok {
+			s.recordRefusal(c, act) // and so do writes the handler refused
+		}
 	}
 }

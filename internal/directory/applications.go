@@ -429,7 +429,7 @@ func (s *Applications) CreateApplication(ctx context.Context, in ApplicationInpu
 	}
 	p := PrincipalFrom(ctx)
 	ev := s.begin(ctx, p, ActivityAddApplication, "", props...)
-	defer func() { s.audit.End(ctx, ev, err) }()
+	defer func() { err = s.audit.End(ctx, ev, err) }()
 	if err := AuthorizeApplications(p, true); err != nil {
 		return nil, err
 	}
@@ -523,7 +523,7 @@ func (s *Applications) UpdateApplication(ctx context.Context, key string, in App
 	}
 	p := PrincipalFrom(ctx)
 	ev := s.begin(ctx, p, ActivityUpdateApplication, key, props...)
-	defer func() { s.audit.End(ctx, ev, err) }()
+	defer func() { err = s.audit.End(ctx, ev, err) }()
 	a, err := s.writeTarget(ctx, p, ev, key)
 	if err != nil {
 		return err
@@ -571,7 +571,7 @@ func (s *Applications) patch(in ApplicationInput) (ApplicationPatch, error) {
 func (s *Applications) DeleteApplication(ctx context.Context, key string) (err error) {
 	p := PrincipalFrom(ctx)
 	ev := s.begin(ctx, p, ActivityDeleteApplication, key)
-	defer func() { s.audit.End(ctx, ev, err) }()
+	defer func() { err = s.audit.End(ctx, ev, err) }()
 	a, err := s.writeTarget(ctx, p, ev, key)
 	if err != nil {
 		return err
@@ -585,7 +585,7 @@ func (s *Applications) DeleteApplication(ctx context.Context, key string) (err e
 func (s *Applications) AddPassword(ctx context.Context, key string, in PasswordCredentialInput) (_ *NewSecret, err error) {
 	p := PrincipalFrom(ctx)
 	ev := s.begin(ctx, p, ActivityUpdateApplicationSecrets, key, "passwordCredentials")
-	defer func() { s.audit.End(ctx, ev, err) }()
+	defer func() { err = s.audit.End(ctx, ev, err) }()
 	a, err := s.writeTarget(ctx, p, ev, key)
 	if err != nil {
 		return nil, err
@@ -638,7 +638,7 @@ func (s *Applications) addSecret(ctx context.Context, a *Application, in Passwor
 func (s *Applications) RemovePassword(ctx context.Context, key, keyID string) (err error) {
 	p := PrincipalFrom(ctx)
 	ev := s.begin(ctx, p, ActivityUpdateApplicationSecrets, key, "passwordCredentials")
-	defer func() { s.audit.End(ctx, ev, err) }()
+	defer func() { err = s.audit.End(ctx, ev, err) }()
 	a, err := s.writeTarget(ctx, p, ev, key)
 	if err != nil {
 		return err

@@ -162,7 +162,7 @@ type AuditLog interface {
 //
 //	ev := auditor.Begin(ctx, directory.ActivityAddApplication, directory.AuditTarget{})
 //	err := store.CreateApplication(ctx, app, ev) // writes ev in its transaction
-//	auditor.End(ctx, ev, err)                    // records a failure, or a success no write stored
+//	err = auditor.End(ctx, ev, err)              // records a failure, or a success no write stored
 //
 // A nil *Auditor records nothing. Events are recorded with the request's
 // context stripped of its cancellation, so a client that hangs up cannot
@@ -264,11 +264,20 @@ func (a *Auditor) begin(ctx context.Context, tenantID string, in AuditInitiator,
 
 // End finishes ev: with err == nil and no write having stored it, it
 // stores the success now ("right after" the change); with err != nil it
-// stores a failure with a reason code and no property values. A nil ev
-// does nothing.
-func (a *Auditor) End(ctx context.Context, ev *AuditEvent, err error) {
-	if a == nil || ev == nil || ev.persisted {
-		return
+// stores a failure with a reason code and no property values, and returns
+// err marked as recorded (Audited), so that the edge does not record the
+// same failure again. A nil ev does nothing and returns err as it is.
+//
+//	defer func() { err = auditor.End(ctx, ev, err) }()
+func (a *Auditor) End(ctx context.Context, ev *AuditEvent, err error) error {
+	if a == nil || ev == nil {
+		return err
+	}
+	if err != nil && !Audited(err) {
+		err = &auditedError{err}
+	}
+	if ev.persisted {
+		return err
 	}
 	if err != nil {
 		ev.Result = AuditFailure
@@ -280,12 +289,29 @@ func (a *Auditor) End(ctx context.Context, ev *AuditEvent, err error) {
 	if werr := a.log.AppendAuditEvent(context.WithoutCancel(ctx), ev); werr != nil {
 		a.onError(ctx, werr)
 	}
+	return err
 }
 
-// Record stores a finished event in one call: Begin then End with err.
-// Handlers use it for refusals that happen before any write is attempted.
-func (a *Auditor) Record(ctx context.Context, act Activity, target AuditTarget, err error) {
-	a.End(ctx, a.Begin(ctx, act, target), err)
+// Record stores a finished event in one call: Begin then End with err,
+// which it returns marked as recorded. Handlers use it for refusals that
+// happen before any write is attempted.
+func (a *Auditor) Record(ctx context.Context, act Activity, target AuditTarget, err error) error {
+	return a.End(ctx, a.Begin(ctx, act, target), err)
+}
+
+// auditedError is a failed write's error whose event End has recorded.
+type auditedError struct{ err error }
+
+func (e *auditedError) Error() string { return e.err.Error() }
+func (e *auditedError) Unwrap() error { return e.err }
+
+// Audited reports whether err is the error of a write whose failure event
+// the domain has recorded. The edge records the refusals it makes itself
+// (a body it cannot decode, a malformed key) and asks this so that no
+// attempt is recorded twice.
+func Audited(err error) bool {
+	var ae *auditedError
+	return errors.As(err, &ae)
 }
 
 // Persisted reports whether a committed write or End has stored ev.

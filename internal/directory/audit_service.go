@@ -69,9 +69,9 @@ func selfKey(p *Principal) UserKey {
 	return UserKey{}
 }
 
-// auditEnd finishes ev with *errp; for defer.
+// auditEnd finishes ev with *errp, marking *errp recorded; for defer.
 func (s *Service) auditEnd(ctx context.Context, ev *AuditEvent, errp *error) {
-	s.ext.audit.End(ctx, ev, *errp)
+	*errp = s.ext.audit.End(ctx, ev, *errp)
 }
 
 // auditNewUser names the user a create is about to insert, before the
@@ -136,7 +136,19 @@ func AuditedActivity(op Operation, method string) (Activity, bool) {
 // sent, "me" for /me). Nothing about the target is read. Other errors
 // (malformed requests, app tokens at /me) are not recorded.
 func (s *Service) RecordDenied(ctx context.Context, act Activity, target string, err error) {
-	if s.ext.audit == nil || !IsDenial(err) {
+	if IsDenial(err) {
+		s.RecordRefused(ctx, act, target, err)
+	}
+}
+
+// RecordRefused records that the edge refused a write after its
+// permission check but before any Service method recorded it: a body it
+// cannot decode (invalid UTF-8, a wrong type), a malformed key, a failed
+// precondition. act on target (the path key as sent, "me" for /me). An
+// error the domain has already recorded (Audited) and a nil error record
+// nothing, so every attempt at a write leaves exactly one event.
+func (s *Service) RecordRefused(ctx context.Context, act Activity, target string, err error) {
+	if s.ext.audit == nil || err == nil || Audited(err) {
 		return
 	}
 	if act.TargetType != "User" {

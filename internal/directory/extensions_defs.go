@@ -47,7 +47,7 @@ var extensionDataTypes = []string{ExtensionString, ExtensionInteger, ExtensionLa
 func (s *Applications) CreateExtensionProperty(ctx context.Context, appKey string, in ExtensionPropertyInput) (_ *ExtensionProperty, err error) {
 	p := PrincipalFrom(ctx)
 	ev := s.begin(ctx, p, ActivityAddExtensionProperty, appKey, "extensionProperties")
-	defer func() { s.audit.End(ctx, ev, err) }()
+	defer func() { err = s.audit.End(ctx, ev, err) }()
 	if err := AuthorizeApplications(p, true); err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (s *Applications) GetExtensionProperty(ctx context.Context, appKey, id stri
 func (s *Applications) DeleteExtensionProperty(ctx context.Context, appKey, id string) (err error) {
 	p := PrincipalFrom(ctx)
 	ev := s.begin(ctx, p, ActivityDeleteExtensionProperty, appKey, "extensionProperties")
-	defer func() { s.audit.End(ctx, ev, err) }()
+	defer func() { err = s.audit.End(ctx, ev, err) }()
 	if err := AuthorizeApplications(p, true); err != nil {
 		return err
 	}

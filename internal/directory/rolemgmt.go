@@ -55,7 +55,7 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, principalID, roleDef
 		return nil, err // refusals are recorded by the edge (RecordDenied)
 	}
 	ev := s.ext.audit.BeginFor(ctx, p, ActivityAddRoleMember, AuditTarget{ID: roleDefinitionID, Type: "Role"})
-	defer func() { s.ext.audit.End(ctx, ev, err) }()
+	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
 	return s.assignRole(ctx, p.TenantID, principalID, roleDefinitionID, directoryScopeID)
 }
 
@@ -63,7 +63,7 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, principalID, roleDef
 // any tenant; audited with the operator as initiator.
 func (s *Service) AssignRole(ctx context.Context, tenantID, principalID, roleDefinitionID string) (ra *RoleAssignment, err error) {
 	ev := s.ext.audit.BeginOperator(ctx, tenantID, ActivityAddRoleMember, AuditTarget{ID: roleDefinitionID, Type: "Role"})
-	defer func() { s.ext.audit.End(ctx, ev, err) }()
+	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
 	return s.assignRole(ctx, tenantID, principalID, roleDefinitionID, "/")
 }
 
@@ -103,7 +103,7 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, id string) (err erro
 		return err // refusals are recorded by the edge (RecordDenied)
 	}
 	ev := s.ext.audit.BeginFor(ctx, p, ActivityRemoveRoleMember, AuditTarget{ID: id, Type: "RoleAssignment"})
-	defer func() { s.ext.audit.End(ctx, ev, err) }()
+	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
 	return s.store.DeleteRoleAssignment(ctx, p.TenantID, id)
 }
 
@@ -111,6 +111,6 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, id string) (err erro
 // any tenant; audited with the operator as initiator.
 func (s *Service) RemoveRole(ctx context.Context, tenantID, id string) (err error) {
 	ev := s.ext.audit.BeginOperator(ctx, tenantID, ActivityRemoveRoleMember, AuditTarget{ID: id, Type: "RoleAssignment"})
-	defer func() { s.ext.audit.End(ctx, ev, err) }()
+	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
 	return s.store.DeleteRoleAssignment(ctx, tenantID, id)
 }

@@ -31,7 +31,7 @@ func (s *Service) CreateTenant(ctx context.Context, displayName string, domains 
 	id := s.newID()
 	ev := s.ext.audit.BeginOperator(ctx, id, ActivityAddTenant, AuditTarget{ID: id, DisplayName: displayName,
 		ModifiedProperties: modifiedProperties([]string{"displayName", "verifiedDomains"})})
-	defer func() { s.ext.audit.End(ctx, ev, err) }()
+	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
 	if len(domains) == 0 {
 		return nil, &Error{Kind: KindInvalid, Target: "verifiedDomains", Message: "A tenant needs at least one domain."}
 	}
