@@ -204,7 +204,7 @@ func (s *Service) ListDirectoryAudits(ctx context.Context, q AuditQuery) (*Audit
 		return nil, err
 	}
 	if p.IsUser() {
-		a, err := s.Access(ctx)
+		a, err := s.accessOf(ctx, p)
 		if err != nil {
 			return nil, err
 		}

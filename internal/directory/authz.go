@@ -294,7 +294,7 @@ func (s *Service) AuthorizeOperation(ctx context.Context, op Operation) error {
 	if !p.IsUser() {
 		return nil
 	}
-	a, err := s.Access(ctx)
+	a, err := s.accessOf(ctx, p)
 	if err != nil {
 		return err
 	}
