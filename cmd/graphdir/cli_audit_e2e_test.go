@@ -29,6 +29,7 @@ func TestCLIWritesAreAudited(t *testing.T) {
 	s := newStack(t)
 	b := s.newTenant("fabrikam.example")
 	reader := s.appTokenIn(b, "AuditLog.Read.All")
+	home := s.appToken("AuditLog.Read.All") // the default tenant's reader
 
 	fromCLI := func(what string, ev map[string]any) {
 		t.Helper()
@@ -41,7 +42,9 @@ func TestCLIWritesAreAudited(t *testing.T) {
 		}
 	}
 
-	evs := s.auditsWhere(reader, "activityDisplayName eq 'Create company'")
+	// A tenant's creation is in the default tenant's trail (the new
+	// tenant's own starts empty).
+	evs := s.auditsWhere(home, "activityDisplayName eq 'Create company'")
 	if len(evs) != 1 {
 		t.Fatalf("tenant create: %d events: %v", len(evs), evs)
 	}
@@ -49,11 +52,18 @@ func TestCLIWritesAreAudited(t *testing.T) {
 	if tg := target(t, evs[0]); tg["id"] != b || tg["displayName"] != "Tenant fabrikam.example" {
 		t.Errorf("tenant create target %v", tg)
 	}
+	if evs := s.auditsWhere(reader, "activityDisplayName eq 'Create company'"); len(evs) != 0 {
+		t.Errorf("the new tenant's trail holds %v", evs)
+	}
 
-	// A refused tenant create (the domain is taken) is no new tenant.
+	// A refused tenant create (the domain is taken) is recorded too.
 	if _, err := s.cli("tenant", "create", "--domain", "fabrikam.example"); err == nil ||
 		!strings.Contains(err.Error(), "already belongs") {
 		t.Errorf("second tenant with a taken domain: %v", err)
+	}
+	evs = s.auditsWhere(home, "activityDisplayName eq 'Create company' and result eq 'failure'")
+	if len(evs) != 1 || evs[0]["resultReason"] != "Request_BadRequest" {
+		t.Errorf("refused tenant create: %v", evs)
 	}
 
 	user := s.rawUser(b, "ops@fabrikam.example")

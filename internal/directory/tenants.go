@@ -18,18 +18,27 @@ type TenantStore interface {
 }
 
 // ActivityAddTenant is the audit activity of a new tenant (Entra's
-// "Create company"), recorded in the new tenant's own trail.
+// "Create company"), recorded in the default tenant's trail: the home of
+// the installation its operator runs, where a refused create (which has no
+// tenant of its own) is recorded too, and whose administrators are the
+// ones to see new tenants appear. A new tenant's own trail starts empty.
 var ActivityAddTenant = Activity{"Create company", "Add", "DirectoryManagement", "Directory"}
 
 // CreateTenant creates a tenant for the operator at the command line (no
 // caller: the operator has the database): the first domain is the default
 // one, every domain must be a DNS name no other tenant has (KindInvalid,
 // KindConflict), and the display name defaults to the first domain. The
-// creation is audited in the new tenant's trail with the operator as
-// initiator, the refusals too (under the id the tenant would have had).
+// attempt is audited (ActivityAddTenant) with the operator as initiator.
 func (s *Service) CreateTenant(ctx context.Context, displayName string, domains []string) (t *Tenant, err error) {
 	id := s.newID()
-	ev := s.ext.audit.BeginOperator(ctx, id, ActivityAddTenant, AuditTarget{ID: id, DisplayName: displayName,
+	home := id // the first tenant records its own creation
+	switch d, err := s.store.DefaultTenant(ctx); {
+	case err == nil:
+		home = d.ID
+	case KindOf(err) != KindNotFound:
+		return nil, err
+	}
+	ev := s.ext.audit.BeginOperator(ctx, home, ActivityAddTenant, AuditTarget{ID: id, DisplayName: displayName,
 		ModifiedProperties: modifiedProperties([]string{"displayName", "verifiedDomains"})})
 	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
 	if len(domains) == 0 {
