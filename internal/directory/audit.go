@@ -250,7 +250,16 @@ func (a *Auditor) begin(ctx context.Context, tenantID string, in AuditInitiator,
 	if target.ModifiedProperties == nil {
 		target.ModifiedProperties = []AuditModifiedProperty{}
 	}
+	// A user target is resolved by the write from the key the request
+	// used: its object id, or else its userPrincipalName.
+	var key UserKey
+	if target.Type == "User" {
+		if key.ID = target.ID; key.ID == "" {
+			key.UPN = target.UserPrincipalName
+		}
+	}
 	return &AuditEvent{
+		targetKey:        key,
 		ID:               a.newID(),
 		TenantID:         tenantID,
 		ActivityDateTime: a.now().UTC().Truncate(time.Microsecond),

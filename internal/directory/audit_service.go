@@ -52,6 +52,7 @@ func (s *Service) auditUser(ctx context.Context, p *Principal, act Activity, k U
 	if s.ext.audit == nil {
 		return nil
 	}
+	// The target shows the key clipped; the write resolves the full one.
 	t := AuditTarget{Type: "User", ID: k.ID, UserPrincipalName: textlimit.Clip(k.UPN, maxAuditText), ModifiedProperties: modifiedProperties(names)}
 	ev := s.ext.audit.BeginFor(ctx, p, act, t)
 	if ev != nil {
