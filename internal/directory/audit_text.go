@@ -6,10 +6,10 @@ import (
 	"unicode/utf8"
 )
 
-// MaxAuditText bounds every string an audit event stores (a key, a
+// MaxAuditString bounds every string an audit event stores (a key, a
 // display name, a value): an attacker's 100 KB key must not make the
 // audit log 100 KB per probe.
-const MaxAuditText = 1024
+const MaxAuditString = 1024
 
 // auditTruncated marks a string Sanitize cut short.
 const auditTruncated = "…[truncated]"
@@ -18,7 +18,7 @@ const auditTruncated = "…[truncated]"
 // a NUL byte (which PostgreSQL text and jsonb refuse) and each byte of
 // invalid UTF-8 (lone surrogates included, which UTF-8 cannot encode)
 // are written as the escape \x00 / \xNN, so the record shows what was
-// sent instead of failing; strings longer than MaxAuditText are cut at a
+// sent instead of failing; strings longer than MaxAuditString are cut at a
 // character boundary and marked. An event holding hostile input is
 // therefore always recorded. Sanitize is idempotent; Auditor.End and the
 // stores' audited writes call it before storing.
@@ -58,13 +58,13 @@ func (ev *AuditEvent) Sanitize() {
 
 // auditText is one string as Sanitize stores it.
 func auditText(s string) string {
-	if len(s) <= MaxAuditText && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+	if len(s) <= MaxAuditString && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
 		return s
 	}
 	var b strings.Builder
 	cut := false
 	for i := 0; i < len(s); {
-		if b.Len() > MaxAuditText {
+		if b.Len() > MaxAuditString {
 			cut = true
 			break
 		}
@@ -82,10 +82,10 @@ func auditText(s string) string {
 		i += size
 	}
 	out := b.String()
-	if !cut && len(out) <= MaxAuditText {
+	if !cut && len(out) <= MaxAuditString {
 		return out
 	}
-	n := MaxAuditText - len(auditTruncated)
+	n := MaxAuditString - len(auditTruncated)
 	for n > 0 && !utf8.RuneStart(out[n]) {
 		n--
 	}

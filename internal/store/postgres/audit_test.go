@@ -107,7 +107,7 @@ func TestAudit_HostileTextIsStored(t *testing.T) {
 	}
 	got := page.Events[0]
 	tg := got.Targets[0]
-	if !strings.HasPrefix(tg.ID, `a\x00b\xff\xed\xa0\x80xxx`) || len(tg.ID) > directory.MaxAuditText || !strings.HasSuffix(tg.ID, "…[truncated]") {
+	if !strings.HasPrefix(tg.ID, `a\x00b\xff\xed\xa0\x80xxx`) || len(tg.ID) > directory.MaxAuditString || !strings.HasSuffix(tg.ID, "…[truncated]") {
 		t.Errorf("target id %.60q (%d bytes)", tg.ID, len(tg.ID))
 	}
 	if tg.DisplayName != `\x00` || got.CorrelationID != `req\x00id` || got.AdditionalDetails[0].Key != `k\x00` {
