@@ -192,6 +192,8 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 		Runtime:      runtimeOptions(cfg, m),
 		Applications: apps,
 		Token:        newTokenEndpoint(apps, iss, log),
+		// $metadata publishes what the query engine allows (api/metadata.go).
+		QueryCapabilities: postgres.QueryCapabilities(),
 	})
 
 	return handler, iss, nil

@@ -113,6 +113,10 @@ type Options struct {
 	// Token serves the issuer's token endpoint
 	// (/{tenant}/oauth2/v2.0/token); when nil it answers 404.
 	Token TokenEndpoint
+	// QueryCapabilities are the store's query facts, published as
+	// $metadata's Capabilities annotations (metadata.go); when empty the
+	// annotations are left out.
+	QueryCapabilities directory.QueryCapabilities
 }
 
 // server holds what the handlers close over.
@@ -129,6 +133,7 @@ type server struct {
 	apps       Applications
 	token      TokenEndpoint
 	dispatch   http.Handler // the whole handler: serves the requests inside a $batch (batch.go)
+	metadata   []byte       // the CSDL document (metadata.go)
 }
 
 // NewHandler returns the HTTP handler of the whole API. It panics when
@@ -148,6 +153,7 @@ func NewHandler(opts Options) http.Handler {
 		apps:     opts.Applications,
 		token:    opts.Token,
 		rt:       newRuntimeState(opts.Runtime),
+		metadata: buildMetadata(opts.QueryCapabilities),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

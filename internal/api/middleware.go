@@ -125,7 +125,7 @@ func underAPI(path string) bool {
 // not, and puts the Principal into the request context. Other paths (issuer
 // documents, health) pass through.
 func (s *server) authenticate(c *gin.Context) {
-	if !underAPI(c.Request.URL.Path) {
+	if !underAPI(c.Request.URL.Path) || publicAPIPath(c.Request.URL.Path) {
 		c.Next()
 		return
 	}

@@ -28,6 +28,7 @@ const (
 	schemaCollection     = "ObjectCollection"
 	schemaStatus         = "Status"
 	schemaCount          = "count"
+	schemaXML            = "xml"
 )
 
 type obj = map[string]any
@@ -148,6 +149,8 @@ func operationObject(op route, path, id string) obj {
 	case "":
 	case schemaCount:
 		ok["content"] = obj{"text/plain": obj{"schema": obj{"type": "string", "pattern": "^[0-9]+$"}}}
+	case schemaXML:
+		ok["content"] = obj{"application/xml": obj{"schema": obj{"type": "string"}}}
 	default:
 		ok["content"] = obj{"application/json": obj{"schema": ref(op.schema)}}
 	}

@@ -232,6 +232,14 @@ func (s *server) routes() []route {
 		// The API description: no authentication, like the issuer documents.
 		{method: "GET", paths: []string{"/openapi.json"}, id: "openapi", tag: "service", public: true, summary: "This document.",
 			handle: s.handleOpenAPI, status: 200, schema: schemaObject},
+		// The OData service description and service document (metadata.go):
+		// public, as Graph serves $metadata.
+		{method: "GET", paths: []string{metadataPath}, id: "odataMetadata", tag: "service", public: true,
+			summary: "The OData CSDL document (OData 4.0, namespace microsoft.graph) of every type, entity set, singleton, function and action graphdir serves, with Capabilities annotations from the query engine.",
+			handle:  s.handleMetadata, status: 200, schema: schemaXML},
+		{method: "GET", paths: []string{serviceDocumentPath}, id: "odataServiceDocument", tag: "service", public: true,
+			summary: "The OData service document: the entity sets and singletons.",
+			handle:  s.handleServiceDocument, status: 200, schema: schemaObject},
 	}
 	// The token endpoint answers its other methods itself, in OAuth's
 	// error form.

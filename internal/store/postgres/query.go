@@ -242,7 +242,7 @@ func (c *compiler) lambdaOperand(e *odata.PathExpr) (operand, error) {
 		if len(e.Segments) != 1 {
 			return operand{}, c.unsupported("The elements of '%s' are strings; '%s' has no properties.", s.prop.Name, e)
 		}
-		return operand{name: s.prop.Name, kind: kindElement, ops: allowEq | allowStartsWith | allowEndsWith | allowContains,
+		return operand{name: s.prop.Name, kind: kindElement, ops: elementOps,
 			key: "lower(m.v)", raw: "lower(m.v)"}, nil
 	case kindIdentities:
 		if len(e.Segments) != 2 {
@@ -252,7 +252,7 @@ func (c *compiler) lambdaOperand(e *odata.PathExpr) (operand, error) {
 		if !ok {
 			return operand{}, c.unsupported("Property '%s' does not exist on objectIdentity; use issuer, issuerAssignedId or signInType.", e.Segments[1])
 		}
-		return operand{name: "identities/" + f.name, kind: kindElement, ops: allowEq | allowStartsWith,
+		return operand{name: "identities/" + f.name, kind: kindElement, ops: identityFieldOps,
 			key: "lower(i." + f.column + ") COLLATE \"C\"", identityField: f.name}, nil
 	}
 	return operand{}, c.unsupported("Unsupported query filter clause '%s'.", e)

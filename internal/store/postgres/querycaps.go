@@ -1,0 +1,58 @@
+package postgres
+
+import "github.com/graphdir/graphdir/internal/directory"
+
+const (
+	// elementOps are what a lambda body may do with an element of a string
+	// collection (compiler.lambdaOperand).
+	elementOps = allowEq | allowStartsWith | allowEndsWith | allowContains
+	// identityFieldOps are what it may do with identities/issuer and the
+	// other objectIdentity fields.
+	identityFieldOps = allowEq | allowStartsWith
+)
+
+// QueryCapabilities describes the query allow-list (queryProperties, plus
+// deletedDateTime in the deleted-items listing) as directory facts, for
+// $metadata's Capabilities annotations. It reads the same table and
+// operator sets the SQL compiler consults, so the published facts follow
+// the engine.
+func QueryCapabilities() directory.QueryCapabilities {
+	live := make([]directory.QueryCapability, 0, len(queryProperties))
+	for i := range queryProperties {
+		live = append(live, queryProperties[i].capability())
+	}
+	return directory.QueryCapabilities{
+		Users:        live,
+		DeletedUsers: append(append([]directory.QueryCapability(nil), live...), deletedDateTimeProperty.capability()),
+	}
+}
+
+func (p *queryProperty) capability() directory.QueryCapability {
+	c := directory.QueryCapability{Property: p.Name, Sortable: p.Sortable, Searchable: p.Search != searchNone}
+	ops := p.Ops
+	switch p.Kind {
+	case kindCollection:
+		c.Collection, ops = true, elementOps
+	case kindIdentities:
+		c.Collection, ops = true, identityFieldOps
+	}
+	if c.Collection {
+		c.Operators = []string{"any", "all"}
+	}
+	if ops&allowEq != 0 {
+		c.Operators = append(c.Operators, "eq", "ne", "in")
+	}
+	if ops&allowRange != 0 {
+		c.Operators = append(c.Operators, "gt", "ge", "lt", "le")
+	}
+	if ops&allowStartsWith != 0 {
+		c.Operators = append(c.Operators, "startsWith")
+	}
+	if ops&allowEndsWith != 0 {
+		c.Operators = append(c.Operators, "endsWith")
+	}
+	if ops&allowContains != 0 {
+		c.Operators = append(c.Operators, "contains")
+	}
+	return c
+}
