@@ -33,10 +33,10 @@ const (
 	capabilitiesURI     = "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.xml"
 )
 
-// publicAPIPath reports whether an /v1.0 path is served without
-// authentication.
+// publicAPIPath reports whether a /v1.0 path is served without
+// authentication: the two service documents, nothing else.
 func publicAPIPath(path string) bool {
-	return path == metadataPath || path == serviceDocumentPath || path == apiPrefix
+	return path == metadataPath || path == serviceDocumentPath
 }
 
 // csdlProperty is a structural property; nonNull marks Nullable="false".
