@@ -39,7 +39,8 @@ func publicAPIPath(path string) bool {
 	return path == metadataPath || path == serviceDocumentPath
 }
 
-// csdlProperty is a structural property; nonNull marks Nullable="false".
+// csdlProperty is a structural property or an operation's parameter;
+// nonNull marks Nullable="false".
 type csdlProperty struct {
 	name, typ string
 	nonNull   bool
@@ -64,18 +65,12 @@ type csdlType struct {
 	enumMembers []string // an EnumType when set
 }
 
-// csdlParam is a parameter of a bound function or action.
-type csdlParam struct {
-	name, typ string
-	nonNull   bool
-}
-
 // csdlOperation is a bound function or action.
 type csdlOperation struct {
 	name       string
 	function   bool // Function (composable GET) rather than Action (POST)
 	binding    string
-	params     []csdlParam
+	params     []csdlProperty // the parameters after the binding one
 	returnType string
 }
 
@@ -184,11 +179,11 @@ func csdlOperations() []csdlOperation {
 	return []csdlOperation{
 		{name: "delta", function: true, binding: "Collection(graph.user)", returnType: "Collection(graph.user)"},
 		{name: "restore", binding: "graph.directoryObject", returnType: "graph.directoryObject"},
-		{name: "changePassword", binding: "graph.user", params: []csdlParam{
+		{name: "changePassword", binding: "graph.user", params: []csdlProperty{
 			{name: "currentPassword", typ: "Edm.String"}, {name: "newPassword", typ: "Edm.String"}}},
-		{name: "addPassword", binding: "graph.application", params: []csdlParam{{name: "passwordCredential", typ: "graph.passwordCredential"}},
+		{name: "addPassword", binding: "graph.application", params: []csdlProperty{{name: "passwordCredential", typ: "graph.passwordCredential"}},
 			returnType: "graph.passwordCredential"},
-		{name: "removePassword", binding: "graph.application", params: []csdlParam{{name: "keyId", typ: "Edm.Guid", nonNull: true}}},
+		{name: "removePassword", binding: "graph.application", params: []csdlProperty{{name: "keyId", typ: "Edm.Guid", nonNull: true}}},
 	}
 }
 
