@@ -205,10 +205,8 @@ curl() {
 // newcomer would after make run: the CLI built from this tree, a server
 // it started, curl. Each curl answer is checked against readmeCalls.
 func TestREADMEExamples(t *testing.T) {
-	for _, tool := range []string{"bash", "curl", "jq", "awk"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("the README examples need %s", tool)
-		}
+	for _, tool := range []string{"bash", "curl", "jq", "awk", "sed"} {
+		needTool(t, tool)
 	}
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "graphdir"), ".")
@@ -311,5 +309,32 @@ func TestREADMEExamples(t *testing.T) {
 				t.Errorf("%s: %v\n%.500s", what, err, body)
 			}
 		}
+	}
+}
+
+// needTool finds a command the README's examples use. As `make run` does
+// for PostgreSQL, a missing one is installed from Debian's packages when
+// the test runs as root where apt-get exists (CI); otherwise the test
+// says what to install.
+func needTool(t *testing.T, tool string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err == nil {
+		return
+	}
+	apt, err := exec.LookPath("apt-get")
+	if err != nil || os.Geteuid() != 0 {
+		t.Fatalf("the README examples need %s: install it", tool)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", tool}} {
+		cmd := exec.CommandContext(ctx, apt, args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("apt-get %v: %v\n%s", args, err, out)
+		}
+	}
+	if _, err := exec.LookPath(tool); err != nil {
+		t.Fatalf("%s is still missing after apt-get install", tool)
 	}
 }
