@@ -24,14 +24,14 @@ import (
 // staticToken hands the SDK a token minted by the test's issuer.
 type staticToken struct {
 	token string
-	hosts absauth.AllowedHostsValidator
+	hosts *absauth.AllowedHostsValidator
 }
 
 func (p *staticToken) GetAuthorizationToken(context.Context, *url.URL, map[string]any) (string, error) {
 	return p.token, nil
 }
 
-func (p *staticToken) GetAllowedHostsValidator() *absauth.AllowedHostsValidator { return &p.hosts }
+func (p *staticToken) GetAllowedHostsValidator() *absauth.AllowedHostsValidator { return p.hosts }
 
 // graphClient is the part of msgraph-sdk-go's GraphServiceClient this
 // test uses. The root package (msgraphsdk.NewGraphServiceClient) imports
@@ -58,7 +58,11 @@ func (c *graphClient) Directory() *directory.DirectoryRequestBuilder {
 func goSDKClient(t *testing.T, s *server, token string) (*graphClient, abs.RequestAdapter) {
 	t.Helper()
 	u, _ := url.Parse(s.url)
-	auth := absauth.NewBaseBearerTokenAuthenticationProvider(&staticToken{token: token, hosts: absauth.NewAllowedHostsValidator([]string{u.Host})})
+	hosts, err := absauth.NewAllowedHostsValidatorErrorCheck([]string{u.Host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := absauth.NewBaseBearerTokenAuthenticationProvider(&staticToken{token: token, hosts: hosts})
 	opts := msgraphcore.GraphClientOptions{GraphServiceLibraryVersion: "1.89.0"}
 	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, opts, nil, nil, nil)
 	if err != nil {
