@@ -35,11 +35,12 @@ var sdkTemplateRoots = []string{"users", "userswithuserprincipalname", "director
 // SDK template path, with the methods it serves there. Every other
 // template under sdkTemplateRoots is out of scope and counted as such.
 var implementedTemplates = map[string][]string{
-	"/users":                             {"GET", "POST"},
-	"/users/$count":                      {"GET"},
-	"/users/delta()":                     {"GET"},
-	"/users/{user%2Did}":                 {"GET", "PATCH", "DELETE"},
-	"/directory/deletedItems/graph.user": {"GET"},
+	"/users":             {"GET", "POST"},
+	"/users/$count":      {"GET"},
+	"/users/delta()":     {"GET"},
+	"/users/{user%2Did}": {"GET", "PATCH", "DELETE"},
+	"/users(userPrincipalName='{userPrincipalName}')":           {"GET", "PATCH", "DELETE"},
+	"/directory/deletedItems/graph.user":                        {"GET"},
 	"/directory/deletedItems/graph.user/$count":                 {"GET"},
 	"/directory/deletedItems/{directoryObject%2Did}":            {"GET", "DELETE"},
 	"/directory/deletedItems/{directoryObject%2Did}/graph.user": {"GET"},
@@ -301,6 +302,7 @@ func TestSDKURLTemplates(t *testing.T) {
 	counts := map[string]*tally{}
 	var total tally
 	var unlisted []string
+	var opts struct{ sent, served, asGraph, graphOnly int }
 	for _, tpl := range templates {
 		res := templateResource(tpl.path)
 		c := counts[res]
@@ -346,6 +348,15 @@ func TestSDKURLTemplates(t *testing.T) {
 			q := url.Values{opt: {optionValue(tpl.path, opt)}}
 			r := s.do("GET", target+"?"+q.Encode(), admin, nil, "ConsistencyLevel", "eventual")
 			asGraph, graphOnly := slices.Contains(refusedAsGraph[tpl.path], opt), slices.Contains(servedByGraphOnly[tpl.path], opt)
+			opts.sent++
+			switch {
+			case r.Status == http.StatusOK:
+				opts.served++
+			case asGraph:
+				opts.asGraph++
+			case graphOnly:
+				opts.graphOnly++
+			}
 			switch {
 			case r.Status == http.StatusOK && !asGraph && !graphOnly:
 			case r.Status == http.StatusOK:
@@ -391,7 +402,8 @@ func TestSDKURLTemplates(t *testing.T) {
 	}
 	sort.Strings(lines)
 	sort.Strings(outOnly)
-	t.Logf("%s %s: %d templates under %v\nchecked %d: served %d (every option), an option refused as Graph refuses it %d, an option Graph serves still refused %d; out of scope %d\n%s\nresources wholly out of scope (templates): %s",
+	t.Logf("%s %s: %d templates under %v\nchecked %d: served %d (every option), an option refused as Graph refuses it %d, an option Graph serves still refused %d; out of scope %d\n"+
+		"query options sent %d: served %d, refused as Graph %d, served by Graph but refused %d\n%s\nresources wholly out of scope (templates): %s",
 		sdkModule, version, len(templates), sdkTemplateRoots, total.checked, total.served, total.refused, total.gaps, total.outOfScope,
-		strings.Join(lines, "\n"), strings.Join(outOnly, ", "))
+		opts.sent, opts.served, opts.asGraph, opts.graphOnly, strings.Join(lines, "\n"), strings.Join(outOnly, ", "))
 }

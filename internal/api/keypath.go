@@ -36,6 +36,11 @@ func rewriteParenKey(r *http.Request, raw, set string) *http.Request {
 		return r
 	}
 	key := seg[1 : len(seg)-1]
+	// Graph's alternate key users(userPrincipalName='…') (the Go SDK's
+	// UsersWithUserPrincipalName builder) is the quoted-key form.
+	if name, lit, ok := strings.Cut(key, "="); set == "users" && ok && strings.EqualFold(name, "userPrincipalName") && strings.HasPrefix(lit, "'") {
+		key = lit
+	}
 	restPath, err := url.PathUnescape(rest)
 	if err != nil {
 		return r
