@@ -67,6 +67,9 @@ var refusedAsGraph = map[string][]string{
 	// "This method supports the $filter, $orderby, $top and $skiptoken
 	// OData query parameters" (List directoryAudits).
 	"/auditLogs/directoryAudits": {"$count", "$expand", "$search", "$select", "$skip"},
+	// user: delta: $select and $filter on ids only; no counting, sorting,
+	// searching or paging options (the page size is Prefer's).
+	"/users/delta()": {"$count", "$orderby", "$search", "$skip", "$top"},
 	// List unifiedRoleDefinitions and unifiedRoleAssignments: $filter
 	// (and $expand, $select for assignments), no paging or counting.
 	"/roleManagement/directory/roleDefinitions":                              {"$count", "$orderby", "$search", "$skip", "$top", "$expand"},
@@ -82,18 +85,21 @@ var servedByGraphOnly = map[string][]string{
 	// No navigation properties (manager, memberOf, owners, ...) to expand.
 	"/users":             {"$expand"},
 	"/users/{user%2Did}": {"$expand"},
-	"/users(userPrincipalName='{userPrincipalName}')": {"$expand"},
-	"/directory/deletedItems/{directoryObject%2Did}":  {"$expand"},
-	"/applications":                                        {"$count", "$expand", "$filter", "$orderby", "$search", "$skip"},
-	"/applications/{application%2Did}":                     {"$expand"},
-	"/applications(appId='{appId}')":                       {"$expand"},
-	"/applications/{application%2Did}/extensionProperties": {"$count", "$expand", "$filter", "$orderby", "$search", "$select", "$skip", "$top"},
+	"/users(userPrincipalName='{userPrincipalName}')":                               {"$expand"},
+	"/directory/deletedItems/{directoryObject%2Did}":                                {"$expand"},
+	"/directory/deletedItems/{directoryObject%2Did}/graph.user":                     {"$expand"},
+	"/directory/deletedItems/graph.user":                                            {"$expand"},
+	"/users/delta()":                                                                {"$expand"}, // manager, memberOf
+	"/applications":                                                                 {"$count", "$expand", "$filter", "$orderby", "$search", "$skip"},
+	"/applications/{application%2Did}":                                              {"$expand"},
+	"/applications(appId='{appId}')":                                                {"$expand"},
+	"/applications/{application%2Did}/extensionProperties":                          {"$count", "$expand", "$filter", "$orderby", "$search", "$select", "$skip", "$top"},
 	"/applications/{application%2Did}/extensionProperties/{extensionProperty%2Did}": {"$expand", "$select"},
-	"/auditLogs/directoryAudits":                                             {"$orderby"},
-	"/roleManagement/directory/roleDefinitions":                              {"$filter", "$select"},
-	"/roleManagement/directory/roleDefinitions/{unifiedRoleDefinition%2Did}": {"$select"},
-	"/roleManagement/directory/roleAssignments":                              {"$expand", "$select"},
-	"/roleManagement/directory/roleAssignments/{unifiedRoleAssignment%2Did}": {"$expand", "$select"},
+	"/auditLogs/directoryAudits":                                                    {"$orderby"},
+	"/roleManagement/directory/roleDefinitions":                                     {"$filter", "$select"},
+	"/roleManagement/directory/roleDefinitions/{unifiedRoleDefinition%2Did}":        {"$select"},
+	"/roleManagement/directory/roleAssignments":                                     {"$expand", "$select"},
+	"/roleManagement/directory/roleAssignments/{unifiedRoleAssignment%2Did}":        {"$expand", "$select"},
 }
 
 // sdkTemplate is one URL template of one request builder.
@@ -286,6 +292,8 @@ func TestSDKURLTemplates(t *testing.T) {
 			return "displayName"
 		case "$filter":
 			switch {
+			case strings.Contains(path, "delta()"):
+				return "id eq '" + ids["{user%2Did}"] + "'" // the one form delta takes
 			case strings.Contains(path, "directoryAudits"):
 				return "category eq 'UserManagement'"
 			case strings.Contains(path, "roleAssignments"):
