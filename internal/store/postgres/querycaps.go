@@ -11,15 +11,17 @@ const (
 	identityFieldOps = allowEq | allowStartsWith
 )
 
-// QueryCapabilities describes the query allow-list (queryProperties, plus
-// deletedDateTime in the deleted-items listing) as directory facts, for
-// $metadata's Capabilities annotations. It reads the same table and
-// operator sets the SQL compiler consults, so the published facts follow
-// the engine.
+// QueryCapabilities describes the query allow-list (the queryable rows of
+// userProperties, plus deletedDateTime in the deleted-items listing) as
+// directory facts, for $metadata's Capabilities annotations. It reads the
+// same table, predicate and operator sets the SQL compiler consults, so
+// the published facts follow the engine.
 func QueryCapabilities() directory.QueryCapabilities {
-	live := make([]directory.QueryCapability, 0, len(queryProperties))
-	for i := range queryProperties {
-		live = append(live, queryProperties[i].capability())
+	var live []directory.QueryCapability
+	for i := range userProperties {
+		if p := &userProperties[i]; p.queryable() {
+			live = append(live, p.capability())
+		}
 	}
 	return directory.QueryCapabilities{
 		Users:        live,
@@ -27,7 +29,7 @@ func QueryCapabilities() directory.QueryCapabilities {
 	}
 }
 
-func (p *queryProperty) capability() directory.QueryCapability {
+func (p *userProperty) capability() directory.QueryCapability {
 	c := directory.QueryCapability{Property: p.Name, Sortable: p.Sortable, Searchable: p.Search != searchNone}
 	ops := p.Ops
 	switch p.Kind {
