@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,30 +8,12 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/logtest"
 	"github.com/graphdir/graphdir/internal/store/postgres/pgtest"
 )
-
-// lockedBuffer is an io.Writer the server's logger and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // newLoggedStack is newStack with the server's slog output (JSON lines)
 // kept in log.
@@ -97,7 +78,7 @@ var hostileValues = map[string]string{
 // body values, records each attempt as exactly one audit event, and no
 // attempt logs an ERROR (issue 11: "audit events are never lost").
 func TestAuditHostileInputEveryWriteLeavesOneEvent(t *testing.T) {
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	s := newLoggedStack(t, &logs)
 	admin := s.appToken("User.ReadWrite.All", "Directory.ReadWrite.All", "User.ManageIdentities.All",
 		"User-PasswordProfile.ReadWrite.All", "User.DeleteRestore.All", directory.PermApplicationReadWriteAll,

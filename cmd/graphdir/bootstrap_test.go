@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"regexp"
 	"strings"
@@ -9,27 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graphdir/graphdir/internal/logtest"
 	"github.com/graphdir/graphdir/internal/store/postgres/pgtest"
 )
-
-// syncBuffer is an io.Writer safe for the server's goroutines and
-// concurrent handlers; the tests read what was written as a string.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var bootstrapLine = regexp.MustCompile(`client id:\s+(\S+)\n\s+client secret:\s+(\S+)\n`)
 
@@ -39,7 +20,7 @@ func serveUntilReady(t *testing.T, env map[string]string) (stdout, stderr string
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errs syncBuffer
+	var out, errs logtest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, &errs)

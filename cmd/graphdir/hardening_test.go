@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graphdir/graphdir/internal/logtest"
 	"github.com/graphdir/graphdir/internal/store/postgres/pgtest"
 )
 
@@ -139,7 +140,7 @@ func (s *stack) tErrorCode(r *response) string { return r.ErrorCode(s.t) }
 // token and passwords (create with passwordProfile, a bad token, a password
 // change) and scans every log line for them.
 func TestLogsNeverContainTokensOrPasswords(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	s, _ := newServingStack(t, nil, logs)
 	admin := s.appToken("User.ReadWrite.All")
 	const password = "Str0ng!Passw0rd"

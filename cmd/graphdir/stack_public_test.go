@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/graphdir/graphdir/internal/logtest"
 	"github.com/graphdir/graphdir/internal/store/postgres/pgtest"
 )
 
@@ -16,7 +17,7 @@ import (
 // a client can reach (OpenID discovery clients follow token_endpoint and
 // check issuer exactly). The server starts first, serving a handler that is
 // filled in once the stack is built. It also returns the JSON log.
-func newPublicStack(t *testing.T) (*stack, *syncBuffer) {
+func newPublicStack(t *testing.T) (*stack, *logtest.Buffer) {
 	t.Helper()
 	var h atomic.Value // http.Handler
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +38,7 @@ func newPublicStack(t *testing.T) (*stack, *syncBuffer) {
 	}
 	cfg, getenv, db := openTestDatabase(t, env)
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	handler, iss, err := buildHandler(ctx, cfg, getenv, db, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

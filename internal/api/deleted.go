@@ -31,6 +31,21 @@ func (s *server) deletedItemsRequest(c *gin.Context) (DeletedItems, *queryOption
 	return s.dir, q, true
 }
 
+// deletedItemRequest starts the handlers of one deleted item: the query
+// options are checked as deletedItemsRequest does, then the {id} key is read.
+func (s *server) deletedItemRequest(c *gin.Context) (DeletedItems, *queryOptions, string, bool) {
+	d, q, ok := s.deletedItemsRequest(c)
+	if !ok {
+		return nil, nil, "", false
+	}
+	id, err := keyParam(c, "id")
+	if err != nil {
+		s.writeError(c, err)
+		return nil, nil, "", false
+	}
+	return d, q, id, true
+}
+
 // deletedShape keeps $skiptoken values of the deleted-items listing apart
 // from those of /users with the same options.
 func deletedShape(q *queryOptions) [sha256.Size]byte {
@@ -93,13 +108,8 @@ func (s *server) handleCountDeletedUsers(c *gin.Context) {
 
 // handleGetDeletedUser serves GET /v1.0/directory/deletedItems/{id}.
 func (s *server) handleGetDeletedUser(c *gin.Context) {
-	d, q, ok := s.deletedItemsRequest(c)
+	d, q, id, ok := s.deletedItemRequest(c)
 	if !ok {
-		return
-	}
-	id, err := keyParam(c, "id")
-	if err != nil {
-		s.writeError(c, err)
 		return
 	}
 	u, err := d.GetDeletedUser(c.Request.Context(), id)
@@ -114,13 +124,8 @@ func (s *server) handleGetDeletedUser(c *gin.Context) {
 // 200 with the restored user as a directoryObject. Graph's beta body
 // options are not supported; an empty body (or {}) is.
 func (s *server) handleRestoreUser(c *gin.Context) {
-	d, _, ok := s.deletedItemsRequest(c)
+	d, _, id, ok := s.deletedItemRequest(c)
 	if !ok {
-		return
-	}
-	id, err := keyParam(c, "id")
-	if err != nil {
-		s.writeError(c, err)
 		return
 	}
 	u, err := d.RestoreUser(c.Request.Context(), id)
@@ -134,13 +139,8 @@ func (s *server) handleRestoreUser(c *gin.Context) {
 // handlePurgeUser serves DELETE /v1.0/directory/deletedItems/{id}: 204,
 // permanent.
 func (s *server) handlePurgeUser(c *gin.Context) {
-	d, _, ok := s.deletedItemsRequest(c)
+	d, _, id, ok := s.deletedItemRequest(c)
 	if !ok {
-		return
-	}
-	id, err := keyParam(c, "id")
-	if err != nil {
-		s.writeError(c, err)
 		return
 	}
 	if err := d.PurgeUser(c.Request.Context(), id); err != nil {

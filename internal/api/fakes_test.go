@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/logtest"
 )
 
 const (
@@ -186,29 +187,12 @@ func (fakeIssuer) Discovery(_ context.Context, tenant string) ([]byte, error) {
 type testAPI struct {
 	h     http.Handler
 	users *fakeUsers
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *logtest.Buffer
 }
 
 func newTestAPI(t *testing.T, mod ...func(*Options)) *testAPI {
 	t.Helper()
-	a := &testAPI{users: &fakeUsers{user: sampleUser()}, logs: &syncBuffer{}}
+	a := &testAPI{users: &fakeUsers{user: sampleUser()}, logs: &logtest.Buffer{}}
 	opts := Options{
 		Directory:    a.users,
 		Applications: fakeApplications{},

@@ -48,6 +48,7 @@ var ours = map[string][]string{
 	"internal/bench":      {},
 	"internal/config":     {},
 	"internal/jsonstrict": {},
+	"internal/logtest":    {},
 	"internal/localpg":    {},
 	"internal/metrics":    {},
 	"internal/password":   {},
@@ -73,6 +74,7 @@ var restricted = []struct {
 	{"github.com/pressly/goose", []string{"internal/store/postgres"}, "the store applies the migrations"},
 	{"database/sql", []string{"internal/store/postgres", "internal/store/postgres/pgtest", "internal/localpg", "internal/metrics", "internal/bench/benchdb"},
 		"SQL stays in the store (metrics reads sql.DBStats only; benchdb is the bench's database side)"},
+	{module + "/internal/logtest", []string{}, "logtest is for tests only; serving code must not import it"},
 	{"net/http", []string{"cmd/graphdir", "internal/api", "internal/auth", "internal/metrics"},
 		"HTTP stays at the edge (auth fetches JWKS, metrics serves /metrics)"},
 }

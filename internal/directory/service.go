@@ -196,14 +196,7 @@ func (s *Service) CreateUser(ctx context.Context, values map[string]any) (_ *Use
 	if _, err := s.accessFor(ctx, p, OpCreateUser); err != nil {
 		return nil, err
 	}
-	values, exts, err := s.splitExtensions(ctx, p.TenantID, values)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkWritable(values); err != nil {
-		return nil, err
-	}
-	t, err := s.tenant(ctx, p.TenantID)
+	values, exts, t, err := s.writeInput(ctx, p.TenantID, values)
 	if err != nil {
 		return nil, err
 	}
@@ -362,17 +355,28 @@ func (s *Service) updateSelf(ctx context.Context, p *Principal, me *User, values
 	return s.update(ctx, p, UserKey{ID: me.ID}, values, nil, ev)
 }
 
+// writeInput is what a create and an update check first: the extension
+// values split from the declared properties, no read-only property among
+// them, and the caller's tenant (for its domains).
+func (s *Service) writeInput(ctx context.Context, tenantID string, values map[string]any) (map[string]any, []ExtensionValue, *Tenant, error) {
+	values, exts, err := s.splitExtensions(ctx, tenantID, values)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkWritable(values); err != nil {
+		return nil, nil, nil, err
+	}
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return values, exts, t, nil
+}
+
 // update writes a PATCH the caller may make to the user k addresses; guard
 // (nil for none) is checked by the store in the same statement.
 func (s *Service) update(ctx context.Context, p *Principal, k UserKey, values map[string]any, guard *TargetGuard, ev *AuditEvent) (*User, error) {
-	values, exts, err := s.splitExtensions(ctx, p.TenantID, values)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkWritable(values); err != nil {
-		return nil, err
-	}
-	t, err := s.tenant(ctx, p.TenantID)
+	values, exts, t, err := s.writeInput(ctx, p.TenantID, values)
 	if err != nil {
 		return nil, err
 	}

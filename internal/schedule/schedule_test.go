@@ -1,36 +1,17 @@
 package schedule_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/graphdir/graphdir/internal/logtest"
 	"github.com/graphdir/graphdir/internal/schedule"
 )
-
-// syncBuffer is a log destination safe for the jobs' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRun runs a job that succeeds, one that fails its first two runs, one
 // that never runs (no interval) and one that returns the cancellation:
@@ -38,7 +19,7 @@ func (s *syncBuffer) String() string {
 // with the job's name, and Run returns when its context ends.
 func TestRun(t *testing.T) {
 	var ok, flaky, never, cancelled atomic.Int64
-	var logs syncBuffer
+	var logs logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
