@@ -334,16 +334,10 @@ func (s *server) handleRemovePassword(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	var keyID string
-	for _, m := range members {
-		if m.Key != "keyId" {
-			s.writeError(c, unknownProperty(m.Key, "removePassword"))
-			return
-		}
-		if err := json.Unmarshal(m.Value, &keyID); err != nil || jsonstrict.IsNull(m.Value) {
-			s.writeError(c, invalidProperty("keyId"))
-			return
-		}
+	keyID, err := decodeMembers(members, &removePasswordTable)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	if keyID == "" {
 		s.writeError(c, (&directory.Error{Kind: directory.KindInvalid, Message: "Property 'keyId' is required."}).WithTarget("keyId"))
@@ -355,16 +349,6 @@ func (s *server) handleRemovePassword(c *gin.Context) {
 	}
 	noContent(c)
 }
-
-// applicationReadOnly are server-set properties; writing them is 400
-// read-only. applicationUnsupported are Graph properties graphdir does not
-// model; writing them is refused so that nothing is silently dropped.
-var (
-	applicationReadOnly    = []string{"id", "appId", "createdDateTime", "deletedDateTime", "publisherDomain"}
-	applicationUnsupported = []string{"passwordCredentials", "keyCredentials", "requiredResourceAccess", "signInAudience",
-		"appRoles", "api", "web", "spa", "publicClient", "identifierUris", "tags", "description", "notes",
-		"owners", "federatedIdentityCredentials", "optionalClaims", "info", "groupMembershipClaims"}
-)
 
 // strictBody reads the members of an applications request's JSON object
 // body; the routes take no query options.
@@ -379,54 +363,42 @@ func (s *server) strictBody(c *gin.Context) ([]jsonstrict.Member, error) {
 	return strictMembers(data)
 }
 
-func unknownProperty(key, resource string) error {
-	return (&directory.Error{Kind: directory.KindInvalid,
-		Message: "Property '" + textlimit.Clip(key, maxEchoed) + "' does not exist as a declared property or extension property of '" + resource + "'."}).WithTarget(textlimit.Clip(key, maxEchoed))
-}
-
-func invalidProperty(key string) error {
-	return (&directory.Error{Kind: directory.KindInvalid,
-		Message: "Invalid value specified for property '" + key + "'."}).WithTarget(key)
+// applicationTable is the property table of an application body (create
+// and update). Server-set properties are read-only; the Graph properties
+// graphdir does not model are refused, so that nothing is silently dropped.
+var applicationTable = bodyTable[directory.ApplicationInput]{
+	resource: "microsoft.graph.application", odataType: odataTypeApplication, noun: "an application",
+	fields: slices.Concat([]bodyField[directory.ApplicationInput]{
+		{name: "displayName", decode: func(raw json.RawMessage, in *directory.ApplicationInput) error {
+			return json.Unmarshal(raw, &in.DisplayName)
+		}},
+		{name: permissionsProperty, decode: func(raw json.RawMessage, in *directory.ApplicationInput) error {
+			if err := json.Unmarshal(raw, &in.Permissions); err != nil {
+				return err
+			}
+			if len(*in.Permissions) > 100 {
+				return errInvalidValue
+			}
+			return nil
+		}},
+		{name: "passwordCredentials", refuse: "Property 'passwordCredentials' cannot be set directly; use addPassword."},
+	},
+		readOnlyFields[directory.ApplicationInput]("id", "appId", "createdDateTime", "deletedDateTime", "publisherDomain"),
+		unsupportedFields[directory.ApplicationInput]("keyCredentials", "requiredResourceAccess", "signInAudience",
+			"appRoles", "api", "web", "spa", "publicClient", "identifierUris", "tags", "description", "notes",
+			"owners", "federatedIdentityCredentials", "optionalClaims", "info", "groupMembershipClaims"),
+	),
 }
 
 // applicationBody decodes a create (create true) or update body strictly.
 func (s *server) applicationBody(c *gin.Context, create bool) (directory.ApplicationInput, error) {
-	var in directory.ApplicationInput
 	members, err := s.strictBody(c)
 	if err != nil {
-		return in, err
+		return directory.ApplicationInput{}, err
 	}
-	for _, m := range members {
-		switch {
-		case m.Key == "@odata.type":
-			if !bytes.Equal(bytes.TrimSpace(m.Value), []byte(`"`+odataTypeApplication+`"`)) {
-				return in, (&directory.Error{Kind: directory.KindInvalid,
-					Message: "The '@odata.type' of an application must be '" + odataTypeApplication + "'."}).WithTarget("@odata.type")
-			}
-		case m.Key == "displayName":
-			var v string
-			if jsonstrict.IsNull(m.Value) || json.Unmarshal(m.Value, &v) != nil {
-				return in, invalidProperty("displayName")
-			}
-			in.DisplayName = &v
-		case m.Key == permissionsProperty:
-			var v []string
-			if jsonstrict.IsNull(m.Value) || json.Unmarshal(m.Value, &v) != nil || len(v) > 100 {
-				return in, invalidProperty(permissionsProperty)
-			}
-			in.Permissions = &v
-		case slices.Contains(applicationReadOnly, m.Key):
-			return in, (&directory.Error{Kind: directory.KindReadOnly,
-				Message: "Property '" + m.Key + "' is read-only and cannot be set."}).WithTarget(m.Key)
-		case slices.Contains(applicationUnsupported, m.Key):
-			msg := "Property '" + m.Key + "' is not supported by graphdir."
-			if m.Key == "passwordCredentials" {
-				msg = "Property 'passwordCredentials' cannot be set directly; use addPassword."
-			}
-			return in, (&directory.Error{Kind: directory.KindInvalid, Message: msg}).WithTarget(m.Key)
-		default:
-			return in, unknownProperty(m.Key, "microsoft.graph.application")
-		}
+	in, err := decodeMembers(members, &applicationTable)
+	if err != nil {
+		return in, err
 	}
 	if !create && in.DisplayName == nil && in.Permissions == nil {
 		return in, directory.Errorf(directory.KindInvalid, "The request body names no property to update.")
@@ -434,64 +406,72 @@ func (s *server) applicationBody(c *gin.Context, create bool) (directory.Applica
 	return in, nil
 }
 
-// addPasswordBody decodes {"passwordCredential": {displayName, startDateTime,
-// endDateTime}}; server-generated members (keyId, secretText, hint,
-// customKeyIdentifier) are refused as read-only.
+// addPasswordTable is the property table of an addPassword body,
+// {"passwordCredential": {...}}; a missing or null passwordCredential is
+// an empty one.
+var addPasswordTable = bodyTable[directory.PasswordCredentialInput]{
+	resource: "addPassword",
+	fields: []bodyField[directory.PasswordCredentialInput]{
+		{name: "passwordCredential", nullable: true, decode: func(raw json.RawMessage, in *directory.PasswordCredentialInput) (err error) {
+			*in, err = decodeObject(raw, &passwordCredentialTable)
+			return err
+		}},
+	},
+}
+
+// passwordCredentialTable is the property table of addPassword's
+// passwordCredential: the caller names it and bounds its validity; the
+// server generates the rest, which is refused as read-only. Null members
+// are left to the server's defaults.
+var passwordCredentialTable = bodyTable[directory.PasswordCredentialInput]{
+	resource: "microsoft.graph.passwordCredential",
+	fields: []bodyField[directory.PasswordCredentialInput]{
+		{name: "displayName", nullable: true, decode: func(raw json.RawMessage, in *directory.PasswordCredentialInput) error {
+			return json.Unmarshal(raw, &in.DisplayName)
+		}},
+		{name: "startDateTime", nullable: true, decode: func(raw json.RawMessage, in *directory.PasswordCredentialInput) (err error) {
+			in.StartDateTime, err = decodeDateTime("startDateTime", raw)
+			return err
+		}},
+		{name: "endDateTime", nullable: true, decode: func(raw json.RawMessage, in *directory.PasswordCredentialInput) (err error) {
+			in.EndDateTime, err = decodeDateTime("endDateTime", raw)
+			return err
+		}},
+		{name: "keyId", readOnly: true, refuse: "Property 'keyId' is generated by the server and cannot be set."},
+		{name: "secretText", readOnly: true, refuse: "Property 'secretText' is generated by the server and cannot be set."},
+		{name: "hint", readOnly: true, refuse: "Property 'hint' is generated by the server and cannot be set."},
+		{name: "customKeyIdentifier", readOnly: true, refuse: "Property 'customKeyIdentifier' is generated by the server and cannot be set."},
+	},
+}
+
+// decodeDateTime decodes a JSON string holding an RFC 3339 date and time.
+func decodeDateTime(key string, raw json.RawMessage) (*time.Time, error) {
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, (&directory.Error{Kind: directory.KindInvalid,
+			Message: "Property '" + key + "' must be an ISO 8601 date and time with a time zone, e.g. 2027-01-01T00:00:00Z."}).WithTarget(key)
+	}
+	return &t, nil
+}
+
+// addPasswordBody decodes an addPassword body strictly (addPasswordTable).
 func (s *server) addPasswordBody(c *gin.Context) (directory.PasswordCredentialInput, error) {
-	var in directory.PasswordCredentialInput
 	members, err := s.strictBody(c)
 	if err != nil {
-		return in, err
+		return directory.PasswordCredentialInput{}, err
 	}
-	var inner []byte
-	for _, m := range members {
-		if m.Key != "passwordCredential" {
-			return in, unknownProperty(m.Key, "addPassword")
-		}
-		inner = m.Value
-	}
-	if inner == nil || jsonstrict.IsNull(inner) {
-		return in, nil
-	}
-	fields, err := strictMembers(inner)
-	if err != nil {
-		return in, err
-	}
-	for _, m := range fields {
-		switch m.Key {
-		case "displayName":
-			if jsonstrict.IsNull(m.Value) {
-				continue
-			}
-			var v string
-			if json.Unmarshal(m.Value, &v) != nil {
-				return in, invalidProperty("displayName")
-			}
-			in.DisplayName = &v
-		case "startDateTime", "endDateTime":
-			if jsonstrict.IsNull(m.Value) {
-				continue
-			}
-			var v string
-			if json.Unmarshal(m.Value, &v) != nil {
-				return in, invalidProperty(m.Key)
-			}
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return in, (&directory.Error{Kind: directory.KindInvalid,
-					Message: "Property '" + m.Key + "' must be an ISO 8601 date and time with a time zone, e.g. 2027-01-01T00:00:00Z."}).WithTarget(m.Key)
-			}
-			if m.Key == "startDateTime" {
-				in.StartDateTime = &t
-			} else {
-				in.EndDateTime = &t
-			}
-		case "keyId", "secretText", "hint", "customKeyIdentifier":
-			return in, (&directory.Error{Kind: directory.KindReadOnly,
-				Message: "Property '" + m.Key + "' is generated by the server and cannot be set."}).WithTarget(m.Key)
-		default:
-			return in, unknownProperty(m.Key, "microsoft.graph.passwordCredential")
-		}
-	}
-	return in, nil
+	return decodeMembers(members, &addPasswordTable)
+}
+
+// removePasswordTable is the property table of a removePassword body,
+// {"keyId"}.
+var removePasswordTable = bodyTable[string]{
+	resource: "removePassword",
+	fields: []bodyField[string]{
+		{name: "keyId", decode: func(raw json.RawMessage, keyID *string) error { return json.Unmarshal(raw, keyID) }},
+	},
 }

@@ -1,12 +1,13 @@
 package api
 
 import (
-	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -96,7 +97,9 @@ func strictMembers(data []byte) ([]jsonstrict.Member, error) {
 // decodeUserBody splits a user body strictly and decodes each property:
 // keys spelled exactly, once, known and writable, values of the right type.
 // It returns the values keyed by property name, as directory.Service takes
-// them.
+// them. Its table is directory's user property table (LookupProperty), which
+// also types extension values and hints at case-variant keys; the bodies of
+// the other resources use bodyTable below.
 func decodeUserBody(data []byte) (map[string]any, error) {
 	members, err := strictMembers(data)
 	if err != nil {
@@ -107,9 +110,8 @@ func decodeUserBody(data []byte) (map[string]any, error) {
 		name := textlimit.Clip(m.Key, maxEchoed)
 		if strings.HasPrefix(m.Key, "@") {
 			if m.Key == "@odata.type" {
-				if !bytes.Equal(bytes.TrimSpace(m.Value), []byte(`"`+odataTypeUser+`"`)) {
-					return nil, (&directory.Error{Kind: directory.KindInvalid,
-						Message: "The '@odata.type' of a user must be '" + odataTypeUser + "'."}).WithTarget(name)
+				if !isODataType(m.Value, odataTypeUser) {
+					return nil, odataTypeError(odataTypeUser, "a user")
 				}
 				continue
 			}
@@ -131,8 +133,7 @@ func decodeUserBody(data []byte) (map[string]any, error) {
 				Message: "Property '" + name + "' does not exist as a declared property or extension property."}).WithTarget(name)
 		}
 		if prop.ReadOnly {
-			return nil, (&directory.Error{Kind: directory.KindReadOnly,
-				Message: "Property '" + m.Key + "' is read-only and cannot be set."}).WithTarget(name)
+			return nil, readOnlyProperty(m.Key)
 		}
 		v, err := prop.Decode(m.Value)
 		if err != nil {
@@ -141,4 +142,147 @@ func decodeUserBody(data []byte) (map[string]any, error) {
 		values[prop.Name] = v
 	}
 	return values, nil
+}
+
+// ----- property tables for the other bodies
+
+// bodyTable is the property table of one kind of JSON object body (an
+// application, an extension property definition, an addPassword request,
+// ...): decodeMembers reads a body into a T by it, so that a new property
+// is one row.
+type bodyTable[T any] struct {
+	// resource names the body's type in the refusal of an unknown key,
+	// e.g. "microsoft.graph.application".
+	resource string
+	// odataType is the one '@odata.type' the body may declare, and noun
+	// names the resource in its refusal ("an application"). With no
+	// odataType, '@odata.type' is an unknown key like any other.
+	odataType, noun string
+	fields          []bodyField[T]
+}
+
+// bodyField is one row of a bodyTable: a key, spelled exactly, and what a
+// body may do with it. A row either decodes its value (decode) or refuses
+// the key whatever its value: readOnly for server-set properties (400
+// read-only), refuse for properties graphdir does not let a body set (400
+// invalid, so that nothing is silently dropped).
+type bodyField[T any] struct {
+	name string
+	// decode stores a value into *into. It never sees null: a null value
+	// is skipped when nullable and refused as an invalid value otherwise.
+	// An error that is not a *directory.Error (a failed json.Unmarshal,
+	// say) is reported as an invalid value of the property, so a row can
+	// return json.Unmarshal's error as is; a nested object's row calls
+	// decodeObject with its own table and returns its error unchanged.
+	decode   func(raw json.RawMessage, into *T) error
+	nullable bool
+	readOnly bool
+	// refuse is the message refusing the key: for a readOnly row it
+	// replaces the default "is read-only" message.
+	refuse string
+}
+
+// errInvalidValue is what a decode func returns for a value of the right
+// JSON type that is still out of range; decodeMembers reports it as an
+// invalid value of the row's property.
+var errInvalidValue = errors.New("invalid value")
+
+// readOnlyFields are rows refusing server-set keys as read-only.
+func readOnlyFields[T any](names ...string) []bodyField[T] {
+	rows := make([]bodyField[T], len(names))
+	for i, n := range names {
+		rows[i] = bodyField[T]{name: n, readOnly: true}
+	}
+	return rows
+}
+
+// unsupportedFields are rows refusing Graph properties graphdir does not
+// model.
+func unsupportedFields[T any](names ...string) []bodyField[T] {
+	rows := make([]bodyField[T], len(names))
+	for i, n := range names {
+		rows[i] = bodyField[T]{name: n, refuse: "Property '" + n + "' is not supported by graphdir."}
+	}
+	return rows
+}
+
+// decodeObject splits data, which must be one JSON object, strictly and
+// decodes it by t.
+func decodeObject[T any](data []byte, t *bodyTable[T]) (T, error) {
+	members, err := strictMembers(data)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decodeMembers(members, t)
+}
+
+// decodeMembers decodes the members of a JSON object body by t, in body
+// order, stopping at the first refused member: an unknown key (names are
+// case-sensitive, as Graph's are), a read-only or refused key, a null
+// where null is not allowed, a value the row cannot decode, or a wrong
+// '@odata.type'. Duplicate keys never get here (jsonstrict refuses them).
+func decodeMembers[T any](members []jsonstrict.Member, t *bodyTable[T]) (T, error) {
+	var v T
+	for _, m := range members {
+		if m.Key == "@odata.type" && t.odataType != "" {
+			if !isODataType(m.Value, t.odataType) {
+				return v, odataTypeError(t.odataType, t.noun)
+			}
+			continue
+		}
+		i := slices.IndexFunc(t.fields, func(f bodyField[T]) bool { return f.name == m.Key })
+		if i < 0 {
+			return v, unknownProperty(m.Key, t.resource)
+		}
+		f := &t.fields[i]
+		switch {
+		case f.readOnly && f.refuse != "":
+			return v, (&directory.Error{Kind: directory.KindReadOnly, Message: f.refuse}).WithTarget(f.name)
+		case f.readOnly:
+			return v, readOnlyProperty(f.name)
+		case f.refuse != "":
+			return v, (&directory.Error{Kind: directory.KindInvalid, Message: f.refuse}).WithTarget(f.name)
+		case jsonstrict.IsNull(m.Value) && f.nullable:
+			continue
+		case jsonstrict.IsNull(m.Value):
+			return v, invalidProperty(f.name)
+		}
+		if err := f.decode(m.Value, &v); err != nil {
+			var de *directory.Error
+			if errors.As(err, &de) {
+				return v, err
+			}
+			return v, invalidProperty(f.name)
+		}
+	}
+	return v, nil
+}
+
+// isODataType reports whether raw is the JSON string want.
+func isODataType(raw json.RawMessage, want string) bool {
+	var got string
+	return json.Unmarshal(raw, &got) == nil && got == want
+}
+
+func odataTypeError(want, noun string) error {
+	return (&directory.Error{Kind: directory.KindInvalid,
+		Message: "The '@odata.type' of " + noun + " must be '" + want + "'."}).WithTarget("@odata.type")
+}
+
+func readOnlyProperty(key string) error {
+	return (&directory.Error{Kind: directory.KindReadOnly,
+		Message: "Property '" + key + "' is read-only and cannot be set."}).WithTarget(textlimit.Clip(key, maxEchoed))
+}
+
+// unknownProperty refuses a key no row of resource's table names.
+func unknownProperty(key, resource string) error {
+	return (&directory.Error{Kind: directory.KindInvalid,
+		Message: "Property '" + textlimit.Clip(key, maxEchoed) + "' does not exist as a declared property or extension property of '" + resource + "'."}).WithTarget(textlimit.Clip(key, maxEchoed))
+}
+
+// invalidProperty refuses a value of the wrong type (or out of range).
+func invalidProperty(key string) error {
+	return (&directory.Error{Kind: directory.KindInvalid,
+		Message: "Invalid value specified for property '" + key + "'."}).WithTarget(key)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/directory"
-	"github.com/graphdir/graphdir/internal/jsonstrict"
 	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
@@ -189,52 +188,41 @@ func (s *server) handleDeleteExtensionProperty(c *gin.Context) {
 	noContent(c)
 }
 
+// extensionPropertyTable is the property table of an extension property
+// definition body.
+var extensionPropertyTable = bodyTable[directory.ExtensionPropertyInput]{
+	resource: "microsoft.graph.extensionProperty", odataType: "#microsoft.graph.extensionProperty", noun: "an extension property",
+	fields: slices.Concat([]bodyField[directory.ExtensionPropertyInput]{
+		{name: "name", decode: func(raw json.RawMessage, in *directory.ExtensionPropertyInput) error {
+			return json.Unmarshal(raw, &in.Name)
+		}},
+		{name: "dataType", decode: func(raw json.RawMessage, in *directory.ExtensionPropertyInput) error {
+			return json.Unmarshal(raw, &in.DataType)
+		}},
+		{name: "targetObjects", decode: func(raw json.RawMessage, in *directory.ExtensionPropertyInput) error {
+			if err := json.Unmarshal(raw, &in.TargetObjects); err != nil {
+				return err
+			}
+			if len(in.TargetObjects) > 16 {
+				return errInvalidValue
+			}
+			return nil
+		}},
+		{name: "isMultiValued", nullable: true, decode: func(raw json.RawMessage, in *directory.ExtensionPropertyInput) error {
+			return json.Unmarshal(raw, &in.IsMultiValued)
+		}},
+	},
+		readOnlyFields[directory.ExtensionPropertyInput]("id", "appDisplayName", "deletedDateTime", "isSyncedFromOnPremises"),
+	),
+}
+
 // extensionPropertyBody decodes {"name", "dataType", "targetObjects",
-// "isMultiValued"} strictly. extensionDefinitions has refused query
-// options already.
+// "isMultiValued"} strictly (extensionPropertyTable).
+// extensionDefinitions has refused query options already.
 func (s *server) extensionPropertyBody(c *gin.Context) (directory.ExtensionPropertyInput, error) {
-	var in directory.ExtensionPropertyInput
 	data, err := s.readBody(c)
 	if err != nil {
-		return in, err
+		return directory.ExtensionPropertyInput{}, err
 	}
-	members, err := strictMembers(data)
-	if err != nil {
-		return in, err
-	}
-	for _, m := range members {
-		null := jsonstrict.IsNull(m.Value)
-		switch m.Key {
-		case "@odata.type":
-			var v string
-			if json.Unmarshal(m.Value, &v) != nil || v != "#microsoft.graph.extensionProperty" {
-				return in, (&directory.Error{Kind: directory.KindInvalid,
-					Message: "The '@odata.type' of an extension property must be '#microsoft.graph.extensionProperty'."}).WithTarget("@odata.type")
-			}
-		case "name", "dataType":
-			var v string
-			if null || json.Unmarshal(m.Value, &v) != nil {
-				return in, invalidProperty(m.Key)
-			}
-			if m.Key == "name" {
-				in.Name = &v
-			} else {
-				in.DataType = &v
-			}
-		case "targetObjects":
-			if null || json.Unmarshal(m.Value, &in.TargetObjects) != nil || len(in.TargetObjects) > 16 {
-				return in, invalidProperty(m.Key)
-			}
-		case "isMultiValued":
-			if !null && json.Unmarshal(m.Value, &in.IsMultiValued) != nil {
-				return in, invalidProperty(m.Key)
-			}
-		case "id", "appDisplayName", "deletedDateTime", "isSyncedFromOnPremises":
-			return in, (&directory.Error{Kind: directory.KindReadOnly,
-				Message: "Property '" + m.Key + "' is read-only and cannot be set."}).WithTarget(m.Key)
-		default:
-			return in, unknownProperty(m.Key, "microsoft.graph.extensionProperty")
-		}
-	}
-	return in, nil
+	return decodeObject(data, &extensionPropertyTable)
 }
