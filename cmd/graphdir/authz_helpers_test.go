@@ -88,7 +88,7 @@ func (s *stack) assignRole(tenant, userID, role string) string {
 		s.t.Fatalf("unknown role %q", role)
 	}
 	a := &directory.RoleAssignment{TenantID: tenant, PrincipalID: userID, RoleDefinitionID: def.ID}
-	if err := s.db.store.CreateRoleAssignment(context.Background(), a); err != nil {
+	if err := s.db.store.CreateRoleAssignment(context.Background(), a, nil); err != nil {
 		s.t.Fatalf("assign %s: %v", role, err)
 	}
 	return a.ID

@@ -161,15 +161,17 @@ type ApplicationStore interface {
 	// UpdateApplication applies patch. KindNotFound.
 	UpdateApplication(ctx context.Context, tenantID, id string, patch ApplicationPatch) error
 	// DeleteApplication removes an application with its secrets and
-	// permissions. KindNotFound.
-	DeleteApplication(ctx context.Context, tenantID, id string) error
+	// permissions. KindNotFound. audit (nil: none) is stored in the same
+	// transaction.
+	DeleteApplication(ctx context.Context, tenantID, id string, audit *AuditEvent) error
 	// AddPasswordCredential stores c for the application unless it already
 	// has max credentials (KindInvalid). KindNotFound.
 	// audit (nil: none) is stored in the same transaction.
 	AddPasswordCredential(ctx context.Context, tenantID, id string, c PasswordCredential, max int, audit *AuditEvent) error
 	// RemovePasswordCredential deletes one credential. KindNotFound when
-	// the application or the key does not exist.
-	RemovePasswordCredential(ctx context.Context, tenantID, id, keyID string) error
+	// the application or the key does not exist. audit (nil: none) is
+	// stored in the same transaction.
+	RemovePasswordCredential(ctx context.Context, tenantID, id, keyID string, audit *AuditEvent) error
 
 	// Extension property definitions belong to applications.
 	ExtensionStore
@@ -576,7 +578,7 @@ func (s *Applications) DeleteApplication(ctx context.Context, key string) (err e
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteApplication(ctx, p.TenantID, a.ID)
+	return s.store.DeleteApplication(ctx, p.TenantID, a.ID, ev)
 }
 
 // AddPassword creates a client secret (Graph's addPassword). The returned
@@ -643,14 +645,14 @@ func (s *Applications) RemovePassword(ctx context.Context, key, keyID string) (e
 	if err != nil {
 		return err
 	}
-	return s.removeSecret(ctx, a, keyID)
+	return s.removeSecret(ctx, a, keyID, ev)
 }
 
-func (s *Applications) removeSecret(ctx context.Context, a *Application, keyID string) error {
+func (s *Applications) removeSecret(ctx context.Context, a *Application, keyID string, ev *AuditEvent) error {
 	if !IsGUID(keyID) {
 		return Errorf(KindInvalid, "The keyId must be a GUID.").WithTarget("keyId")
 	}
-	err := s.store.RemovePasswordCredential(ctx, a.TenantID, a.ID, strings.ToLower(keyID))
+	err := s.store.RemovePasswordCredential(ctx, a.TenantID, a.ID, strings.ToLower(keyID), ev)
 	if KindOf(err) == KindNotFound {
 		return Errorf(KindNotFound, "No password credential with keyId '%s' exists on the application.", strings.ToLower(keyID))
 	}
@@ -830,7 +832,7 @@ func (s *Applications) OperatorRemoveSecret(ctx context.Context, tenantID, key, 
 	if err != nil {
 		return err
 	}
-	return s.removeSecret(ctx, a, keyID)
+	return s.removeSecret(ctx, a, keyID, nil)
 }
 
 // OperatorSetPermissions replaces an application's granted permissions.
@@ -852,5 +854,5 @@ func (s *Applications) OperatorDeleteApplication(ctx context.Context, tenantID, 
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteApplication(ctx, tenantID, a.ID)
+	return s.store.DeleteApplication(ctx, tenantID, a.ID, nil)
 }

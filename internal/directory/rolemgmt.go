@@ -56,7 +56,7 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, principalID, roleDef
 	}
 	ev := s.ext.audit.BeginFor(ctx, p, ActivityAddRoleMember, AuditTarget{ID: roleDefinitionID, Type: "Role"})
 	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
-	return s.assignRole(ctx, p.TenantID, principalID, roleDefinitionID, directoryScopeID)
+	return s.assignRole(ctx, p.TenantID, principalID, roleDefinitionID, directoryScopeID, ev)
 }
 
 // AssignRole is CreateRoleAssignment for operators (the CLI): no caller,
@@ -64,10 +64,12 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, principalID, roleDef
 func (s *Service) AssignRole(ctx context.Context, tenantID, principalID, roleDefinitionID string) (ra *RoleAssignment, err error) {
 	ev := s.ext.audit.BeginOperator(ctx, tenantID, ActivityAddRoleMember, AuditTarget{ID: roleDefinitionID, Type: "Role"})
 	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
-	return s.assignRole(ctx, tenantID, principalID, roleDefinitionID, "/")
+	return s.assignRole(ctx, tenantID, principalID, roleDefinitionID, "/", ev)
 }
 
-func (s *Service) assignRole(ctx context.Context, tenantID, principalID, roleDefinitionID, scope string) (*RoleAssignment, error) {
+// assignRole checks and stores the assignment, with ev (nil: none) in the
+// same transaction.
+func (s *Service) assignRole(ctx context.Context, tenantID, principalID, roleDefinitionID, scope string, ev *AuditEvent) (*RoleAssignment, error) {
 	switch {
 	case principalID == "":
 		return nil, &Error{Kind: KindInvalid, Target: "principalId", Message: "Property 'principalId' is required."}
@@ -86,7 +88,7 @@ func (s *Service) assignRole(ctx context.Context, tenantID, principalID, roleDef
 		return nil, &Error{Kind: KindInvalid, Target: "principalId", Message: "Property 'principalId' must be the object id (a GUID) of a user."}
 	}
 	ra := &RoleAssignment{TenantID: tenantID, PrincipalID: normalizeGUID(principalID), RoleDefinitionID: role.ID, DirectoryScopeID: "/"}
-	if err := s.store.CreateRoleAssignment(ctx, ra); err != nil {
+	if err := s.store.CreateRoleAssignment(ctx, ra, ev); err != nil {
 		if KindOf(err) == KindNotFound {
 			return nil, &Error{Kind: KindInvalid, Target: "principalId",
 				Message: "The principal '" + ra.PrincipalID + "' is not a user of this directory."}
@@ -104,7 +106,7 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, id string) (err erro
 	}
 	ev := s.ext.audit.BeginFor(ctx, p, ActivityRemoveRoleMember, AuditTarget{ID: id, Type: "RoleAssignment"})
 	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
-	return s.store.DeleteRoleAssignment(ctx, p.TenantID, id)
+	return s.store.DeleteRoleAssignment(ctx, p.TenantID, id, ev)
 }
 
 // RemoveRole is DeleteRoleAssignment for operators (the CLI): no caller,
@@ -112,5 +114,5 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, id string) (err erro
 func (s *Service) RemoveRole(ctx context.Context, tenantID, id string) (err error) {
 	ev := s.ext.audit.BeginOperator(ctx, tenantID, ActivityRemoveRoleMember, AuditTarget{ID: id, Type: "RoleAssignment"})
 	defer func() { err = s.ext.audit.End(ctx, ev, err) }()
-	return s.store.DeleteRoleAssignment(ctx, tenantID, id)
+	return s.store.DeleteRoleAssignment(ctx, tenantID, id, ev)
 }

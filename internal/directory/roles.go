@@ -196,12 +196,14 @@ type RoleStore interface {
 	// an unknown user): one indexed query.
 	UserRoles(ctx context.Context, tenantID, userID string) ([]string, error)
 	// CreateRoleAssignment inserts a; KindConflict when the user already
-	// holds the role, KindNotFound when the user does not exist.
-	CreateRoleAssignment(ctx context.Context, a *RoleAssignment) error
+	// holds the role, KindNotFound when the user does not exist. audit
+	// (nil: none) is stored in the same transaction.
+	CreateRoleAssignment(ctx context.Context, a *RoleAssignment, audit *AuditEvent) error
 	// ListRoleAssignments returns the tenant's assignments f matches, oldest first.
 	ListRoleAssignments(ctx context.Context, tenantID string, f RoleAssignmentFilter) ([]*RoleAssignment, error)
 	// GetRoleAssignment returns one assignment. KindNotFound.
 	GetRoleAssignment(ctx context.Context, tenantID, id string) (*RoleAssignment, error)
-	// DeleteRoleAssignment removes one assignment. KindNotFound.
-	DeleteRoleAssignment(ctx context.Context, tenantID, id string) error
+	// DeleteRoleAssignment removes one assignment. KindNotFound. audit
+	// (nil: none) is stored in the same transaction.
+	DeleteRoleAssignment(ctx context.Context, tenantID, id string, audit *AuditEvent) error
 }

@@ -991,11 +991,11 @@ func TestServiceOperatorWritesAreAudited(t *testing.T) {
 	}
 }
 
-func (f *fakeStore) DeleteRoleAssignment(_ context.Context, _, id string) error {
+func (f *fakeStore) DeleteRoleAssignment(_ context.Context, _, id string, _ *directory.AuditEvent) error {
 	return directory.Errorf(directory.KindNotFound, "no assignment %s", id)
 }
 
-func (f *fakeStore) CreateRoleAssignment(_ context.Context, a *directory.RoleAssignment) error {
+func (f *fakeStore) CreateRoleAssignment(_ context.Context, a *directory.RoleAssignment, _ *directory.AuditEvent) error {
 	if f.users[a.PrincipalID] == nil {
 		return directory.ErrNotFoundUser(a.PrincipalID)
 	}

@@ -235,21 +235,14 @@ func (s *Store) UpdateApplication(ctx context.Context, tenantID, id string, patc
 	})
 }
 
-// DeleteApplication removes the application; its secrets and permissions
-// go with it (ON DELETE CASCADE). KindNotFound.
-func (s *Store) DeleteApplication(ctx context.Context, tenantID, id string) error {
+// DeleteApplication removes the application, with ev (nil: none); its
+// secrets and permissions go with it (ON DELETE CASCADE). KindNotFound.
+func (s *Store) DeleteApplication(ctx context.Context, tenantID, id string, ev *directory.AuditEvent) error {
 	const op = "postgres: delete application"
-	res, err := s.db.ExecContext(ctx, `DELETE FROM applications WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-	if err != nil {
-		return translate(err, op)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		if err != nil {
-			return translate(err, op)
-		}
-		return directory.Errorf(directory.KindNotFound, "Resource does not exist.")
-	}
-	return nil
+	return s.auditedWrite(ctx, op, ev, func(q sqlx.ExtContext) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM applications WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+		return deletedOne(res, err, op, directory.Errorf(directory.KindNotFound, "Resource does not exist."))
+	})
 }
 
 // AddPasswordCredential stores c unless the application already has max
@@ -273,22 +266,33 @@ func (s *Store) AddPasswordCredential(ctx context.Context, tenantID, id string, 
 	})
 }
 
-// RemovePasswordCredential deletes one credential. KindNotFound.
-func (s *Store) RemovePasswordCredential(ctx context.Context, tenantID, id, keyID string) error {
+// RemovePasswordCredential deletes one credential, with ev (nil: none).
+// KindNotFound.
+func (s *Store) RemovePasswordCredential(ctx context.Context, tenantID, id, keyID string, ev *directory.AuditEvent) error {
 	const op = "postgres: remove password credential"
 	if !directory.IsGUID(keyID) {
 		return directory.Errorf(directory.KindNotFound, "Resource does not exist.")
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM application_secrets
-		WHERE tenant_id = $1 AND application_id = $2 AND key_id = $3`, tenantID, id, keyID)
+	return s.auditedWrite(ctx, op, ev, func(q sqlx.ExtContext) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM application_secrets
+			WHERE tenant_id = $1 AND application_id = $2 AND key_id = $3`, tenantID, id, keyID)
+		return deletedOne(res, err, op, directory.Errorf(directory.KindNotFound, "Resource does not exist."))
+	})
+}
+
+// deletedOne is the outcome of a DELETE of one row by key: notFound when
+// it matched none, so that an audited transaction rolls back and stores no
+// success event.
+func deletedOne(res sql.Result, err error, op string, notFound error) error {
 	if err != nil {
 		return translate(err, op)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		if err != nil {
-			return translate(err, op)
-		}
-		return directory.Errorf(directory.KindNotFound, "Resource does not exist.")
+	n, err := res.RowsAffected()
+	if err != nil {
+		return translate(err, op)
+	}
+	if n == 0 {
+		return notFound
 	}
 	return nil
 }

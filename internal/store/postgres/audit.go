@@ -202,6 +202,17 @@ func auditValuesSQL(props []string, args *[]any) string {
 	return "json_build_object(" + strings.Join(parts, ", ") + ")"
 }
 
+// auditedWrite runs a write of one statement that ev (nil: none) audits:
+// on the pool when there is no event to store, so an unaudited write stays
+// one round trip; otherwise in an audited transaction, which stores ev with
+// the change or not at all (inAuditedTx).
+func (s *Store) auditedWrite(ctx context.Context, op string, ev *directory.AuditEvent, fn func(q sqlx.ExtContext) error) error {
+	if ev == nil || ev.Persisted() {
+		return fn(s.db)
+	}
+	return s.inAuditedTx(ctx, op, audited(ev), func(tx *sqlx.Tx) error { return fn(tx) })
+}
+
 const insertAuditSQL = `INSERT INTO audit_events (
 	tenant_id, id, activity_date_time, category, activity_display_name, operation_type,
 	logged_by_service, correlation_id, result, result_reason, initiated_by,

@@ -52,9 +52,10 @@ func (r *roleAssignmentRow) assignment() *directory.RoleAssignment {
 const roleAssignmentColumns = `tenant_id::text, id::text, principal_id::text, role_definition_id::text, directory_scope_id, created_at`
 
 // CreateRoleAssignment inserts a when its principal is a user of the tenant,
-// in one statement. KindNotFound when the user does not exist, KindConflict
-// when they already hold the role. An empty a.ID gets a random id.
-func (s *Store) CreateRoleAssignment(ctx context.Context, a *directory.RoleAssignment) error {
+// in one statement, with ev (nil: none). KindNotFound when the user does
+// not exist, KindConflict when they already hold the role. An empty a.ID
+// gets a random id.
+func (s *Store) CreateRoleAssignment(ctx context.Context, a *directory.RoleAssignment, ev *directory.AuditEvent) error {
 	const op = "postgres: create role assignment"
 	if !directory.IsGUID(a.TenantID) || !directory.IsGUID(a.PrincipalID) || !directory.IsGUID(a.RoleDefinitionID) {
 		return directory.ErrNotFoundUser(a.PrincipalID)
@@ -66,22 +67,26 @@ func (s *Store) CreateRoleAssignment(ctx context.Context, a *directory.RoleAssig
 		a.DirectoryScopeID = "/"
 	}
 	var r roleAssignmentRow
-	err := s.db.QueryRowxContext(ctx, `INSERT INTO role_assignments
-			(tenant_id, id, principal_id, role_definition_id, directory_scope_id)
-		SELECT u.tenant_id, $2, u.id, $4, $5 FROM users u WHERE u.tenant_id = $1 AND u.id = $3 AND u.deleted_at IS NULL
-		RETURNING `+roleAssignmentColumns,
-		a.TenantID, strings.ToLower(a.ID), strings.ToLower(a.PrincipalID), strings.ToLower(a.RoleDefinitionID), a.DirectoryScopeID).StructScan(&r)
-	var pe *pq.Error
-	switch {
-	case isNoRows(err):
-		return directory.ErrNotFoundUser(a.PrincipalID)
-	case errors.As(err, &pe) && pe.Code == "23505":
-		return &directory.Error{Kind: directory.KindConflict, Target: "roleDefinitionId",
-			Message: "The principal already holds this role; a role can be assigned to a principal only once.",
-			Details: []directory.Detail{{Code: "ObjectConflict", Target: "roleDefinitionId",
-				Message: "A role assignment with the same principalId, roleDefinitionId and directoryScopeId already exists."}}}
-	case err != nil:
+	err := s.auditedWrite(ctx, op, ev, func(q sqlx.ExtContext) error {
+		err := q.QueryRowxContext(ctx, `INSERT INTO role_assignments
+				(tenant_id, id, principal_id, role_definition_id, directory_scope_id)
+			SELECT u.tenant_id, $2, u.id, $4, $5 FROM users u WHERE u.tenant_id = $1 AND u.id = $3 AND u.deleted_at IS NULL
+			RETURNING `+roleAssignmentColumns,
+			a.TenantID, strings.ToLower(a.ID), strings.ToLower(a.PrincipalID), strings.ToLower(a.RoleDefinitionID), a.DirectoryScopeID).StructScan(&r)
+		var pe *pq.Error
+		switch {
+		case isNoRows(err):
+			return directory.ErrNotFoundUser(a.PrincipalID)
+		case errors.As(err, &pe) && pe.Code == "23505":
+			return &directory.Error{Kind: directory.KindConflict, Target: "roleDefinitionId",
+				Message: "The principal already holds this role; a role can be assigned to a principal only once.",
+				Details: []directory.Detail{{Code: "ObjectConflict", Target: "roleDefinitionId",
+					Message: "A role assignment with the same principalId, roleDefinitionId and directoryScopeId already exists."}}}
+		}
 		return translate(err, op)
+	})
+	if err != nil {
+		return err
 	}
 	*a = *r.assignment()
 	return nil
@@ -138,21 +143,17 @@ func (s *Store) GetRoleAssignment(ctx context.Context, tenantID, id string) (*di
 	return r.assignment(), nil
 }
 
-// DeleteRoleAssignment removes one assignment. KindNotFound.
-func (s *Store) DeleteRoleAssignment(ctx context.Context, tenantID, id string) error {
+// DeleteRoleAssignment removes one assignment, with ev (nil: none).
+// KindNotFound.
+func (s *Store) DeleteRoleAssignment(ctx context.Context, tenantID, id string, ev *directory.AuditEvent) error {
+	const op = "postgres: delete role assignment"
 	if !directory.IsGUID(tenantID) || !directory.IsGUID(id) {
 		return errRoleAssignmentNotFound(id)
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM role_assignments WHERE tenant_id = $1 AND id = $2`, tenantID, strings.ToLower(id))
-	if err != nil {
-		return translate(err, "postgres: delete role assignment")
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return translate(err, "postgres: delete role assignment")
-	} else if n == 0 {
-		return errRoleAssignmentNotFound(id)
-	}
-	return nil
+	return s.auditedWrite(ctx, op, ev, func(q sqlx.ExtContext) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM role_assignments WHERE tenant_id = $1 AND id = $2`, tenantID, strings.ToLower(id))
+		return deletedOne(res, err, op, errRoleAssignmentNotFound(id))
+	})
 }
 
 // guardSQL returns the WHERE fragment (starting with " AND") that makes a

@@ -19,15 +19,15 @@ func TestRoleAssignmentsAndGuards(t *testing.T) {
 		mustCreate(t, s, u)
 	}
 	a := &directory.RoleAssignment{TenantID: tn.ID, PrincipalID: ga.ID, RoleDefinitionID: directory.RoleGlobalAdministrator}
-	if err := s.CreateRoleAssignment(ctx, a); err != nil || !directory.IsGUID(a.ID) || a.DirectoryScopeID != "/" {
+	if err := s.CreateRoleAssignment(ctx, a, nil); err != nil || !directory.IsGUID(a.ID) || a.DirectoryScopeID != "/" {
 		t.Fatalf("create: %v %+v", err, a)
 	}
 	dup := &directory.RoleAssignment{TenantID: tn.ID, PrincipalID: ga.ID, RoleDefinitionID: directory.RoleGlobalAdministrator}
-	if err := s.CreateRoleAssignment(ctx, dup); directory.KindOf(err) != directory.KindConflict {
+	if err := s.CreateRoleAssignment(ctx, dup, nil); directory.KindOf(err) != directory.KindConflict {
 		t.Errorf("duplicate: %v", err)
 	}
 	cross := &directory.RoleAssignment{TenantID: tn.ID, PrincipalID: foreign.ID, RoleDefinitionID: directory.RoleGlobalAdministrator}
-	if err := s.CreateRoleAssignment(ctx, cross); directory.KindOf(err) != directory.KindNotFound {
+	if err := s.CreateRoleAssignment(ctx, cross, nil); directory.KindOf(err) != directory.KindNotFound {
 		t.Errorf("another tenant's user: %v", err)
 	}
 	if roles, err := s.UserRoles(ctx, tn.ID, ga.ID); err != nil || !slices.Equal(roles, []string{directory.RoleGlobalAdministrator}) {
@@ -39,7 +39,7 @@ func TestRoleAssignmentsAndGuards(t *testing.T) {
 	if _, err := s.GetRoleAssignment(ctx, other.ID, a.ID); directory.KindOf(err) != directory.KindNotFound {
 		t.Errorf("assignment visible from another tenant: %v", err)
 	}
-	if err := s.DeleteRoleAssignment(ctx, other.ID, a.ID); directory.KindOf(err) != directory.KindNotFound {
+	if err := s.DeleteRoleAssignment(ctx, other.ID, a.ID, nil); directory.KindOf(err) != directory.KindNotFound {
 		t.Errorf("assignment deletable from another tenant: %v", err)
 	}
 	if list, _ := s.ListRoleAssignments(ctx, tn.ID, directory.RoleAssignmentFilter{RoleDefinitionID: directory.RoleGlobalAdministrator}); len(list) != 1 {
