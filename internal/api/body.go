@@ -158,7 +158,12 @@ type bodyTable[T any] struct {
 	// names the resource in its refusal ("an application"). With no
 	// odataType, '@odata.type' is an unknown key like any other.
 	odataType, noun string
-	fields          []bodyField[T]
+	// unknown, when set, words the refusal of an unknown key (clipped to
+	// maxEchoed) in place of unknownProperty's message, for a body that
+	// answers it in its own words (a role assignment lists its writable
+	// properties).
+	unknown func(key string) string
+	fields  []bodyField[T]
 }
 
 // bodyField is one row of a bodyTable: a key, spelled exactly, and what a
@@ -180,6 +185,10 @@ type bodyField[T any] struct {
 	// refuse is the message refusing the key: for a readOnly row it
 	// replaces the default "is read-only" message.
 	refuse string
+	// invalid, when set, is the message refusing an invalid value (a null
+	// where null is not allowed, a value decode cannot read) in place of
+	// invalidProperty's.
+	invalid string
 }
 
 // errInvalidValue is what a decode func returns for a value of the right
@@ -233,6 +242,10 @@ func decodeMembers[T any](members []jsonstrict.Member, t *bodyTable[T]) (T, erro
 		}
 		i := slices.IndexFunc(t.fields, func(f bodyField[T]) bool { return f.name == m.Key })
 		if i < 0 {
+			if t.unknown != nil {
+				key := textlimit.Clip(m.Key, maxEchoed)
+				return v, (&directory.Error{Kind: directory.KindInvalid, Message: t.unknown(key)}).WithTarget(key)
+			}
 			return v, unknownProperty(m.Key, t.resource)
 		}
 		f := &t.fields[i]
@@ -246,17 +259,25 @@ func decodeMembers[T any](members []jsonstrict.Member, t *bodyTable[T]) (T, erro
 		case jsonstrict.IsNull(m.Value) && f.nullable:
 			continue
 		case jsonstrict.IsNull(m.Value):
-			return v, invalidProperty(f.name)
+			return v, f.invalidValue()
 		}
 		if err := f.decode(m.Value, &v); err != nil {
 			var de *directory.Error
 			if errors.As(err, &de) {
 				return v, err
 			}
-			return v, invalidProperty(f.name)
+			return v, f.invalidValue()
 		}
 	}
 	return v, nil
+}
+
+// invalidValue refuses an invalid value of f's property.
+func (f *bodyField[T]) invalidValue() error {
+	if f.invalid != "" {
+		return (&directory.Error{Kind: directory.KindInvalid, Message: f.invalid}).WithTarget(f.name)
+	}
+	return invalidProperty(f.name)
 }
 
 // isODataType reports whether raw is the JSON string want.

@@ -162,6 +162,7 @@ func TestBodyTablesAreWellFormed(t *testing.T) {
 	check(rows(&passwordCredentialTable))
 	check(rows(&removePasswordTable))
 	check(rows(&extensionPropertyTable))
+	check(rows(&roleAssignmentTable))
 	check(rows(&tableThingTable))
 }
 
@@ -174,4 +175,34 @@ func rows[T any](tab *bodyTable[T]) (string, []string, []bool, []bool) {
 		refuses = append(refuses, f.readOnly || f.refuse != "")
 	}
 	return tab.resource, names, decodes, refuses
+}
+
+// A role assignment body decodes by its table in its own words: the
+// unknown-key and invalid-value messages it has always given.
+func TestRoleAssignmentTable(t *testing.T) {
+	scope := "/"
+	got, err := decodeObject([]byte(`{"@odata.type":"#microsoft.graph.unifiedRoleAssignment","principalId":"p","roleDefinitionId":"r","directoryScopeId":"/"}`), &roleAssignmentTable)
+	if want := (roleAssignmentBody{principalID: "p", roleDefinitionID: "r", directoryScopeID: &scope}); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoded %+v %v, want %+v", got, err, want)
+	}
+	if got, err := decodeObject([]byte(`{"principalId":"p"}`), &roleAssignmentTable); err != nil || got.directoryScopeID != nil {
+		t.Fatalf("no directoryScopeId: %+v %v", got, err)
+	}
+	long := strings.Repeat("k", 2*maxEchoed)
+	for body, want := range map[string]directory.Error{
+		`{"principalId":5}`:         {Kind: directory.KindInvalid, Target: "principalId", Message: "Invalid value for property 'principalId': expected Edm.String."},
+		`{"directoryScopeId":null}`: {Kind: directory.KindInvalid, Target: "directoryScopeId", Message: "Invalid value for property 'directoryScopeId': expected Edm.String."},
+		`{"condition":"x"}`: {Kind: directory.KindInvalid, Target: "condition",
+			Message: "Property 'condition' does not exist as a declared property of unifiedRoleAssignment or cannot be set; the writable properties are principalId, roleDefinitionId and directoryScopeId."},
+		`{"` + long + `":1}`: {Kind: directory.KindInvalid, Target: textlimit.Clip(long, maxEchoed),
+			Message: "Property '" + textlimit.Clip(long, maxEchoed) + "' does not exist as a declared property of unifiedRoleAssignment or cannot be set; the writable properties are principalId, roleDefinitionId and directoryScopeId."},
+		`{"@odata.type":"#microsoft.graph.user"}`: {Kind: directory.KindInvalid, Target: "@odata.type",
+			Message: "The '@odata.type' of a role assignment must be '#microsoft.graph.unifiedRoleAssignment'."},
+	} {
+		_, err := decodeObject([]byte(body), &roleAssignmentTable)
+		var de *directory.Error
+		if !errors.As(err, &de) || de.Kind != want.Kind || de.Target != want.Target || de.Message != want.Message {
+			t.Errorf("%.40s: err = %v, want {%v %q %q}", body, err, want.Kind, want.Target, want.Message)
+		}
+	}
 }

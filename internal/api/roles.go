@@ -212,16 +212,16 @@ func (s *server) handleCreateRoleAssignment(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	fields, err := decodeRoleAssignment(data)
+	in, err := decodeObject(data, &roleAssignmentTable)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	scope, given := fields["directoryScopeId"]
-	if !given {
-		scope = "/"
+	scope := "/"
+	if in.directoryScopeID != nil {
+		scope = *in.directoryScopeID
 	}
-	a, err := roles.CreateRoleAssignment(c.Request.Context(), fields["principalId"], fields["roleDefinitionId"], scope)
+	a, err := roles.CreateRoleAssignment(c.Request.Context(), in.principalID, in.roleDefinitionID, scope)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -230,36 +230,39 @@ func (s *server) handleCreateRoleAssignment(c *gin.Context) {
 	s.writeRoleAssignment(c, http.StatusCreated, a)
 }
 
-// decodeRoleAssignment reads a POST body strictly: exactly-spelled keys
-// principalId, roleDefinitionId, directoryScopeId (strings), and an
-// optional @odata.type naming unifiedRoleAssignment.
-func decodeRoleAssignment(data []byte) (map[string]string, error) {
-	members, err := strictMembers(data)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, m := range members {
-		switch m.Key {
-		case "@odata.type":
-			var t string
-			if json.Unmarshal(m.Value, &t) != nil || t != odataTypeRoleAssign {
-				return nil, (&directory.Error{Kind: directory.KindInvalid,
-					Message: "The '@odata.type' of a role assignment must be '" + odataTypeRoleAssign + "'."}).WithTarget("@odata.type")
-			}
-		case "principalId", "roleDefinitionId", "directoryScopeId":
-			var v string
-			if err := json.Unmarshal(m.Value, &v); err != nil {
-				return nil, (&directory.Error{Kind: directory.KindInvalid,
-					Message: "Invalid value for property '" + m.Key + "': expected Edm.String."}).WithTarget(m.Key)
-			}
-			out[m.Key] = v
-		default:
-			return nil, (&directory.Error{Kind: directory.KindInvalid,
-				Message: "Property '" + textlimit.Clip(m.Key, maxEchoed) + "' does not exist as a declared property of unifiedRoleAssignment or cannot be set; the writable properties are principalId, roleDefinitionId and directoryScopeId."}).WithTarget(textlimit.Clip(m.Key, maxEchoed))
-		}
-	}
-	return out, nil
+// roleAssignmentBody is a POST body of roleAssignments; a missing
+// directoryScopeId is nil (tenant-wide, "/").
+type roleAssignmentBody struct {
+	principalID, roleDefinitionID string
+	directoryScopeID              *string
+}
+
+// roleAssignmentTable is the property table of a role assignment POST
+// body: exactly-spelled string keys principalId, roleDefinitionId and
+// directoryScopeId, and an optional @odata.type naming
+// unifiedRoleAssignment. The domain checks the values.
+var roleAssignmentTable = bodyTable[roleAssignmentBody]{
+	resource:  "unifiedRoleAssignment",
+	odataType: odataTypeRoleAssign,
+	noun:      "a role assignment",
+	unknown: func(key string) string {
+		return "Property '" + key + "' does not exist as a declared property of unifiedRoleAssignment or cannot be set; the writable properties are principalId, roleDefinitionId and directoryScopeId."
+	},
+	fields: []bodyField[roleAssignmentBody]{
+		roleAssignmentString("principalId", func(in *roleAssignmentBody) *string { return &in.principalID }),
+		roleAssignmentString("roleDefinitionId", func(in *roleAssignmentBody) *string { return &in.roleDefinitionID }),
+		roleAssignmentString("directoryScopeId", func(in *roleAssignmentBody) *string {
+			in.directoryScopeID = new(string)
+			return in.directoryScopeID
+		}),
+	},
+}
+
+// roleAssignmentString is a row of roleAssignmentTable: a string stored
+// where field points.
+func roleAssignmentString(name string, field func(*roleAssignmentBody) *string) bodyField[roleAssignmentBody] {
+	return bodyField[roleAssignmentBody]{name: name, invalid: "Invalid value for property '" + name + "': expected Edm.String.",
+		decode: func(raw json.RawMessage, in *roleAssignmentBody) error { return json.Unmarshal(raw, field(in)) }}
 }
 
 func (s *server) handleDeleteRoleAssignment(c *gin.Context) {
