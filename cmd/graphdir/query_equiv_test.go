@@ -780,7 +780,8 @@ func (s searchExpr) matchTerm(u *seedUser, t searchTerm) bool {
 }
 
 // searchTokens splits a displayName as Graph's $search does
-// (reference/graph-users.md 3.7): at spaces, at symbols, at a lower-case
+// (https://learn.microsoft.com/graph/search-query-parameter, "Use $search on
+// directory object collections"): at spaces, at symbols, at a lower-case
 // letter followed by an upper-case one and between digits and letters; a
 // word that splits also counts whole, without its symbols. Tokens are
 // lower-cased.

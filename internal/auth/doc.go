@@ -2,7 +2,8 @@
 // directory.Principal, or into a directory.Error the HTTP edge can answer
 // with (401 + WWW-Authenticate, 403 insufficient_scope, 400 invalid_request).
 //
-// It owns the whole access-token pipeline of reference/security.md §1.1:
+// It owns the whole access-token pipeline a web API runs on the tokens it
+// accepts (https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-tokens):
 // transport (RFC 6750), JWS shape, header checks before any crypto (RFC 8725),
 // key selection from trusted issuers, signature with an algorithm pinned by
 // us, registered-claim checks (RFC 9068), and app-versus-delegated

@@ -26,8 +26,9 @@ const (
 var (
 	// fullReadPerms read every property of every user.
 	fullReadPerms = []string{PermUserReadAll, PermUserReadUpdateAll, PermUserReadWriteAll, PermDirectoryReadAll, PermDirectoryReadWriteAll}
-	// basicReadPerms read the basic profile only (graph-users.md 5.3); the
-	// fine-grained write permissions also read the basic profile (5.2).
+	// basicReadPerms read the basic profile only; the fine-grained write
+	// permissions also read the basic profile
+	// (https://learn.microsoft.com/graph/api/resources/users#user-basic-profile-properties).
 	basicReadPerms = []string{PermUserReadBasicAll, PermUserPasswordProfileRWAll, PermUserMailReadWriteAll, PermUserPhoneReadWriteAll}
 	// appReadPerms read users at either level, least privileged first.
 	appReadPerms = append(append([]string{PermUserReadBasicAll}, fullReadPerms...), basicReadPerms[1:]...)
@@ -61,7 +62,8 @@ var propertyWritePerms = map[string][]string{
 	"otherMails":      append([]string{PermUserMailReadWriteAll}, generalWritePerms...),
 	"businessPhones":  append([]string{PermUserPhoneReadWriteAll}, generalWritePerms...),
 	"mobilePhone":     append([]string{PermUserPhoneReadWriteAll}, generalWritePerms...),
-	// graph-users.md 5.2: User.ManageIdentities.All is required for identities.
+	// User.ManageIdentities.All is required for identities
+	// (https://learn.microsoft.com/graph/api/user-update#permissions).
 	"identities": {PermUserManageIdentitiesAll},
 }
 
@@ -363,8 +365,9 @@ func intersect(a, b []string) []string {
 }
 
 // appTargets is the reach of application-only callers on sensitive
-// actions: a User Administrator's (graph-users.md 5.2: "app-only:
-// permission and at least User Administrator role on the app"). Apps never
+// actions: a User Administrator's (Graph: "app-only: permission and at
+// least User Administrator role on the app",
+// https://learn.microsoft.com/graph/api/user-update#permissions). Apps never
 // reset the password of, change the sign-in of, or delete a Global,
 // Privileged Authentication, Privileged Role or Authentication Administrator.
 var appTargets = userAdminTier
@@ -487,7 +490,8 @@ func (a *Access) guard(allowed []string, verb string) *TargetGuard {
 }
 
 // RedactBasic returns a copy of u with only the basic profile
-// (graph-users.md 5.3) set; every other property reads as null (or []).
+// (https://learn.microsoft.com/graph/api/resources/users#user-basic-profile-properties)
+// set; every other property reads as null (or []).
 func RedactBasic(u *User) *User {
 	out := &User{ID: u.ID, TenantID: u.TenantID, Identities: []Identity{}, Version: u.Version}
 	for _, p := range userProperties {

@@ -5,7 +5,9 @@ import (
 	"time"
 )
 
-// Deleted items (graph-users.md 4.8). DELETE /users/{id} moves a user to
+// Deleted items (README "Deleted items and ETags";
+// https://learn.microsoft.com/graph/api/resources/directory).
+// DELETE /users/{id} moves a user to
 // deleted items: the row stays with deletedDateTime set and its version
 // bumped, and every read of live users (get, /me, list, $count, filters,
 // lookups, role checks) skips it. A deleted user can be listed, read,

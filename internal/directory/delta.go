@@ -6,7 +6,8 @@ import (
 	"slices"
 )
 
-// Delta query (GET /v1.0/users/delta, graph-users.md 4.9): a client first
+// Delta query (GET /v1.0/users/delta,
+// https://learn.microsoft.com/graph/api/user-delta): a client first
 // pages through every live user (the initial round), then follows the
 // deltaLink it got at the end to learn what changed since, round after
 // round. The store keeps a change log written by triggers in the writers'
@@ -89,8 +90,9 @@ const MaxDeltaIDs = 50
 
 // UsersDelta serves one page of GET /users/delta. It needs what listing
 // needs (OpListUsers: a delta round is a listing of the whole directory
-// followed by its changes); graph-users.md 5.2 lets Graph's User.Read
-// callers use delta too, graphdir does not (README "Delta query"). With
+// followed by its changes); Graph lets its User.Read callers use delta too
+// (https://learn.microsoft.com/graph/api/user-delta#permissions),
+// graphdir does not (README "Delta query"). With
 // User.ReadBasic.All, users are trimmed to the basic profile as in a
 // listing, and changes to other properties are not reported.
 func (s *Service) UsersDelta(ctx context.Context, q DeltaQuery) (*DeltaPage, error) {

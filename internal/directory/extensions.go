@@ -14,9 +14,11 @@ import (
 	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
-// Directory extension attributes (graph-users.md 2.4): an application of
-// the tenant defines a property (POST /applications/{id}/extensionProperties)
-// named extension_{appId without dashes}_{name}; users then carry values of
+// Directory extension attributes
+// (https://learn.microsoft.com/graph/extensibility-overview#directory-microsoft-entra-id-extensions):
+// an application of the tenant defines a property
+// (POST /applications/{id}/extensionProperties) named
+// extension_{appId without dashes}_{name}; users then carry values of
 // it, set by POST and PATCH (null removes), read only through $select,
 // filtered and sorted like declared properties. Definitions are per tenant;
 // the name of a definition of another tenant is as unknown as a typo.

@@ -59,7 +59,9 @@ type RoleDefinition struct {
 // anyTarget marks a Sensitive or Passwords list that allows every target.
 var anyTarget = []string{"*"}
 
-// Target tiers of graph-users.md 5.4 (and the password-reset variant).
+// Target tiers of Graph's sensitive actions
+// (https://learn.microsoft.com/graph/api/resources/users#who-can-perform-sensitive-actions)
+// and the password-reset variant (#who-can-reset-passwords on that page).
 var (
 	// readerTier: roles any admin with sensitive rights may act on.
 	readerTier = []string{RoleDirectoryReaders, RoleGuestInviter, RolePasswordAdministrator}

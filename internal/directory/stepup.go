@@ -18,12 +18,14 @@ var DefaultStepUpProperties = []string{"mail", "otherMails", "mobilePhone", "ide
 var DefaultStepUpACRS = []string{"c1"}
 
 // StepUp is the step-up rule for sensitive self-service edits. Graph's
-// external-tenant self-service set (graph-users.md 5.5) does not include
-// these properties; graphdir lets a customer change them at /me when the
-// token proves multi-factor authentication: amr contains "mfa", or acrs
-// contains one of the configured authentication contexts. Otherwise the
-// write is refused with 401 and an Entra-style claims challenge, so that
-// MSAL-based apps can ask for a stepped-up token and retry.
+// external-tenant self-service set
+// (https://learn.microsoft.com/graph/api/resources/users#default-user-permissions-in-external-tenants)
+// does not include these properties; graphdir lets a customer change them
+// at /me when the token proves multi-factor authentication: amr contains
+// "mfa", or acrs contains one of the configured authentication contexts.
+// Otherwise the write is refused with 401 and an Entra-style claims
+// challenge, so that MSAL-based apps can ask for a stepped-up token and
+// retry.
 type StepUp struct {
 	props map[string]bool
 	acrs  []string
@@ -140,7 +142,8 @@ func (s *Service) stepUpRule() *StepUp {
 
 // checkSelfService applies the self-service property rule of a /me (or own
 // id) update before anything is read: every property must be in the base
-// self-service set (graph-users.md 5.5) or in the step-up set; anything
+// self-service set (https://learn.microsoft.com/graph/api/resources/users#default-user-permissions-in-external-tenants)
+// or in the step-up set; anything
 // else is 403 whatever the token.
 func (s *Service) checkSelfService(p *Principal, values map[string]any) error {
 	su := s.stepUpRule()

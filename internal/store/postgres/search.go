@@ -9,7 +9,9 @@ import (
 	"github.com/graphdir/graphdir/pkg/odata"
 )
 
-// $search, as Graph's directory answers it (reference/graph-users.md 3.7):
+// $search, as Graph's directory answers it
+// (https://learn.microsoft.com/graph/search-query-parameter, "Use $search on
+// directory object collections"):
 // each clause is "property:text"; on displayName the text is split into
 // tokens and every token must be a prefix of some token of the name, in any
 // order; on the other string properties a clause is startsWith. Clauses
