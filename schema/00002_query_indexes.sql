@@ -53,7 +53,8 @@ AS $$ SELECT chr(31) || lower(array_to_string(a, chr(31))) || chr(31) $$;
 -- graphdir_search_text is the $search token text of a displayName:
 -- ' tok1 tok2 ... ' with the tokens lower-cased, so that "a token starts
 -- with p" is LIKE '% ' || p || '%' (trigram-indexed). Tokens (Graph's
--- rules, reference/graph-users.md 3.7): the name is split on white space;
+-- rules: https://learn.microsoft.com/graph/search-query-parameter, "Use
+-- $search on directory object collections"): the name is split on white space;
 -- each word is split at lower->upper case transitions, between digit runs
 -- and letters, and at symbols; a word that splits into several parts also
 -- contributes itself with the symbols removed (hello.world -> hello,

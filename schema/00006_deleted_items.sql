@@ -10,7 +10,8 @@
 --     the store in the same transaction), because a unique index cannot
 --     look at another table.
 --
--- Names (graph-users.md 4.8): as in Entra, the sign-in names of a deleted
+-- Names (https://learn.microsoft.com/graph/api/directory-deleteditems-restore):
+-- as in Entra, the sign-in names of a deleted
 -- user are free for live users: nobody can sign in as or look up a deleted
 -- user, and an administrator may create a new user with the same
 -- userPrincipalName or identity. Restoring the deleted user then fails with

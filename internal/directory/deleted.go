@@ -6,7 +6,7 @@ import (
 )
 
 // Deleted items (README "Deleted items and ETags";
-// https://learn.microsoft.com/graph/api/resources/directory).
+// https://learn.microsoft.com/graph/api/directory-deleteditems-list).
 // DELETE /users/{id} moves a user to
 // deleted items: the row stays with deletedDateTime set and its version
 // bumped, and every read of live users (get, /me, list, $count, filters,
