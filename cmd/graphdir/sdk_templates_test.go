@@ -96,10 +96,9 @@ var servedByGraphOnly = map[string][]string{
 	"/applications/{application%2Did}/extensionProperties":                          {"$count", "$expand", "$filter", "$orderby", "$search", "$select", "$skip", "$top"},
 	"/applications/{application%2Did}/extensionProperties/{extensionProperty%2Did}": {"$expand", "$select"},
 	"/auditLogs/directoryAudits":                                                    {"$orderby"},
-	"/roleManagement/directory/roleDefinitions":                                     {"$filter", "$select"},
-	"/roleManagement/directory/roleDefinitions/{unifiedRoleDefinition%2Did}":        {"$select"},
-	"/roleManagement/directory/roleAssignments":                                     {"$expand", "$select"},
-	"/roleManagement/directory/roleAssignments/{unifiedRoleAssignment%2Did}":        {"$expand", "$select"},
+	// No principal, roleDefinition or directoryScope navigation to expand.
+	"/roleManagement/directory/roleAssignments":                              {"$expand"},
+	"/roleManagement/directory/roleAssignments/{unifiedRoleAssignment%2Did}": {"$expand"},
 }
 
 // sdkTemplate is one URL template of one request builder.

@@ -426,3 +426,102 @@ func TestReadBasic(t *testing.T) {
 		t.Errorf("own profile trimmed: %d %s", r.Status, r.Body)
 	}
 }
+
+// Role definitions and assignments take $select (lists and gets) and role
+// definitions take $filter, as Graph's List unifiedRoleDefinitions does.
+func TestRoleManagementSelectAndFilter(t *testing.T) {
+	s := newStack(t)
+	app := s.appToken("RoleManagement.ReadWrite.Directory")
+	u := s.rawUser(s.tenant, "sel@contoso.com")
+	raID := s.assignRole(s.tenant, u, "User Administrator")
+	const defs = "/v1.0/roleManagement/directory/roleDefinitions"
+	const assigns = "/v1.0/roleManagement/directory/roleAssignments"
+	ctx := s.srv.URL + "/v1.0/$metadata#roleManagement/directory/"
+	keys := func(m map[string]any) []string {
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	// $select: the named members and id, nothing else; the context names
+	// the selection; names match case-insensitively and come back canonical.
+	for _, c := range []struct {
+		path, context string
+		want          []string
+	}{
+		{defs + "?$select=DISPLAYNAME,isBuiltIn", ctx + "roleDefinitions(displayName,isBuiltIn)", []string{"displayName", "id", "isBuiltIn"}},
+		{assigns + "?$select=principalId", ctx + "roleAssignments(principalId)", []string{"id", "principalId"}},
+	} {
+		r := s.do("GET", c.path, app, nil)
+		if r.Status != 200 {
+			t.Fatalf("GET %s: %d %s", c.path, r.Status, r.Body)
+		}
+		m := r.JSON(t)
+		items := m["value"].([]any)
+		if m["@odata.context"] != c.context || len(items) == 0 {
+			t.Errorf("GET %s: %s", c.path, r.Body)
+		}
+		for _, it := range items {
+			if got := keys(it.(map[string]any)); !slices.Equal(got, c.want) {
+				t.Errorf("GET %s: item members %v, want %v", c.path, got, c.want)
+			}
+		}
+	}
+	r := s.do("GET", defs+"/"+directory.RoleGlobalAdministrator+"?$select=displayName", app, nil)
+	if m := r.JSON(t); r.Status != 200 || m["@odata.context"] != ctx+"roleDefinitions(displayName)/$entity" ||
+		m["displayName"] != "Global Administrator" || !slices.Equal(keys(m), []string{"@odata.context", "displayName", "id"}) {
+		t.Errorf("GET definition $select: %d %s", r.Status, r.Body)
+	}
+	r = s.do("GET", assigns+"/"+raID+"?$select=roleDefinitionId,directoryScopeId", app, nil)
+	if m := r.JSON(t); r.Status != 200 || m["@odata.context"] != ctx+"roleAssignments(roleDefinitionId,directoryScopeId)/$entity" ||
+		m["roleDefinitionId"] != directory.RoleUserAdministrator || !slices.Equal(keys(m), []string{"@odata.context", "directoryScopeId", "id", "roleDefinitionId"}) {
+		t.Errorf("GET assignment $select: %d %s", r.Status, r.Body)
+	}
+	// A name the type lacks is refused naming it.
+	for _, p := range []string{defs + "?$select=principalId", assigns + "/" + raID + "?$select=displayName"} {
+		if r := s.do("GET", p, app, nil); r.Status != 400 || !strings.Contains(string(r.Body), "Could not find a property named") {
+			t.Errorf("GET %s: %d %s", p, r.Status, r.Body)
+		}
+	}
+
+	// $filter on role definitions.
+	names := func(r *response) []string {
+		var out []string
+		for _, v := range r.JSON(t)["value"].([]any) {
+			out = append(out, v.(map[string]any)["displayName"].(string))
+		}
+		slices.Sort(out)
+		return out
+	}
+	for q, want := range map[string][]string{
+		"displayName eq 'Helpdesk Administrator'":                                      {"Helpdesk Administrator"},
+		"displayname eq 'helpdesk administrator'":                                      {"Helpdesk Administrator"},
+		"id eq '" + directory.RoleGlobalAdministrator + "'":                            {"Global Administrator"},
+		"templateId eq '" + directory.RoleDirectoryReaders + "' or displayName eq 'x'": {"Directory Readers"},
+		"displayName in ('User Administrator', 'Directory Readers')":                   {"Directory Readers", "User Administrator"},
+		"isBuiltIn eq false": nil,
+		"isBuiltIn eq true and not (displayName ne 'Password Administrator')": {"Password Administrator"},
+	} {
+		r := s.do("GET", defs+"?$filter="+url.QueryEscape(q), app, nil)
+		if r.Status != 200 {
+			t.Errorf("$filter=%s: %d %s", q, r.Status, r.Body)
+			continue
+		}
+		if got := names(r); !slices.Equal(got, want) {
+			t.Errorf("$filter=%s: %v, want %v", q, got, want)
+		}
+	}
+	all := names(s.do("GET", defs+"?$filter="+url.QueryEscape("isEnabled eq true"), app, nil))
+	if len(all) < 8 {
+		t.Errorf("isEnabled eq true: %v", all)
+	}
+	for _, q := range []string{"version eq '1'", "startswith(displayName,'User')", "isBuiltIn eq 'yes'", "displayName gt 'A'"} {
+		r := s.do("GET", defs+"?$filter="+url.QueryEscape(q), app, nil)
+		if r.Status != 400 || r.ErrorCode(t) != "Request_UnsupportedQuery" {
+			t.Errorf("$filter=%s: %d %s, want 400 Request_UnsupportedQuery", q, r.Status, r.Body)
+		}
+	}
+}

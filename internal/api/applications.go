@@ -236,18 +236,28 @@ func selectApplication(a applicationJSON, sel []string) json.RawMessage {
 	if sel == nil {
 		return full
 	}
+	return appendSelected(nil, full, sel, true)
+}
+
+// appendSelected appends the members of the JSON object full that sel
+// names, with @odata.context and id always, as Graph returns them: as a
+// new object when first, else continuing the object b has open.
+func appendSelected(b, full []byte, sel []string, first bool) []byte {
 	members, err := jsonstrict.Object(full)
 	if err != nil {
 		panic(err) // we just wrote it
 	}
-	b := []byte{'{'}
+	if first {
+		b = append(b, '{')
+	}
 	for _, m := range members {
 		if m.Key != "@odata.context" && m.Key != "id" && !slices.Contains(sel, m.Key) {
 			continue
 		}
-		if len(b) > 1 {
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		b = appendString(b, m.Key)
 		b = append(b, ':')
 		b = append(b, m.Value...)

@@ -56,8 +56,57 @@ func writeCollection[T any](c *gin.Context, contextURL string, items []T, append
 	writeJSON(c, http.StatusOK, append(b, "]}"...))
 }
 
+// roleDefinitionProperties and roleAssignmentProperties are the
+// properties each type's JSON carries, in output order; $select picks among
+// them (case-insensitively, as Graph does).
+var (
+	roleDefinitionProperties = []string{"id", "description", "displayName", "isBuiltIn", "isEnabled",
+		"resourceScopes", "templateId", "version", "rolePermissions"}
+	roleAssignmentProperties = []string{"id", "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId", "condition"}
+)
+
+// roleQuery reads the query string of a role-management read: the route's
+// row says which options it takes (parseOptions), and $select names
+// properties of typeName (selectOf). sel is nil without $select.
+func (s *server) roleQuery(c *gin.Context, typeName string, properties []string) (Roles, *queryOptions, []string, bool) {
+	var sel []string
+	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
+		allowed: routeOptions(c),
+		selectList: func(v string) (err error) {
+			sel, err = selectOf(v, func(name string) (string, bool) {
+				for _, p := range properties {
+					if strings.EqualFold(p, name) {
+						return p, true
+					}
+				}
+				return "", false
+			}, func(name string) error {
+				return (&directory.Error{Kind: directory.KindInvalid,
+					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph." + typeName + "'."}).WithTarget("$select")
+			})
+			return err
+		},
+	})
+	if err != nil {
+		s.writeError(c, err)
+		return nil, nil, nil, false
+	}
+	return s.dir, q, sel, true
+}
+
+// selected wraps appendItem so that each item keeps only the members sel
+// names, and id (Graph always returns the key); all of them when sel is nil.
+func selected[T any](sel []string, appendItem func([]byte, T, bool) []byte) func([]byte, T, bool) []byte {
+	if sel == nil {
+		return appendItem
+	}
+	return func(b []byte, item T, first bool) []byte {
+		return appendSelected(b, appendItem(nil, item, true), sel, first)
+	}
+}
+
 func (s *server) handleListRoleDefinitions(c *gin.Context) {
-	roles, _, ok := s.rolesRequest(c)
+	roles, q, sel, ok := s.roleQuery(c, "unifiedRoleDefinition", roleDefinitionProperties)
 	if !ok {
 		return
 	}
@@ -66,11 +115,15 @@ func (s *server) handleListRoleDefinitions(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	writeCollection(c, s.base(c.Request)+apiPrefix+roleDefinitionsContext, defs, appendRoleDefinition)
+	if defs, err = directory.FilterRoleDefinitions(defs, q.filter); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	writeCollection(c, s.base(c.Request)+apiPrefix+roleDefinitionsContext+selectSuffix(sel), defs, selected(sel, appendRoleDefinition))
 }
 
 func (s *server) handleGetRoleDefinition(c *gin.Context) {
-	roles, _, ok := s.rolesRequest(c)
+	roles, _, sel, ok := s.roleQuery(c, "unifiedRoleDefinition", roleDefinitionProperties)
 	if !ok {
 		return
 	}
@@ -79,8 +132,8 @@ func (s *server) handleGetRoleDefinition(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleDefinitionsContext+"/$entity")...)
-	writeJSON(c, http.StatusOK, appendRoleDefinition(b, d, false))
+	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleDefinitionsContext+selectSuffix(sel)+"/$entity")...)
+	writeJSON(c, http.StatusOK, selected(sel, appendRoleDefinition)(b, d, false))
 }
 
 func appendRoleDefinition(b []byte, d *directory.RoleDefinition, first bool) []byte {
@@ -103,7 +156,7 @@ func appendRoleDefinition(b []byte, d *directory.RoleDefinition, first bool) []b
 }
 
 func (s *server) handleListRoleAssignments(c *gin.Context) {
-	roles, q, ok := s.rolesRequest(c)
+	roles, q, sel, ok := s.roleQuery(c, "unifiedRoleAssignment", roleAssignmentProperties)
 	if !ok {
 		return
 	}
@@ -117,7 +170,7 @@ func (s *server) handleListRoleAssignments(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	writeCollection(c, s.base(c.Request)+apiPrefix+roleAssignmentsContext, list, appendRoleAssignment)
+	writeCollection(c, s.base(c.Request)+apiPrefix+roleAssignmentsContext+selectSuffix(sel), list, selected(sel, appendRoleAssignment))
 }
 
 // roleAssignmentFilter reads the $filter forms Graph documents for role
@@ -168,7 +221,7 @@ func roleAssignmentFilter(e odata.Expr, f *directory.RoleAssignmentFilter) error
 }
 
 func (s *server) handleGetRoleAssignment(c *gin.Context) {
-	roles, _, ok := s.rolesRequest(c)
+	roles, _, sel, ok := s.roleQuery(c, "unifiedRoleAssignment", roleAssignmentProperties)
 	if !ok {
 		return
 	}
@@ -177,7 +230,8 @@ func (s *server) handleGetRoleAssignment(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.writeRoleAssignment(c, http.StatusOK, a)
+	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleAssignmentsContext+selectSuffix(sel)+"/$entity")...)
+	writeJSON(c, http.StatusOK, selected(sel, appendRoleAssignment)(b, a, false))
 }
 
 func (s *server) writeRoleAssignment(c *gin.Context, status int, a *directory.RoleAssignment) {
