@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -384,4 +385,80 @@ func TestAuditRecordsRoleAssignments(t *testing.T) {
 		t.Fatalf("bad role: %d %s", r.Status, r.Body)
 	}
 	s.oneAudit(reader, r, "Add member to role", "failure", "Request_BadRequest")
+}
+
+// $orderby=activityDateTime asc lists oldest first, through every page
+// (the skiptoken is bound to the order); desc is the default order; any
+// other $orderby is refused naming what is supported.
+func TestAuditListingOrderBy(t *testing.T) {
+	s := newStack(t)
+	admin := s.appToken("User.ReadWrite.All")
+	reader := s.appToken("AuditLog.Read.All")
+	for i := 0; i < 5; i++ {
+		s.create(admin, map[string]any{"accountEnabled": true, "displayName": "O", "mailNickname": "o", "userPrincipalName": "order" + string(rune('a'+i)) + "@contoso.com",
+			"passwordProfile": map[string]any{"password": "xWwvJ]6NMw+bWH-d"}})
+	}
+	list := func(orderby string) ([]string, []time.Time) {
+		t.Helper()
+		link := "/v1.0/auditLogs/directoryAudits?$top=2"
+		if orderby != "" {
+			link += "&$orderby=" + url.QueryEscape(orderby)
+		}
+		var ids []string
+		var times []time.Time
+		for pages := 0; link != ""; pages++ {
+			if pages > 10 {
+				t.Fatal("paging does not end")
+			}
+			r := s.do("GET", link, reader, nil)
+			if r.Status != 200 {
+				t.Fatalf("$orderby=%s: %d %s", orderby, r.Status, r.Body)
+			}
+			body := r.JSON(t)
+			for _, v := range body["value"].([]any) {
+				ev := v.(map[string]any)
+				at, err := time.Parse(time.RFC3339Nano, ev["activityDateTime"].(string))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, ev["id"].(string))
+				times = append(times, at)
+			}
+			link, _ = body["@odata.nextLink"].(string)
+			if link != "" && !strings.Contains(link, "orderby") && orderby != "" {
+				t.Fatalf("nextLink drops $orderby: %s", link)
+			}
+		}
+		return ids, times
+	}
+	ascIDs, asc := list("activityDateTime asc")
+	descIDs, desc := list("ActivityDateTime desc")
+	defIDs, _ := list("")
+	if len(ascIDs) != 5 || !slices.IsSortedFunc(asc, time.Time.Compare) {
+		t.Errorf("asc: %d events %v", len(ascIDs), asc)
+	}
+	if !slices.IsSortedFunc(desc, func(a, b time.Time) int { return b.Compare(a) }) || !slices.Equal(descIDs, defIDs) {
+		t.Errorf("desc: %v; default order %v", descIDs, defIDs)
+	}
+	rev := slices.Clone(ascIDs)
+	slices.Reverse(rev)
+	if !slices.Equal(rev, descIDs) {
+		t.Errorf("asc %v is not desc %v reversed", ascIDs, descIDs)
+	}
+	if ascIDs2, _ := list("activityDateTime"); !slices.Equal(ascIDs2, ascIDs) {
+		t.Errorf("activityDateTime (asc by default) %v, want %v", ascIDs2, ascIDs)
+	}
+	// A $skiptoken of one order does not continue another.
+	r := s.do("GET", "/v1.0/auditLogs/directoryAudits?$top=2&$orderby=activityDateTime+asc", reader, nil)
+	next, _ := r.JSON(t)["@odata.nextLink"].(string)
+	tok := mustSkipToken(t, next)
+	if r := s.do("GET", "/v1.0/auditLogs/directoryAudits?$top=2&$orderby=activityDateTime+desc&$skiptoken="+url.QueryEscape(tok), reader, nil); r.Status != 400 {
+		t.Errorf("skiptoken across orders: %d %s", r.Status, r.Body)
+	}
+	for _, o := range []string{"activityDisplayName", "activityDateTime desc,id", "category asc"} {
+		r := s.do("GET", "/v1.0/auditLogs/directoryAudits?$orderby="+url.QueryEscape(o), reader, nil)
+		if r.Status != 400 || r.ErrorCode(t) != "Request_UnsupportedQuery" || !strings.Contains(string(r.Body), "activityDateTime") {
+			t.Errorf("$orderby=%s: %d %s", o, r.Status, r.Body)
+		}
+	}
 }

@@ -95,7 +95,6 @@ var servedByGraphOnly = map[string][]string{
 	"/applications(appId='{appId}')":                                                {"$expand"},
 	"/applications/{application%2Did}/extensionProperties":                          {"$count", "$expand", "$filter", "$orderby", "$search", "$select", "$skip", "$top"},
 	"/applications/{application%2Did}/extensionProperties/{extensionProperty%2Did}": {"$expand", "$select"},
-	"/auditLogs/directoryAudits":                                                    {"$orderby"},
 	// No principal, roleDefinition or directoryScope navigation to expand.
 	"/roleManagement/directory/roleAssignments":                              {"$expand"},
 	"/roleManagement/directory/roleAssignments/{unifiedRoleAssignment%2Did}": {"$expand"},

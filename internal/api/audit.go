@@ -92,9 +92,11 @@ func (s *server) authorizeCaller(check func(*directory.Principal) error, act *di
 // handleListDirectoryAudits serves GET /v1.0/auditLogs/directoryAudits in
 // Graph's directoryAudit shape: newest first, $filter on activityDateTime
 // (eq, ge, gt, le, lt with a DateTimeOffset), activityDisplayName,
-// correlationId, result and category (eq), joined by and; $top (default
-// 100, at most 999); paging by @odata.nextLink with a signed $skiptoken
-// (keyset on activityDateTime, id).
+// correlationId, result and category (eq), joined by and; $orderby on
+// activityDateTime (asc or desc); $top (default 100, at most 999); paging
+// by @odata.nextLink with a signed $skiptoken (keyset on activityDateTime,
+// id; the token is bound to the options, so the order cannot change
+// between pages).
 func (s *server) handleListDirectoryAudits(c *gin.Context) {
 	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
 	if err != nil {
@@ -102,6 +104,12 @@ func (s *server) handleListDirectoryAudits(c *gin.Context) {
 		return
 	}
 	aq := directory.AuditQuery{Top: q.top}
+	if q.orderBy != nil {
+		if aq.Ascending, err = auditOrder(q.orderBy); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
 	if q.filter != nil {
 		if err := auditFilter(q.filter, &aq); err != nil {
 			s.writeError(c, err)
@@ -150,6 +158,24 @@ func (s *server) handleListDirectoryAudits(c *gin.Context) {
 		return
 	}
 	writeJSON(c, http.StatusOK, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+// auditOrder reads $orderby as Graph documents it for directoryAudits: on
+// activityDateTime only, ascending or descending. It reports whether the
+// order is ascending. (Ties keep the id order of the same direction.)
+func auditOrder(items []odata.OrderItem) (bool, error) {
+	refuse := func() error {
+		return (&directory.Error{Kind: directory.KindUnsupported,
+			Message: "Unsupported $orderby on directoryAudits: only 'activityDateTime' (asc or desc) is supported."}).WithTarget("$orderby")
+	}
+	if len(items) != 1 {
+		return false, refuse()
+	}
+	path, ok := items[0].Expr.(*odata.PathExpr)
+	if !ok || path.Base != nil || len(path.Segments) != 1 || !strings.EqualFold(path.Segments[0], "activityDateTime") {
+		return false, refuse()
+	}
+	return !items[0].Desc, nil
 }
 
 // auditShape binds a $skiptoken to this listing (not /users) and its options.

@@ -144,8 +144,8 @@ func (s *server) routes() []route {
 			summary: "Permanently delete a deleted user.",
 			access:  s.authorize(directory.OpRestoreUser), handle: s.handlePurgeUser, status: 204},
 
-		{method: "GET", paths: []string{apiPrefix + "/auditLogs/directoryAudits"}, id: "listDirectoryAudits", tag: "auditLogs", options: optTop | optSkipToken | optFilter | optFormat,
-			summary: "List the tenant's directory audit events.",
+		{method: "GET", paths: []string{apiPrefix + "/auditLogs/directoryAudits"}, id: "listDirectoryAudits", tag: "auditLogs", options: optTop | optSkipToken | optFilter | optOrderBy | optFormat,
+			summary: "List the tenant's directory audit events, newest first ($orderby=activityDateTime asc for oldest first).",
 			access:  s.authorizeCaller(directory.AuthorizeAuditRead, nil), handle: s.handleListDirectoryAudits,
 			status: 200, schema: schemaCollection},
 		// Any authenticated caller may batch; each request inside is

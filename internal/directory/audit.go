@@ -125,6 +125,9 @@ type AuditQuery struct {
 	CorrelationID       string
 	Result              string
 	Category            string
+	// Ascending lists oldest first ($orderby=activityDateTime asc); the
+	// default is newest first.
+	Ascending bool
 	// Top is the page size, 1..999.
 	Top int
 	// After continues after the event the cursor names.
@@ -132,7 +135,7 @@ type AuditQuery struct {
 }
 
 // AuditCursor is the position of the last event of a page in the listing
-// order (activityDateTime descending, then id descending).
+// order (activityDateTime, then id, both descending, or both ascending).
 type AuditCursor struct {
 	Time time.Time
 	ID   string

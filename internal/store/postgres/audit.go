@@ -286,9 +286,10 @@ type auditRow struct {
 }
 
 // ListAuditEvents returns one page of the tenant's events q selects,
-// newest first (activityDateTime, then id, both descending), after q.After.
-// One range scan of audit_events_time_idx (or audit_events_activity_idx
-// with an activity filter).
+// newest first (activityDateTime, then id, both descending; both ascending
+// with q.Ascending), after q.After. One range scan of audit_events_time_idx
+// (or audit_events_activity_idx with an activity filter), backward or
+// forward: the index order is the listing order either way.
 func (s *Store) ListAuditEvents(ctx context.Context, tenantID string, q directory.AuditQuery) (*directory.AuditPage, error) {
 	const op = "postgres: list audit events"
 	page := &directory.AuditPage{Events: []*directory.AuditEvent{}}
@@ -299,48 +300,10 @@ func (s *Store) ListAuditEvents(ctx context.Context, tenantID string, q director
 	if top < 1 || top > maxTop {
 		top = defaultTop
 	}
-	args := []any{tenantID}
-	bind := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+	query, args, err := auditListSQL(tenantID, q, top)
+	if err != nil {
+		return nil, err
 	}
-	where := []string{"tenant_id = $1"}
-	if q.From != nil {
-		cmp := ">="
-		if q.FromExclusive {
-			cmp = ">"
-		}
-		where = append(where, "activity_date_time "+cmp+" "+bind(q.From.UTC()))
-	}
-	if q.To != nil {
-		cmp := "<="
-		if q.ToExclusive {
-			cmp = "<"
-		}
-		where = append(where, "activity_date_time "+cmp+" "+bind(q.To.UTC()))
-	}
-	if q.ActivityDisplayName != "" {
-		where = append(where, "lower(activity_display_name) = lower("+bind(q.ActivityDisplayName)+")")
-	}
-	if q.CorrelationID != "" {
-		where = append(where, "correlation_id = "+bind(q.CorrelationID))
-	}
-	if q.Result != "" {
-		where = append(where, "result = "+bind(q.Result))
-	}
-	if q.Category != "" {
-		where = append(where, "category = "+bind(q.Category))
-	}
-	if q.After != nil {
-		if !directory.IsGUID(q.After.ID) {
-			return nil, directory.Errorf(directory.KindInvalid, "The $skiptoken is invalid.")
-		}
-		where = append(where, "(activity_date_time, id) < ("+bind(q.After.Time.UTC())+"::timestamptz, "+bind(q.After.ID)+"::uuid)")
-	}
-	query := `SELECT id::text, tenant_id::text, activity_date_time, category, activity_display_name, operation_type,
-		correlation_id, result, result_reason, initiated_by, target_resources, additional_details
-		FROM audit_events WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY activity_date_time DESC, id DESC LIMIT ` + strconv.Itoa(top+1)
 	rows, err := s.db.QueryxContext(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err, op)
@@ -376,4 +339,60 @@ func (s *Store) ListAuditEvents(ctx context.Context, tenantID string, q director
 		return nil, translate(err, op)
 	}
 	return page, nil
+}
+
+// auditListSQL is the statement ListAuditEvents runs for q: one more row
+// than top, to tell whether a next page exists. Every value is a parameter.
+func auditListSQL(tenantID string, q directory.AuditQuery, top int) (string, []any, error) {
+	args := []any{tenantID}
+	bind := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := []string{"tenant_id = $1"}
+	if q.From != nil {
+		cmp := ">="
+		if q.FromExclusive {
+			cmp = ">"
+		}
+		where = append(where, "activity_date_time "+cmp+" "+bind(q.From.UTC()))
+	}
+	if q.To != nil {
+		cmp := "<="
+		if q.ToExclusive {
+			cmp = "<"
+		}
+		where = append(where, "activity_date_time "+cmp+" "+bind(q.To.UTC()))
+	}
+	if q.ActivityDisplayName != "" {
+		where = append(where, "lower(activity_display_name) = lower("+bind(q.ActivityDisplayName)+")")
+	}
+	if q.CorrelationID != "" {
+		where = append(where, "correlation_id = "+bind(q.CorrelationID))
+	}
+	if q.Result != "" {
+		where = append(where, "result = "+bind(q.Result))
+	}
+	if q.Category != "" {
+		where = append(where, "category = "+bind(q.Category))
+	}
+	// The keyset condition and the order go the same way, so the page
+	// continues where the last one stopped in either direction.
+	cmp, dir := "<", "DESC"
+	if q.Ascending {
+		cmp, dir = ">", "ASC"
+	}
+	if q.After != nil {
+		if !directory.IsGUID(q.After.ID) {
+			return "", nil, directory.Errorf(directory.KindInvalid, "The $skiptoken is invalid.")
+		}
+		where = append(where, "(activity_date_time, id) "+cmp+" ("+bind(q.After.Time.UTC())+"::timestamptz, "+bind(q.After.ID)+"::uuid)")
+	}
+	// audit_events.id, not id: a bare id in ORDER BY names the output
+	// column id::text, whose order the index does not give (a sort).
+	query := `SELECT id::text, tenant_id::text, activity_date_time, category, activity_display_name, operation_type,
+		correlation_id, result, result_reason, initiated_by, target_resources, additional_details
+		FROM audit_events WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY activity_date_time ` + dir + `, audit_events.id ` + dir + ` LIMIT ` + strconv.Itoa(top+1)
+	return query, args, nil
 }

@@ -117,3 +117,8 @@ func AddStringPropertyForTest(name, column string, sortable bool, attr int16) (r
 		deriveUserSQL()
 	}
 }
+
+// AuditListSQL returns the statement ListAuditEvents runs for q.
+func AuditListSQL(tenantID string, q directory.AuditQuery) (string, []any, error) {
+	return auditListSQL(tenantID, q, defaultTop)
+}
