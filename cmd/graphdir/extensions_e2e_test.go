@@ -344,3 +344,84 @@ func TestExtensions_E2E(t *testing.T) {
 		t.Errorf("values after the application was deleted: %d %v", left, err)
 	}
 }
+
+// extensionProperties take $select (list and get) and $filter=name eq '…',
+// as Graph documents; other filters and options are refused.
+func TestExtensionPropertiesSelectAndFilter(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	admin := s.appToken("Application.ReadWrite.All")
+	res := s.do("POST", "/v1.0/applications", admin, map[string]any{"displayName": "ext-query-app"})
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create application: %d %s", res.Status, res.Body)
+	}
+	app := res.JSON(t)
+	appObj := app["id"].(string)
+	prefix := "extension_" + strings.ReplaceAll(app["appId"].(string), "-", "") + "_"
+	base := "/v1.0/applications/" + appObj + "/extensionProperties"
+	ids := map[string]string{}
+	for _, n := range []string{"tier", "score"} {
+		r := s.do("POST", base, admin, map[string]any{"name": n, "dataType": "String", "targetObjects": []string{"User"}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("define %s: %d %s", n, r.Status, r.Body)
+		}
+		ids[n] = r.JSON(t)["id"].(string)
+	}
+	ctx := s.srv.URL + "/v1.0/$metadata#applications('" + appObj + "')/extensionProperties"
+	keys := func(m map[string]any) []string {
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	r := s.do("GET", base+"?$select=NAME,dataType", admin, nil)
+	m := r.JSON(t)
+	if r.Status != 200 || m["@odata.context"] != ctx+"(name,dataType)" || len(m["value"].([]any)) != 2 {
+		t.Fatalf("$select: %d %s", r.Status, r.Body)
+	}
+	for _, v := range m["value"].([]any) {
+		if got := keys(v.(map[string]any)); !slices.Equal(got, []string{"dataType", "id", "name"}) {
+			t.Errorf("$select item members %v", got)
+		}
+	}
+	r = s.do("GET", base+"/"+ids["tier"]+"?$select=name", admin, nil)
+	if m := r.JSON(t); r.Status != 200 || m["@odata.context"] != ctx+"(name)/$entity" || m["name"] != prefix+"tier" ||
+		!slices.Equal(keys(m), []string{"@odata.context", "id", "name"}) {
+		t.Errorf("get $select: %d %s", r.Status, r.Body)
+	}
+
+	for q, want := range map[string][]string{
+		"name eq '" + prefix + "tier'":                   {ids["tier"]},
+		"name eq '" + strings.ToUpper(prefix) + "SCORE'": {ids["score"]},
+		"name eq 'extension_none_tier'":                  nil,
+	} {
+		r := s.do("GET", base+"?$filter="+url.QueryEscape(q)+"&$select=id", admin, nil)
+		if r.Status != 200 {
+			t.Errorf("$filter=%s: %d %s", q, r.Status, r.Body)
+			continue
+		}
+		var got []string
+		for _, v := range r.JSON(t)["value"].([]any) {
+			got = append(got, v.(map[string]any)["id"].(string))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("$filter=%s: %v, want %v", q, got, want)
+		}
+	}
+	for _, p := range []string{
+		base + "?$filter=" + url.QueryEscape("dataType eq 'String'"),
+		base + "?$filter=" + url.QueryEscape("startsWith(name,'ext')"),
+		base + "?$select=displayName",
+		base + "?$top=1",
+		base + "/" + ids["tier"] + "?$filter=" + url.QueryEscape("name eq 'x'"),
+	} {
+		r := s.do("GET", p, admin, nil)
+		if r.Status != 400 {
+			t.Errorf("GET %s: %d %s, want 400", p, r.Status, r.Body)
+		}
+		r.ErrorCode(t)
+	}
+}

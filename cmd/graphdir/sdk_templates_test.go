@@ -75,6 +75,11 @@ var refusedAsGraph = map[string][]string{
 	"/roleManagement/directory/roleDefinitions":                              {"$count", "$orderby", "$search", "$skip", "$top", "$expand"},
 	"/roleManagement/directory/roleDefinitions/{unifiedRoleDefinition%2Did}": {"$expand"},
 	"/roleManagement/directory/roleAssignments":                              {"$count", "$orderby", "$search", "$skip", "$top"},
+	// "This method supports the $select and $filter (eq on name) OData
+	// query parameters" (List extensionProperties); extensionProperty has
+	// no navigation property, in Graph either, so nothing to expand.
+	"/applications/{application%2Did}/extensionProperties":                          {"$count", "$expand", "$orderby", "$search", "$skip", "$top"},
+	"/applications/{application%2Did}/extensionProperties/{extensionProperty%2Did}": {"$expand"},
 }
 
 // servedByGraphOnly are the query options Graph serves on an implemented
@@ -85,16 +90,14 @@ var servedByGraphOnly = map[string][]string{
 	// No navigation properties (manager, memberOf, owners, ...) to expand.
 	"/users":             {"$expand"},
 	"/users/{user%2Did}": {"$expand"},
-	"/users(userPrincipalName='{userPrincipalName}')":                               {"$expand"},
-	"/directory/deletedItems/{directoryObject%2Did}":                                {"$expand"},
-	"/directory/deletedItems/{directoryObject%2Did}/graph.user":                     {"$expand"},
-	"/directory/deletedItems/graph.user":                                            {"$expand"},
-	"/users/delta()":                                                                {"$expand"}, // manager, memberOf
-	"/applications":                                                                 {"$count", "$expand", "$filter", "$orderby", "$search", "$skip"},
-	"/applications/{application%2Did}":                                              {"$expand"},
-	"/applications(appId='{appId}')":                                                {"$expand"},
-	"/applications/{application%2Did}/extensionProperties":                          {"$count", "$expand", "$filter", "$orderby", "$search", "$select", "$skip", "$top"},
-	"/applications/{application%2Did}/extensionProperties/{extensionProperty%2Did}": {"$expand", "$select"},
+	"/users(userPrincipalName='{userPrincipalName}')":           {"$expand"},
+	"/directory/deletedItems/{directoryObject%2Did}":            {"$expand"},
+	"/directory/deletedItems/{directoryObject%2Did}/graph.user": {"$expand"},
+	"/directory/deletedItems/graph.user":                        {"$expand"},
+	"/users/delta()":                                            {"$expand"}, // manager, memberOf
+	"/applications":                                             {"$count", "$expand", "$filter", "$orderby", "$search", "$skip"},
+	"/applications/{application%2Did}":                          {"$expand"},
+	"/applications(appId='{appId}')":                            {"$expand"},
 	// No principal, roleDefinition or directoryScope navigation to expand.
 	"/roleManagement/directory/roleAssignments":                              {"$expand"},
 	"/roleManagement/directory/roleAssignments/{unifiedRoleAssignment%2Did}": {"$expand"},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/textlimit"
+	"github.com/graphdir/graphdir/pkg/odata"
 )
 
 // Directory extension attributes at the edge: definitions under
@@ -137,10 +138,72 @@ func (s *server) handleCreateExtensionProperty(c *gin.Context) {
 	writeJSON(c, http.StatusCreated, marshalJSON(out))
 }
 
-// handleListExtensionProperties serves GET .../extensionProperties.
+// extensionPropertyProperties are the properties of an extensionProperty,
+// in output order; $select picks among them (case-insensitively).
+var extensionPropertyProperties = []string{"id", "deletedDateTime", "appDisplayName", "dataType",
+	"isMultiValued", "isSyncedFromOnPremises", "name", "targetObjects"}
+
+// extensionQuery starts the extensionProperties reads: the route's row
+// says which options it takes (parseOptions), and $select names
+// extensionProperty properties (selectOf). sel is nil without $select.
+func (s *server) extensionQuery(c *gin.Context) (ExtensionDefinitions, *queryOptions, []string, bool) {
+	var sel []string
+	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
+		allowed: routeOptions(c),
+		selectList: func(v string) (err error) {
+			sel, err = selectOf(v, func(name string) (string, bool) {
+				for _, p := range extensionPropertyProperties {
+					if strings.EqualFold(p, name) {
+						return p, true
+					}
+				}
+				return "", false
+			}, func(name string) error {
+				return (&directory.Error{Kind: directory.KindInvalid,
+					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph.extensionProperty'."}).WithTarget("$select")
+			})
+			return err
+		},
+	})
+	if err != nil {
+		s.writeError(c, err)
+		return nil, nil, nil, false
+	}
+	return s.apps, q, sel, true
+}
+
+// extensionNameFilter reads the one $filter Graph documents for
+// extensionProperties, name eq '…', and returns the name ("" without a
+// filter).
+func extensionNameFilter(e odata.Expr) (name string, err error) {
+	if e == nil {
+		return "", nil
+	}
+	b, ok := e.(*odata.BinaryExpr)
+	if ok && b.Op == odata.OpEq {
+		path, ok1 := b.X.(*odata.PathExpr)
+		lit, ok2 := b.Y.(*odata.Literal)
+		if ok1 && ok2 && path.Base == nil && len(path.Segments) == 1 && strings.EqualFold(path.Segments[0], "name") && lit.Kind == odata.LitString {
+			return lit.Value, nil
+		}
+	}
+	return "", (&directory.Error{Kind: directory.KindUnsupported,
+		Message: "Unsupported filter on extensionProperties: only name eq '{name}' is supported."}).WithTarget("$filter")
+}
+
+// handleListExtensionProperties serves GET .../extensionProperties, with
+// $select and $filter=name eq '…'. The list comes whole (Graph does not
+// page it either), so the filter picks from it here: names are unique in
+// the tenant, and reading the application's definitions is the query the
+// route makes anyway.
 func (s *server) handleListExtensionProperties(c *gin.Context) {
-	ed, ok := s.extensionDefinitions(c)
+	ed, q, sel, ok := s.extensionQuery(c)
 	if !ok {
+		return
+	}
+	name, err := extensionNameFilter(q.filter)
+	if err != nil {
+		s.writeError(c, err)
 		return
 	}
 	defs, err := ed.ListExtensionProperties(c.Request.Context(), c.Param("key"))
@@ -148,19 +211,30 @@ func (s *server) handleListExtensionProperties(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	body := struct {
-		Context string                  `json:"@odata.context"`
-		Value   []extensionPropertyJSON `json:"value"`
-	}{Context: s.extensionContext(c, false), Value: make([]extensionPropertyJSON, 0, len(defs))}
+	b := append([]byte(`{"@odata.context":`), appendString(nil, s.extensionContext(c, false)+selectSuffix(sel))...)
+	b = append(b, `,"value":[`...)
+	n := 0
 	for _, d := range defs {
-		body.Value = append(body.Value, toExtensionPropertyJSON(d))
+		if name != "" && !strings.EqualFold(d.Name, name) {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		full := marshalJSON(toExtensionPropertyJSON(d))
+		if sel != nil {
+			full = appendSelected(nil, full, sel, true)
+		}
+		b = append(b, full...)
 	}
-	writeJSON(c, http.StatusOK, marshalJSON(body))
+	writeJSON(c, http.StatusOK, append(b, "]}"...))
 }
 
-// handleGetExtensionProperty serves GET .../extensionProperties/{id}.
+// handleGetExtensionProperty serves GET .../extensionProperties/{id}, with
+// $select.
 func (s *server) handleGetExtensionProperty(c *gin.Context) {
-	ed, ok := s.extensionDefinitions(c)
+	ed, _, sel, ok := s.extensionQuery(c)
 	if !ok {
 		return
 	}
@@ -171,6 +245,11 @@ func (s *server) handleGetExtensionProperty(c *gin.Context) {
 	}
 	out := toExtensionPropertyJSON(d)
 	out.Context = s.extensionContext(c, true)
+	if sel != nil {
+		out.Context = s.extensionContext(c, false) + selectSuffix(sel) + "/$entity"
+		writeJSON(c, http.StatusOK, appendSelected(nil, marshalJSON(out), sel, true))
+		return
+	}
 	writeJSON(c, http.StatusOK, marshalJSON(out))
 }
 
