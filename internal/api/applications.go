@@ -3,12 +3,9 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +25,8 @@ type Applications interface {
 	Authorize(ctx context.Context, write bool, act directory.Activity, key string) error
 	CreateApplication(ctx context.Context, in directory.ApplicationInput) (*directory.Application, error)
 	GetApplication(ctx context.Context, key string) (*directory.Application, error)
-	ListApplications(ctx context.Context, top int, after *directory.Cursor) ([]*directory.Application, *directory.Cursor, error)
+	ListApplications(ctx context.Context, q directory.ListQuery) (*directory.ApplicationPage, error)
+	CountApplications(ctx context.Context, q directory.ListQuery) (int64, error)
 	UpdateApplication(ctx context.Context, key string, in directory.ApplicationInput) error
 	DeleteApplication(ctx context.Context, key string) error
 	AddPassword(ctx context.Context, key string, in directory.PasswordCredentialInput) (*directory.NewSecret, error)
@@ -141,26 +139,28 @@ func noQuery(c *gin.Context) error {
 	return err
 }
 
-// handleListApplications serves GET /v1.0/applications with $select, $top
-// (1..999, default 100) and server-driven paging through a signed
-// $skiptoken.
+// handleListApplications serves GET /v1.0/applications with the options
+// Graph documents on List applications: $select, $filter, $orderby,
+// $search, $count and $top (1..999, default 100), with server-driven
+// keyset paging through a signed $skiptoken. Graph wants ConsistencyLevel:
+// eventual for ne, not, $count and $search; graphdir answers in its one
+// consistent mode with or without it, as for users.
 func (s *server) handleListApplications(c *gin.Context) {
 	q, sel, err := applicationQuery(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	top, skipToken := q.top, q.skipToken
 	p := directory.PrincipalFrom(c.Request.Context())
-	shape := sha256.Sum256([]byte("applications\x00" + strconv.Itoa(top) + "\x00" + strings.Join(sel, ",")))
-	var after *directory.Cursor
-	if skipToken != "" {
-		if after, err = s.skipTokens.Open(p.TenantID, shape, skipToken); err != nil {
+	lq := q.listQuery()
+	shape := q.shapeHash()
+	if q.skipToken != "" {
+		if lq.After, err = s.skipTokens.Open(p.TenantID, shape, q.skipToken); err != nil {
 			s.writeError(c, err)
 			return
 		}
 	}
-	apps, next, err := s.apps.ListApplications(c.Request.Context(), top, after)
+	page, err := s.apps.ListApplications(c.Request.Context(), lq)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -168,24 +168,46 @@ func (s *server) handleListApplications(c *gin.Context) {
 	base := s.base(c.Request)
 	body := struct {
 		Context  string            `json:"@odata.context"`
+		Count    *int64            `json:"@odata.count,omitempty"`
 		NextLink string            `json:"@odata.nextLink,omitempty"`
 		Value    []json.RawMessage `json:"value"`
-	}{Context: base + apiPrefix + "/$metadata#applications" + selectSuffix(sel), Value: make([]json.RawMessage, 0, len(apps))}
-	if next != nil {
-		v := url.Values{"$top": {strconv.Itoa(top)}, "$skiptoken": {s.skipTokens.Sign(p.TenantID, shape, next)}}
-		if sel != nil {
-			v.Set("$select", strings.Join(sel, ","))
-		}
-		body.NextLink = base + apiPrefix + "/applications?" + v.Encode()
+	}{Context: base + apiPrefix + "/$metadata#applications" + selectSuffix(sel), Count: page.Count,
+		Value: make([]json.RawMessage, 0, len(page.Applications))}
+	if page.Next != nil {
+		body.NextLink = base + apiPrefix + "/applications?" + q.nextLinkQuery(s.skipTokens.Sign(p.TenantID, shape, page.Next))
 	}
-	for _, a := range apps {
+	for _, a := range page.Applications {
 		body.Value = append(body.Value, selectApplication(toApplicationJSON(a), sel))
 	}
 	writeJSON(c, http.StatusOK, marshalJSON(body))
 }
 
+// handleCountApplications serves GET /v1.0/applications/$count: the number
+// of applications $filter and $search match, as a bare integer in
+// text/plain (writeCount), with or without ConsistencyLevel: eventual.
+func (s *server) handleCountApplications(c *gin.Context) {
+	q, _, err := applicationQuery(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	n, err := s.apps.CountApplications(c.Request.Context(), q.listQuery())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	writeCount(c, n)
+}
+
 // handleGetApplication serves GET /v1.0/applications/{id | appId='...'}.
 func (s *server) handleGetApplication(c *gin.Context) {
+	if c.Param("key") == "$count" {
+		// /applications/%24count: the router matched the escaped form as
+		// a key; the options are those of the $count row.
+		c.Set(routeOptionsKey, countOptions)
+		s.handleCountApplications(c)
+		return
+	}
 	_, sel, err := applicationQuery(c)
 	if err != nil {
 		s.writeError(c, err)

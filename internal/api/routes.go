@@ -178,9 +178,13 @@ func (s *server) routes() []route {
 
 		// Applications. Graph's alternate key, applications(appId='...'),
 		// is rewritten onto the :key rows (rewriteKeySegment).
-		{method: "GET", paths: []string{applicationsPath}, id: "listApplications", tag: "applications", options: optSelect | optTop | optSkipToken | optFormat, summary: "List the tenant's applications.",
+		{method: "GET", paths: []string{applicationsPath}, id: "listApplications", tag: "applications", options: optSelect | optTop | optSkipToken | optFormat | optFilter | optOrderBy | optCount | optSearch,
+			summary: "List the tenant's applications.", params: consistencyLevel,
 			access: appsRead, handle: s.handleListApplications,
 			status: 200, schema: schemaCollection},
+		{method: "GET", paths: []string{applicationsPath + "/$count"}, id: "countApplications", tag: "applications", options: countOptions,
+			summary: "Count the applications $filter and $search match.", params: consistencyLevel,
+			access: appsRead, handle: s.handleCountApplications, status: 200, schema: schemaCount},
 		{method: "POST", paths: []string{applicationsPath}, id: "createApplication", tag: "applications", options: optFormat, summary: "Register an application.",
 			access: appsWrite(directory.ActivityAddApplication), handle: s.handleCreateApplication,
 			body: schemaObject, status: 201, schema: schemaObject},

@@ -106,9 +106,9 @@ func (r *recordingApps) Authorize(context.Context, bool, directory.Activity, str
 	return nil
 }
 
-func (r *recordingApps) ListApplications(context.Context, int, *directory.Cursor) ([]*directory.Application, *directory.Cursor, error) {
+func (r *recordingApps) ListApplications(context.Context, directory.ListQuery) (*directory.ApplicationPage, error) {
 	r.calls++
-	return nil, nil, nil
+	return &directory.ApplicationPage{}, nil
 }
 
 func (r *recordingApps) GetApplication(context.Context, string) (*directory.Application, error) {

@@ -155,9 +155,15 @@ type ApplicationStore interface {
 	// with the given appId when byAppID is set, with its permissions and
 	// credentials (hashes included). KindNotFound when there is none.
 	GetApplication(ctx context.Context, tenantID, id string, byAppID bool) (*Application, error)
-	// ListApplications returns up to limit applications ordered by object
-	// id, starting after afterID ("" for the first page).
-	ListApplications(ctx context.Context, tenantID string, limit int, afterID string) ([]*Application, error)
+	// ListApplications returns up to q.Top applications that q.Filter and
+	// q.Search match, after q.After, in q.OrderBy order (ties and no order:
+	// by object id), and the cursor of the next page (nil on the last).
+	// What it cannot answer is KindUnsupported naming the property or
+	// operator (Request_UnsupportedQuery).
+	ListApplications(ctx context.Context, tenantID string, q ListQuery) ([]*Application, *Cursor, error)
+	// CountApplications counts the applications q.Filter and q.Search
+	// match.
+	CountApplications(ctx context.Context, tenantID string, q ListQuery) (int64, error)
 	// UpdateApplication applies patch. KindNotFound.
 	UpdateApplication(ctx context.Context, tenantID, id string, patch ApplicationPatch) error
 	// DeleteApplication removes an application with its secrets and
@@ -480,37 +486,58 @@ func (s *Applications) GetApplication(ctx context.Context, key string) (*Applica
 	return s.get(ctx, p.TenantID, key)
 }
 
-// ListApplications returns up to top applications of the caller's tenant
-// after the cursor, and the cursor of the next page (nil on the last).
-func (s *Applications) ListApplications(ctx context.Context, top int, after *Cursor) ([]*Application, *Cursor, error) {
-	p, err := s.caller(ctx, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s.list(ctx, p.TenantID, top, after)
+// ApplicationPage is one page of a listing of applications. Next is nil on
+// the last page; Count is set when the query asked for it.
+type ApplicationPage struct {
+	Applications []*Application
+	Next         *Cursor
+	Count        *int64
 }
 
-func (s *Applications) list(ctx context.Context, tenantID string, top int, after *Cursor) ([]*Application, *Cursor, error) {
-	if top < 1 || top > 999 {
-		return nil, nil, Errorf(KindInvalid, "Invalid page size specified: '%d'. Must be between 1 and 999 inclusive.", top).WithTarget("$top")
-	}
-	afterID := ""
-	if after != nil {
-		if !IsGUID(after.ID) {
-			return nil, nil, Errorf(KindInvalid, "The $skiptoken is invalid.").WithTarget("$skiptoken")
-		}
-		afterID = after.ID
-	}
-	apps, err := s.store.ListApplications(ctx, tenantID, top+1, afterID)
+// ListApplications returns one page of the caller's tenant's applications
+// as q describes ($filter, $search, $orderby, $top, $count; the store
+// refuses what it cannot answer), and the cursor of the next page.
+func (s *Applications) ListApplications(ctx context.Context, q ListQuery) (*ApplicationPage, error) {
+	p, err := s.caller(ctx, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var next *Cursor
-	if len(apps) > top {
-		apps = apps[:top]
-		next = &Cursor{ID: apps[top-1].ID}
+	return s.list(ctx, p.TenantID, q)
+}
+
+// CountApplications counts the caller's tenant's applications q.Filter
+// and q.Search match (GET /applications/$count).
+func (s *Applications) CountApplications(ctx context.Context, q ListQuery) (int64, error) {
+	p, err := s.caller(ctx, false)
+	if err != nil {
+		return 0, err
 	}
-	return apps, next, nil
+	return s.store.CountApplications(ctx, p.TenantID, q)
+}
+
+func (s *Applications) list(ctx context.Context, tenantID string, q ListQuery) (*ApplicationPage, error) {
+	if q.Top < 1 || q.Top > 999 {
+		return nil, Errorf(KindInvalid, "Invalid page size specified: '%d'. Must be between 1 and 999 inclusive.", q.Top).WithTarget("$top")
+	}
+	if q.Skip != 0 {
+		return nil, Errorf(KindInvalid, "Query option '$skip' is not supported on applications.").WithTarget("$skip")
+	}
+	if q.After != nil && !IsGUID(q.After.ID) {
+		return nil, Errorf(KindInvalid, "The $skiptoken is invalid.").WithTarget("$skiptoken")
+	}
+	apps, next, err := s.store.ListApplications(ctx, tenantID, q)
+	if err != nil {
+		return nil, err
+	}
+	page := &ApplicationPage{Applications: apps, Next: next}
+	if q.Count {
+		n, err := s.store.CountApplications(ctx, tenantID, q)
+		if err != nil {
+			return nil, err
+		}
+		page.Count = &n
+	}
+	return page, nil
 }
 
 // UpdateApplication changes displayName and/or graphdirPermissions.
@@ -784,17 +811,17 @@ func ptr[T any](v T) *T { return &v }
 // OperatorListApplications lists every application of a tenant.
 func (s *Applications) OperatorListApplications(ctx context.Context, tenantID string) ([]*Application, error) {
 	var all []*Application
-	var after *Cursor
+	q := ListQuery{Top: 999}
 	for {
-		page, next, err := s.list(ctx, tenantID, 999, after)
+		page, err := s.list(ctx, tenantID, q)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, page...)
-		if next == nil {
+		all = append(all, page.Applications...)
+		if page.Next == nil {
 			return all, nil
 		}
-		after = next
+		q.After = page.Next
 	}
 }
 

@@ -28,6 +28,7 @@ type applicationRow struct {
 	DisplayName string         `db:"display_name"`
 	CreatedAt   time.Time      `db:"created_at"`
 	Permissions pq.StringArray `db:"permissions"`
+	SortKey     sql.NullString `db:"sort_key"` // listings only: the keyset sort key
 }
 
 func (r *applicationRow) application() *directory.Application {
@@ -139,39 +140,61 @@ func (s *Store) GetApplication(ctx context.Context, tenantID, id string, byAppID
 	return a, nil
 }
 
-// ListApplications returns up to limit applications of the tenant ordered
-// by object id, after afterID when it is set.
-func (s *Store) ListApplications(ctx context.Context, tenantID string, limit int, afterID string) ([]*directory.Application, error) {
+// ListApplications returns up to q.Top applications of the tenant that
+// q.Filter and q.Search match, after q.After, in q.OrderBy order (by
+// displayName, then id) or by id, with one parameterised statement
+// (applications_query.go), and the cursor of the next page (nil on the
+// last). Keyset paging: the cursor holds the last row's sort key and id,
+// which application_display_name_key_idx (or the primary key) reads in
+// order.
+func (s *Store) ListApplications(ctx context.Context, tenantID string, q directory.ListQuery) ([]*directory.Application, *directory.Cursor, error) {
 	const op = "postgres: list applications"
 	out := []*directory.Application{}
-	if !directory.IsGUID(tenantID) {
-		return out, nil
+	stmt, args, ordered, err := buildApplicationList(tenantID, q)
+	if err != nil || !directory.IsGUID(tenantID) {
+		return out, nil, err
 	}
-	var after *string
-	if afterID != "" {
-		after = &afterID
-	}
-	rows, err := s.db.QueryxContext(ctx, applicationSelect+`
-		WHERE a.tenant_id = $1 AND ($2::uuid IS NULL OR a.id > $2::uuid)
-		ORDER BY a.id LIMIT $3`, tenantID, after, limit)
+	rows, err := s.db.QueryxContext(ctx, stmt, args...)
 	if err != nil {
-		return nil, translate(err, op)
+		return nil, nil, translate(err, op)
 	}
 	defer rows.Close()
+	var keys []sql.NullString
 	for rows.Next() {
 		var r applicationRow
 		if err := rows.StructScan(&r); err != nil {
-			return nil, translate(err, op)
+			return nil, nil, translate(err, op)
 		}
 		out = append(out, r.application())
+		keys = append(keys, r.SortKey)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, translate(err, op)
+		return nil, nil, translate(err, op)
+	}
+	var next *directory.Cursor
+	if len(out) > q.Top {
+		out = out[:q.Top]
+		next = &directory.Cursor{ID: out[q.Top-1].ID}
+		if k := keys[q.Top-1]; ordered {
+			next.Keys = []*string{&k.String}
+		}
 	}
 	if err := s.loadSecrets(ctx, out); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, next, nil
+}
+
+// CountApplications counts the tenant's applications q.Filter and
+// q.Search match.
+func (s *Store) CountApplications(ctx context.Context, tenantID string, q directory.ListQuery) (int64, error) {
+	stmt, args, err := buildApplicationCount(tenantID, q)
+	if err != nil || !directory.IsGUID(tenantID) {
+		return 0, err
+	}
+	var n int64
+	err = s.db.QueryRowxContext(ctx, stmt, args...).Scan(&n)
+	return n, translate(err, "postgres: count applications")
 }
 
 // loadSecrets fills in the credentials of apps, all of one tenant, oldest first.

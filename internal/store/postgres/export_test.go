@@ -122,3 +122,14 @@ func AddStringPropertyForTest(name, column string, sortable bool, attr int16) (r
 func AuditListSQL(tenantID string, q directory.AuditQuery) (string, []any, error) {
 	return auditListSQL(tenantID, q, defaultTop)
 }
+
+// ApplicationListSQL returns the statement ListApplications sends for q.
+func ApplicationListSQL(tenantID string, q directory.ListQuery) (string, []any, error) {
+	st, args, _, err := buildApplicationList(tenantID, q)
+	return st, args, err
+}
+
+// ApplicationCountSQL returns the statement CountApplications sends for q.
+func ApplicationCountSQL(tenantID string, q directory.ListQuery) (string, []any, error) {
+	return buildApplicationCount(tenantID, q)
+}
