@@ -258,7 +258,9 @@ func TestApplications_Denials(t *testing.T) {
 		{"unknown app", "DELETE", "/v1.0/applications/" + uuid.NewString(), admin, nil, 404, "Request_ResourceNotFound", ""},
 		{"unknown appId", "GET", "/v1.0/applications(appId='" + uuid.NewString() + "')", admin, nil, 404, "Request_ResourceNotFound", ""},
 		{"not a key", "GET", "/v1.0/applications/nightly", admin, nil, 400, "Request_BadRequest", ""},
-		{"query option", "GET", "/v1.0/applications?$filter=displayName%20eq%20'x'", admin, nil, 400, "Request_BadRequest", ""},
+		// $filter is served now (applications_query_e2e_test.go); $skip,
+		// which Graph does not take on applications, is still refused.
+		{"query option", "GET", "/v1.0/applications?$skip=1", admin, nil, 400, "Request_BadRequest", ""},
 	}
 	for _, c := range cases {
 		res := s.do(c.method, c.path, c.token, c.body)

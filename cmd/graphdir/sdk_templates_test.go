@@ -46,6 +46,7 @@ var implementedTemplates = map[string][]string{
 	"/directory/deletedItems/{directoryObject%2Did}/graph.user": {"GET"},
 	"/directory/deletedItems/{directoryObject%2Did}/restore":    {"POST"},
 	"/applications":                                                                 {"GET", "POST"},
+	"/applications/$count":                                                          {"GET"},
 	"/applications/{application%2Did}":                                              {"GET", "PATCH", "DELETE"},
 	"/applications(appId='{appId}')":                                                {"GET", "PATCH", "DELETE"},
 	"/applications/{application%2Did}/addPassword":                                  {"POST"},
@@ -78,6 +79,10 @@ var refusedAsGraph = map[string][]string{
 	// "This method supports the $select and $filter (eq on name) OData
 	// query parameters" (List extensionProperties); extensionProperty has
 	// no navigation property, in Graph either, so nothing to expand.
+	// "This method supports the $count, $expand, $filter, $orderby,
+	// $search, $select, and $top OData query parameters" (List
+	// applications): no $skip.
+	"/applications": {"$skip"},
 	"/applications/{application%2Did}/extensionProperties":                          {"$count", "$expand", "$orderby", "$search", "$skip", "$top"},
 	"/applications/{application%2Did}/extensionProperties/{extensionProperty%2Did}": {"$expand"},
 }
@@ -95,7 +100,7 @@ var servedByGraphOnly = map[string][]string{
 	"/directory/deletedItems/{directoryObject%2Did}/graph.user": {"$expand"},
 	"/directory/deletedItems/graph.user":                        {"$expand"},
 	"/users/delta()":                                            {"$expand"}, // manager, memberOf
-	"/applications":                                             {"$count", "$expand", "$filter", "$orderby", "$search", "$skip"},
+	"/applications":                                             {"$expand"}, // owners, extensionProperties
 	"/applications/{application%2Did}":                          {"$expand"},
 	"/applications(appId='{appId}')":                            {"$expand"},
 	// No principal, roleDefinition or directoryScope navigation to expand.
