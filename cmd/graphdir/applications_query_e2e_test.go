@@ -151,3 +151,72 @@ func TestApplications_QueryOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestApplications_MetadataCapabilities: the Capabilities annotations of
+// /applications in $metadata say what the list answers: each property
+// FilterRestrictions lists takes eq, each non-filterable one is refused,
+// $orderby works exactly on the sortable ones, and it is searchable.
+func TestApplications_MetadataCapabilities(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	admin := s.appToken("Application.Read.All")
+	m := loadCSDL(t, s.do("GET", "/v1.0/$metadata", "", nil).Body)
+	var filterable, nonFilterable, nonSortable []string
+	searchable := ""
+	found := false
+	for _, a := range m.doc.Schemas[0].Annotations {
+		if a.Target != "microsoft.graph.GraphService/applications" {
+			continue
+		}
+		found = true
+		for _, an := range a.Annotations {
+			for _, v := range an.Values {
+				switch v.Property {
+				case "NonFilterableProperties":
+					nonFilterable = v.PropertyPath
+				case "NonSortableProperties":
+					nonSortable = v.PropertyPath
+				case "Searchable":
+					searchable = v.Bool
+				case "FilterExpressionRestrictions":
+					for _, r := range v.Records {
+						for _, pv := range r.Values {
+							if pv.Property == "Property" {
+								filterable = append(filterable, pv.PropertyPath)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if !found || !slices.Equal(sorted(filterable), []string{"appId", "displayName", "id"}) || len(nonFilterable) < 5 || searchable != "true" {
+		t.Fatalf("applications annotations: found %v, filterable %v, non-filterable %v, searchable %q", found, filterable, nonFilterable, searchable)
+	}
+	get := func(q url.Values) *response { return s.do("GET", "/v1.0/applications?"+q.Encode(), admin, nil) }
+	for _, p := range filterable {
+		if r := get(url.Values{"$filter": {p + " eq '" + "00000000-0000-0000-0000-000000000000'"}}); r.Status != http.StatusOK {
+			t.Errorf("annotated filterable, but $filter=%s eq … is %d %s", p, r.Status, r.Body)
+		}
+	}
+	for _, p := range nonFilterable {
+		if r := get(url.Values{"$filter": {p + " eq 'x'"}}); r.Status != http.StatusBadRequest {
+			t.Errorf("annotated non-filterable, but $filter=%s eq … is %d", p, r.Status)
+		}
+	}
+	for _, p := range append([]string{"displayName"}, nonSortable...) {
+		r := get(url.Values{"$orderby": {p}})
+		if want := !slices.Contains(nonSortable, p); want != (r.Status == http.StatusOK) {
+			t.Errorf("sortable=%v in $metadata, but $orderby=%s is %d %s", want, p, r.Status, r.Body)
+		}
+	}
+	if r := get(url.Values{"$search": {`"displayName:x"`}}); r.Status != http.StatusOK {
+		t.Errorf("annotated searchable, but $search is %d %s", r.Status, r.Body)
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}

@@ -278,8 +278,15 @@ func buildMetadata(caps directory.QueryCapabilities) []byte {
 		}
 	}
 	w.close("EntityContainer")
-	writeCapabilities(w, graphNamespace+"."+graphContainer+"/users", caps.Users, true)
-	writeCapabilities(w, graphNamespace+"."+graphContainer+"/directory/deletedItems", caps.DeletedUsers, true)
+	var userNames []string
+	for _, p := range directory.UserProperties() {
+		if p.Type != directory.TypeExtension {
+			userNames = append(userNames, p.Name)
+		}
+	}
+	writeCapabilities(w, graphNamespace+"."+graphContainer+"/users", caps.Users, userNames, true)
+	writeCapabilities(w, graphNamespace+"."+graphContainer+"/directory/deletedItems", caps.DeletedUsers, userNames, true)
+	writeCapabilities(w, graphNamespace+"."+graphContainer+"/applications", caps.Applications, applicationProperties, true)
 	w.close("Schema")
 	w.close("edmx:DataServices")
 	w.close("edmx:Edmx")
@@ -357,8 +364,9 @@ func filterExpression(ops []string) string {
 
 // writeCapabilities annotates the collection at target with what the query
 // engine filters, sorts, counts and searches. The non-filterable and
-// non-sortable lists are the user properties the engine leaves out.
-func writeCapabilities(w *xmlWriter, target string, caps []directory.QueryCapability, countable bool) {
+// non-sortable lists are the properties of names (the entity type's) the
+// engine leaves out.
+func writeCapabilities(w *xmlWriter, target string, caps []directory.QueryCapability, names []string, countable bool) {
 	if len(caps) == 0 {
 		return
 	}
@@ -368,16 +376,13 @@ func writeCapabilities(w *xmlWriter, target string, caps []directory.QueryCapabi
 	}
 	var nonFilterable, nonSortable []string
 	searchable := false
-	for _, p := range directory.UserProperties() {
-		if p.Type == directory.TypeExtension {
-			continue
-		}
-		c, ok := byName[p.Name]
+	for _, name := range names {
+		c, ok := byName[name]
 		if !ok || len(c.Operators) == 0 {
-			nonFilterable = append(nonFilterable, p.Name)
+			nonFilterable = append(nonFilterable, name)
 		}
 		if !ok || !c.Sortable {
-			nonSortable = append(nonSortable, p.Name)
+			nonSortable = append(nonSortable, name)
 		}
 		searchable = searchable || c.Searchable
 	}

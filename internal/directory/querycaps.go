@@ -28,4 +28,6 @@ type QueryCapabilities struct {
 	Users []QueryCapability
 	// DeletedUsers is /directory/deletedItems/microsoft.graph.user.
 	DeletedUsers []QueryCapability
+	// Applications is /applications (and /applications/$count).
+	Applications []QueryCapability
 }

@@ -11,8 +11,9 @@ const (
 	identityFieldOps = allowEq | allowStartsWith
 )
 
-// QueryCapabilities describes the query allow-list (the queryable rows of
-// userProperties, plus deletedDateTime in the deleted-items listing) as
+// QueryCapabilities describes the query allow-lists (the queryable rows of
+// userProperties, plus deletedDateTime in the deleted-items listing, and
+// applicationProperties) as
 // directory facts, for $metadata's Capabilities annotations. It reads the
 // same table, predicate and operator sets the SQL compiler consults, so
 // the published facts follow the engine.
@@ -23,9 +24,18 @@ func QueryCapabilities() directory.QueryCapabilities {
 			live = append(live, p.capability())
 		}
 	}
+	var apps []directory.QueryCapability
+	for _, p := range applicationProperties {
+		c := directory.QueryCapability{Property: p.name, Sortable: p.sort, Searchable: p.name == "displayName", Operators: []string{"eq", "ne", "in"}}
+		if p.ops&appStartsWith != 0 {
+			c.Operators = append(c.Operators, "startsWith")
+		}
+		apps = append(apps, c)
+	}
 	return directory.QueryCapabilities{
 		Users:        live,
 		DeletedUsers: append(append([]directory.QueryCapability(nil), live...), deletedDateTimeProperty.capability()),
+		Applications: apps,
 	}
 }
 
