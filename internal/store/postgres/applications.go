@@ -151,8 +151,11 @@ func (s *Store) ListApplications(ctx context.Context, tenantID string, q directo
 	const op = "postgres: list applications"
 	out := []*directory.Application{}
 	stmt, args, ordered, err := buildApplicationList(tenantID, q)
-	if err != nil || !directory.IsGUID(tenantID) {
-		return out, nil, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if !directory.IsGUID(tenantID) {
+		return out, nil, nil
 	}
 	rows, err := s.db.QueryxContext(ctx, stmt, args...)
 	if err != nil {
