@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // MaxAuditString bounds every string an audit event stores (a key, a
@@ -85,9 +87,5 @@ func auditText(s string) string {
 	if !cut && len(out) <= MaxAuditString {
 		return out
 	}
-	n := MaxAuditString - len(auditTruncated)
-	for n > 0 && !utf8.RuneStart(out[n]) {
-		n--
-	}
-	return out[:n] + auditTruncated
+	return textlimit.ClipMarked(out, MaxAuditString-len(auditTruncated), auditTruncated)
 }

@@ -8,7 +8,11 @@ const Ellipsis = "…"
 // followed by Ellipsis. A byte that is not valid UTF-8 counts as a character
 // of its own, so hostile input is cut between its bytes, never inside a
 // valid character. The result may thus exceed max by len(Ellipsis).
-func Clip(s string, max int) string {
+func Clip(s string, max int) string { return ClipMarked(s, max, Ellipsis) }
+
+// ClipMarked is Clip with marker in place of Ellipsis, for stores that
+// name the cut in words (the audit log's "…[truncated]").
+func ClipMarked(s string, max int, marker string) string {
 	if len(s) <= max {
 		return s
 	}
@@ -19,5 +23,5 @@ func Clip(s string, max int) string {
 		}
 		cut = i
 	}
-	return s[:cut] + Ellipsis
+	return s[:cut] + marker
 }
