@@ -14,6 +14,7 @@ import (
 	"github.com/graphdir/graphdir/internal/api"
 	"github.com/graphdir/graphdir/internal/auth"
 	"github.com/graphdir/graphdir/internal/config"
+	"github.com/graphdir/graphdir/internal/flowstate"
 	"github.com/graphdir/graphdir/internal/issuer"
 	"github.com/graphdir/graphdir/internal/metrics"
 	"github.com/graphdir/graphdir/internal/schedule"
@@ -137,6 +138,15 @@ func backgroundJobs(cfg *config.Config, store *postgres.Store, log *slog.Logger)
 			n, err := store.PruneUserChanges(ctx, time.Now().Add(-cfg.DeletedRetention))
 			if n > 0 {
 				log.LogAttrs(ctx, slog.LevelInfo, "pruned the delta change log", slog.Int64("changes", n))
+			}
+			return err
+		}},
+		{Name: "prune expired sign-in flows", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
+			// Deleting an expired flow twice is harmless, so no lock: any
+			// instance may do it (internal/flowstate).
+			n, err := flowstate.New(store).Prune(ctx)
+			if n > 0 {
+				log.LogAttrs(ctx, slog.LevelInfo, "pruned expired sign-in flows", slog.Int64("flows", n))
 			}
 			return err
 		}},

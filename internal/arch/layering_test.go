@@ -36,6 +36,7 @@ var ours = map[string][]string{
 		"internal/oauth", "internal/textlimit", "internal/throttle", "pkg/odata"},
 	"internal/auth":                  {"internal/directory"},
 	"internal/issuer":                {"internal/directory"},
+	"internal/flowstate":             {"internal/directory"},
 	"internal/oauth":                 {"internal/directory", "internal/textlimit"},
 	"internal/importer":              {"internal/directory", "internal/jsonstrict"},
 	"internal/store/postgres":        {"internal/directory", "pkg/odata", "schema"},
