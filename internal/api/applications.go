@@ -121,7 +121,8 @@ func marshalJSON(v any) []byte {
 func applicationQuery(c *gin.Context) (*queryOptions, []string, error) {
 	var sel []string
 	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
-		allowed: routeOptions(c),
+		allowed:  routeOptions(c),
+		typeName: "application",
 		selectList: func(v string) (err error) {
 			sel, err = parseAppSelect(v)
 			return err
@@ -165,19 +166,24 @@ func (s *server) handleListApplications(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	expanded, err := s.expandApplications(c.Request.Context(), q.expand, page.Applications) // applications_expand.go
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	base := s.base(c.Request)
 	body := struct {
 		Context  string            `json:"@odata.context"`
 		Count    *int64            `json:"@odata.count,omitempty"`
 		NextLink string            `json:"@odata.nextLink,omitempty"`
 		Value    []json.RawMessage `json:"value"`
-	}{Context: base + apiPrefix + "/$metadata#applications" + selectSuffix(sel), Count: page.Count,
+	}{Context: base + apiPrefix + "/$metadata#applications" + expandSuffix(sel, q.expand), Count: page.Count,
 		Value: make([]json.RawMessage, 0, len(page.Applications))}
 	if page.Next != nil {
 		body.NextLink = base + apiPrefix + "/applications?" + q.nextLinkQuery(s.skipTokens.Sign(p.TenantID, shape, page.Next))
 	}
 	for _, a := range page.Applications {
-		body.Value = append(body.Value, selectApplication(toApplicationJSON(a), sel))
+		body.Value = append(body.Value, expanded(a, selectApplication(toApplicationJSON(a), sel)))
 	}
 	writeJSON(c, http.StatusOK, marshalJSON(body))
 }
@@ -208,7 +214,7 @@ func (s *server) handleGetApplication(c *gin.Context) {
 		s.handleCountApplications(c)
 		return
 	}
-	_, sel, err := applicationQuery(c)
+	q, sel, err := applicationQuery(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -218,9 +224,14 @@ func (s *server) handleGetApplication(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	expanded, err := s.expandApplications(c.Request.Context(), q.expand, []*directory.Application{a})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	out := toApplicationJSON(a)
-	out.Context = s.base(c.Request) + apiPrefix + "/$metadata#applications" + selectSuffix(sel) + "/$entity"
-	writeJSON(c, http.StatusOK, selectApplication(out, sel))
+	out.Context = s.base(c.Request) + apiPrefix + "/$metadata#applications" + expandSuffix(sel, q.expand) + "/$entity"
+	writeJSON(c, http.StatusOK, expanded(a, selectApplication(out, sel)))
 }
 
 // applicationProperties are the properties of an application, in output

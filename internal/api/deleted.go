@@ -23,7 +23,13 @@ type DeletedItems interface {
 // deletedItemsRequest starts every deleted-items handler: the query
 // options the route does not take are refused.
 func (s *server) deletedItemsRequest(c *gin.Context) (DeletedItems, *queryOptions, bool) {
-	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
+	// Without the cast segment the item is a directoryObject, and $expand
+	// names that type's navigation properties.
+	typeName := "user"
+	if c.FullPath() == deletedItemsPath+"/:id" {
+		typeName = "directoryObject"
+	}
+	q, err := parseTypedQuery(c.Request.URL.RawQuery, routeOptions(c), typeName)
 	if err != nil {
 		s.writeError(c, err)
 		return nil, nil, false

@@ -127,7 +127,8 @@ type deltaRequest struct {
 }
 
 // parseDeltaQuery reads the query string of GET /users/delta. Only $select,
-// $filter (id eq ... or ...), $skiptoken, $deltatoken and $format apply.
+// $filter (id eq ... or ...), $expand, $skiptoken, $deltatoken and $format
+// apply.
 func parseDeltaQuery(rawQuery string) (*deltaRequest, error) {
 	r := &deltaRequest{pageSize: deltaPageSize}
 	params, err := splitQuery(rawQuery)
@@ -149,6 +150,13 @@ func parseDeltaQuery(rawQuery string) (*deltaRequest, error) {
 			r.skipToken, r.hasSkip = value, true
 		case "$deltatoken":
 			r.deltaToken, r.hasDelta = value, true
+		case "$expand":
+			// Graph's delta expands manager only; graphdir's user declares
+			// no navigation property, so any name is refused as Graph
+			// refuses one the type does not have, and "*" expands nothing.
+			if _, err := parseExpand(value, "user"); err != nil {
+				return nil, err
+			}
 		case "$format":
 			if !strings.EqualFold(value, "json") && !strings.EqualFold(value, "application/json") {
 				return nil, directory.Errorf(directory.KindUnsupported, "Format '%s' is not supported; use 'json'.", textlimit.Clip(value, maxEchoed))

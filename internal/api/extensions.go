@@ -35,6 +35,9 @@ type ExtensionDefinitions interface {
 	ListExtensionProperties(ctx context.Context, appKey string) ([]*directory.ExtensionProperty, error)
 	GetExtensionProperty(ctx context.Context, appKey, id string) (*directory.ExtensionProperty, error)
 	DeleteExtensionProperty(ctx context.Context, appKey, id string) error
+	// ExtensionPropertiesOf returns the definitions of apps by
+	// application object id, in one query ($expand=extensionProperties).
+	ExtensionPropertiesOf(ctx context.Context, apps []*directory.Application) (map[string][]*directory.ExtensionProperty, error)
 }
 
 // selectExtensions resolves the extension properties of q's $select

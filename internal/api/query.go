@@ -30,16 +30,18 @@ const (
 	// optDeltaToken is $deltatoken, which only delta takes and reads with
 	// its own parser (parseDeltaQuery); other routes do not know it.
 	optDeltaToken
+	// optExpand is $expand, resolved against the $metadata model of the
+	// route's entity type (parseExpand, expand.go).
+	optExpand
 )
 
-// The options each kind of route accepts. $expand is recognised everywhere
-// and refused everywhere (knownOptions).
+// The options each kind of route accepts.
 const (
-	collectionOptions = optSelect | optTop | optSkipToken | optFormat | optFilter | optOrderBy | optCount | optSearch | optSkip
+	collectionOptions = optSelect | optTop | optSkipToken | optFormat | optFilter | optOrderBy | optCount | optSearch | optSkip | optExpand
 	countOptions      = optFilter | optSearch
-	entityOptions     = optSelect | optFormat
+	entityOptions     = optSelect | optFormat | optExpand
 	writeOptions      = optFormat
-	deltaOptions      = optSelect | optFilter | optSkipToken | optDeltaToken | optFormat
+	deltaOptions      = optSelect | optFilter | optSkipToken | optDeltaToken | optFormat | optExpand
 )
 
 // optionNames names the options, in the order the document lists them.
@@ -47,13 +49,12 @@ var optionNames = []struct {
 	bit  queryOption
 	name string
 }{
-	{optFilter, "$filter"}, {optSelect, "$select"}, {optOrderBy, "$orderby"}, {optTop, "$top"}, {optSkip, "$skip"},
+	{optFilter, "$filter"}, {optSelect, "$select"}, {optExpand, "$expand"}, {optOrderBy, "$orderby"}, {optTop, "$top"}, {optSkip, "$skip"},
 	{optSkipToken, "$skiptoken"}, {optDeltaToken, "$deltatoken"}, {optSearch, "$search"}, {optCount, "$count"}, {optFormat, "$format"},
 }
 
 // knownOptions maps each system query option graphdir recognises, in lower
-// case, to the bit a route must allow. Options with a zero bit are
-// recognised but not implemented: they are refused naming the option.
+// case, to the bit a route must allow.
 var knownOptions = map[string]queryOption{
 	"$select":    optSelect,
 	"$top":       optTop,
@@ -64,7 +65,7 @@ var knownOptions = map[string]queryOption{
 	"$count":     optCount,
 	"$search":    optSearch,
 	"$skip":      optSkip,
-	"$expand":    0,
+	"$expand":    optExpand,
 }
 
 // queryLimits bound the work one request's $filter, $orderby and $search
@@ -129,6 +130,9 @@ type queryOptions struct {
 	orderBy []odata.OrderItem
 	// skipToken is the raw $skiptoken, "" when absent.
 	skipToken string
+	// expand is the navigation properties $expand names (parseExpand),
+	// nil without $expand.
+	expand []string
 	// params are all pairs of the query string in order.
 	params []queryParam
 }
@@ -139,10 +143,17 @@ const (
 )
 
 // parseQuery reads the query string of a route serving users: $select
-// names user properties (parseSelect).
+// names user properties (parseSelect), $expand navigation properties of
+// user.
 func parseQuery(rawQuery string, allowed queryOption) (*queryOptions, error) {
+	return parseTypedQuery(rawQuery, allowed, "user")
+}
+
+// parseTypedQuery is parseQuery for a route whose entity type is typeName
+// (a user read through directoryObject's deletedItems without the cast).
+func parseTypedQuery(rawQuery string, allowed queryOption, typeName string) (*queryOptions, error) {
 	var sel []*directory.Property
-	q, err := parseOptions(rawQuery, queryRules{allowed: allowed, selectList: func(v string) (err error) {
+	q, err := parseOptions(rawQuery, queryRules{allowed: allowed, typeName: typeName, selectList: func(v string) (err error) {
 		sel, err = parseSelect(v)
 		return err
 	}})
@@ -163,6 +174,9 @@ type queryRules struct {
 	// refuse, when set, words the refusal of a known option the route
 	// does not take; otherwise it is Graph's generic "not allowed".
 	refuse func(option string) error
+	// typeName is the entity type $expand names navigation properties of
+	// (unqualified, as $metadata declares it); needed with optExpand.
+	typeName string
 }
 
 // parseOptions is the one reader of system query options, for every
@@ -189,9 +203,6 @@ func parseOptions(rawQuery string, rules queryRules) (*queryOptions, error) {
 		switch {
 		case !known:
 			return nil, directory.Errorf(directory.KindInvalid, "Unrecognized query argument specified: '%s'.", textlimit.Clip(name, maxEchoed))
-		case bit == 0:
-			return nil, (&directory.Error{Kind: directory.KindUnsupported,
-				Message: "Query option '" + lower + "' is not supported."}).WithTarget(lower)
 		case allowed&bit == 0 && rules.refuse != nil:
 			return nil, rules.refuse(lower)
 		case allowed&bit == 0:
@@ -201,6 +212,8 @@ func parseOptions(rawQuery string, rules queryRules) (*queryOptions, error) {
 		switch bit {
 		case optSelect:
 			err = rules.selectList(value)
+		case optExpand:
+			q.expand, err = parseExpand(value, rules.typeName)
 		case optTop:
 			q.top, err = parseTop(value)
 		case optSkip:

@@ -22,6 +22,9 @@ type Roles interface {
 	GetRoleAssignment(ctx context.Context, id string) (*directory.RoleAssignment, error)
 	CreateRoleAssignment(ctx context.Context, principalID, roleDefinitionID, directoryScopeID string) (*directory.RoleAssignment, error)
 	DeleteRoleAssignment(ctx context.Context, id string) error
+	// RoleAssignmentPrincipals returns the principals of assignments by
+	// object id, in one query per 999 ($expand=principal, roleexpand.go).
+	RoleAssignmentPrincipals(ctx context.Context, as []*directory.RoleAssignment) (map[string]*directory.User, error)
 }
 
 const (
@@ -66,12 +69,14 @@ var (
 )
 
 // roleQuery reads the query string of a role-management read: the route's
-// row says which options it takes (parseOptions), and $select names
-// properties of typeName (selectOf). sel is nil without $select.
+// row says which options it takes (parseOptions), $select names
+// properties of typeName (selectOf) and $expand its navigation properties
+// (parseExpand). sel is nil without $select.
 func (s *server) roleQuery(c *gin.Context, typeName string, properties []string) (Roles, *queryOptions, []string, bool) {
 	var sel []string
 	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
-		allowed: routeOptions(c),
+		allowed:  routeOptions(c),
+		typeName: typeName,
 		selectList: func(v string) (err error) {
 			sel, err = selectOf(v, func(name string) (string, bool) {
 				for _, p := range properties {
@@ -165,12 +170,20 @@ func (s *server) handleListRoleAssignments(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	x := &roleExpansion{names: q.expand}
+	if err := s.authorizeExpansion(c, x); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	list, err := roles.ListRoleAssignments(c.Request.Context(), f)
+	if err == nil {
+		err = x.load(c.Request.Context(), roles, list)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	writeCollection(c, s.base(c.Request)+apiPrefix+roleAssignmentsContext+selectSuffix(sel), list, selected(sel, appendRoleAssignment))
+	writeCollection(c, s.base(c.Request)+apiPrefix+roleAssignmentsContext+expandSuffix(sel, q.expand), list, x.appendItem(sel))
 }
 
 // roleAssignmentFilter reads the $filter forms Graph documents for role
@@ -221,17 +234,25 @@ func roleAssignmentFilter(e odata.Expr, f *directory.RoleAssignmentFilter) error
 }
 
 func (s *server) handleGetRoleAssignment(c *gin.Context) {
-	roles, _, sel, ok := s.roleQuery(c, "unifiedRoleAssignment", roleAssignmentProperties)
+	roles, q, sel, ok := s.roleQuery(c, "unifiedRoleAssignment", roleAssignmentProperties)
 	if !ok {
 		return
 	}
+	x := &roleExpansion{names: q.expand}
+	if err := s.authorizeExpansion(c, x); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	a, err := roles.GetRoleAssignment(c.Request.Context(), c.Param("id"))
+	if err == nil {
+		err = x.load(c.Request.Context(), roles, []*directory.RoleAssignment{a})
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleAssignmentsContext+selectSuffix(sel)+"/$entity")...)
-	writeJSON(c, http.StatusOK, selected(sel, appendRoleAssignment)(b, a, false))
+	b := append([]byte(`{"@odata.context":`), appendString(nil, s.base(c.Request)+apiPrefix+roleAssignmentsContext+expandSuffix(sel, q.expand)+"/$entity")...)
+	writeJSON(c, http.StatusOK, x.appendItem(sel)(b, a, false))
 }
 
 func (s *server) writeRoleAssignment(c *gin.Context, status int, a *directory.RoleAssignment) {

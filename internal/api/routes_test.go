@@ -160,6 +160,7 @@ func TestRouteTableSpellingsAreRoutesAndDocumented(t *testing.T) {
 var optionProbe = map[string]string{
 	"$filter": url.QueryEscape("id eq '" + idA + "'"), "$select": "id", "$orderby": "id", "$top": "1", "$skip": "1",
 	"$skiptoken": "x", "$deltatoken": "latest", "$search": url.QueryEscape(`"displayName:a"`), "$count": "true", "$format": "json",
+	"$expand": "*",
 }
 
 // refusedOption reports whether w is the option reader's refusal of an

@@ -204,7 +204,16 @@ func TestQueryOptionErrors(t *testing.T) {
 		{"/v1.0/users?$ORDERBY=displayName%20sideways", "BadRequest", "Invalid $orderby clause: syntax error at position 12"},
 		{"/v1.0/users?$count=yes", "BadRequest", "Invalid $count value"},
 		{"/v1.0/users?$search=%22displayName:a", "BadRequest", "Invalid $search clause: syntax error at position 14: search phrase not terminated."},
-		{"/v1.0/users?$expand=manager", "Request_UnsupportedQuery", "Query option '$expand' is not supported."},
+		// user declares no navigation property in $metadata (expand.go).
+		{"/v1.0/users?$expand=manager", "BadRequest", "Parsing OData Select and Expand failed: Could not find a property named 'manager' on type 'microsoft.graph.user'."},
+		{"/v1.0/users?$expand=MemberOf($select=id)", "BadRequest", "Could not find a property named 'MemberOf' on type 'microsoft.graph.user'."},
+		{"/v1.0/users?$expand=*,manager", "BadRequest", "Could not find a property named 'manager'"},
+		{"/v1.0/users?$expand=", "BadRequest", "An identifier was expected at position 0."},
+		{"/v1.0/users?$expand=*,", "BadRequest", "An identifier was expected at position 2."},
+		{"/v1.0/users?$expand=manager(", "BadRequest", "unbalanced bracket"},
+		{"/v1.0/users?$expand=*)", "BadRequest", "unbalanced bracket"},
+		{"/v1.0/users?$expand=*&$EXPAND=*", "Request_BadRequest", "more than once"},
+		{"/v1.0/users/$count?$expand=*", "BadRequest", "'$expand' is not allowed"},
 		{"/v1.0/users?$bogus=1", "Request_BadRequest", "Unrecognized query argument specified: '$bogus'."},
 		{"/v1.0/users?$top=5&$TOP=6", "Request_BadRequest", "more than once"},
 		{"/v1.0/users?$select=id&$select=mail", "Request_BadRequest", "more than once"},
@@ -217,7 +226,7 @@ func TestQueryOptionErrors(t *testing.T) {
 		{"/v1.0/users/x@contoso.com?$skiptoken=abc", "BadRequest", "not allowed"},
 		{"/v1.0/users/x@contoso.com?$select=passwordProfile", "Request_UnsupportedQuery", "Property 'passwordProfile' does not exist"},
 		{"/v1.0/me?$filter=x", "BadRequest", "'$filter' is not allowed"},
-		{"/v1.0/me?$expand=manager", "Request_UnsupportedQuery", "'$expand' is not supported"},
+		{"/v1.0/me?$expand=manager", "BadRequest", "Could not find a property named 'manager' on type 'microsoft.graph.user'."},
 		{"/v1.0/users/x@contoso.com?$count=true", "BadRequest", "'$count' is not allowed"},
 	}
 	for _, tt := range tests {

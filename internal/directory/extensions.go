@@ -127,6 +127,10 @@ type ExtensionStore interface {
 	// ListExtensionProperties returns the definitions of one application
 	// (all of the tenant for applicationID ""), oldest first.
 	ListExtensionProperties(ctx context.Context, tenantID, applicationID string) ([]*ExtensionProperty, error)
+	// ExtensionPropertiesOf returns the definitions of the applications
+	// applicationIDs (object ids) in one statement, oldest first
+	// ($expand=extensionProperties on a page of applications).
+	ExtensionPropertiesOf(ctx context.Context, tenantID string, applicationIDs []string) ([]*ExtensionProperty, error)
 	// GetExtensionProperty returns one definition of an application. KindNotFound.
 	GetExtensionProperty(ctx context.Context, tenantID, applicationID, id string) (*ExtensionProperty, error)
 	// DeleteExtensionProperty removes a definition and every value of it. KindNotFound.

@@ -164,3 +164,35 @@ func (s *Applications) DeleteExtensionProperty(ctx context.Context, appKey, id s
 	}
 	return err
 }
+
+// ExtensionPropertiesOf returns the definitions of the applications apps
+// (just read by the caller), by application object id, in one query:
+// $expand=extensionProperties on a page of applications. Every
+// application of apps has an entry, empty when it defines none.
+func (s *Applications) ExtensionPropertiesOf(ctx context.Context, apps []*Application) (map[string][]*ExtensionProperty, error) {
+	p, err := s.caller(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]*ExtensionProperty, len(apps))
+	ids := make([]string, 0, len(apps))
+	for _, a := range apps {
+		if _, ok := out[a.ID]; !ok {
+			out[a.ID] = []*ExtensionProperty{}
+			ids = append(ids, a.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	defs, err := s.store.ExtensionPropertiesOf(ctx, p.TenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range defs {
+		if list, ok := out[d.ApplicationID]; ok {
+			out[d.ApplicationID] = append(list, d)
+		}
+	}
+	return out, nil
+}

@@ -104,6 +104,22 @@ func (s *Store) ListExtensionProperties(ctx context.Context, tenantID, applicati
 	return s.selectExtensions(ctx, op, "e.tenant_id = $1 AND e.application_id = $2", tenantID, applicationID)
 }
 
+// ExtensionPropertiesOf returns the definitions of several applications
+// in one statement (extension_properties_app_idx).
+func (s *Store) ExtensionPropertiesOf(ctx context.Context, tenantID string, applicationIDs []string) ([]*directory.ExtensionProperty, error) {
+	ids := make([]string, 0, len(applicationIDs))
+	for _, id := range applicationIDs {
+		if directory.IsGUID(id) {
+			ids = append(ids, id)
+		}
+	}
+	if !directory.IsGUID(tenantID) || len(ids) == 0 {
+		return []*directory.ExtensionProperty{}, nil
+	}
+	return s.selectExtensions(ctx, "postgres: extension properties of applications",
+		"e.tenant_id = $1 AND e.application_id = ANY($2::uuid[])", tenantID, pq.Array(ids))
+}
+
 // GetExtensionProperty returns one definition of an application. KindNotFound.
 func (s *Store) GetExtensionProperty(ctx context.Context, tenantID, applicationID, id string) (*directory.ExtensionProperty, error) {
 	const op = "postgres: get extension property"
