@@ -308,6 +308,8 @@ func TestODataMetadata(t *testing.T) {
 	ext := add("define extension", "extensionProperty", s.do("POST", "/v1.0/applications/"+appObj+"/extensionProperties", admin,
 		map[string]any{"name": "tier", "dataType": "String", "targetObjects": []string{"User"}}), 201)
 	add("list extensions", "extensionProperty", s.do("GET", "/v1.0/applications/"+appObj+"/extensionProperties", admin, nil), 200)
+	// Expanded navigation properties are checked against their declared types too.
+	add("application, expanded", "application", s.do("GET", "/v1.0/applications/"+appObj+"?$expand=extensionProperties", admin, nil), 200)
 	tier := ext["name"].(string)
 
 	// Every declared user property but the write-only passwordProfile,
@@ -341,6 +343,7 @@ func TestODataMetadata(t *testing.T) {
 		map[string]any{"principalId": id, "roleDefinitionId": defID, "directoryScopeId": "/"}), 201)
 	add("role assignment", "unifiedRoleAssignment", s.do("GET", "/v1.0/roleManagement/directory/roleAssignments/"+ra["id"].(string), admin, nil), 200)
 	add("role assignments", "unifiedRoleAssignment", s.do("GET", "/v1.0/roleManagement/directory/roleAssignments", admin, nil), 200)
+	add("role assignments, expanded", "unifiedRoleAssignment", s.do("GET", "/v1.0/roleManagement/directory/roleAssignments?$expand=*", admin, nil), 200)
 	add("directory audits", "directoryAudit", s.do("GET", "/v1.0/auditLogs/directoryAudits", admin, nil), 200)
 
 	for _, smp := range samples {

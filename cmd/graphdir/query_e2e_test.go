@@ -124,7 +124,7 @@ func TestQueriesEndToEnd(t *testing.T) {
 		{"/v1.0/users?$orderby=passwordProfile", "Request_UnsupportedQuery", "passwordProfile"},
 		{"/v1.0/users?$search=" + q(`"favouriteColour:red"`), "Request_UnsupportedQuery", "favouriteColour"},
 		{"/v1.0/users/$count?$filter=" + q("nope eq 1"), "Request_UnsupportedQuery", "nope"},
-		{"/v1.0/users?$expand=manager", "Request_UnsupportedQuery", "$expand"},
+		{"/v1.0/users?$expand=manager", "BadRequest", "Could not find a property named 'manager' on type 'microsoft.graph.user'."},
 		{"/v1.0/users?$top=1000", "Request_UnsupportedQuery", "Invalid page size specified: '1000'"},
 		{"/v1.0/users?$filter=" + q("identities/any(i:i/signInType eq 'userPrincipalName')"), "Request_UnsupportedQuery", "userPrincipalName"},
 		{"/v1.0/users?$search=" + q("ada"), "Request_UnsupportedQuery", "property:text"},
