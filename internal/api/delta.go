@@ -164,7 +164,7 @@ func parseDeltaQuery(rawQuery string) (*deltaRequest, error) {
 		default:
 			if _, known := knownOptions[lower]; known {
 				return nil, (&directory.Error{Kind: directory.KindUnsupported,
-					Message: "Query option '" + lower + "' is not supported with delta query; only $select, $filter (id eq '...' or ...), $skiptoken and $deltatoken are."}).WithTarget(lower)
+					Message: "Query option '" + lower + "' is not supported with delta query; only $select, $filter (id eq '...' or ...), $expand, $skiptoken and $deltatoken are."}).WithTarget(lower)
 			}
 			return nil, directory.Errorf(directory.KindInvalid, "Unrecognized query argument specified: '%s'.", textlimit.Clip(name, maxEchoed))
 		}
