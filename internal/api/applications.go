@@ -81,6 +81,7 @@ type applicationJSON struct {
 	SignInAudience      string                   `json:"signInAudience"`
 	KeyCredentials      []struct{}               `json:"keyCredentials"`
 	PasswordCredentials []passwordCredentialJSON `json:"passwordCredentials"`
+	signInJSON                                   // appsignin.go
 	Permissions         []string                 `json:"graphdirPermissions"`
 }
 
@@ -97,6 +98,7 @@ func toApplicationJSON(a *directory.Application) applicationJSON {
 		SignInAudience: "AzureADMyOrg", KeyCredentials: []struct{}{},
 		PasswordCredentials: make([]passwordCredentialJSON, 0, len(a.PasswordCredentials)),
 		Permissions:         append([]string{}, a.Permissions...),
+		signInJSON:          toSignInJSON(a.SignInSettings),
 	}
 	for _, pc := range a.PasswordCredentials {
 		out.PasswordCredentials = append(out.PasswordCredentials, credentialJSON(pc))
@@ -236,8 +238,8 @@ func (s *server) handleGetApplication(c *gin.Context) {
 
 // applicationProperties are the properties of an application, in output
 // order; $select picks among them (case-insensitively, as Graph does).
-var applicationProperties = []string{"id", "deletedDateTime", "appId", "createdDateTime", "displayName",
-	"signInAudience", "keyCredentials", "passwordCredentials", permissionsProperty}
+var applicationProperties = slices.Concat([]string{"id", "deletedDateTime", "appId", "createdDateTime", "displayName",
+	"signInAudience", "keyCredentials", "passwordCredentials"}, signInProperties, []string{permissionsProperty})
 
 // parseAppSelect resolves a $select list of application properties
 // (selectOf, the one $select parser).
@@ -425,10 +427,10 @@ var applicationTable = bodyTable[directory.ApplicationInput]{
 			return nil
 		}},
 		{name: "passwordCredentials", refuse: "Property 'passwordCredentials' cannot be set directly; use addPassword."},
-	},
+	}, signInFields(),
 		readOnlyFields[directory.ApplicationInput]("id", "appId", "createdDateTime", "deletedDateTime", "publisherDomain"),
-		unsupportedFields[directory.ApplicationInput]("keyCredentials", "requiredResourceAccess", "signInAudience",
-			"appRoles", "api", "web", "spa", "publicClient", "identifierUris", "tags", "description", "notes",
+		unsupportedFields[directory.ApplicationInput]("keyCredentials", "signInAudience",
+			"appRoles", "api", "identifierUris", "tags", "description", "notes",
 			"owners", "federatedIdentityCredentials", "optionalClaims", "info", "groupMembershipClaims"),
 	),
 }
@@ -443,7 +445,7 @@ func (s *server) applicationBody(c *gin.Context, create bool) (directory.Applica
 	if err != nil {
 		return in, err
 	}
-	if !create && in.DisplayName == nil && in.Permissions == nil {
+	if !create && in.DisplayName == nil && in.Permissions == nil && len(in.SignIn.Properties()) == 0 {
 		return in, directory.Errorf(directory.KindInvalid, "The request body names no property to update.")
 	}
 	return in, nil

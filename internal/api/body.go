@@ -181,7 +181,10 @@ type bodyField[T any] struct {
 	// decodeObject with its own table and returns its error unchanged.
 	decode   func(raw json.RawMessage, into *T) error
 	nullable bool
-	readOnly bool
+	// decodeNull passes a null value to decode, for a property whose null
+	// means something (a nullable property a PATCH resets).
+	decodeNull bool
+	readOnly   bool
 	// refuse is the message refusing the key: for a readOnly row it
 	// replaces the default "is read-only" message.
 	refuse string
@@ -256,6 +259,7 @@ func decodeMembers[T any](members []jsonstrict.Member, t *bodyTable[T]) (T, erro
 			return v, readOnlyProperty(f.name)
 		case f.refuse != "":
 			return v, (&directory.Error{Kind: directory.KindInvalid, Message: f.refuse}).WithTarget(f.name)
+		case jsonstrict.IsNull(m.Value) && f.decodeNull:
 		case jsonstrict.IsNull(m.Value) && f.nullable:
 			continue
 		case jsonstrict.IsNull(m.Value):

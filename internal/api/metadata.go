@@ -122,11 +122,25 @@ func csdlTypes() []csdlType {
 			props: []csdlProperty{
 				csdlStr("appId"), csdlDateTime("createdDateTime"), csdlStr("displayName"), csdlStr("signInAudience"),
 				csdlColl("keyCredentials", "graph.keyCredential"), csdlColl("passwordCredentials", "graph.passwordCredential"),
+				// What users sign in to the application with (appsignin.go).
+				csdlBool("isFallbackPublicClient"), {name: "nativeAuthenticationApisEnabled", typ: "graph.nativeAuthenticationApisEnabled"},
+				{name: "publicClient", typ: "graph.publicClientApplication"}, csdlColl("requiredResourceAccess", "graph.requiredResourceAccess"),
+				{name: "spa", typ: "graph.spaApplication"}, {name: "web", typ: "graph.webApplication"},
 				// graphdir's own: the application permissions granted to
 				// the application's client-credentials tokens.
 				csdlStrings("graphdirPermissions"),
 			},
 			navs: []csdlNav{{name: "extensionProperties", typ: "Collection(graph.extensionProperty)", contains: true}}},
+		{name: "publicClientApplication", props: []csdlProperty{csdlStrings("redirectUris")}},
+		{name: "spaApplication", props: []csdlProperty{csdlStrings("redirectUris")}},
+		{name: "webApplication", props: []csdlProperty{csdlStr("homePageUrl"), {name: "implicitGrantSettings", typ: "graph.implicitGrantSettings"},
+			csdlStr("logoutUrl"), csdlStrings("redirectUris"), csdlColl("redirectUriSettings", "graph.redirectUriSettings")}},
+		{name: "implicitGrantSettings", props: []csdlProperty{csdlBool("enableAccessTokenIssuance"), csdlBool("enableIdTokenIssuance")}},
+		{name: "redirectUriSettings", props: []csdlProperty{{name: "index", typ: "Edm.Int32"}, csdlStr("uri")}},
+		{name: "requiredResourceAccess", props: []csdlProperty{
+			{name: "resourceAccess", typ: "Collection(graph.resourceAccess)", nonNull: true}, {name: "resourceAppId", typ: "Edm.String", nonNull: true}}},
+		{name: "resourceAccess", props: []csdlProperty{{name: "id", typ: "Edm.Guid", nonNull: true}, csdlStr("type")}},
+		{name: "nativeAuthenticationApisEnabled", enumMembers: []string{"none", "all", "unknownFutureValue"}},
 		{name: "keyCredential", props: []csdlProperty{
 			{name: "customKeyIdentifier", typ: "Edm.Binary"}, csdlStr("displayName"), csdlDateTime("endDateTime"),
 			{name: "key", typ: "Edm.Binary"}, {name: "keyId", typ: "Edm.Guid"}, csdlDateTime("startDateTime"), csdlStr("type"), csdlStr("usage")}},

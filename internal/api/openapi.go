@@ -25,6 +25,7 @@ const (
 	schemaUserCollection = "UserCollection"
 	schemaUserWrite      = "UserWrite"
 	schemaObject         = "Object"
+	schemaApplication    = "Application"
 	schemaCollection     = "ObjectCollection"
 	schemaStatus         = "Status"
 	schemaCount          = "count"
@@ -214,6 +215,7 @@ func schemas() obj {
 		}
 	}
 	nullableString := obj{"type": "string", "nullable": true}
+	uriList := obj{"type": "array", "maxItems": directory.MaxRedirectURIs, "items": obj{"type": "string", "maxLength": directory.MaxRedirectURILength}}
 	return obj{
 		"User":      obj{"type": "object", "properties": read, "additionalProperties": false},
 		"UserWrite": obj{"type": "object", "properties": write, "additionalProperties": false},
@@ -233,6 +235,22 @@ func schemas() obj {
 			"forceChangePasswordNextSignInWithMfa": obj{"type": "boolean", "nullable": true},
 		}},
 		"Object": obj{"type": "object", "additionalProperties": true},
+		// Applications are an open type (extension values may follow);
+		// the sign-in properties are declared (appsignin.go).
+		schemaApplication: applicationSchema(),
+		"RedirectUris":    obj{"type": "object", "additionalProperties": false, "properties": obj{"redirectUris": uriList}},
+		"WebApplication": obj{"type": "object", "additionalProperties": false, "properties": obj{
+			"redirectUris": uriList, "logoutUrl": nullableString, "homePageUrl": nullableString,
+			"implicitGrantSettings": obj{"type": "object", "nullable": true, "properties": obj{
+				"enableAccessTokenIssuance": obj{"type": "boolean"}, "enableIdTokenIssuance": obj{"type": "boolean"}}},
+			"redirectUriSettings": obj{"type": "array", "items": obj{"type": "object"}},
+		}},
+		"RequiredResourceAccess": obj{"type": "object", "additionalProperties": false, "required": []any{"resourceAppId", "resourceAccess"},
+			"properties": obj{
+				"resourceAppId": obj{"type": "string", "format": "uuid"},
+				"resourceAccess": obj{"type": "array", "items": obj{"type": "object", "additionalProperties": false, "required": []any{"id", "type"},
+					"properties": obj{"id": obj{"type": "string", "format": "uuid"}, "type": obj{"type": "string", "enum": []any{"Scope"}}}}},
+			}},
 		"TokenRequest": obj{"type": "object", "required": []any{"grant_type", "client_id", "scope"}, "properties": obj{
 			"grant_type": obj{"type": "string", "enum": []any{"client_credentials"}}, "client_id": obj{"type": "string"},
 			"client_secret": obj{"type": "string"}, "scope": obj{"type": "string"},
@@ -280,3 +298,30 @@ func propertySchema(p *directory.Property) obj {
 // undocumentedHandlers names the handlers of the undocumented rows, for the
 // test that matches the engine's routes against the document.
 var undocumentedHandlers = []string{"handleTokenMethod"}
+
+// applicationSchema describes an application as graphdir reads and
+// writes it; server-set members are marked readOnly.
+func applicationSchema() obj {
+	str := obj{"type": "string"}
+	ro := func(o obj) obj { o["readOnly"] = true; return o }
+	return obj{"type": "object", "additionalProperties": true, "properties": obj{
+		"@odata.context":         obj{"type": "string"},
+		"@odata.type":            obj{"type": "string", "enum": []any{odataTypeApplication}},
+		"id":                     ro(obj{"type": "string"}),
+		"appId":                  ro(obj{"type": "string"}),
+		"createdDateTime":        ro(obj{"type": "string", "format": "date-time"}),
+		"deletedDateTime":        ro(obj{"type": "string", "nullable": true}),
+		"displayName":            str,
+		"signInAudience":         ro(obj{"type": "string"}),
+		"keyCredentials":         ro(obj{"type": "array", "items": ref(schemaObject)}),
+		"passwordCredentials":    ro(obj{"type": "array", "items": ref(schemaObject)}),
+		"isFallbackPublicClient": obj{"type": "boolean", "nullable": true},
+		"nativeAuthenticationApisEnabled": obj{"type": "string", "nullable": true,
+			"enum": []any{directory.NativeAuthNone, directory.NativeAuthAll, nil}},
+		"publicClient":           ref("RedirectUris"),
+		"spa":                    ref("RedirectUris"),
+		"web":                    ref("WebApplication"),
+		"requiredResourceAccess": obj{"type": "array", "items": ref("RequiredResourceAccess")},
+		permissionsProperty:      obj{"type": "array", "items": str},
+	}}
+}

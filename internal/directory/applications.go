@@ -97,6 +97,9 @@ type Application struct {
 	Permissions []string
 	// PasswordCredentials are the app's client secrets, oldest first.
 	PasswordCredentials []PasswordCredential
+	// SignInSettings are what users sign in to the app with
+	// (appsignin.go).
+	SignInSettings
 }
 
 // PasswordCredential is one client secret as stored: never the secret,
@@ -122,6 +125,12 @@ type NewSecret struct {
 type ApplicationPatch struct {
 	DisplayName *string
 	Permissions *[]string
+	// SignIn (nil: unchanged) rewrites the sign-in settings. The store
+	// calls it with the row's current settings, read under the row lock,
+	// so that concurrent patches of different properties both land and
+	// the rules across properties (at most MaxRedirectURIs, no URI twice)
+	// hold for what is stored.
+	SignIn func(*SignInSettings) error
 	// Audit (nil: none) is stored in the update's transaction.
 	Audit *AuditEvent
 }
@@ -130,6 +139,7 @@ type ApplicationPatch struct {
 type ApplicationInput struct {
 	DisplayName *string
 	Permissions *[]string
+	SignIn      SignInInput
 }
 
 // PasswordCredentialInput is the passwordCredential of an addPassword body.
@@ -178,6 +188,9 @@ type ApplicationStore interface {
 	// the application or the key does not exist. audit (nil: none) is
 	// stored in the same transaction.
 	RemovePasswordCredential(ctx context.Context, tenantID, id, keyID string, audit *AuditEvent) error
+	// SPAOriginRegistered reports whether any application of the tenant
+	// has a spa redirect URI of the origin (SignInSettings, OriginOf).
+	SPAOriginRegistered(ctx context.Context, tenantID, origin string) (bool, error)
 
 	// Extension property definitions belong to applications.
 	ExtensionStore
@@ -435,6 +448,7 @@ func (s *Applications) CreateApplication(ctx context.Context, in ApplicationInpu
 	if in.Permissions != nil {
 		props = append(props, "graphdirPermissions")
 	}
+	props = append(props, in.SignIn.Properties()...)
 	p := PrincipalFrom(ctx)
 	ev := s.begin(ctx, p, ActivityAddApplication, "", props...)
 	defer func() { err = s.audit.End(ctx, ev, err) }()
@@ -446,6 +460,9 @@ func (s *Applications) CreateApplication(ctx context.Context, in ApplicationInpu
 	}
 	a, err := s.newApplication(p.TenantID, *in.DisplayName, in.Permissions)
 	if err != nil {
+		return nil, err
+	}
+	if err := in.SignIn.Apply(&a.SignInSettings); err != nil {
 		return nil, err
 	}
 	resolved(ev, a)
@@ -466,6 +483,8 @@ func (s *Applications) newApplication(tenantID, name string, perms *[]string) (*
 		TenantID: tenantID, ID: s.newID(), AppID: s.newID(), DisplayName: name,
 		CreatedAt: s.now().UTC().Truncate(time.Microsecond), Permissions: []string{},
 		PasswordCredentials: []PasswordCredential{},
+		SignInSettings: SignInSettings{SPARedirectURIs: []string{}, WebRedirectURIs: []string{},
+			PublicClientRedirectURIs: []string{}, DelegatedScopes: []string{}},
 	}
 	if perms != nil {
 		var err error
@@ -540,8 +559,8 @@ func (s *Applications) list(ctx context.Context, tenantID string, q ListQuery) (
 	return page, nil
 }
 
-// UpdateApplication changes displayName and/or graphdirPermissions.
-// KindNotFound, KindInvalid, KindForbidden.
+// UpdateApplication changes displayName, graphdirPermissions and the
+// sign-in settings the input names. KindNotFound, KindInvalid, KindForbidden.
 func (s *Applications) UpdateApplication(ctx context.Context, key string, in ApplicationInput) (err error) {
 	var props []string
 	if in.DisplayName != nil {
@@ -550,6 +569,7 @@ func (s *Applications) UpdateApplication(ctx context.Context, key string, in App
 	if in.Permissions != nil {
 		props = append(props, "graphdirPermissions")
 	}
+	props = append(props, in.SignIn.Properties()...)
 	p := PrincipalFrom(ctx)
 	ev := s.begin(ctx, p, ActivityUpdateApplication, key, props...)
 	defer func() { err = s.audit.End(ctx, ev, err) }()
@@ -591,6 +611,15 @@ func (s *Applications) patch(in ApplicationInput) (ApplicationPatch, error) {
 			return patch, err
 		}
 		patch.Permissions = &perms
+	}
+	if !in.SignIn.empty() {
+		// Validate the body's values now, so that a bad one is refused
+		// before the store is asked; the store applies them again to the
+		// locked row.
+		if err := in.SignIn.Apply(&SignInSettings{}); err != nil {
+			return patch, err
+		}
+		patch.SignIn = in.SignIn.Apply
 	}
 	return patch, nil
 }
@@ -756,12 +785,26 @@ func (s *Applications) AuthenticateClient(ctx context.Context, tenantID, clientI
 // OperatorCreateApplication registers an application for the command line
 // (no caller: the operator has the database) with one new secret.
 func (s *Applications) OperatorCreateApplication(ctx context.Context, tenantID, name string, perms []string, secretLifetime time.Duration) (*Application, *NewSecret, error) {
+	return s.OperatorRegisterApplication(ctx, tenantID, name, perms, SignInInput{}, secretLifetime)
+}
+
+// OperatorRegisterApplication registers an application with sign-in
+// settings for the command line. A confidential client gets one new
+// secret; a public client (IsPublicClient) gets none, since it has no use
+// for one, and the returned secret is nil.
+func (s *Applications) OperatorRegisterApplication(ctx context.Context, tenantID, name string, perms []string, signIn SignInInput, secretLifetime time.Duration) (*Application, *NewSecret, error) {
 	a, err := s.newApplication(tenantID, name, &perms)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := signIn.Apply(&a.SignInSettings); err != nil {
+		return nil, nil, err
+	}
 	if err := s.store.CreateApplication(ctx, a, nil); err != nil {
 		return nil, nil, err
+	}
+	if a.IsPublicClient() {
+		return a, nil, nil
 	}
 	sec, err := s.addSecret(ctx, a, s.lifetime(secretLifetime), nil)
 	if err != nil {
@@ -882,4 +925,29 @@ func (s *Applications) OperatorDeleteApplication(ctx context.Context, tenantID, 
 		return err
 	}
 	return s.store.DeleteApplication(ctx, tenantID, a.ID, nil)
+}
+
+// ClientApplication returns the application a sign-in request names by
+// its client id, for the sign-in endpoints (no caller: the request is
+// not authenticated yet). Every failure to find it (a malformed tenant or
+// client id included) is KindNotFound, so that callers answer all alike.
+func (s *Applications) ClientApplication(ctx context.Context, tenantID, clientID string) (*Application, error) {
+	if !IsGUID(tenantID) || !IsGUID(clientID) {
+		return nil, ErrNotFoundApplication(textlimit.Clip(clientID, maxEchoed))
+	}
+	a, err := s.store.GetApplication(ctx, strings.ToLower(tenantID), strings.ToLower(clientID), true)
+	if KindOf(err) == KindNotFound {
+		return nil, ErrNotFoundApplication(clientID)
+	}
+	return a, err
+}
+
+// SPAOriginRegistered reports whether origin (as a browser sends it in
+// Origin) is the origin of a spa redirect URI of any application of the
+// tenant: the answer to a CORS preflight, which names no client.
+func (s *Applications) SPAOriginRegistered(ctx context.Context, tenantID, origin string) (bool, error) {
+	if !IsGUID(tenantID) || origin == "" || len(origin) > MaxRedirectURILength {
+		return false, nil
+	}
+	return s.store.SPAOriginRegistered(ctx, strings.ToLower(tenantID), origin)
 }

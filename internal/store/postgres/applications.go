@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -18,8 +19,14 @@ var _ directory.ApplicationStore = (*Store)(nil)
 // credentials are read by loadSecrets.
 const applicationSelect = `SELECT a.tenant_id, a.id, a.app_id, a.display_name, a.created_at,
 	ARRAY(SELECT r.permission FROM application_roles r
-		WHERE r.tenant_id = a.tenant_id AND r.application_id = a.id ORDER BY r.permission) AS permissions
+		WHERE r.tenant_id = a.tenant_id AND r.application_id = a.id ORDER BY r.permission) AS permissions,
+	` + applicationSignInColumns + `
 FROM applications a`
+
+// applicationSignInColumns are the sign-in settings (00015) every read of
+// an application selects.
+const applicationSignInColumns = `a.spa_redirect_uris, a.web_redirect_uris, a.web_logout_url, a.public_client_redirect_uris,
+	a.is_fallback_public_client, a.native_authentication_apis, a.delegated_scopes`
 
 type applicationRow struct {
 	TenantID    string         `db:"tenant_id"`
@@ -28,7 +35,8 @@ type applicationRow struct {
 	DisplayName string         `db:"display_name"`
 	CreatedAt   time.Time      `db:"created_at"`
 	Permissions pq.StringArray `db:"permissions"`
-	SortKey     sql.NullString `db:"sort_key"` // listings only: the keyset sort key
+	signInRow
+	SortKey sql.NullString `db:"sort_key"` // listings only: the keyset sort key
 }
 
 func (r *applicationRow) application() *directory.Application {
@@ -36,7 +44,49 @@ func (r *applicationRow) application() *directory.Application {
 		TenantID: r.TenantID, ID: r.ID, AppID: r.AppID, DisplayName: r.DisplayName,
 		CreatedAt: r.CreatedAt.UTC(), Permissions: nonNil(r.Permissions),
 		PasswordCredentials: []directory.PasswordCredential{},
+		SignInSettings:      r.signInRow.settings(),
 	}
+}
+
+// signInRow scans applicationSignInColumns.
+type signInRow struct {
+	SPA             pq.StringArray `db:"spa_redirect_uris"`
+	Web             pq.StringArray `db:"web_redirect_uris"`
+	LogoutURL       sql.NullString `db:"web_logout_url"`
+	Public          pq.StringArray `db:"public_client_redirect_uris"`
+	FallbackPublic  sql.NullBool   `db:"is_fallback_public_client"`
+	NativeAuth      sql.NullString `db:"native_authentication_apis"`
+	DelegatedScopes pq.StringArray `db:"delegated_scopes"`
+}
+
+func (r *signInRow) settings() directory.SignInSettings {
+	s := directory.SignInSettings{
+		SPARedirectURIs: nonNil(r.SPA), WebRedirectURIs: nonNil(r.Web), PublicClientRedirectURIs: nonNil(r.Public),
+		NativeAuthenticationAPIs: r.NativeAuth.String, DelegatedScopes: nonNil(r.DelegatedScopes),
+	}
+	if r.LogoutURL.Valid {
+		s.WebLogoutURL = &r.LogoutURL.String
+	}
+	if r.FallbackPublic.Valid {
+		s.IsFallbackPublicClient = &r.FallbackPublic.Bool
+	}
+	return s
+}
+
+// writeSignIn stores the sign-in settings of one application row.
+func writeSignIn(ctx context.Context, tx *sqlx.Tx, tenantID, id string, s directory.SignInSettings) error {
+	var native *string
+	if s.NativeAuthenticationAPIs != "" {
+		native = &s.NativeAuthenticationAPIs
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE applications SET spa_redirect_uris = $3, spa_origins = $4, web_redirect_uris = $5,
+		web_logout_url = $6, public_client_redirect_uris = $7, is_fallback_public_client = $8,
+		native_authentication_apis = $9, delegated_scopes = $10
+		WHERE tenant_id = $1 AND id = $2`,
+		tenantID, id, pq.Array(nonNil(s.SPARedirectURIs)), pq.Array(nonNil(directory.Application{SignInSettings: s}.SPAOrigins())),
+		pq.Array(nonNil(s.WebRedirectURIs)), s.WebLogoutURL, pq.Array(nonNil(s.PublicClientRedirectURIs)),
+		s.IsFallbackPublicClient, native, pq.Array(nonNil(s.DelegatedScopes)))
+	return translate(err, "postgres: write application sign-in settings")
 }
 
 // CreateApplication inserts a with its permissions and credentials in one
@@ -90,6 +140,9 @@ func insertApplication(ctx context.Context, tx *sqlx.Tx, a *directory.Applicatio
 		return translate(err, op)
 	}
 	if err := setPermissions(ctx, tx, a.TenantID, a.ID, a.Permissions); err != nil {
+		return err
+	}
+	if err := writeSignIn(ctx, tx, a.TenantID, a.ID, a.SignInSettings); err != nil {
 		return err
 	}
 	for _, c := range a.PasswordCredentials {
@@ -255,10 +308,36 @@ func (s *Store) UpdateApplication(ctx context.Context, tenantID, id string, patc
 			}
 		}
 		if patch.Permissions != nil {
-			return setPermissions(ctx, tx, tenantID, id, *patch.Permissions)
+			if err := setPermissions(ctx, tx, tenantID, id, *patch.Permissions); err != nil {
+				return err
+			}
+		}
+		if patch.SignIn != nil {
+			var r signInRow
+			if err := tx.QueryRowxContext(ctx, `SELECT `+strings.ReplaceAll(applicationSignInColumns, "a.", "")+`
+				FROM applications WHERE tenant_id = $1 AND id = $2`, tenantID, id).StructScan(&r); err != nil {
+				return translate(err, op)
+			}
+			cur := r.settings()
+			if err := patch.SignIn(&cur); err != nil {
+				return err
+			}
+			return writeSignIn(ctx, tx, tenantID, id, cur)
 		}
 		return nil
 	})
+}
+
+// SPAOriginRegistered reports whether an application of the tenant has a
+// spa redirect URI of origin (application_spa_origins_idx).
+func (s *Store) SPAOriginRegistered(ctx context.Context, tenantID, origin string) (bool, error) {
+	if !directory.IsGUID(tenantID) {
+		return false, nil
+	}
+	var ok bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM applications
+		WHERE tenant_id = $1 AND spa_origins @> ARRAY[$2::text])`, tenantID, origin).Scan(&ok)
+	return ok, translate(err, "postgres: find spa origin")
 }
 
 // DeleteApplication removes the application, with ev (nil: none); its

@@ -303,7 +303,8 @@ func buildApplicationList(tenantID string, q directory.ListQuery) (stmt string, 
 	}
 	stmt = `SELECT a.tenant_id, a.id, a.app_id, a.display_name, a.created_at, ` + sortKey + ` AS sort_key,
 	ARRAY(SELECT r.permission FROM application_roles r
-		WHERE r.tenant_id = a.tenant_id AND r.application_id = a.id ORDER BY r.permission) AS permissions
+		WHERE r.tenant_id = a.tenant_id AND r.application_id = a.id ORDER BY r.permission) AS permissions,
+	` + applicationSignInColumns + `
 FROM applications a WHERE ` + where + ` ORDER BY ` + orderBy + ` LIMIT ` + c.bind(q.Top+1)
 	return stmt, c.args, key != "", nil
 }
