@@ -156,7 +156,7 @@ var webTable = bodyTable[directory.WebInput]{
 		{name: "homePageUrl", nullable: true, invalid: "Property 'homePageUrl' is not supported by graphdir; only null is accepted.",
 			decode: func(json.RawMessage, *directory.WebInput) error { return errInvalidValue }},
 		{name: "implicitGrantSettings", nullable: true,
-			invalid: "The implicit grant is not supported by graphdir (use the authorization code flow with PKCE); implicitGrantSettings may only be false.",
+			invalid: "Invalid value specified for property 'implicitGrantSettings': the implicit grant is not supported by graphdir (use the authorization code flow with PKCE), so both settings may only be false.",
 			decode: func(raw json.RawMessage, _ *directory.WebInput) error {
 				v, err := decodeObject(raw, &implicitGrantTable)
 				if err != nil || v.EnableAccessTokenIssuance || v.EnableIDTokenIssuance {
@@ -195,7 +195,7 @@ var requiredResourceAccessTable = bodyTable[directory.RequiredResourceAccess]{
 		{name: "resourceAppId", decode: func(raw json.RawMessage, v *directory.RequiredResourceAccess) error {
 			return json.Unmarshal(raw, &v.ResourceAppID)
 		}},
-		{name: "resourceAccess", nullable: true, decode: func(raw json.RawMessage, v *directory.RequiredResourceAccess) error {
+		{name: "resourceAccess", decode: func(raw json.RawMessage, v *directory.RequiredResourceAccess) error {
 			var items []json.RawMessage
 			if err := json.Unmarshal(raw, &items); err != nil {
 				return err
@@ -203,6 +203,7 @@ var requiredResourceAccessTable = bodyTable[directory.RequiredResourceAccess]{
 			if len(items) > 100 {
 				return errInvalidValue
 			}
+			v.ResourceAccess = []directory.ResourceAccess{}
 			for _, item := range items {
 				ra, err := decodeNested("resourceAccess", item, &resourceAccessTable)
 				if err != nil {
@@ -288,6 +289,15 @@ func signInFields() []bodyField[directory.ApplicationInput] {
 				r, err := decodeNested("requiredResourceAccess", item, &requiredResourceAccessTable)
 				if err != nil {
 					return err
+				}
+				for _, missing := range []struct {
+					name string
+					is   bool
+				}{{"resourceAppId", r.ResourceAppID == ""}, {"resourceAccess", r.ResourceAccess == nil}} {
+					if missing.is {
+						return (&directory.Error{Kind: directory.KindInvalid,
+							Message: "Property 'requiredResourceAccess." + missing.name + "' is required."}).WithTarget("requiredResourceAccess." + missing.name)
+					}
 				}
 				rra = append(rra, r)
 			}

@@ -146,15 +146,17 @@ func (in SignInInput) Apply(s *SignInSettings) error {
 			return err
 		}
 	}
-	if err := next.check(); err != nil {
+	if err := next.check(in); err != nil {
 		return err
 	}
 	*s = next
 	return nil
 }
 
-// check applies the rules across platforms.
-func (s *SignInSettings) check() error {
+// check applies the rules across platforms; a refusal names a property
+// of in, the body that broke the rule.
+func (s *SignInSettings) check(in SignInInput) error {
+	inBody := map[string]bool{"spa.redirectUris": in.SPA != nil, "web.redirectUris": in.Web != nil, "publicClient.redirectUris": in.PublicClient != nil}
 	lists := []struct {
 		prop string
 		uris []string
@@ -166,18 +168,23 @@ func (s *SignInSettings) check() error {
 	if n > MaxRedirectURIs {
 		prop := "spa.redirectUris"
 		for _, l := range lists {
-			if len(l.uris) > 0 {
+			if inBody[l.prop] {
 				prop = l.prop
 			}
 		}
-		return Errorf(KindInvalid, "An application may have at most %d redirect URIs in spa, web and publicClient together; this one would have %d.", MaxRedirectURIs, n).WithTarget(prop)
+		return Errorf(KindInvalid, "Invalid value specified for property '%s' of resource 'Application': an application may have at most %d redirect URIs in spa, web and publicClient together, and this would make %d.",
+			prop, MaxRedirectURIs, n).WithTarget(prop)
 	}
 	seen := make(map[string]string, n)
 	for _, l := range lists {
 		for _, u := range l.uris {
 			if first, ok := seen[u]; ok {
+				prop, other := l.prop, first
+				if !inBody[prop] {
+					prop, other = first, l.prop
+				}
 				return Errorf(KindInvalid, "Invalid value specified for property '%s' of resource 'Application': the redirect URI '%s' is already registered in %s; a redirect URI belongs to one platform.",
-					l.prop, textlimit.Clip(u, maxEchoed), first).WithTarget(l.prop)
+					prop, textlimit.Clip(u, maxEchoed), other).WithTarget(prop)
 			}
 			seen[u] = l.prop
 		}
@@ -189,7 +196,7 @@ func (s *SignInSettings) check() error {
 // schemes are allowed for publicClient (mobile and desktop apps) only.
 func checkRedirectURIs(prop string, uris []string, customSchemes bool) ([]string, error) {
 	if len(uris) > MaxRedirectURIs {
-		return nil, Errorf(KindInvalid, "An application may have at most %d redirect URIs; '%s' has %d.", MaxRedirectURIs, prop, len(uris)).WithTarget(prop)
+		return nil, Errorf(KindInvalid, "Invalid value specified for property '%s' of resource 'Application': an application may have at most %d redirect URIs; this list has %d.", prop, MaxRedirectURIs, len(uris)).WithTarget(prop)
 	}
 	for i, u := range uris {
 		if err := checkURI(prop, u, customSchemes); err != nil {
