@@ -100,6 +100,9 @@ func urlEscapeScope(s string) string {
 
 const appUsage = `Usage:
   graphdir app create --name NAME [--permissions "User.ReadWrite.All ..."] [--secret-days 730] [--tenant ID]
+  graphdir app create [--name NAME] --spa URI | --web URI | --public URI | --native-auth
+                      [--logout-url URI] [--fallback-public-client] [--scopes "openid,profile,User.Read ..."]
+                      (sign-in apps; --spa, --web and --public repeat; a public client gets no secret)
   graphdir app list   [--tenant ID]
   graphdir app grant  --app ID --permissions "User.Read.All ..."   (replaces the granted permissions)
   graphdir app delete --app ID
@@ -127,11 +130,13 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 	tenant := fs.String("tenant", "", "tenant id (default: the default tenant)")
 	var name, perms, app, keyID *string
 	var days *int
+	var signIn *signInFlags
 	switch cmd {
 	case "create":
 		name = fs.String("name", "", "display name")
 		perms = fs.String("permissions", "", "application permissions, space- or comma-separated")
 		days = fs.Int("secret-days", 730, "lifetime of the first secret in days (at most 730)")
+		signIn = newSignInFlags(fs)
 	case "list":
 	case "grant":
 		app = fs.String("app", "", "object id or client id")
@@ -154,7 +159,7 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 		return errUsage
 	}
 	switch {
-	case name != nil && cmd == "create" && strings.TrimSpace(*name) == "",
+	case name != nil && cmd == "create" && strings.TrimSpace(*name) == "" && !signIn.defaultName(name),
 		app != nil && *app == "",
 		keyID != nil && *keyID == "":
 		fmt.Fprint(stderr, appUsage)
@@ -186,7 +191,11 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 
 	switch cmd {
 	case "create":
-		a, sec, err := apps.OperatorCreateApplication(ctx, tid, *name, splitList(*perms), lifetime)
+		in, err := signIn.input()
+		if err != nil {
+			return fmt.Errorf("app create: %w", err)
+		}
+		a, sec, err := apps.OperatorRegisterApplication(ctx, tid, *name, splitList(*perms), in, lifetime)
 		if err != nil {
 			return fmt.Errorf("app create: %w", err)
 		}
@@ -194,8 +203,15 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 		if err := iss.EnsureSigningKey(ctx, tid); err != nil {
 			return err
 		}
+		if sec == nil {
+			fmt.Fprintf(stdout, "Created application %q in tenant %s, a public client: it has no secret.\n", a.DisplayName, tid)
+			printApp(stdout, a)
+			printSignIn(stdout, a)
+			return nil
+		}
 		fmt.Fprintf(stdout, "Created application %q in tenant %s. The secret is shown only now.\n", a.DisplayName, tid)
 		printApp(stdout, a)
+		printSignIn(stdout, a)
 		printSecret(stdout, sec)
 		fmt.Fprintf(stdout, "  token endpoint: %s (scope %s/.default)\n", iss.TokenURL(tid), iss.Audience())
 	case "list":
