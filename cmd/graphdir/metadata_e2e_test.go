@@ -302,6 +302,12 @@ func TestODataMetadata(t *testing.T) {
 	}
 	app := add("create application", "application", s.do("POST", "/v1.0/applications", admin, map[string]any{"displayName": "meta-app"}), 201)
 	appObj := app["id"].(string)
+	add("create sign-in application", "application", s.do("POST", "/v1.0/applications", admin, map[string]any{"displayName": "meta-spa",
+		"spa": map[string]any{"redirectUris": []string{"https://spa.example/cb"}}, "publicClient": map[string]any{"redirectUris": []string{"com.example://cb"}},
+		"web":                             map[string]any{"redirectUris": []string{"https://web.example/cb"}, "logoutUrl": "https://web.example/bye"},
+		"nativeAuthenticationApisEnabled": "all", "isFallbackPublicClient": true,
+		"requiredResourceAccess": []any{map[string]any{"resourceAppId": "00000003-0000-0000-c000-000000000000",
+			"resourceAccess": []any{map[string]any{"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"}}}}}), 201)
 	add("add password", "passwordCredential", s.do("POST", "/v1.0/applications/"+appObj+"/addPassword", admin, map[string]any{"passwordCredential": map[string]any{"displayName": "ci"}}), 200)
 	add("get application", "application", s.do("GET", "/v1.0/applications/"+appObj, admin, nil), 200)
 	add("list applications", "application", s.do("GET", "/v1.0/applications", admin, nil), 200)
