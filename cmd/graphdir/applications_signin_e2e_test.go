@@ -164,6 +164,16 @@ func TestApplicationSignIn_ValidationNamesTheProperty(t *testing.T) {
 	if s.appsSnapshot() != before {
 		t.Fatal("a refused write changed the applications")
 	}
+	// A refused write is audited once as a failure, whether the handler
+	// (shape) or directory (rule) refused it.
+	reader := s.appToken("AuditLog.Read.All")
+	for _, body := range []any{map[string]any{"spa": []string{"x"}}, map[string]any{"spa": map[string]any{"redirectUris": []string{"http://app.example/cb"}}}} {
+		res := s.do("PATCH", "/v1.0/applications/"+id, admin, body)
+		evs := s.auditsFor(reader, res.Header.Get("request-id"))
+		if res.Status != http.StatusBadRequest || len(evs) != 1 || evs[0]["result"] != "failure" || evs[0]["activityDisplayName"] != "Update application" {
+			t.Fatalf("refused PATCH %v: %d, audit %v", body, res.Status, evs)
+		}
+	}
 	// Accepted: loopback http on every platform, custom schemes on
 	// publicClient, 256 URIs in all.
 	ok := map[string]any{
