@@ -84,8 +84,9 @@ const (
 	secretHashPrefix = "hmac-sha256$"
 )
 
-// Application is a registered application (a confidential client) of a
-// tenant. ID is Graph's object id, AppID the client id tokens carry in azp.
+// Application is a registered application of a tenant: a backend job
+// using client credentials, an app users sign in to (SignInSettings), or
+// both. ID is Graph's object id, AppID the client id tokens carry in azp.
 type Application struct {
 	TenantID    string
 	ID          string
