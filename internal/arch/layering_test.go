@@ -39,10 +39,11 @@ var ours = map[string][]string{
 	"internal/flowstate":             {"internal/directory"},
 	"internal/oauth":                 {"internal/directory", "internal/textlimit"},
 	"internal/importer":              {"internal/directory", "internal/jsonstrict"},
-	"internal/store/postgres":        {"internal/directory", "pkg/odata", "schema"},
+	"internal/store/postgres":        {"internal/directory", "internal/mail", "internal/otp", "pkg/odata", "schema"},
 	"internal/store/postgres/pgtest": {"internal/localpg", "internal/store/postgres", "schema"},
 	"internal/bench/benchdb":         {"internal/store/postgres"},
 	"internal/directory":             {"internal/jsonstrict", "internal/password", "internal/textlimit", "pkg/odata"},
+	"internal/otp":                   {"internal/mail"},
 
 	// Leaves: nothing of ours.
 	"internal/arch":       {},
@@ -50,6 +51,7 @@ var ours = map[string][]string{
 	"internal/config":     {},
 	"internal/jsonstrict": {},
 	"internal/logtest":    {},
+	"internal/mail":       {},
 	"internal/localpg":    {},
 	"internal/metrics":    {},
 	"internal/password":   {},

@@ -43,6 +43,8 @@ type Config struct {
 	PurgeInterval    time.Duration
 	// Runtime holds timeouts, limits, throttling and observability settings.
 	Runtime
+	// Mail is the SMTP relay or development outbox and the one-time code rules.
+	Mail Mail
 }
 
 // Var documents one setting for --help and the README's table.
@@ -67,7 +69,7 @@ var Vars = append([]Var{
 	{"GRAPHDIR_SHUTDOWN_GRACE", "", "20s", "time in-flight requests get to finish on SIGTERM"},
 	{"GRAPHDIR_STEPUP_PROPERTIES", "", "mail,otherMails,mobilePhone,identities,passwordProfile", "properties a user may change at /me only with MFA (password = passwordProfile and changePassword); none disables step-up"},
 	{"GRAPHDIR_STEPUP_ACRS", "", "c1", "comma-separated authentication contexts (acrs) that count as MFA beside amr mfa; the first is requested in claims challenges"},
-}, append(runtimeVars, deletedVars...)...)
+}, append(append(runtimeVars, deletedVars...), mailVars...)...)
 
 // Load reads the environment through getenv and the serve flags from args.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
@@ -112,6 +114,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	c.Runtime = loadRuntime(env, &problems)
 	c.DeletedRetention, c.PurgeInterval = loadDeleted(env, &problems)
 	c.StepUpProperties, c.StepUpACRS = loadStepUp(env, &problems)
+	c.Mail = loadMail(env, &problems)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -26,7 +26,12 @@
 // uses them. stmtcache.go decides which statements run prepared (those whose
 // best plan does not depend on the values) and keeps them, bounded.
 //
-// It imports internal/directory, pkg/odata and schema, never internal/api,
+// otp.go and outbox.go keep email one-time codes and the mail outbox for
+// internal/otp and internal/mail (their Store and Outbox interfaces; the
+// outbox is claimed with FOR UPDATE SKIP LOCKED).
+//
+// It imports internal/directory, internal/otp and internal/mail (for the
+// types of those interfaces), pkg/odata and schema, never internal/api,
 // internal/auth or the other packages above the domain. Its own tests live
 // in package postgres_test so that they can use pgtest, which imports this
 // package.
