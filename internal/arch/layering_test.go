@@ -46,20 +46,21 @@ var ours = map[string][]string{
 	"internal/otp":                   {"internal/mail"},
 
 	// Leaves: nothing of ours.
-	"internal/arch":       {},
-	"internal/bench":      {},
-	"internal/config":     {},
-	"internal/jsonstrict": {},
-	"internal/logtest":    {},
-	"internal/mail":       {},
-	"internal/localpg":    {},
-	"internal/metrics":    {},
-	"internal/password":   {},
-	"internal/schedule":   {},
-	"internal/textlimit":  {},
-	"internal/throttle":   {},
-	"pkg/odata":           {},
-	"schema":              {},
+	"internal/arch":          {},
+	"internal/bench":         {},
+	"internal/config":        {},
+	"internal/jsonstrict":    {},
+	"internal/logtest":       {},
+	"internal/mail":          {},
+	"internal/mail/smtptest": {},
+	"internal/localpg":       {},
+	"internal/metrics":       {},
+	"internal/password":      {},
+	"internal/schedule":      {},
+	"internal/textlimit":     {},
+	"internal/throttle":      {},
+	"pkg/odata":              {},
+	"schema":                 {},
 }
 
 // restricted are imports (path prefixes, ours or not) that only the listed
@@ -78,6 +79,7 @@ var restricted = []struct {
 	{"database/sql", []string{"internal/store/postgres", "internal/store/postgres/pgtest", "internal/localpg", "internal/metrics", "internal/bench/benchdb"},
 		"SQL stays in the store (metrics reads sql.DBStats only; benchdb is the bench's database side)"},
 	{module + "/internal/logtest", []string{}, "logtest is for tests only; serving code must not import it"},
+	{module + "/internal/mail/smtptest", []string{}, "smtptest is for tests only; serving code must not import it"},
 	{"net/http", []string{"cmd/graphdir", "internal/api", "internal/auth", "internal/metrics"},
 		"HTTP stays at the edge (auth fetches JWKS, metrics serves /metrics)"},
 }
