@@ -17,12 +17,16 @@ build:
 ## run: serve on http://localhost:8080 (private PostgreSQL unless DATABASE_URL is set).
 ## On the first start it also creates a bootstrap admin application and prints its client id and
 ## secret once (GRAPHDIR_BOOTSTRAP_APP=1; see README "Applications and client credentials").
+## Mail is not sent: GRAPHDIR_DEV_OUTBOX=1 writes each message, codes included, to the log
+## (README "Mail"); a GRAPHDIR_SMTP_URL in the environment wins.
 run: build
-	GRAPHDIR_BOOTSTRAP_APP=1 ./$(BIN) serve
+	@echo "make run: GRAPHDIR_DEV_OUTBOX=1 - mail (one-time codes included) is written to the log, not sent"
+	GRAPHDIR_BOOTSTRAP_APP=1 GRAPHDIR_DEV_OUTBOX=1 ./$(BIN) serve
 
 ## run-tls: serve on https://localhost:8443 with a local development certificate.
 run-tls: build cert
-	GRAPHDIR_BOOTSTRAP_APP=1 GRAPHDIR_PUBLIC_URL=https://localhost:8443 ./$(BIN) serve --addr :8443 \
+	@echo "make run-tls: GRAPHDIR_DEV_OUTBOX=1 - mail (one-time codes included) is written to the log, not sent"
+	GRAPHDIR_BOOTSTRAP_APP=1 GRAPHDIR_DEV_OUTBOX=1 GRAPHDIR_PUBLIC_URL=https://localhost:8443 ./$(BIN) serve --addr :8443 \
 		--tls-cert $(STATE_DIR)/tls/cert.pem --tls-key $(STATE_DIR)/tls/key.pem
 
 cert: build

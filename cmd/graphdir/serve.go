@@ -33,6 +33,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	logMailSetup(cfg, log) // mail.go
 	db, err := openDatabase(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -121,7 +122,7 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
 // safe with several instances sharing the database: the store methods take
 // an advisory lock, so one instance does the work and the others skip.
 func backgroundJobs(cfg *config.Config, store *postgres.Store, log *slog.Logger) []schedule.Job {
-	return []schedule.Job{
+	return append([]schedule.Job{
 		{Name: "purge deleted users", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
 			// Deleted users stay restorable for DeletedRetention
 			// (internal/store/postgres/deleted.go).
@@ -150,7 +151,7 @@ func backgroundJobs(cfg *config.Config, store *postgres.Store, log *slog.Logger)
 			}
 			return err
 		}},
-	}
+	}, mailJobs(cfg, store, log)...) // mail.go
 }
 
 // buildHandler wires the service, issuer and verifier into the HTTP handler.

@@ -83,7 +83,8 @@ var mailVars = []Var{
 // quote the SMTP password.
 func loadMail(env func(string) string, problems *[]string) Mail {
 	var m Mail
-	if raw := strings.TrimSpace(env("GRAPHDIR_SMTP_URL")); raw != "" {
+	raw := strings.TrimSpace(env("GRAPHDIR_SMTP_URL"))
+	if raw != "" {
 		s, err := ParseSMTPURL(raw)
 		if err != nil {
 			*problems = append(*problems, "GRAPHDIR_SMTP_URL: "+err.Error())
@@ -95,7 +96,7 @@ func loadMail(env func(string) string, problems *[]string) Mail {
 		if a, err := mail.ParseAddress(m.From); err != nil || a.Name != "" || a.Address != m.From {
 			*problems = append(*problems, fmt.Sprintf("GRAPHDIR_MAIL_FROM: %q must be a bare address such as no-reply@contoso.com", m.From))
 		}
-	} else if m.SMTP != nil {
+	} else if raw != "" {
 		*problems = append(*problems, "GRAPHDIR_MAIL_FROM: required with GRAPHDIR_SMTP_URL")
 	}
 	switch v := strings.TrimSpace(env("GRAPHDIR_DEV_OUTBOX")); v {
@@ -137,6 +138,7 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 		return nil, fmt.Errorf("not a URL of the form smtp://user:pass@host:port")
 	}
 	s := &SMTP{Host: u.Hostname()}
+	shown := u.Redacted() // the input with its password replaced
 	if u.User != nil {
 		s.Username = u.User.Username()
 		s.Password, _ = u.User.Password()
@@ -144,7 +146,7 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 	q := u.Query()
 	for k := range q {
 		if k != "starttls" {
-			return nil, fmt.Errorf("%s: unknown option %q (only starttls)", s.Redacted(), k)
+			return nil, fmt.Errorf("%s: unknown option %q (only starttls)", shown, k)
 		}
 	}
 	switch u.Scheme {
@@ -155,24 +157,24 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 			case StartTLSMandatory, StartTLSOpportunistic, StartTLSNone:
 				s.TLS = p
 			default:
-				return nil, fmt.Errorf("%s: starttls=%q must be mandatory, opportunistic or none", s.Redacted(), p)
+				return nil, fmt.Errorf("%s: starttls=%q must be mandatory, opportunistic or none", shown, p)
 			}
 		}
 	case "smtps":
 		s.Port, s.TLS = 465, TLSImplicit
 		if q.Has("starttls") {
-			return nil, fmt.Errorf("%s: smtps:// is TLS from the start; starttls applies to smtp:// only", s.Redacted())
+			return nil, fmt.Errorf("%s: smtps:// is TLS from the start; starttls applies to smtp:// only", shown)
 		}
 	default:
 		return nil, fmt.Errorf("scheme %q must be smtp or smtps", u.Scheme)
 	}
 	if s.Host == "" || (u.Path != "" && u.Path != "/") || u.Fragment != "" || u.Opaque != "" {
-		return nil, fmt.Errorf("%s: want scheme://user:pass@host:port and nothing else", s.Redacted())
+		return nil, fmt.Errorf("%s: want scheme://user:pass@host:port and nothing else", shown)
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("%s: port %q is not a port number", s.Redacted(), p)
+			return nil, fmt.Errorf("%s: port %q is not a port number", shown, p)
 		}
 		s.Port = n
 	}

@@ -136,13 +136,13 @@ func TestRenderCode_EscapesNamesInHTMLAndKeepsThemToOneLine(t *testing.T) {
 
 func TestLanguage_MatchesAcceptLanguageAndUILocales(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                       "en",
-		"fr":                     "fr",
-		"fr-CA":                  "fr",
-		"de-AT,en;q=0.5":         "de",
-		"es,fr;q=0.7":            "fr",
-		"de fr":                  "de", // ui_locales: space separated
-		"*":                      "en",
+		"":                        "en",
+		"fr":                      "fr",
+		"fr-CA":                   "fr",
+		"de-AT,en;q=0.5":          "de",
+		"es,fr;q=0.7":             "fr",
+		"de fr":                   "de", // ui_locales: space separated
+		"*":                       "en",
 		"zz-invalid-;;;q=x, \x00": "en",
 	} {
 		if got := mail.Language(in).String(); got != want {
