@@ -437,3 +437,69 @@ func TestWorker_TwoInstancesNeverSendAMessageTwice(t *testing.T) {
 	}
 	t.Logf("instance A sent %d, instance B %d", sentBy[0], sentBy[1])
 }
+
+// Concurrent sends for one binding (as from several instances) pass the
+// interval check one at a time: exactly one is sent.
+func TestSend_ConcurrentSendsForOneBindingSendOnce(t *testing.T) {
+	e := setup(t, otp.Config{})
+	const n = 6
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := e.send(t, "flow", "jane@example.test", "en")
+			errs <- err
+		}()
+	}
+	ok, tooSoon := 0, 0
+	for range n {
+		var rs *otp.ResendTooSoonError
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.As(err, &rs):
+			tooSoon++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok != 1 || tooSoon != n-1 {
+		t.Fatalf("%d sent, %d refused; want 1 and %d", ok, tooSoon, n-1)
+	}
+}
+
+// Concurrent wrong tries are counted one by one: no more than MaxTries
+// ever get a "wrong code" answer, and the code ends dead.
+func TestVerify_ConcurrentWrongTriesAreAllCounted(t *testing.T) {
+	e := setup(t, otp.Config{})
+	if _, err := e.send(t, "flow", "jane@example.test", "en"); err != nil {
+		t.Fatal(err)
+	}
+	code, _ := e.deliver(t)
+	wrong := "00000000"
+	if wrong == code {
+		wrong = "11111111"
+	}
+	const n = 12
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- e.verify("flow", wrong) }()
+	}
+	wrongs, dead := 0, 0
+	for range n {
+		var we *otp.WrongCodeError
+		switch err := <-errs; {
+		case errors.As(err, &we):
+			wrongs++
+		case errors.Is(err, otp.ErrTooManyTries):
+			dead++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if wrongs != otp.MaxTries-1 || dead != n-otp.MaxTries+1 {
+		t.Fatalf("%d wrong-code answers, %d too-many-tries; want %d and %d", wrongs, dead, otp.MaxTries-1, n-otp.MaxTries+1)
+	}
+	if err := e.verify("flow", code); !errors.Is(err, otp.ErrTooManyTries) {
+		t.Fatalf("the right code after the tries ran out: %v", err)
+	}
+}

@@ -68,9 +68,11 @@ func (s *Store) MailSent(ctx context.Context, q mail.Queued, at time.Time) error
 
 // MailFailed implements mail.Outbox.
 func (s *Store) MailFailed(ctx context.Context, q mail.Queued, at, retryAt time.Time, final bool, reason string) error {
+	// A relay's answer is foreign text: bounded, valid UTF-8, no NUL.
 	if len(reason) > maxMailError {
-		reason = strings.ToValidUTF8(reason[:maxMailError], "")
+		reason = reason[:maxMailError]
 	}
+	reason = strings.ReplaceAll(strings.ToValidUTF8(reason, "?"), "\x00", "?")
 	var err error
 	if final {
 		_, err = s.db.ExecContext(ctx, `UPDATE mail_outbox SET state = 'failed', done_at = $3, subject = NULL, text_body = NULL, html_body = NULL, last_error = $4
