@@ -113,9 +113,9 @@ func loadMail(env func(string) string, problems *[]string) Mail {
 		name string
 		dst  *time.Duration
 		min  time.Duration
-	}{{"GRAPHDIR_MAIL_POLL_INTERVAL", &m.PollInterval, 100 * time.Millisecond}, {"GRAPHDIR_OTP_TTL", &m.CodeTTL, time.Minute}, {"GRAPHDIR_OTP_RESEND_INTERVAL", &m.ResendInterval, 0}} {
+	}{{"GRAPHDIR_MAIL_POLL_INTERVAL", &m.PollInterval, 100 * time.Millisecond}, {"GRAPHDIR_OTP_TTL", &m.CodeTTL, time.Minute}, {"GRAPHDIR_OTP_RESEND_INTERVAL", &m.ResendInterval, time.Second}} {
 		d, err := time.ParseDuration(env(v.name))
-		if err != nil || d < v.min || d < 0 {
+		if err != nil || d < v.min {
 			*problems = append(*problems, fmt.Sprintf("%s: %q must be a duration of at least %s", v.name, env(v.name), v.min))
 		}
 		*v.dst = d

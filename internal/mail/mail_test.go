@@ -174,3 +174,4 @@ func TestBackoff_GrowsAndIsCapped(t *testing.T) {
 		t.Errorf("backoff not capped: %s", d)
 	}
 }
+

@@ -39,12 +39,15 @@ type Worker struct {
 	Log    *slog.Logger
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
-	// Batch is the most rows one round claims; 0 means 20.
+	// Batch is the most rows one round claims; 0 means 5 (with a slow
+	// relay, a batch must finish well within its lease).
 	Batch int
 	// MaxAttempts closes a row as failed after this many; 0 means 8.
 	MaxAttempts int
 	// Lease bounds how long a claimed row stays invisible to other
-	// workers; it must outlast one delivery. 0 means 2 minutes.
+	// workers. Rows the round has not reached by half the lease are handed
+	// back unsent, so no row is sent after another worker may have claimed
+	// it. 0 means 3 minutes.
 	Lease time.Duration
 }
 
@@ -74,24 +77,29 @@ func (w *Worker) now() time.Time {
 func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 	batch, maxAttempts, lease := w.Batch, w.MaxAttempts, w.Lease
 	if batch <= 0 {
-		batch = 20
+		batch = 5
 	}
 	if maxAttempts <= 0 {
 		maxAttempts = 8
 	}
 	if lease <= 0 {
-		lease = 2 * time.Minute
+		lease = 3 * time.Minute
 	}
 	log := w.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	rows, err := w.Outbox.ClaimMail(ctx, w.now(), batch, lease)
+	claimed := w.now()
+	rows, err := w.Outbox.ClaimMail(ctx, claimed, batch, lease)
 	if err != nil {
 		return 0, err
 	}
 	var errs []error
 	for _, q := range rows {
+		if at := w.now(); at.Sub(claimed) > lease/2 {
+			errs = append(errs, w.Outbox.MailFailed(ctx, q, at, at, false, "handed back unsent: the round ran past half its lease"))
+			continue
+		}
 		sendErr := w.Sender.Send(ctx, q.Message)
 		at := w.now()
 		if sendErr == nil {

@@ -503,3 +503,43 @@ func TestVerify_ConcurrentWrongTriesAreAllCounted(t *testing.T) {
 		t.Fatalf("the right code after the tries ran out: %v", err)
 	}
 }
+
+// slowRelay delivers through the real relay and then moves the clock a
+// minute, as a relay that answers slowly would.
+type slowRelay struct {
+	mail.Sender
+	clock *clock
+}
+
+func (s slowRelay) Send(ctx context.Context, m mail.Message) error {
+	err := s.Sender.Send(ctx, m)
+	s.clock.Add(time.Minute)
+	return err
+}
+
+// A round that runs past half its lease hands the rest of its rows back
+// unsent (due at once) rather than sending rows another instance may
+// claim meanwhile; the next round sends them.
+func TestWorker_HandsBackRowsPastHalfTheLease(t *testing.T) {
+	e := setup(t, otp.Config{})
+	for i := range 5 {
+		if _, err := e.send(t, "flow-"+string(rune('a'+i)), "user"+string(rune('a'+i))+"@example.test", "en"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.worker.Sender = slowRelay{e.worker.Sender, e.clock}
+	e.worker.Batch, e.worker.Lease = 5, 4*time.Minute
+	if n, err := e.worker.RunOnce(context.Background()); n != 3 || err != nil {
+		t.Fatalf("first round sent %d, %v; want 3 (at minutes 0, 1 and 2)", n, err)
+	}
+	var pending int
+	if err := e.store.DB().Get(&pending, `SELECT count(*) FROM mail_outbox WHERE state = 'pending' AND send_after <= $1 AND claim IS NULL`, e.clock.Now()); err != nil || pending != 2 {
+		t.Fatalf("%d rows handed back due now (%v); want 2", pending, err)
+	}
+	if n, err := e.worker.RunOnce(context.Background()); n != 2 || err != nil {
+		t.Fatalf("second round sent %d, %v; want 2", n, err)
+	}
+	if got := e.smtp.Accepted(); got != 5 {
+		t.Fatalf("relay accepted %d, want 5", got)
+	}
+}
