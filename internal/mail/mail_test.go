@@ -174,4 +174,3 @@ func TestBackoff_GrowsAndIsCapped(t *testing.T) {
 		t.Errorf("backoff not capped: %s", d)
 	}
 }
-
