@@ -336,7 +336,15 @@ func TestWorker_RetriesUntilTheRelayAccepts(t *testing.T) {
 		if n, err := e.worker.RunOnce(context.Background()); n != 0 || err != nil {
 			t.Fatalf("retried before its backoff: %d, %v", n, err)
 		}
-		e.clock.Add(mail.Backoff(attempt)*6/5 + time.Second)
+		// Due again at the row's send_after, which the backoff chose.
+		var due time.Time
+		if err := e.store.DB().Get(&due, `SELECT send_after FROM mail_outbox`); err != nil {
+			t.Fatal(err)
+		}
+		if wait := due.Sub(e.clock.Now()); wait < 8*time.Second<<(attempt-1) || wait > 12*time.Second<<(attempt-1) {
+			t.Fatalf("backoff after attempt %d: %s", attempt, wait)
+		}
+		e.clock.Add(due.Sub(e.clock.Now()))
 	}
 	if e.smtp.Accepted() != 0 {
 		t.Fatal("a refusing relay accepted mail")
