@@ -105,3 +105,40 @@ func TestMail_NotConfiguredRefusesToSend(t *testing.T) {
 		t.Fatalf("Send: %v", err)
 	}
 }
+
+// With GRAPHDIR_DEV_OUTBOX=1 (make run), serve's mail job writes the
+// message, code included, to the log under the development-outbox marker.
+func TestMail_DevOutboxJobLogsTheCode(t *testing.T) {
+	cfg, _, db := openTestDatabase(t, map[string]string{
+		"DATABASE_URL": pgtest.NewURL(t), "GRAPHDIR_PUBLIC_URL": testPublicURL, "GRAPHDIR_DOMAINS": "graphdir.test",
+		"GRAPHDIR_DEV_OUTBOX": "1"})
+	ctx := context.Background()
+	codes, err := newCodes(ctx, cfg, db.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := codes.Send(ctx, otp.SendRequest{TenantID: db.tenant.ID, Purpose: otp.PurposeReset, Binding: "ct", Email: "jane@example.test", Locale: "de"}); err != nil {
+		t.Fatal(err)
+	}
+	var logs logtest.Buffer
+	ran := false
+	for _, j := range backgroundJobs(cfg, db.store, slog.New(slog.NewJSONHandler(&logs, nil))) {
+		if j.Name == "send queued mail" {
+			ran = true
+			if err := j.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !ran {
+		t.Fatal("no mail job with the development outbox on")
+	}
+	out := logs.String()
+	code := regexp.MustCompile(`\b\d{8}\b`).FindString(out)
+	if !strings.Contains(out, "DEVELOPMENT OUTBOX (GRAPHDIR_DEV_OUTBOX=1): mail NOT sent") || code == "" {
+		t.Fatalf("log: %s", out)
+	}
+	if err := codes.Verify(ctx, otp.VerifyRequest{TenantID: db.tenant.ID, Purpose: otp.PurposeReset, Binding: "ct", Code: code}); err != nil {
+		t.Fatalf("the logged code: %v", err)
+	}
+}
