@@ -44,23 +44,24 @@ var ours = map[string][]string{
 	"internal/bench/benchdb":         {"internal/store/postgres"},
 	"internal/directory":             {"internal/jsonstrict", "internal/password", "internal/textlimit", "pkg/odata"},
 	"internal/otp":                   {"internal/mail"},
-
-	// Leaves: nothing of ours.
-	"internal/arch":          {},
-	"internal/bench":         {},
-	"internal/config":        {},
-	"internal/jsonstrict":    {},
-	"internal/logtest":       {},
+	// Leaves of mail: nothing of ours (smtptest is for tests only).
 	"internal/mail":          {},
 	"internal/mail/smtptest": {},
-	"internal/localpg":       {},
-	"internal/metrics":       {},
-	"internal/password":      {},
-	"internal/schedule":      {},
-	"internal/textlimit":     {},
-	"internal/throttle":      {},
-	"pkg/odata":              {},
-	"schema":                 {},
+
+	// Leaves: nothing of ours.
+	"internal/arch":       {},
+	"internal/bench":      {},
+	"internal/config":     {},
+	"internal/jsonstrict": {},
+	"internal/logtest":    {},
+	"internal/localpg":    {},
+	"internal/metrics":    {},
+	"internal/password":   {},
+	"internal/schedule":   {},
+	"internal/textlimit":  {},
+	"internal/throttle":   {},
+	"pkg/odata":           {},
+	"schema":              {},
 }
 
 // restricted are imports (path prefixes, ours or not) that only the listed
