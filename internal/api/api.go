@@ -54,6 +54,7 @@ type Directory interface {
 	AuditLogs           // audit.go
 	PasswordChanger     // password.go
 	OperationAuthorizer // middleware.go
+	UserFlows           // userflows.go
 }
 
 var _ Directory = (*directory.Service)(nil)

@@ -48,6 +48,8 @@ var GrantablePermissions = []string{
 	"RoleManagement.Read.Directory",
 	"RoleManagement.ReadWrite.Directory",
 	"AuditLog.Read.All",
+	PermEventListenerReadAll,
+	PermEventListenerReadWriteAll,
 }
 
 // BootstrapPermissions are granted to the administrator application that

@@ -151,4 +151,5 @@ type Store interface {
 	ApplicationStore
 	AuditLog
 	KeyStore
+	UserFlowStore // userflows.go
 }
