@@ -12,7 +12,7 @@ import (
 // handler knows it was a literal (which may start with '$') and it can never
 // be mistaken for a static segment such as $count or graph.user (keyParam);
 // for applications it is appId='{id}'.
-var parenKeySets = []string{"users", "applications", "directory/deletedItems"}
+var parenKeySets = []string{"users", "applications", "directory/deletedItems", "identity/authenticationEventsFlows"}
 
 // rewriteKeySegment maps the key-in-parentheses form of parenKeySets onto
 // the :key routes. Other requests pass unchanged.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/jsonstrict"
 )
 
 // The JSON of a user flow in Graph's shape, and the property tables its
@@ -366,10 +367,44 @@ var flowViewTable = bodyTable[directory.FlowView]{
 		{name: "title", nullable: true, decode: func(raw json.RawMessage, in *directory.FlowView) error { return optionalString(raw, &in.Title) }},
 		{name: "description", nullable: true, decode: func(raw json.RawMessage, in *directory.FlowView) error { return optionalString(raw, &in.Description) }},
 		{name: "inputs", decode: func(raw json.RawMessage, in *directory.FlowView) (err error) {
-			in.Inputs, err = decodeArray(raw, &flowInputTable, 1000)
+			in.Inputs, err = decodeInputs(raw)
 			return err
 		}},
 	},
+}
+
+// decodeInputs decodes a view's inputs. editable and writeToDirectory
+// default to true when absent, as the admin center creates inputs.
+func decodeInputs(raw json.RawMessage) ([]directory.FlowInputField, error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return nil, err
+	}
+	if len(elems) > 1000 {
+		return nil, errInvalidValue
+	}
+	out := make([]directory.FlowInputField, 0, len(elems))
+	for _, e := range elems {
+		members, err := strictMembers(e)
+		if err != nil {
+			return nil, err
+		}
+		v, err := decodeMembers(members, &flowInputTable)
+		if err != nil {
+			return nil, err
+		}
+		has := func(k string) bool {
+			return slices.ContainsFunc(members, func(m jsonstrict.Member) bool { return m.Key == k && !jsonstrict.IsNull(m.Value) })
+		}
+		if !has("editable") {
+			v.Editable = true
+		}
+		if !has("writeToDirectory") {
+			v.WriteToDirectory = true
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 type flowPageInput struct{ views *[]directory.FlowView }

@@ -96,7 +96,12 @@ func ErrNotFoundUserFlow(id string) *Error {
 	return Errorf(KindNotFound, "Resource '%s' does not exist or one of its queried reference-property objects are not present.", textlimit.Clip(id, maxEchoed))
 }
 
+// flowID reads a flow key: a GUID, bare or quoted (the
+// authenticationEventsFlows('{id}') form).
 func flowID(id string) (string, error) {
+	if len(id) >= 2 && id[0] == '\'' && id[len(id)-1] == '\'' {
+		id = id[1 : len(id)-1]
+	}
 	if !IsGUID(id) {
 		return "", ErrNotFoundUserFlow(id)
 	}
