@@ -25,7 +25,7 @@ func newFlow(tenantID, name string, apps ...string) *directory.UserFlowDefinitio
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	return &directory.UserFlowDefinition{TenantID: tenantID, ID: uuid.NewString(), DisplayName: name, Priority: 500,
 		IdentityProviders: []string{directory.IdentityProviderEmailPassword}, SignUpAllowed: true, AppIDs: apps,
-		Pages: []directory.FlowView{{Inputs: []directory.FlowInputField{{Attribute: "displayName", Label: "Name", InputType: "text", Required: true}}}},
+		Pages:     []directory.FlowView{{Inputs: []directory.FlowInputField{{Attribute: "displayName", Label: "Name", InputType: "text", Required: true}}}},
 		CreatedAt: now, UpdatedAt: now}
 }
 
