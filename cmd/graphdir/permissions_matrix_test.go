@@ -299,3 +299,131 @@ func TestTargetRoleHierarchy(t *testing.T) {
 		t.Fatalf("wids/roles in a user token granted a role: %d %s", r.Status, r.Body)
 	}
 }
+
+// The user flow endpoints (identity/authenticationEventsFlows) have their
+// own matrix, in the same cell letters: EventListener.Read.All reads,
+// EventListener.ReadWrite.All writes, as application permissions or as
+// delegated scopes of a Global Administrator (graphdir has no External ID
+// User Flow Administrator role).
+var flowMatrixEndpoints = []string{"list", "get", "create", "patch", "delete", "appsList", "appsAdd", "appsRemove"}
+
+var flowMatrixCallers = []matrixCaller{
+	// Application permissions.                                                list get create patch delete appsList appsAdd appsRemove
+	{name: "app EventListener.Read.All", app: []string{"EventListener.Read.All"}, cells: "OOSSSOSS"},
+	{name: "app EventListener.ReadWrite.All", app: []string{"EventListener.ReadWrite.All"}, cells: "OOOOOOOO"},
+	{name: "app Application.ReadWrite.All", app: []string{"Application.ReadWrite.All"}, cells: "SSSSSSSS"},
+	{name: "app Directory.ReadWrite.All", app: []string{"Directory.ReadWrite.All"}, cells: "SSSSSSSS"},
+	{name: "app unrelated permission", app: []string{"Mail.Read"}, cells: "SSSSSSSS"},
+
+	// Signed-in users: the scope, then the role.
+	{name: "Global Administrator with EventListener.ReadWrite.All", role: "Global Administrator", scp: []string{"EventListener.ReadWrite.All"}, cells: "OOOOOOOO"},
+	{name: "Global Administrator with EventListener.Read.All", role: "Global Administrator", scp: []string{"EventListener.Read.All"}, cells: "OOSSSOSS"},
+	{name: "Global Administrator without EventListener scopes", role: "Global Administrator", scp: broadScopes, cells: "SSSSSSSS"},
+	{name: "User Administrator with EventListener.ReadWrite.All", role: "User Administrator", scp: []string{"EventListener.ReadWrite.All"}, cells: "RRRRRRRR"},
+	{name: "customer with EventListener.ReadWrite.All", role: "", scp: []string{"EventListener.ReadWrite.All"}, cells: "RRRRRRRR"},
+}
+
+func TestPermissionMatrixUserFlows(t *testing.T) {
+	s := newStack(t)
+	for _, c := range flowMatrixCallers {
+		if len(c.cells) != len(flowMatrixEndpoints) || strings.Trim(c.cells, "OSR") != "" {
+			t.Fatalf("%s: malformed cells %q", c.name, c.cells)
+		}
+	}
+	admin := s.appToken("EventListener.ReadWrite.All", "Application.ReadWrite.All")
+	n := 0
+	newApp := func() string {
+		n++
+		r := s.do("POST", "/v1.0/applications", admin, map[string]any{"displayName": fmt.Sprintf("matrix%d", n)})
+		if r.Status != 201 {
+			t.Fatalf("app: %d %s", r.Status, r.Body)
+		}
+		return r.JSON(t)["appId"].(string)
+	}
+	newFlow := func(apps ...string) string {
+		n++
+		r := s.do("POST", flowsURL, admin, graphFlowBody(fmt.Sprintf("matrix flow %d", n), apps))
+		if r.Status != 201 {
+			t.Fatalf("flow: %d %s", r.Status, r.Body)
+		}
+		return r.JSON(t)["id"].(string)
+	}
+	shared := newFlow()
+	linkedApp := newApp()
+	linked := newFlow(linkedApp)
+	for _, c := range flowMatrixCallers {
+		var token string
+		if c.app != nil {
+			token = s.appToken(c.app...)
+		} else {
+			var roles []string
+			if c.role != "" {
+				roles = []string{c.role}
+			}
+			n++
+			token = s.userToken(s.rawUser(s.tenant, fmt.Sprintf("flowcaller%d@contoso.com", n), roles...), c.scp...)
+		}
+		for i, ep := range flowMatrixEndpoints {
+			want := c.cells[i]
+			t.Run(c.name+"/"+ep, func(t *testing.T) {
+				flow, app := shared, linkedApp
+				if want == 'O' && (ep == "delete" || ep == "appsRemove") {
+					app = newApp()
+					flow = newFlow(app)
+				} else if ep == "appsRemove" {
+					flow = linked
+				}
+				var method, path string
+				var body any
+				switch ep {
+				case "list":
+					method, path = "GET", flowsURL
+				case "get":
+					method, path = "GET", flowsURL+"/"+flow
+				case "create":
+					n++
+					method, path, body = "POST", flowsURL, graphFlowBody(fmt.Sprintf("created %d", n), nil)
+				case "patch":
+					method, path, body = "PATCH", flowsURL+"/"+flow, map[string]any{"@odata.type": "#microsoft.graph.externalUsersSelfServiceSignUpEventsFlow", "graphdirMfaRequired": true}
+				case "delete":
+					method, path = "DELETE", flowsURL+"/"+flow
+				case "appsList":
+					method, path = "GET", flowsURL+"/"+flow+"/conditions/applications/includeApplications"
+				case "appsAdd":
+					if want == 'O' {
+						app = newApp()
+					}
+					method, path, body = "POST", flowsURL+"/"+flow+"/conditions/applications/includeApplications", map[string]any{"appId": app}
+				case "appsRemove":
+					method, path = "DELETE", flowsURL+"/"+flow+"/conditions/applications/includeApplications/"+app
+				}
+				before, beforeFlows := s.snapshot(), s.flowsSnapshot()
+				r := s.do(method, path, token, body)
+				switch want {
+				case 'O':
+					if r.Status < 200 || r.Status > 299 {
+						t.Fatalf("%s %s: %d, want 2xx: %s", method, path, r.Status, r.Body)
+					}
+				case 'S', 'R':
+					if r.Status != 403 {
+						t.Fatalf("%s %s: %d, want 403 (%c): %s", method, path, r.Status, want, r.Body)
+					}
+					if code := s.checkDenied(t, r, before); code != "Authorization_RequestDenied" {
+						t.Errorf("code %q", code)
+					}
+					if s.flowsSnapshot() != beforeFlows {
+						t.Fatal("a refused request changed the flows")
+					}
+					ch := r.Header.Get("WWW-Authenticate")
+					msg := fmt.Sprint(r.JSON(t)["error"].(map[string]any)["message"])
+					if want == 'S' && (!strings.Contains(ch, `error="insufficient_scope"`) || !strings.Contains(msg, "EventListener.")) {
+						t.Errorf("scope denial: WWW-Authenticate %q, message %s", ch, msg)
+					}
+					if want == 'R' && (ch != "" || !strings.Contains(msg, "Global Administrator")) {
+						t.Errorf("role denial: WWW-Authenticate %q, message %s", ch, msg)
+					}
+				}
+			})
+		}
+	}
+}

@@ -40,9 +40,9 @@ var (
 // scopes. A delegated caller's directory role is checked next, by the
 // Service method.
 func AuthorizeUserFlows(p *Principal, write bool) error {
-	need := []string{PermEventListenerReadAll, PermEventListenerReadWriteAll}
+	need, action := []string{PermEventListenerReadAll, PermEventListenerReadWriteAll}, "Reading user flows"
 	if write {
-		need = []string{PermEventListenerReadWriteAll}
+		need, action = []string{PermEventListenerReadWriteAll}, "Writing user flows"
 	}
 	switch {
 	case p == nil:
@@ -50,7 +50,7 @@ func AuthorizeUserFlows(p *Principal, write bool) error {
 	case (p.IsApp() || p.IsUser()) && p.Has(need...):
 		return nil
 	case p.IsApp() || p.IsUser():
-		return ErrInsufficientPrivileges(need...)
+		return errNeedsPermission(action, need)
 	}
 	return Errorf(KindUnauthenticated, "Access token validation failure.")
 }
