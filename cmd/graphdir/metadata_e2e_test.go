@@ -163,6 +163,10 @@ func (m *csdlModel) checkValue(t *testing.T, path, typ string, v any) {
 		} else if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
 			t.Errorf("%s: declared %s, got %q", path, typ, s)
 		}
+	case typ == "Edm.Int32":
+		if n, ok := v.(float64); !ok || n != float64(int32(n)) {
+			t.Errorf("%s: declared %s, got %v", path, typ, v)
+		}
 	case typ == "Edm.Guid":
 		if s, ok := v.(string); !ok || uuid.Validate(s) != nil {
 			t.Errorf("%s: declared %s, got %v", path, typ, v)
@@ -283,7 +287,7 @@ func TestODataMetadata(t *testing.T) {
 
 	// Responses of every kind, each checked against the declared type.
 	admin := s.appToken("User.ReadWrite.All", "User.ManageIdentities.All", "Application.ReadWrite.All",
-		"AuditLog.Read.All", "RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All")
+		"AuditLog.Read.All", "RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All", "EventListener.ReadWrite.All")
 	type sample struct {
 		what, typ string
 		res       *response
@@ -351,6 +355,13 @@ func TestODataMetadata(t *testing.T) {
 	add("role assignments", "unifiedRoleAssignment", s.do("GET", "/v1.0/roleManagement/directory/roleAssignments", admin, nil), 200)
 	add("role assignments, expanded", "unifiedRoleAssignment", s.do("GET", "/v1.0/roleManagement/directory/roleAssignments?$expand=*", admin, nil), 200)
 	add("directory audits", "directoryAudit", s.do("GET", "/v1.0/auditLogs/directoryAudits", admin, nil), 200)
+	flow := add("create user flow", "externalUsersSelfServiceSignUpEventsFlow", s.do("POST", "/v1.0/identity/authenticationEventsFlows", admin,
+		graphFlowBody("meta flow", []string{app["appId"].(string)}, map[string]any{
+			"attr":  map[string]any{"id": tier},
+			"input": map[string]any{"attribute": tier, "inputType": "radioSingleSelect", "options": []any{map[string]any{"label": "Gold", "value": "gold"}}}})), 201)
+	add("user flow", "externalUsersSelfServiceSignUpEventsFlow", s.do("GET", "/v1.0/identity/authenticationEventsFlows/"+flow["id"].(string), admin, nil), 200)
+	add("user flows", "externalUsersSelfServiceSignUpEventsFlow", s.do("GET", "/v1.0/identity/authenticationEventsFlows", admin, nil), 200)
+	add("user flow applications", "authenticationConditionApplication", s.do("GET", "/v1.0/identity/authenticationEventsFlows/"+flow["id"].(string)+"/conditions/applications/includeApplications", admin, nil), 200)
 
 	for _, smp := range samples {
 		if smp.typ == "" {
@@ -383,6 +394,7 @@ func TestODataMetadata(t *testing.T) {
 		"directory":      "/v1.0/directory/deletedItems/microsoft.graph.user",
 		"auditLogs":      "/v1.0/auditLogs/directoryAudits",
 		"roleManagement": "/v1.0/roleManagement/directory/roleDefinitions",
+		"identity":       "/v1.0/identity/authenticationEventsFlows",
 	}
 	for _, name := range append(names(container.EntitySets), singletonNames(container)...) {
 		path, ok := answers[name]
@@ -545,7 +557,7 @@ func runODataTools(t *testing.T, s *stack) {
 		t.Fatalf("unexpected tool output: %s", out)
 	}
 	if !got.Valid || got.Namespace != "microsoft.graph" || got.EntityTypes < 10 || got.Properties < 80 ||
-		got.Actions != 4 || got.Functions != 1 || got.EntitySets != 2 || got.Singletons != 4 || len(got.AnnotationTargets) != 3 {
+		got.Actions != 4 || got.Functions != 1 || got.EntitySets != 2 || got.Singletons != 5 || len(got.AnnotationTargets) != 3 {
 		t.Fatalf("OData tools read: %s", lines[len(lines)-1])
 	}
 	t.Logf("$metadata validated against the OASIS CSDL XML schemas and parsed by @sap-ux/edmx-parser and odata-csdl: %s", lines[len(lines)-1])

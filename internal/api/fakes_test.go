@@ -163,6 +163,12 @@ func (f *fakeUsers) AuthorizeOperation(ctx context.Context, op directory.Operati
 // and end to end.
 func (f *fakeUsers) RecordDenied(context.Context, directory.Activity, string, error) {}
 
+// AuthorizeUserFlows decides from the token alone, as the Service does
+// before it reads anything.
+func (f *fakeUsers) AuthorizeUserFlows(ctx context.Context, write bool, _ directory.Activity, _ string) error {
+	return directory.AuthorizeUserFlows(directory.PrincipalFrom(ctx), write)
+}
+
 // fakeApplications stands in for the applications service, which the
 // tests of this package do not call.
 type fakeApplications struct{ Applications }

@@ -173,6 +173,64 @@ func csdlTypes() []csdlType {
 		{name: "modifiedProperty", props: []csdlProperty{csdlStr("displayName"), csdlStr("newValue"), csdlStr("oldValue")}},
 		{name: "keyValue", props: []csdlProperty{csdlStr("key"), csdlStr("value")}},
 
+		// User flows (userflows.go): identity/authenticationEventsFlows and
+		// the parts of externalUsersSelfServiceSignUpEventsFlow graphdir serves.
+		{name: "identityContainer", base: "graph.entity", entity: true,
+			navs: []csdlNav{{name: "authenticationEventsFlows", typ: "Collection(graph.authenticationEventsFlow)", contains: true}}},
+		{name: "authenticationEventsFlow", base: "graph.entity", entity: true, abstract: true, props: []csdlProperty{
+			{name: "conditions", typ: "graph.authenticationConditions"}, csdlStr("description"),
+			{name: "displayName", typ: "Edm.String", nonNull: true}, {name: "priority", typ: "Edm.Int32", nonNull: true}}},
+		{name: "externalUsersSelfServiceSignUpEventsFlow", base: "graph.authenticationEventsFlow", entity: true, props: []csdlProperty{
+			{name: "onAttributeCollection", typ: "graph.onAttributeCollectionHandler"},
+			{name: "onAttributeCollectionStart", typ: "graph.onAttributeCollectionStartHandler"},
+			{name: "onAttributeCollectionSubmit", typ: "graph.onAttributeCollectionSubmitHandler"},
+			{name: "onAuthenticationMethodLoadStart", typ: "graph.onAuthenticationMethodLoadStartHandler", nonNull: true},
+			{name: "onInteractiveAuthFlowStart", typ: "graph.onInteractiveAuthFlowStartHandler", nonNull: true},
+			{name: "onUserCreateStart", typ: "graph.onUserCreateStartHandler"},
+			// graphdir's own: every sign-in through the flow needs a
+			// second factor (Graph asks for MFA with Conditional Access).
+			{name: "graphdirMfaRequired", typ: "Edm.Boolean", nonNull: true}}},
+		{name: "authenticationConditions", props: []csdlProperty{{name: "applications", typ: "graph.authenticationConditionsApplications"}}},
+		{name: "authenticationConditionsApplications", props: []csdlProperty{csdlBool("includeAllApplications")},
+			navs: []csdlNav{{name: "includeApplications", typ: "Collection(graph.authenticationConditionApplication)", contains: true}}},
+		{name: "authenticationConditionApplication", entity: true, key: "appId", props: []csdlProperty{{name: "appId", typ: "Edm.String", nonNull: true}}},
+		{name: "onInteractiveAuthFlowStartHandler", abstract: true},
+		{name: "onInteractiveAuthFlowStartExternalUsersSelfServiceSignUp", base: "graph.onInteractiveAuthFlowStartHandler", props: []csdlProperty{csdlBool("isSignUpAllowed")}},
+		{name: "onAuthenticationMethodLoadStartHandler", abstract: true},
+		{name: "onAuthenticationMethodLoadStartExternalUsersSelfServiceSignUp", base: "graph.onAuthenticationMethodLoadStartHandler",
+			navs: []csdlNav{{name: "identityProviders", typ: "Collection(graph.identityProviderBase)"}}},
+		{name: "identityProviderBase", base: "graph.entity", entity: true, props: []csdlProperty{csdlStr("displayName")}},
+		{name: "builtInIdentityProvider", base: "graph.identityProviderBase", entity: true, props: []csdlProperty{
+			csdlStr("identityProviderType"), {name: "state", typ: "graph.identityProviderState"}}},
+		{name: "identityProviderState", enumMembers: []string{"enabled", "disabled", "unknownFutureValue"}},
+		{name: "onAttributeCollectionHandler", abstract: true},
+		{name: "onAttributeCollectionExternalUsersSelfServiceSignUp", base: "graph.onAttributeCollectionHandler",
+			props: []csdlProperty{{name: "attributeCollectionPage", typ: "graph.authenticationAttributeCollectionPage"}},
+			navs:  []csdlNav{{name: "attributes", typ: "Collection(graph.identityUserFlowAttribute)"}}},
+		{name: "onAttributeCollectionStartHandler", abstract: true},
+		{name: "onAttributeCollectionSubmitHandler", abstract: true},
+		{name: "authenticationAttributeCollectionPage", props: []csdlProperty{csdlStr("customStringsFileId"),
+			csdlColl("views", "graph.authenticationAttributeCollectionPageViewConfiguration")}},
+		{name: "authenticationAttributeCollectionPageViewConfiguration", props: []csdlProperty{csdlStr("description"),
+			csdlColl("inputs", "graph.authenticationAttributeCollectionInputConfiguration"), csdlStr("title")}},
+		{name: "authenticationAttributeCollectionInputConfiguration", props: []csdlProperty{
+			{name: "attribute", typ: "Edm.String", nonNull: true}, csdlStr("defaultValue"), csdlBool("editable"), csdlBool("hidden"),
+			{name: "inputType", typ: "graph.authenticationAttributeCollectionInputType"}, {name: "label", typ: "Edm.String", nonNull: true},
+			csdlColl("options", "graph.authenticationAttributeCollectionOptionConfiguration"), csdlBool("required"),
+			csdlStr("validationRegEx"), csdlBool("writeToDirectory")}},
+		{name: "authenticationAttributeCollectionInputType", enumMembers: []string{"text", "radioSingleSelect", "checkboxMultiSelect", "boolean", "unknownFutureValue", "checkboxSingleSelect"}},
+		{name: "authenticationAttributeCollectionOptionConfiguration", props: []csdlProperty{
+			{name: "label", typ: "Edm.String", nonNull: true}, {name: "value", typ: "Edm.String", nonNull: true}}},
+		{name: "identityUserFlowAttribute", base: "graph.entity", entity: true, props: []csdlProperty{
+			{name: "dataType", typ: "graph.identityUserFlowAttributeDataType", nonNull: true}, csdlStr("description"), csdlStr("displayName"),
+			{name: "userFlowAttributeType", typ: "graph.identityUserFlowAttributeType", nonNull: true}}},
+		{name: "identityUserFlowAttributeDataType", enumMembers: []string{"string", "boolean", "int64", "stringCollection", "dateTime", "unknownFutureValue"}},
+		{name: "identityUserFlowAttributeType", enumMembers: []string{"builtIn", "custom", "required", "unknownFutureValue"}},
+		{name: "onUserCreateStartHandler", abstract: true},
+		{name: "onUserCreateStartExternalUsersSelfServiceSignUp", base: "graph.onUserCreateStartHandler", props: []csdlProperty{
+			{name: "userTypeToCreate", typ: "graph.userType"}}},
+		{name: "userType", enumMembers: []string{"member", "guest", "unknownFutureValue"}},
+
 		{name: "roleManagement", base: "graph.entity", entity: true,
 			navs: []csdlNav{{name: "directory", typ: "graph.rbacApplication", contains: true}}},
 		{name: "rbacApplication", base: "graph.entity", entity: true, navs: []csdlNav{
@@ -210,6 +268,7 @@ func csdlSets() []csdlSet {
 		{name: "directory", typ: "graph.directory", singleton: true},
 		{name: "auditLogs", typ: "graph.auditLogRoot", singleton: true},
 		{name: "roleManagement", typ: "graph.roleManagement", singleton: true},
+		{name: "identity", typ: "graph.identityContainer", singleton: true},
 	}
 }
 

@@ -69,7 +69,6 @@ type flowProviderJSON struct {
 
 type flowCollection struct {
 	Type                    string              `json:"@odata.type"`
-	AccessPackages          []string            `json:"accessPackages"`
 	AttributeCollectionPage flowPageJSON        `json:"attributeCollectionPage"`
 	Attributes              []flowAttributeJSON `json:"attributes"`
 }
@@ -163,7 +162,7 @@ func toFlowJSON(f *directory.UserFlowDefinition) flowJSON {
 			flowProviderJSON{Type: odataTypeBuiltInIdP, ID: id, DisplayName: facts[0], IdentityProviderType: facts[1]})
 	}
 	if f.Pages != nil {
-		col := &flowCollection{Type: odataTypeCollection, AccessPackages: []string{},
+		col := &flowCollection{Type: odataTypeCollection,
 			AttributeCollectionPage: flowPageJSON{Views: []flowViewJSON{}}, Attributes: []flowAttributeJSON{}}
 		for _, v := range f.Pages {
 			vj := flowViewJSON{Title: v.Title, Description: v.Description, Inputs: []flowInputJSON{}}
