@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -364,5 +363,3 @@ func (s *stack) flowsSnapshot() string {
 	}
 	return out
 }
-
-var _ = http.StatusOK
