@@ -148,8 +148,10 @@ type UserFlowStore interface {
 	// ListUserFlows returns the tenant's flows, oldest first.
 	ListUserFlows(ctx context.Context, tenantID string) ([]*UserFlowDefinition, error)
 	// UpdateUserFlow replaces the stored flow f.ID by f (its AppIDs
-	// included). KindNotFound and the kinds of CreateUserFlow.
-	UpdateUserFlow(ctx context.Context, f *UserFlowDefinition, audit *AuditEvent) error
+	// included) if it was last updated at ifUpdatedAt: a read-modify-write
+	// never overwrites a concurrent one. KindPreconditionFailed when it has
+	// changed since, KindNotFound and the kinds of CreateUserFlow.
+	UpdateUserFlow(ctx context.Context, f *UserFlowDefinition, ifUpdatedAt time.Time, audit *AuditEvent) error
 	// DeleteUserFlow removes a flow and its links. KindNotFound.
 	DeleteUserFlow(ctx context.Context, tenantID, id string, audit *AuditEvent) error
 	// AddUserFlowApplication links appID to the flow. KindNotFound (no

@@ -197,23 +197,40 @@ func (s *Service) UpdateUserFlow(ctx context.Context, id string, in UserFlowInpu
 	}
 	ev := s.beginFlow(ctx, p, ActivityUpdateUserFlow, id, "", inputProperties(in)...)
 	defer s.auditEnd(ctx, ev, &err)
-	f, err := s.getFlow(ctx, p.TenantID, id)
-	if err != nil {
+	// Read, apply, write if unchanged meanwhile; a concurrent PATCH makes
+	// this one start over from the flow as it now is.
+	for attempt := 1; ; attempt++ {
+		f, err := s.getFlow(ctx, p.TenantID, id)
+		if err != nil {
+			return err
+		}
+		if ev != nil && len(ev.Targets) > 0 {
+			ev.Targets[0].ID, ev.Targets[0].DisplayName = f.ID, f.DisplayName
+		}
+		prev := f.UpdatedAt
+		if err := s.applyFlowInput(ctx, f, in); err != nil {
+			return err
+		}
+		f.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+		if !f.UpdatedAt.After(prev) {
+			f.UpdatedAt = prev.Add(time.Microsecond)
+		}
+		err = s.store.UpdateUserFlow(ctx, f, prev, ev)
+		switch {
+		case KindOf(err) == KindNotFound:
+			return ErrNotFoundUserFlow(id)
+		case KindOf(err) == KindPreconditionFailed && attempt < maxFlowUpdateAttempts:
+			continue
+		case KindOf(err) == KindPreconditionFailed:
+			return Errorf(KindConflict, "The user flow was changed by another request meanwhile; retry.")
+		}
 		return err
 	}
-	if ev != nil && len(ev.Targets) > 0 {
-		ev.Targets[0].ID, ev.Targets[0].DisplayName = f.ID, f.DisplayName
-	}
-	if err := s.applyFlowInput(ctx, f, in); err != nil {
-		return err
-	}
-	f.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	err = s.store.UpdateUserFlow(ctx, f, ev)
-	if KindOf(err) == KindNotFound {
-		return ErrNotFoundUserFlow(id)
-	}
-	return err
 }
+
+// maxFlowUpdateAttempts bounds the retries of a PATCH that keeps losing
+// to concurrent ones.
+const maxFlowUpdateAttempts = 5
 
 // DeleteUserFlow deletes a flow; its applications fall back to the default
 // flow. KindNotFound, KindForbidden.

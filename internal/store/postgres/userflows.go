@@ -233,7 +233,7 @@ func (s *Store) loadFlowApps(ctx context.Context, tenantID string, flows []*dire
 }
 
 // UpdateUserFlow replaces the stored flow by f, its links included.
-func (s *Store) UpdateUserFlow(ctx context.Context, f *directory.UserFlowDefinition, ev *directory.AuditEvent) error {
+func (s *Store) UpdateUserFlow(ctx context.Context, f *directory.UserFlowDefinition, ifUpdatedAt time.Time, ev *directory.AuditEvent) error {
 	const op = "postgres: update user flow"
 	if !directory.IsGUID(f.TenantID) || !directory.IsGUID(f.ID) {
 		return errFlowNotFound(f.ID)
@@ -245,13 +245,21 @@ func (s *Store) UpdateUserFlow(ctx context.Context, f *directory.UserFlowDefinit
 	return s.inAuditedTx(ctx, op, audited(ev), func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE user_flows SET display_name = $3, description = $4, priority = $5,
 				identity_providers = $6, sign_up_allowed = $7, mfa_required = $8, attribute_pages = $9::jsonb, updated_at = $10
-			WHERE tenant_id = $1 AND id = $2`,
+			WHERE tenant_id = $1 AND id = $2 AND updated_at = $11`,
 			f.TenantID, f.ID, f.DisplayName, f.Description, f.Priority, pq.Array(f.IdentityProviders),
-			f.SignUpAllowed, f.MFARequired, pages, f.UpdatedAt)
+			f.SignUpAllowed, f.MFARequired, pages, f.UpdatedAt, ifUpdatedAt)
 		if err != nil {
 			return translateFlowWrite(err, op, f.DisplayName)
 		}
 		if err := deletedOne(res, nil, op, errFlowNotFound(f.ID)); err != nil {
+			// Gone, or changed since it was read.
+			var exists bool
+			if qerr := tx.QueryRowxContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_flows WHERE tenant_id = $1 AND id = $2)`, f.TenantID, f.ID).Scan(&exists); qerr != nil {
+				return translate(qerr, op)
+			}
+			if exists {
+				return directory.Errorf(directory.KindPreconditionFailed, "The user flow has changed since it was read.")
+			}
 			return err
 		}
 		apps := f.AppIDs

@@ -90,8 +90,21 @@ func TestUserFlowStore(t *testing.T) {
 	got.IdentityProviders = []string{directory.IdentityProviderEmailOTP}
 	got.AppIDs = []string{a1.AppID}
 	got.Pages = nil
-	if err := s.UpdateUserFlow(ctx, got, nil); err != nil {
+	read := got.UpdatedAt
+	got.UpdatedAt = read.Add(time.Second)
+	if err := s.UpdateUserFlow(ctx, got, read, nil); err != nil {
 		t.Fatalf("update: %v", err)
+	}
+	// A write based on the old read loses: nothing of it is stored.
+	stale := *got
+	stale.DisplayName = "Stale"
+	if err := s.UpdateUserFlow(ctx, &stale, read, nil); directory.KindOf(err) != directory.KindPreconditionFailed {
+		t.Fatalf("stale update: %v", err)
+	}
+	missing := *got
+	missing.ID = uuid.NewString()
+	if err := s.UpdateUserFlow(ctx, &missing, got.UpdatedAt, nil); directory.KindOf(err) != directory.KindNotFound {
+		t.Fatalf("update of a missing flow: %v", err)
 	}
 	up, _ := s.GetUserFlow(ctx, tn.ID, f.ID)
 	if up.DisplayName != "Renamed" || !up.MFARequired || up.SignUpAllowed || up.Pages != nil ||
