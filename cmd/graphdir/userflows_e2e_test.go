@@ -400,3 +400,65 @@ func TestFlowConcurrentPatches_E2E(t *testing.T) {
 		t.Errorf("a concurrent PATCH was lost: %v", g)
 	}
 }
+
+// TestFlowHostileInput_E2E throws odd values at every level of a flow
+// body, the includeApplications body, ids and query strings: a 2xx for
+// the few that are valid, otherwise a Graph error envelope, never a 5xx.
+// (TestFlowValidation_E2E checks that refused writes write nothing.)
+func TestFlowHostileInput_E2E(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	admin := s.appToken("EventListener.ReadWrite.All", "Application.ReadWrite.All")
+	r := s.do("POST", flowsURL, admin, graphFlowBody("Target", nil))
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(t)["id"].(string)
+	weird := []any{nil, true, 0, -1, 1e300, "", strings.Repeat("x", 5000), "\u0000", []any{}, []any{nil}, map[string]any{}, map[string]any{"x": 1}}
+	keys := []string{"displayName", "description", "priority", "conditions", "onAuthenticationMethodLoadStart", "onInteractiveAuthFlowStart",
+		"onAttributeCollection", "onUserCreateStart", "graphdirMfaRequired", "onAttributeCollectionStart", "id"}
+	nested := []func(v any) map[string]any{
+		func(v any) map[string]any {
+			return map[string]any{"onAuthenticationMethodLoadStart": map[string]any{"identityProviders": []any{map[string]any{"id": v}}}}
+		},
+		func(v any) map[string]any {
+			return map[string]any{"onAttributeCollection": map[string]any{"attributeCollectionPage": map[string]any{"views": v}}}
+		},
+		func(v any) map[string]any {
+			return map[string]any{"onAttributeCollection": map[string]any{"attributeCollectionPage": map[string]any{"views": []any{map[string]any{"inputs": []any{map[string]any{"attribute": "city", "options": v}}}}}}}
+		},
+		func(v any) map[string]any {
+			return map[string]any{"onAttributeCollection": map[string]any{"attributes": []any{map[string]any{"id": v}}}}
+		},
+		func(v any) map[string]any {
+			return map[string]any{"conditions": map[string]any{"applications": map[string]any{"includeApplications": []any{map[string]any{"appId": v}}}}}
+		},
+	}
+	check := func(method, path string, body any) {
+		t.Helper()
+		r := s.do(method, path, admin, body)
+		if r.Status >= 500 {
+			t.Fatalf("%s %s %v: %d %s", method, path, body, r.Status, r.Body)
+		}
+		if r.Status >= 400 {
+			r.ErrorCode(t)
+		}
+	}
+	for _, v := range weird {
+		for _, k := range keys {
+			b := map[string]any{"@odata.type": "#microsoft.graph.externalUsersSelfServiceSignUpEventsFlow", k: v}
+			check("PATCH", flowsURL+"/"+id, b)
+		}
+		for _, f := range nested {
+			b := f(v)
+			b["@odata.type"] = "#microsoft.graph.externalUsersSelfServiceSignUpEventsFlow"
+			check("PATCH", flowsURL+"/"+id, b)
+		}
+		check("POST", flowsURL+"/"+id+"/conditions/applications/includeApplications", map[string]any{"appId": v})
+	}
+	for _, p := range []string{"/%00", "/" + id + "/conditions/applications/includeApplications/%27", "/" + strings.Repeat("%41", 2000),
+		"?$filter=" + strings.Repeat("(", 500), "?$filter=displayName%20eq%20null", "?$select=" + strings.Repeat("id,", 2000) + "id", "?$count=maybe"} {
+		check("GET", flowsURL+p, nil)
+		check("DELETE", flowsURL+p, nil)
+	}
+}
