@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -161,7 +162,8 @@ func TestFlowCRUD_E2E(t *testing.T) {
 	if r := s.do("GET", flowsURL+"?$count=true&$select=displayName", reader, nil); r.Status != 200 || r.JSON(t)["@odata.count"] != float64(2) {
 		t.Errorf("$count: %d %s", r.Status, r.Body)
 	}
-	for _, q := range []string{"$filter=priority gt 3", "$orderby=displayName", "$top=1", "$expand=x", "$select=nope"} {
+	for _, q := range []string{"$filter=priority gt 3", "$orderby=description", "$orderby=id,displayName", "$top=0", "$top=1000", "$expand=x",
+		"$select=nope", "$search=x", "$skip=1", "$skiptoken=forged"} {
 		if r := s.do("GET", flowsURL+"?"+q, reader, nil); r.Status != 400 {
 			t.Errorf("%s: %d %s", q, r.Status, r.Body)
 		}
@@ -460,5 +462,82 @@ func TestFlowHostileInput_E2E(t *testing.T) {
 		"?$filter=" + strings.Repeat("(", 500), "?$filter=displayName%20eq%20null", "?$select=" + strings.Repeat("id,", 2000) + "id", "?$count=maybe"} {
 		check("GET", flowsURL+p, nil)
 		check("DELETE", flowsURL+p, nil)
+	}
+}
+
+// TestFlowPaging_E2E: $orderby, $top and @odata.nextLink over flows and a
+// flow's applications; a link is bound to its query and its tenant.
+func TestFlowPaging_E2E(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	admin := s.appToken("EventListener.ReadWrite.All", "Application.ReadWrite.All")
+	var apps []string
+	for i := 0; i < 5; i++ {
+		r := s.do("POST", "/v1.0/applications", admin, map[string]any{"displayName": fmt.Sprintf("p%d", i)})
+		apps = append(apps, r.JSON(t)["appId"].(string))
+	}
+	names := []string{"delta", "Alpha", "charlie", "Bravo", "echo"}
+	for i, n := range names {
+		var linked []string
+		if i == 0 {
+			linked = apps
+		}
+		b := graphFlowBody(n, linked)
+		b["priority"] = 10 - i
+		if r := s.do("POST", flowsURL, admin, b); r.Status != 201 {
+			t.Fatalf("create %s: %d %s", n, r.Status, r.Body)
+		}
+	}
+	walk := func(url string, key string) []string {
+		t.Helper()
+		var got []string
+		for pages := 0; url != ""; pages++ {
+			if pages > 10 {
+				t.Fatal("nextLink loops")
+			}
+			r := s.do("GET", url, admin, nil)
+			if r.Status != 200 {
+				t.Fatalf("GET %s: %d %s", url, r.Status, r.Body)
+			}
+			m := r.JSON(t)
+			for _, v := range m["value"].([]any) {
+				got = append(got, v.(map[string]any)[key].(string))
+			}
+			url, _ = m["@odata.nextLink"].(string)
+			if url != "" && !strings.Contains(url, "$skiptoken=") {
+				t.Fatalf("nextLink without $skiptoken: %s", url)
+			}
+		}
+		return got
+	}
+	if got := walk(flowsURL+"?$orderby=displayName&$top=2&$select=displayName", "displayName"); fmt.Sprint(got) != "[Alpha Bravo charlie delta echo]" {
+		t.Errorf("by displayName, 2 a page: %v", got)
+	}
+	if got := walk(flowsURL+"?$orderby=priority%20desc&$top=3", "displayName"); fmt.Sprint(got) != "[delta Alpha charlie Bravo echo]" {
+		t.Errorf("by priority desc: %v", got)
+	}
+	appsURL := func(q string) string {
+		r := s.do("GET", flowsURL+"?$filter=displayName%20eq%20'delta'", admin, nil)
+		return flowsURL + "/" + r.JSON(t)["value"].([]any)[0].(map[string]any)["id"].(string) + "/conditions/applications/includeApplications" + q
+	}
+	want := append([]string(nil), apps...)
+	slices.Sort(want)
+	slices.Reverse(want)
+	if got := walk(appsURL("?$orderby=appId%20desc&$top=2"), "appId"); !slices.Equal(got, want) {
+		t.Errorf("applications by appId desc: %v, want %v", got, want)
+	}
+	r := s.do("GET", appsURL("?$count=true&$filter=appId%20eq%20'"+apps[2]+"'%20or%20appId%20eq%20'"+apps[3]+"'&$select=appId"), admin, nil)
+	if r.Status != 200 || r.JSON(t)["@odata.count"] != float64(2) {
+		t.Errorf("applications $filter/$count: %d %s", r.Status, r.Body)
+	}
+	// A nextLink is bound to its query and to the tenant.
+	first := s.do("GET", flowsURL+"?$top=1", admin, nil).JSON(t)
+	next := first["@odata.nextLink"].(string)
+	if r := s.do("GET", strings.Replace(next, "$top=1", "$top=2", 1), admin, nil); r.Status != 400 {
+		t.Errorf("nextLink with another $top: %d %s", r.Status, r.Body)
+	}
+	other := s.appTokenIn(s.newTenant("fabrikam.example"), "EventListener.Read.All")
+	if r := s.do("GET", next, other, nil); r.Status != 400 {
+		t.Errorf("nextLink in another tenant: %d %s", r.Status, r.Body)
 	}
 }

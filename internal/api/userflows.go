@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -77,7 +78,8 @@ var flowProperties = []string{"id", "displayName", "description", "priority", "c
 func (s *server) flowQuery(c *gin.Context) (*queryOptions, []string, bool) {
 	var sel []string
 	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
-		allowed: routeOptions(c),
+		allowed:  routeOptions(c),
+		typeName: "externalUsersSelfServiceSignUpEventsFlow",
 		selectList: func(v string) (err error) {
 			sel, err = selectOf(v, func(name string) (string, bool) {
 				for _, p := range flowProperties {
@@ -132,19 +134,35 @@ func (s *server) handleListUserFlows(c *gin.Context) {
 			kept = append(kept, f)
 		}
 	}
+	page, next, err := memPage(s, c, q, kept, func(f *directory.UserFlowDefinition) string { return f.ID }, flowSortKeys)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	b := append([]byte(`{"@odata.context":`), appendString(nil, s.flowsContext(c, sel))...)
 	if q.count {
 		b = append(b, `,"@odata.count":`...)
 		b = append(b, []byte(itoa(len(kept)))...)
 	}
+	if next != "" {
+		b = append(b, `,"@odata.nextLink":`...)
+		b = appendString(b, s.base(c.Request)+c.Request.URL.Path+"?"+q.nextLinkQuery(next))
+	}
 	b = append(b, `,"value":[`...)
-	for i, f := range kept {
+	for i, f := range page {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, s.flowBody(f, sel)...)
 	}
 	writeJSON(c, http.StatusOK, append(b, "]}"...))
+}
+
+// flowSortKeys are what $orderby sorts flows by.
+var flowSortKeys = []memSortKey[*directory.UserFlowDefinition]{
+	{"displayName", func(f *directory.UserFlowDefinition) string { return strings.ToLower(f.DisplayName) }},
+	{"id", func(f *directory.UserFlowDefinition) string { return f.ID }},
+	{"priority", func(f *directory.UserFlowDefinition) string { return fmt.Sprintf("%010d", f.Priority) }},
 }
 
 // flowBody is one flow's JSON, projected on sel (nil: all).
@@ -238,9 +256,28 @@ func (s *server) flowAppsContext(c *gin.Context) string {
 	return s.base(c.Request) + apiPrefix + "/$metadata#identity/authenticationEventsFlows('" + c.Param("id") + "')" + flowAppsSuffix
 }
 
-// handleListUserFlowApplications serves GET .../includeApplications.
+// handleListUserFlowApplications serves GET .../includeApplications with
+// $select (appId), $filter (appId eq/ne, and/or/not), $orderby (appId),
+// $count, $skip, $top and paging, and $expand (nothing to expand).
 func (s *server) handleListUserFlowApplications(c *gin.Context) {
-	if err := noQuery(c); err != nil {
+	var sel []string
+	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
+		allowed:  routeOptions(c),
+		typeName: "authenticationConditionApplication",
+		selectList: func(v string) (err error) {
+			sel, err = selectOf(v, func(name string) (string, bool) { return "appId", strings.EqualFold(name, "appId") }, func(name string) error {
+				return (&directory.Error{Kind: directory.KindInvalid,
+					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph.authenticationConditionApplication'."}).WithTarget("$select")
+			})
+			return err
+		},
+	})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	match, err := compileAppFilter(q.filter)
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -249,10 +286,31 @@ func (s *server) handleListUserFlowApplications(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	var kept []string
+	for _, a := range apps {
+		if match(a) {
+			kept = append(kept, a)
+		}
+	}
+	self := func(a string) string { return a }
+	page, next, err := memPage(s, c, q, kept, self, []memSortKey[string]{{"appId", self}})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	out := struct {
-		Context string        `json:"@odata.context"`
-		Value   []flowAppJSON `json:"value"`
-	}{Context: s.flowAppsContext(c), Value: toFlowApps(apps)}
+		Context  string        `json:"@odata.context"`
+		Count    *int          `json:"@odata.count,omitempty"`
+		NextLink string        `json:"@odata.nextLink,omitempty"`
+		Value    []flowAppJSON `json:"value"`
+	}{Context: s.flowAppsContext(c) + selectSuffix(sel), Value: toFlowApps(page)}
+	if q.count {
+		n := len(kept)
+		out.Count = &n
+	}
+	if next != "" {
+		out.NextLink = s.base(c.Request) + c.Request.URL.Path + "?" + q.nextLinkQuery(next)
+	}
 	writeJSON(c, http.StatusOK, marshalJSON(out))
 }
 

@@ -155,3 +155,47 @@ func compileFlowLambda(l *odata.LambdaExpr) (flowMatch, error) {
 		return false
 	}, nil
 }
+
+// compileAppFilter is the $filter of a flow's includeApplications: appId
+// eq and ne, joined by and, or, not.
+func compileAppFilter(e odata.Expr) (func(appID string) bool, error) {
+	unsupported := (&directory.Error{Kind: directory.KindUnsupported,
+		Message: "Unsupported filter on includeApplications: graphdir supports appId eq and ne, joined by and, or, not."}).WithTarget("$filter")
+	if e == nil {
+		return func(string) bool { return true }, nil
+	}
+	switch x := e.(type) {
+	case *odata.BinaryExpr:
+		switch x.Op {
+		case odata.OpAnd, odata.OpOr:
+			l, err := compileAppFilter(x.X)
+			if err != nil {
+				return nil, err
+			}
+			r, err := compileAppFilter(x.Y)
+			if err != nil {
+				return nil, err
+			}
+			if x.Op == odata.OpAnd {
+				return func(a string) bool { return l(a) && r(a) }, nil
+			}
+			return func(a string) bool { return l(a) || r(a) }, nil
+		case odata.OpEq, odata.OpNe:
+			prop, val, ok := pathEqString(x, "")
+			if !ok || !strings.EqualFold(prop, "appId") {
+				return nil, unsupported
+			}
+			neg := x.Op == odata.OpNe
+			return func(a string) bool { return strings.EqualFold(a, val) != neg }, nil
+		}
+	case *odata.UnaryExpr:
+		if x.Op == odata.OpNot {
+			m, err := compileAppFilter(x.X)
+			if err != nil {
+				return nil, err
+			}
+			return func(a string) bool { return !m(a) }, nil
+		}
+	}
+	return nil, unsupported
+}
