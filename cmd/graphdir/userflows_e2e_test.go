@@ -282,7 +282,7 @@ func TestFlowValidation_E2E(t *testing.T) {
 			b["onAttributeCollection"] = map[string]any{"attributeCollectionPage": map[string]any{"views": []any{map[string]any{"inputs": []any{in}}}}}
 		}
 	}
-	for _, tt := range []struct {
+	cases := []struct {
 		name string
 		body any
 		want string // the property the message names
@@ -322,7 +322,8 @@ func TestFlowValidation_E2E(t *testing.T) {
 		{"not an object", `[1,2]`, ""},
 		{"deep nesting", strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000), ""},
 		{"invalid UTF-8", "{\"@odata.type\":\"#microsoft.graph.externalUsersSelfServiceSignUpEventsFlow\",\"displayName\":\"\xff\"}", ""},
-	} {
+	}
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			before := s.flowsSnapshot()
 			r := s.do("POST", flowsURL, admin, tt.body)
@@ -337,6 +338,10 @@ func TestFlowValidation_E2E(t *testing.T) {
 				t.Error("a refused create wrote")
 			}
 		})
+	}
+	// Every refused create is in the audit log once, as a failure.
+	if n := s.flowAuditCount("Add user flow", "failure"); n != len(cases) {
+		t.Errorf("%d refused creates audited, want %d", n, len(cases))
 	}
 	// PATCH refuses the same way, and an unknown or malformed id is 404.
 	if r := s.do("PATCH", flowsURL+"/"+app["id"].(string), admin, map[string]any{"@odata.type": "#microsoft.graph.externalUsersSelfServiceSignUpEventsFlow", "displayName": "x"}); r.Status != 404 {
