@@ -60,6 +60,7 @@ var BootstrapPermissions = []string{
 	PermApplicationReadWriteAll,
 	PermAppRoleAssignmentReadWriteAll,
 	"RoleManagement.ReadWrite.Directory",
+	PermEventListenerReadWriteAll,
 }
 
 // Limits on applications and their secrets.
