@@ -314,6 +314,7 @@ var userProperties = []*Property{
 	strP("faxNumber", func(u *User) **string { return &u.FaxNumber }, "max=64"),
 	{Name: "identities", Type: TypeIdentities, MaxItems: 20},
 	{Name: "lastPasswordChangeDateTime", Type: TypeDateTime, ReadOnly: true, dt: func(u *User) **time.Time { return &u.LastPasswordChangeDateTime }},
+	{Name: "signInSessionsValidFromDateTime", Type: TypeDateTime, ReadOnly: true, dt: func(u *User) **time.Time { return &u.SignInSessionsValidFromDateTime }},
 	strP("mailNickname", func(u *User) **string { return &u.MailNickname }, "min=1,max=64"),
 	collP("otherMails", func(u *User) *[]string { return &u.OtherMails }, "max=250,email", 250).sensitive(),
 	strP("passwordPolicies", func(u *User) **string { return &u.PasswordPolicies }, "max=256"),

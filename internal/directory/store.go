@@ -152,4 +152,5 @@ type Store interface {
 	AuditLog
 	KeyStore
 	UserFlowStore // userflows.go
+	RefreshTokenStore
 }

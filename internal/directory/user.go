@@ -43,6 +43,10 @@ type User struct {
 	UserType                *string
 
 	LastPasswordChangeDateTime *time.Time
+	// SignInSessionsValidFromDateTime is Graph's read-only session
+	// boundary: refresh tokens and delegated access tokens of the built-in
+	// issuer issued before it are refused.
+	SignInSessionsValidFromDateTime *time.Time
 
 	// Props holds, by Graph name, the values of the stored properties
 	// that have no field above: a property added as one row of

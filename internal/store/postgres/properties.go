@@ -226,6 +226,10 @@ var userProperties = []userProperty{
 	// state (passwordColumns).
 	{Name: "lastPasswordChangeDateTime", Column: "last_password_change_at", Kind: kindDateTime, Write: writeNone,
 		dt: func(u *directory.User) **time.Time { return &u.LastPasswordChangeDateTime }},
+	// Read-only, not queryable; set by revokeSignInSessions and the 00017
+	// trigger (password change, disable, delete).
+	{Name: "signInSessionsValidFromDateTime", Column: "sign_in_sessions_valid_from", Kind: kindDateTime, Write: writeNone,
+		dt: func(u *directory.User) **time.Time { return &u.SignInSessionsValidFromDateTime }},
 	{Name: "identities", Kind: kindIdentities, Write: writeNone, Index: "user_identities_issuer_key"},
 }
 
