@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/graphdir/graphdir/internal/config"
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/issuer"
 	"github.com/graphdir/graphdir/internal/oauth"
@@ -43,10 +44,24 @@ func newApplications(ctx context.Context, db *database, audited ...*directory.Se
 	return directory.NewApplications(db.store, key, opts...), nil
 }
 
-// newTokenEndpoint returns the client credentials grant over apps and iss,
-// with the default failure limits.
-func newTokenEndpoint(apps *directory.Applications, iss *issuer.Issuer, log *slog.Logger) *oauth.Server {
-	return oauth.New(apps, iss, oauth.Options{Logger: log})
+// newUserTokenEndpoint returns the token endpoint's protocol logic: the
+// client credentials grant over apps and iss, the refresh token grant and IssueUserTokens for the sign-in flows, with
+// refresh tokens in the database and the successor key shared by every
+// instance (a server secret).
+func newUserTokenEndpoint(ctx context.Context, cfg *config.Config, db *database, apps *directory.Applications, iss *issuer.Issuer, log *slog.Logger) (*oauth.Server, error) {
+	key, err := db.store.Secret(ctx, "refresh-token-successor", func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt := cfg.RefreshTokens
+	return oauth.New(apps, iss, oauth.Options{Logger: log, User: &oauth.UserTokens{
+		Store: db.store, Minter: iss, Consents: apps, Users: db.store, SuccessorKey: key,
+		Idle: rt.Idle, MaxAge: rt.MaxAge, SPAMaxAge: rt.SPAMaxAge, Grace: rt.ReuseGrace,
+	}}), nil
 }
 
 // bootstrapEnabled reads GRAPHDIR_BOOTSTRAP_APP (set by `make run`).

@@ -192,6 +192,10 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 	if err != nil {
 		return nil, nil, err
 	}
+	tokens, err := newUserTokenEndpoint(ctx, cfg, db, apps, iss, log) // apps.go
+	if err != nil {
+		return nil, nil, err
+	}
 	handler := api.NewHandler(api.Options{
 		Directory:    svc,
 		Verifier:     verifier,
@@ -202,7 +206,7 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 		Ready:        db.store.Ready,
 		Runtime:      runtimeOptions(cfg, m),
 		Applications: apps,
-		Token:        newTokenEndpoint(apps, iss, log),
+		Token:        tokens,
 		// $metadata publishes what the query engine allows (api/metadata.go).
 		QueryCapabilities: postgres.QueryCapabilities(),
 	})

@@ -53,6 +53,7 @@ type Directory interface {
 	Roles               // roles.go
 	AuditLogs           // audit.go
 	PasswordChanger     // password.go
+	SessionRevoker      // sessions.go
 	OperationAuthorizer // middleware.go
 	UserFlows           // userflows.go
 }

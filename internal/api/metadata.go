@@ -253,6 +253,7 @@ func csdlOperations() []csdlOperation {
 		{name: "restore", binding: "graph.directoryObject", returnType: "graph.directoryObject"},
 		{name: "changePassword", binding: "graph.user", params: []csdlProperty{
 			{name: "currentPassword", typ: "Edm.String"}, {name: "newPassword", typ: "Edm.String"}}},
+		{name: "revokeSignInSessions", binding: "graph.user", returnType: "Edm.Boolean"},
 		{name: "addPassword", binding: "graph.application", params: []csdlProperty{{name: "passwordCredential", typ: "graph.passwordCredential"}},
 			returnType: "graph.passwordCredential"},
 		{name: "removePassword", binding: "graph.application", params: []csdlProperty{{name: "keyId", typ: "Edm.Guid", nonNull: true}}},

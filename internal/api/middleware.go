@@ -133,6 +133,11 @@ func (s *server) authenticate(c *gin.Context) {
 	if err == nil && p == nil {
 		err = directory.Errorf(directory.KindUnauthenticated, "Access token is empty.")
 	}
+	if err == nil {
+		// After validation, never before: a token that fails validation
+		// costs no query. Cached per instance (directory/sessions.go).
+		err = s.dir.CheckSignInSession(c.Request.Context(), p)
+	}
 	if err != nil {
 		s.countTokenFailure(err)
 		if directory.KindOf(err) == directory.KindBadRequest {

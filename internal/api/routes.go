@@ -121,6 +121,14 @@ func (s *server) routes() []route {
 			summary: "Change the signed-in user's password (currentPassword, newPassword).",
 			access:  s.authorizeCaller(directory.AuthorizeChangePassword, &directory.ActivityChangePassword), handle: s.handleChangePassword,
 			body: schemaObject, status: 204},
+		{method: "POST", paths: []string{apiPrefix + "/me/revokeSignInSessions"}, id: "revokeMySignInSessions", tag: "me", options: writeOptions,
+			summary: "Revoke the signed-in user's sign-in sessions: refresh tokens die and earlier access tokens of the built-in issuer are refused (signInSessionsValidFromDateTime = now).",
+			access:  s.authorizeCaller(directory.AuthorizeRevokeMySignInSessions, &directory.ActivityRevokeSignInSessions), handle: s.handleRevokeMySignInSessions,
+			status: 200, schema: schemaObject},
+		{method: "POST", paths: []string{usersPath + "/:key/revokeSignInSessions"}, id: "revokeSignInSessions", tag: "users", options: writeOptions,
+			summary: "Revoke a user's sign-in sessions (User.RevokeSessions.All): refresh tokens die and earlier access tokens of the built-in issuer are refused.",
+			access:  s.authorizeRevoke, handle: s.handleRevokeSignInSessions,
+			status: 200, schema: schemaObject},
 
 		// Deleted items (Graph's "List deletedItems": the cast to
 		// microsoft.graph.user is a required part of the URL).

@@ -27,6 +27,8 @@ import (
 // §5.2 error responses; anything else is a server_error.
 type TokenEndpoint interface {
 	ClientCredentials(ctx context.Context, r oauth.Request) (*oauth.Token, error)
+	// Refresh serves grant_type=refresh_token.
+	Refresh(ctx context.Context, r oauth.Request) (*oauth.TokenResponse, error)
 }
 
 // maxTokenBody bounds a token request body. A client credentials request
@@ -39,7 +41,7 @@ const basicRealm = `Basic realm="graphdir"`
 
 // tokenParams are the OAuth parameters that must never travel in the URL
 // (RFC 6749 §2.3.1, §3.2).
-var tokenParams = []string{"grant_type", "client_id", "client_secret", "scope", "client_assertion", "client_assertion_type"}
+var tokenParams = []string{"grant_type", "client_id", "client_secret", "scope", "client_assertion", "client_assertion_type", "refresh_token"}
 
 // oauthStatus is the token endpoint's error table: RFC 6749 error code ->
 // HTTP status. invalid_client is 401 (§5.2); a throttled client gets 429
@@ -74,6 +76,31 @@ type tokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 	ExtExpiresIn int    `json:"ext_expires_in"`
 	AccessToken  string `json:"access_token"`
+}
+
+// userTokenResponse is a user token response (refresh token grant and
+// the sign-in flows): Entra's fields, in Entra's order.
+type userTokenResponse struct {
+	TokenType             string `json:"token_type"`
+	Scope                 string `json:"scope"`
+	ExpiresIn             int    `json:"expires_in"`
+	ExtExpiresIn          int    `json:"ext_expires_in"`
+	AccessToken           string `json:"access_token"`
+	RefreshToken          string `json:"refresh_token,omitempty"`
+	RefreshTokenExpiresIn int    `json:"refresh_token_expires_in,omitempty"`
+	IDToken               string `json:"id_token,omitempty"`
+	ClientInfo            string `json:"client_info,omitempty"`
+}
+
+// UserTokenJSON is the JSON of a user token response; clientInfo says
+// whether the client asked for client_info (client_info=1).
+func UserTokenJSON(t *oauth.TokenResponse, clientInfo bool) any {
+	out := userTokenResponse{TokenType: "Bearer", Scope: t.Scope, ExpiresIn: t.ExpiresIn, ExtExpiresIn: t.ExpiresIn,
+		AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, RefreshTokenExpiresIn: t.RefreshTokenExpiresIn, IDToken: t.IDToken}
+	if clientInfo {
+		out.ClientInfo = t.ClientInfo
+	}
+	return out
 }
 
 // writeOAuth writes a token endpoint response: JSON, never cached.
@@ -236,6 +263,7 @@ func (s *server) handleToken(c *gin.Context) {
 		ClientID:     form.Get("client_id"),
 		ClientSecret: form.Get("client_secret"),
 		Scope:        form.Get("scope"),
+		RefreshToken: form.Get("refresh_token"),
 		RemoteIP:     c.ClientIP(),
 	}
 	auth := r.Header.Values("Authorization")
@@ -263,6 +291,15 @@ func (s *server) handleToken(c *gin.Context) {
 		req.ClientID, req.ClientSecret = id, secret
 	}
 
+	if req.GrantType == oauth.GrantRefreshToken {
+		t, err := s.token.Refresh(c.Request.Context(), req)
+		if err != nil {
+			s.writeOAuthError(c, err, basic)
+			return
+		}
+		writeOAuth(c, http.StatusOK, UserTokenJSON(t, form.Get("client_info") == "1"))
+		return
+	}
 	tok, err := s.token.ClientCredentials(c.Request.Context(), req)
 	if err != nil {
 		s.writeOAuthError(c, err, basic)

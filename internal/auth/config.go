@@ -95,7 +95,7 @@ const KeyIssuerParam = "issuer"
 // publicURL: iss {publicURL}/{tenantid}/v2.0, typ at+jwt, ver 2.0.
 func Builtin(publicURL string, audiences []string, keys KeySource) TrustedIssuer {
 	return TrustedIssuer{
-		Name:          "graphdir",
+		Name:          directory.BuiltinIssuer,
 		Issuer:        strings.TrimRight(publicURL, "/") + "/" + TenantPlaceholder + "/v2.0",
 		Audiences:     audiences,
 		AcceptedTypes: []string{"at+jwt"},

@@ -153,6 +153,7 @@ func (v *Verifier) Verify(ctx context.Context, authorization []string) (*directo
 	if err != nil {
 		return nil, err
 	}
+	p.Issuer, p.IssuedAt = ti.Name, tok.IssuedAt()
 	v.cache.put(cacheKey, cachedToken{p: p, exp: tok.Expiration(), until: v.now().Add(tokenCacheTTL),
 		ti: ti, tenant: tenant, kid: kid, jwk: jk, pub: pub, keyIssuer: keyIssuer})
 	return p, nil

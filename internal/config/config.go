@@ -45,6 +45,8 @@ type Config struct {
 	Runtime
 	// Mail is the SMTP relay or development outbox and the one-time code rules.
 	Mail Mail
+	// RefreshTokens are the refresh-token lifetimes (refresh.go).
+	RefreshTokens RefreshTokens
 }
 
 // Var documents one setting for --help and the README's table.
@@ -115,6 +117,11 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	c.DeletedRetention, c.PurgeInterval = loadDeleted(env, &problems)
 	c.StepUpProperties, c.StepUpACRS = loadStepUp(env, &problems)
 	c.Mail = loadMail(env, &problems)
+	if rt, err := LoadRefreshTokens(getenv); err != nil {
+		problems = append(problems, err.(*Error).Problems...)
+	} else {
+		c.RefreshTokens = rt
+	}
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -16,6 +16,7 @@ type serviceExt struct {
 	stepUp   *StepUp
 	audit    *Auditor
 	attempts attemptLimiter
+	sessions sessionCache // signInSessionsValidFromDateTime per user (sessions.go)
 }
 
 // WithAuditLog makes the Service record an audit event for every user

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 )
 
 // PrincipalKind tells app-only callers (client credentials, permissions in
@@ -45,6 +46,11 @@ type Principal struct {
 	// ACRS are the authentication context class references the token
 	// satisfies (Entra's acrs claim, e.g. ["c1"]); step-up checks them.
 	ACRS []string
+	// Issuer is the name of the TrustedIssuer that issued the token
+	// (BuiltinIssuer for graphdir's own) and IssuedAt its iat: the
+	// sign-in session check (sessions.go) reads them.
+	Issuer   string
+	IssuedAt time.Time
 }
 
 // IsApp reports whether the caller is an application acting as itself.

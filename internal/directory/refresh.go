@@ -39,13 +39,14 @@ type RefreshTokenStore interface {
 	CreateRefreshToken(ctx context.Context, hash []byte, t RefreshToken) error
 	// RotateRefreshToken exchanges the token stored under hash for its
 	// successor in one transaction: a single conditional UPDATE marks it
-	// rotated at `at` only if it is neither rotated, revoked nor expired,
+	// rotated at `at` only if it was issued to clientID (compared
+	// case-insensitively) and is neither rotated, revoked nor expired,
 	// then the successor (same grant and family, created at `at`, idle
 	// expiry at+idle capped by the family's) is stored under successorHash,
 	// subject to CreateRefreshToken's user check. rotated reports whether
 	// this call did the rotation; otherwise the token's current row is
 	// returned for the caller to judge. KindNotFound for an unknown hash.
-	RotateRefreshToken(ctx context.Context, tenantID string, hash, successorHash []byte, at time.Time, idle time.Duration) (t *RefreshToken, rotated bool, err error)
+	RotateRefreshToken(ctx context.Context, tenantID, clientID string, hash, successorHash []byte, at time.Time, idle time.Duration) (t *RefreshToken, rotated bool, err error)
 	// RevokeRefreshFamily revokes every token of the family.
 	RevokeRefreshFamily(ctx context.Context, tenantID, familyID string, at time.Time) error
 	// SignInSessionsValidFrom returns the user's

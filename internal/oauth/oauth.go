@@ -80,6 +80,8 @@ type Request struct {
 	ClientID     string
 	ClientSecret string
 	Scope        string
+	// RefreshToken is the refresh_token of the refresh token grant.
+	RefreshToken string
 	// RemoteIP keys the per-address failure limit.
 	RemoteIP string
 }
@@ -130,6 +132,8 @@ type Options struct {
 	// Logger receives one line per failed authentication (never a secret).
 	Logger *slog.Logger
 	Now    func() time.Time
+	// User enables user tokens (IssueUserTokens, the refresh token grant).
+	User *UserTokens
 }
 
 // Server implements the client credentials grant.
@@ -141,6 +145,7 @@ type Server struct {
 	now      func() time.Time
 	byClient *failureLimiter
 	byIP     *failureLimiter
+	user     *UserTokens
 }
 
 // New returns the token endpoint's protocol logic.
@@ -162,6 +167,14 @@ func New(clients Clients, minter Minter, o Options) *Server {
 		ttl: defd(o.TokenLifetime, DefaultTokenLifetime), log: o.Logger, now: o.Now,
 		byClient: newFailureLimiter(def(o.ClientFailures, DefaultClientFailures), defd(o.ClientRefill, DefaultClientRefill), def(o.MaxKeys, DefaultMaxKeys)),
 		byIP:     newFailureLimiter(def(o.IPFailures, DefaultIPFailures), defd(o.IPRefill, DefaultIPRefill), def(o.MaxKeys, DefaultMaxKeys)),
+	}
+	if o.User != nil {
+		u := *o.User
+		u.Idle = defd(u.Idle, DefaultRefreshIdle)
+		u.MaxAge = defd(u.MaxAge, DefaultRefreshMaxAge)
+		u.SPAMaxAge = defd(u.SPAMaxAge, DefaultRefreshSPAMaxAge)
+		u.Grace = defd(u.Grace, DefaultRefreshGrace)
+		s.user = &u
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -202,6 +215,22 @@ func (s *Server) ClientCredentials(ctx context.Context, r Request) (*Token, erro
 		return nil, newError(CodeInvalidClient, 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 	}
 
+	app, err := s.authenticate(ctx, tenant, r)
+	if err != nil {
+		return nil, err
+	}
+
+	tok, err := s.minter.MintClientToken(ctx, tenant, app.ID, app.AppID, app.Permissions, s.ttl)
+	if err != nil {
+		return nil, &Error{Code: CodeServerError, Description: "The token could not be issued. Retry the request.", Err: err}
+	}
+	return &Token{AccessToken: tok, ExpiresIn: int(s.ttl/time.Second) - 1}, nil
+}
+
+// authenticate checks the failure limits, then the client's secret.
+// Every authentication failure is the same invalid_client; only the log
+// says why.
+func (s *Server) authenticate(ctx context.Context, tenant string, r Request) (*directory.Application, error) {
 	now := s.now()
 	clientKey := tenant + "\x00" + strings.ToLower(r.ClientID)
 	if w := max(s.byIP.wait(r.RemoteIP, now), s.byClient.wait(clientKey, now)); w > 0 {
@@ -236,11 +265,7 @@ func (s *Server) ClientCredentials(ctx context.Context, r Request) (*Token, erro
 			Description: "Invalid client secret provided, or the client does not exist in the tenant.", Err: err}
 	}
 
-	tok, err := s.minter.MintClientToken(ctx, tenant, app.ID, app.AppID, app.Permissions, s.ttl)
-	if err != nil {
-		return nil, &Error{Code: CodeServerError, Description: "The token could not be issued. Retry the request.", Err: err}
-	}
-	return &Token{AccessToken: tok, ExpiresIn: int(s.ttl/time.Second) - 1}, nil
+	return app, nil
 }
 
 // checkScope accepts exactly one scope, "{resource}/.default" naming our

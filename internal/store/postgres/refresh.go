@@ -74,10 +74,11 @@ func (s *Store) CreateRefreshToken(ctx context.Context, hash []byte, t directory
 }
 
 // RotateRefreshToken marks the token rotated with one conditional UPDATE
+// (only for the client it was issued to)
 // (row-locked: of concurrent callers exactly one rotates, the others wait
 // and then see it rotated) and stores the successor in the same
 // transaction.
-func (s *Store) RotateRefreshToken(ctx context.Context, tenantID string, hash, successorHash []byte, at time.Time, idle time.Duration) (*directory.RefreshToken, bool, error) {
+func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, clientID string, hash, successorHash []byte, at time.Time, idle time.Duration) (*directory.RefreshToken, bool, error) {
 	const op = "postgres: rotate refresh token"
 	if !directory.IsGUID(tenantID) {
 		return nil, false, directory.Errorf(directory.KindNotFound, "The refresh token was not found.")
@@ -88,8 +89,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID string, hash, s
 		out, rotated = nil, false
 		t, err := scanRefresh(tx.QueryRowContext(ctx, `UPDATE refresh_tokens r SET rotated_at = $3
 			WHERE r.tenant_id = $1 AND r.token_hash = $2 AND r.rotated_at IS NULL AND r.revoked_at IS NULL
-			  AND r.expires_at > $3 AND r.family_expires_at > $3
-			RETURNING `+refreshColumns, tenantID, hash, at))
+			  AND r.expires_at > $3 AND r.family_expires_at > $3 AND lower(r.client_id) = lower($4)
+			RETURNING `+refreshColumns, tenantID, hash, at, clientID))
 		switch {
 		case err == sql.ErrNoRows:
 			t, err = scanRefresh(tx.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens r

@@ -1,0 +1,448 @@
+package oauth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/textlimit"
+)
+
+// UserGrant is what a completed sign-in grants (directory.UserGrant).
+type UserGrant = directory.UserGrant
+
+// GrantRefreshToken is the refresh token grant (RFC 6749 §6).
+const GrantRefreshToken = "refresh_token"
+
+// CodeInvalidGrant is RFC 6749's invalid_grant.
+const CodeInvalidGrant = "invalid_grant"
+
+// Refresh-token defaults (README "Tokens"): Entra's 90-day inactivity
+// limit, a one-year absolute limit, Entra's 24 h for single-page apps, and
+// a 30 s window in which a rotated token may be presented again.
+const (
+	DefaultRefreshIdle      = 90 * 24 * time.Hour
+	DefaultRefreshMaxAge    = 365 * 24 * time.Hour
+	DefaultRefreshSPAMaxAge = 24 * time.Hour
+	DefaultRefreshGrace     = 30 * time.Second
+)
+
+// refreshTokenBytes is the entropy of a refresh token (256 bits).
+const refreshTokenBytes = 32
+
+// RefreshStore is the refresh-token half of directory.RefreshTokenStore.
+type RefreshStore interface {
+	CreateRefreshToken(ctx context.Context, hash []byte, t directory.RefreshToken) error
+	RotateRefreshToken(ctx context.Context, tenantID, clientID string, hash, successorHash []byte, at time.Time, idle time.Duration) (*directory.RefreshToken, bool, error)
+	RevokeRefreshFamily(ctx context.Context, tenantID, familyID string, at time.Time) error
+}
+
+// UserMinter mints user tokens; *issuer.Issuer implements it.
+type UserMinter interface {
+	MintUserAccessToken(ctx context.Context, g UserGrant, ttl time.Duration) (string, error)
+	MintIDToken(ctx context.Context, g UserGrant) (string, error)
+}
+
+// Consents tells which delegated scopes an application currently holds
+// tenant-wide consent for. KindNotFound when the application does not
+// exist (any more).
+type Consents interface {
+	ConsentedScopes(ctx context.Context, tenantID, appID string) ([]string, error)
+}
+
+// Users reads the signed-in user for the ID token's profile claims.
+type Users interface {
+	GetUser(ctx context.Context, tenantID string, key directory.UserKey) (*directory.User, error)
+}
+
+// UserTokens configures user token issuance; without it (Options.User
+// nil) the endpoint serves client credentials only.
+type UserTokens struct {
+	Store    RefreshStore
+	Minter   UserMinter
+	Consents Consents
+	Users    Users
+	// SuccessorKey derives a rotated token's successor from the token
+	// (HMAC), so that a retry within the grace window gets the same
+	// successor without the store ever holding a token. At least 32 bytes,
+	// the same on every instance.
+	SuccessorKey []byte
+	// Idle, MaxAge and SPAMaxAge are the sliding and absolute lifetimes;
+	// Grace the reuse window. Zero takes the defaults.
+	Idle, MaxAge, SPAMaxAge, Grace time.Duration
+}
+
+// TokenResponse is a successful user token response. ClientInfo is always
+// filled; the edge sends it when the client asked (client_info=1).
+type TokenResponse struct {
+	AccessToken           string
+	ExpiresIn             int
+	Scope                 string
+	IDToken               string
+	RefreshToken          string
+	RefreshTokenExpiresIn int
+	ClientInfo            string
+}
+
+// ClientInfo is Entra's client_info: base64url (no padding) of
+// {"uid":oid,"utid":tid}. MSAL keys its account cache by it.
+func ClientInfo(userID, tenantID string) string {
+	b, _ := json.Marshal(struct {
+		UID  string `json:"uid"`
+		UTID string `json:"utid"`
+	}{strings.ToLower(userID), strings.ToLower(tenantID)})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// errNoUserTokens is the answer when user tokens are not configured.
+func errNoUserTokens() *Error {
+	return newError(CodeUnsupportedGrantType, 70003, "The app requested an unsupported grant type 'refresh_token'.")
+}
+
+func serverError(err error) *Error {
+	return &Error{Code: CodeServerError, Description: "The token could not be issued. Retry the request.", Err: err}
+}
+
+func invalidGrant(aadsts int, desc string) *Error { return newError(CodeInvalidGrant, aadsts, desc) }
+
+// IssueUserTokens is where every sign-in ends once the user is
+// authenticated: an access token for the granted scopes, an ID token when
+// openid was granted, and a new refresh-token family when offline_access
+// was. The scopes must be covered by the application's consent.
+func (s *Server) IssueUserTokens(ctx context.Context, g UserGrant) (*TokenResponse, error) {
+	u := s.user
+	if u == nil {
+		return nil, serverError(directory.Errorf(directory.KindUnavailable, "user tokens are not configured"))
+	}
+	if !directory.IsGUID(g.TenantID) || !directory.IsGUID(g.UserID) || !directory.IsGUID(g.ClientID) {
+		return nil, ErrInvalidRequest(900144, "The tenant, user and client must be given by their ids.")
+	}
+	g.TenantID, g.UserID, g.ClientID = strings.ToLower(g.TenantID), strings.ToLower(g.UserID), strings.ToLower(g.ClientID)
+	scopes, bad, ok := normalizeScopes(strings.Join(g.Scopes, " "), s.minter.Audience())
+	if !ok {
+		return nil, newError(CodeInvalidScope, 70011, "The provided value for the input parameter 'scope' is not valid: "+printable(clip(bad))+".")
+	}
+	consented, err := s.consented(ctx, g.TenantID, g.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if scopes, err = expandDefault(scopes, consented); err != nil {
+		return nil, err
+	}
+	g.Scopes = scopes
+	now := s.now()
+	if g.AuthTime.IsZero() {
+		g.AuthTime = now
+	}
+	resp, err := s.mintUser(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if containsFold(g.Scopes, "offline_access") {
+		rt, err := newRefreshToken()
+		if err != nil {
+			return nil, serverError(err)
+		}
+		maxAge := u.MaxAge
+		if g.SPA {
+			maxAge = u.SPAMaxAge
+		}
+		t := directory.RefreshToken{
+			TenantID: g.TenantID, FamilyID: uuid.NewString(), UserID: g.UserID, ClientID: g.ClientID,
+			Scopes: g.Scopes, AMR: g.AMR, ACRS: g.ACRS, AuthTime: g.AuthTime.UTC(), SessionID: g.SessionID,
+			CreatedAt: now, ExpiresAt: now.Add(u.Idle), FamilyExpiresAt: now.Add(maxAge),
+		}
+		if err := u.Store.CreateRefreshToken(ctx, hashToken(rt), t); err != nil {
+			if directory.KindOf(err) == directory.KindNotFound {
+				return nil, invalidGrant(50057, "The user account is disabled or does not exist.")
+			}
+			return nil, serverError(err)
+		}
+		resp.RefreshToken = rt
+		resp.RefreshTokenExpiresIn = secondsUntil(earlier(t.ExpiresAt, t.FamilyExpiresAt), now)
+	}
+	return resp, nil
+}
+
+// consented returns the application's consented scopes; a missing
+// application is unauthorized_client (Entra's AADSTS700016).
+func (s *Server) consented(ctx context.Context, tenantID, clientID string) ([]string, error) {
+	scopes, err := s.user.Consents.ConsentedScopes(ctx, tenantID, clientID)
+	switch {
+	case directory.KindOf(err) == directory.KindNotFound:
+		return nil, newError(CodeUnauthorizedClient, 700016, "Application with identifier '"+printable(clip(clientID))+"' was not found in the directory.")
+	case err != nil:
+		return nil, serverError(err)
+	}
+	return scopes, nil
+}
+
+// expandDefault replaces ".default" by every consented scope and refuses
+// scopes without consent (Entra's AADSTS65001).
+func expandDefault(scopes, consented []string) ([]string, error) {
+	var out []string
+	for _, sc := range scopes {
+		if sc == defaultScope {
+			for _, c := range consented {
+				if !containsFold(out, c) {
+					out = append(out, c)
+				}
+			}
+			continue
+		}
+		if !containsFold(consented, sc) {
+			return nil, invalidGrant(65001, "The user or administrator has not consented to use the application with the scope '"+printable(clip(sc))+"'.")
+		}
+		if !containsFold(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	if len(out) == 0 {
+		return nil, newError(CodeInvalidScope, 70011, "The request must include at least one scope.")
+	}
+	return out, nil
+}
+
+// mintUser mints the access token and, with openid, the ID token of g.
+func (s *Server) mintUser(ctx context.Context, g UserGrant) (*TokenResponse, error) {
+	at, err := s.user.Minter.MintUserAccessToken(ctx, g, s.ttl)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	resp := &TokenResponse{AccessToken: at, ExpiresIn: int(s.ttl/time.Second) - 1, Scope: strings.Join(g.Scopes, " "),
+		ClientInfo: ClientInfo(g.UserID, g.TenantID)}
+	if containsFold(g.Scopes, "openid") {
+		if resp.IDToken, err = s.user.Minter.MintIDToken(ctx, g); err != nil {
+			return nil, serverError(err)
+		}
+	}
+	return resp, nil
+}
+
+// Refresh serves grant_type=refresh_token: the token is exchanged for a
+// new access token (for the requested subset of its scopes), a new ID
+// token when openid was granted, and always a new refresh token.
+//
+// Rotation: the presented token is marked used in one conditional UPDATE
+// and its successor stored in the same transaction. A used token presented
+// again within the grace window gets the same successor (derived, not
+// stored: see UserTokens.SuccessorKey); after it, the whole family is
+// revoked and every token of it refused.
+func (s *Server) Refresh(ctx context.Context, r Request) (*TokenResponse, error) {
+	u := s.user
+	if u == nil {
+		return nil, errNoUserTokens()
+	}
+	if !directory.IsGUID(r.TenantID) {
+		return nil, newError(CodeInvalidRequest, 90002, "Tenant '"+printable(clip(r.TenantID))+"' not found. The tenant must be given by its id (a GUID).")
+	}
+	tenant := strings.ToLower(r.TenantID)
+	switch {
+	case r.ClientID == "":
+		return nil, newError(CodeInvalidRequest, 900144, "The request body must contain the following parameter: 'client_id'.")
+	case r.RefreshToken == "":
+		return nil, newError(CodeInvalidRequest, 900144, "The request body must contain the following parameter: 'refresh_token'.")
+	case !directory.IsGUID(r.ClientID):
+		return nil, newError(CodeUnauthorizedClient, 700016, "Application with identifier '"+printable(clip(r.ClientID))+"' was not found in the directory.")
+	}
+	clientID := strings.ToLower(r.ClientID)
+	requested, bad, ok := normalizeScopes(r.Scope, s.minter.Audience())
+	if !ok {
+		return nil, newError(CodeInvalidScope, 70011, "The provided value for the input parameter 'scope' is not valid: "+printable(clip(bad))+".")
+	}
+	// A confidential client that sends its secret is held to it; a public
+	// client sends none (the token is bound to the client id).
+	if r.ClientSecret != "" {
+		if _, err := s.authenticate(ctx, tenant, r); err != nil {
+			return nil, err
+		}
+	}
+	raw, ok := decodeRefreshToken(r.RefreshToken)
+	if !ok {
+		return nil, invalidGrant(9002313, "Invalid request. The refresh token is malformed or invalid.")
+	}
+	now := s.now()
+	succ := successorOf(u.SuccessorKey, raw)
+	t, rotated, err := u.Store.RotateRefreshToken(ctx, tenant, clientID, hashToken(r.RefreshToken), hashToken(succ), now, u.Idle)
+	switch {
+	case directory.KindOf(err) == directory.KindNotFound:
+		return nil, invalidGrant(9002313, "Invalid request. The refresh token is malformed or invalid.")
+	case err != nil:
+		return nil, serverError(err)
+	}
+	if !rotated {
+		switch {
+		case !strings.EqualFold(t.ClientID, clientID):
+			return nil, invalidGrant(70000, "The refresh token was issued to a different client.")
+		case t.RevokedAt != nil:
+			return nil, invalidGrant(50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password, been disabled or deleted, or had their sign-in sessions revoked.")
+		case t.RotatedAt != nil && now.Sub(*t.RotatedAt) <= u.Grace:
+			// A client that raced itself: same successor, fresh access token.
+		case t.RotatedAt != nil:
+			if err := u.Store.RevokeRefreshFamily(ctx, tenant, t.FamilyID, now); err != nil {
+				return nil, serverError(err)
+			}
+			return nil, invalidGrant(70000, "The refresh token has already been used; every token of its family is now revoked. Sign in again.")
+		case !now.Before(t.FamilyExpiresAt):
+			return nil, invalidGrant(70008, "The refresh token has expired: it has reached its maximum lifetime. Sign in again.")
+		default:
+			return nil, invalidGrant(700082, "The refresh token has expired due to inactivity. Sign in again.")
+		}
+	}
+
+	// The grant still needs the application and its consent.
+	consented, err := s.consented(ctx, tenant, clientID)
+	if err == nil {
+		for _, sc := range t.Scopes {
+			if !containsFold(consented, sc) {
+				err = invalidGrant(65001, "The user or administrator has not consented to use the application with the scope '"+printable(clip(sc))+"'.")
+				break
+			}
+		}
+	}
+	if err != nil {
+		if rerr := u.Store.RevokeRefreshFamily(ctx, tenant, t.FamilyID, now); rerr != nil {
+			return nil, serverError(rerr)
+		}
+		return nil, err
+	}
+
+	scopes := t.Scopes
+	if len(requested) > 0 {
+		scopes = nil
+		for _, sc := range requested {
+			switch {
+			case sc == defaultScope:
+				scopes = append(scopes, t.Scopes...)
+			case containsFold(t.Scopes, sc):
+				scopes = append(scopes, sc)
+			case isOIDCScope(sc):
+				// MSAL adds openid profile offline_access to every refresh;
+				// what the sign-in did not grant is simply not granted.
+			default:
+				return nil, invalidGrant(65001, "The scope '"+printable(clip(sc))+"' was not granted to the refresh token; sign in again to consent to it.")
+			}
+		}
+	}
+	g := UserGrant{TenantID: tenant, UserID: t.UserID, ClientID: clientID, Scopes: dedupe(scopes),
+		AMR: t.AMR, ACRS: t.ACRS, AuthTime: t.AuthTime, SessionID: t.SessionID}
+	if containsFold(g.Scopes, "openid") {
+		usr, err := u.Users.GetUser(ctx, tenant, directory.UserKey{ID: t.UserID})
+		switch {
+		case directory.KindOf(err) == directory.KindNotFound:
+			return nil, invalidGrant(50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed.")
+		case err != nil:
+			return nil, serverError(err)
+		}
+		ProfileClaims(&g, usr)
+	}
+	resp, err := s.mintUser(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	resp.RefreshToken = succ
+	// The successor's idle expiry runs from its creation (now, or the
+	// first rotation when a racing client repeats it).
+	created := now
+	if !rotated {
+		created = *t.RotatedAt
+	}
+	resp.RefreshTokenExpiresIn = secondsUntil(earlier(created.Add(u.Idle), t.FamilyExpiresAt), now)
+	return resp, nil
+}
+
+// ProfileClaims fills the ID token's profile claims of g from the user:
+// preferred_username is the email a customer signs in with (an
+// emailAddress identity), else mail, else userPrincipalName; name is
+// displayName; email is the sign-in email address, which External ID
+// verified at sign-up (a mail property alone is not verified).
+func ProfileClaims(g *UserGrant, u *directory.User) {
+	if u == nil {
+		return
+	}
+	var signInEmail string
+	for _, id := range u.Identities {
+		if strings.EqualFold(id.SignInType, "emailAddress") && id.IssuerAssignedID != "" {
+			signInEmail = id.IssuerAssignedID
+			break
+		}
+	}
+	switch {
+	case signInEmail != "":
+		g.PreferredUsername = signInEmail
+	case u.Mail != nil && *u.Mail != "":
+		g.PreferredUsername = *u.Mail
+	case u.UserPrincipalName != nil:
+		g.PreferredUsername = *u.UserPrincipalName
+	}
+	if u.DisplayName != nil {
+		g.Name = *u.DisplayName
+	}
+	g.Email, g.EmailVerified = signInEmail, signInEmail != ""
+}
+
+func dedupe(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if !containsFold(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func secondsUntil(t, now time.Time) int {
+	return max(0, int(t.Sub(now)/time.Second))
+}
+
+// newRefreshToken returns 256 random bits, base64url without padding.
+func newRefreshToken() (string, error) {
+	b := make([]byte, refreshTokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// decodeRefreshToken checks the shape of a presented token (43 base64url
+// characters, 32 bytes) before it costs a query.
+func decodeRefreshToken(s string) ([]byte, bool) {
+	if len(s) != base64.RawURLEncoding.EncodedLen(refreshTokenBytes) {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return b, err == nil && len(b) == refreshTokenBytes
+}
+
+// successorOf derives the successor of a refresh token. HMAC under a
+// server secret keeps it as unpredictable as a random token to anyone
+// without both the secret and the presented token.
+func successorOf(key, raw []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("graphdir refresh token successor\x00"))
+	m.Write(raw)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// hashToken is what the store keys a refresh token by.
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+func clip(s string) string { return textlimit.Clip(s, maxEchoed) }
