@@ -8,7 +8,10 @@
 --     is exchanged for its successor; revoked_at when the family dies.
 --   * users.sign_in_sessions_valid_from is Graph's
 --     signInSessionsValidFromDateTime: delegated access tokens of the
---     built-in issuer issued before it are refused.
+--     built-in issuer issued before it are refused. It is kept in whole
+--     seconds, as Graph shows it and as iat counts: a token issued in the
+--     same second right after a revocation (a sign-in that follows a
+--     password reset) must not be refused.
 --   * users_sign_in_sessions (BEFORE UPDATE) moves it to now() on every
 --     event that ends a user's sessions (password set, account disabled,
 --     soft delete) and revokes the user's refresh tokens, in the event's own
@@ -49,7 +52,7 @@ BEGIN
        OR NEW.password_hash IS DISTINCT FROM OLD.password_hash
        OR (NEW.account_enabled IS FALSE AND OLD.account_enabled IS DISTINCT FROM FALSE)
        OR (NEW.deleted_at IS NOT NULL AND OLD.deleted_at IS NULL) THEN
-        NEW.sign_in_sessions_valid_from := now();
+        NEW.sign_in_sessions_valid_from := date_trunc('second', now());
     END IF;
     IF NEW.sign_in_sessions_valid_from IS DISTINCT FROM OLD.sign_in_sessions_valid_from THEN
         UPDATE refresh_tokens SET revoked_at = now()

@@ -37,7 +37,8 @@ type userClaims struct {
 
 // MintUserAccessToken returns a delegated access token for g: typ at+jwt,
 // idtyp "user", ver "2.0", scp the granted scopes (OIDC scopes are not API
-// permissions and are left out, as Entra leaves them out), sub = oid = the
+// permissions and are left out when there are API scopes, as Entra leaves
+// them out), sub = oid = the
 // user, azp = appid = client_id = the client, amr and acrs as given.
 func (i *Issuer) MintUserAccessToken(ctx context.Context, g UserGrant, ttl time.Duration) (string, error) {
 	if err := checkGrant(g); err != nil {
@@ -50,9 +51,13 @@ func (i *Issuer) MintUserAccessToken(ctx context.Context, g UserGrant, ttl time.
 		}
 	}
 	if len(scp) == 0 {
-		// The verifier refuses a user token without permissions; an
-		// openid-only sign-in still gets a token for reading itself.
-		return "", directory.Errorf(directory.KindInvalid, "No API scope was granted.").WithTarget("scopes")
+		// A sign-in with OIDC scopes only still gets an access token
+		// (MSAL requires one); it names those scopes, none of which any
+		// Graph operation accepts.
+		scp = g.Scopes
+	}
+	if len(scp) == 0 {
+		return "", directory.Errorf(directory.KindInvalid, "No scope was granted.").WithTarget("scopes")
 	}
 	if err := checkPermissions("scopes", scp); err != nil {
 		return "", err

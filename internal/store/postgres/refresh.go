@@ -178,7 +178,7 @@ func (s *Store) RevokeSignInSessions(ctx context.Context, tenantID string, key d
 	where := guardSQL(guard, bind)
 	return s.inAuditedTx(ctx, op, audited(ev), func(tx *sqlx.Tx) error {
 		var id string
-		err := s.queryRowx(ctx, tx, preparedStatement, `UPDATE users u SET sign_in_sessions_valid_from = clock_timestamp(), version = u.version + 1
+		err := s.queryRowx(ctx, tx, preparedStatement, `UPDATE users u SET sign_in_sessions_valid_from = date_trunc('second', clock_timestamp()), version = u.version + 1
 			WHERE u.tenant_id = $1 AND `+pred+where+` RETURNING u.id::text`, args, func(row *sqlx.Row) error { return row.Scan(&id) })
 		switch {
 		case isNoRows(err) && guard != nil:
