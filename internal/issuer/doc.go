@@ -2,7 +2,8 @@
 // signing keys (generated on first use and kept in the database so every
 // instance signs and verifies with the same key), the public JWKS, the OpenID
 // discovery document, and minting of RFC 9068 access tokens for apps and
-// users.
+// users (MintUserAccessToken: amr, acrs, sid) and of OpenID Connect ID
+// tokens (MintIDToken, typ JWT so that they never pass as access tokens).
 //
 // It owns the token format that internal/auth verifies, but it must not
 // import internal/auth (auth reaches the keys through its KeySource

@@ -71,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 	on, name, upn := true, "Ada Lovelace", "ada@contoso.com"
 	u := &directory.User{ID: uuid.NewString(), TenantID: tn.ID, AccountEnabled: &on, DisplayName: &name, UserPrincipalName: &upn,
 		Identities: []directory.Identity{{SignInType: "emailAddress", Issuer: "contoso.com", IssuerAssignedID: "ada@example.com"}},
-		Password: directory.PasswordState{Hash: "h"}}
+		Password:   directory.PasswordState{Hash: "h"}}
 	if err := store.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,6 @@ func refreshArgs(hash []byte, t directory.RefreshToken) []any {
 		t.AuthTime, t.SessionID, t.CreatedAt, t.ExpiresAt, t.FamilyExpiresAt, t.UserID}
 }
 
-
 // CreateRefreshToken stores t under hash (the token's SHA-256) while the
 // user is live and enabled. KindNotFound otherwise.
 func (s *Store) CreateRefreshToken(ctx context.Context, hash []byte, t directory.RefreshToken) error {
