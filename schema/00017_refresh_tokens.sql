@@ -18,6 +18,9 @@
 --     transaction, whichever code path wrote the row (PATCH, changePassword,
 --     import, delete). revokeSignInSessions sets the column itself and the
 --     same trigger revokes the tokens.
+--   * The new users column joins the statement-level change log of 00011
+--     (which lists every column; TestDeltaChangeLog_StatementTriggersMatch
+--     RowTriggers checks it), so a revocation is a change delta can see.
 
 -- +goose Up
 ALTER TABLE users ADD COLUMN sign_in_sessions_valid_from timestamptz;
@@ -66,7 +69,136 @@ $$;
 CREATE TRIGGER users_sign_in_sessions BEFORE UPDATE ON users
     FOR EACH ROW EXECUTE FUNCTION users_sign_in_sessions();
 
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION user_changes_log_users_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO user_changes (tenant_id, user_id, kind, changed_props)
+    SELECT c.tenant_id, c.user_id, c.kind,
+        CASE WHEN c.rekeyed OR (c.kind = 'upsert' AND 'deleted_at' = ANY (c.changed)) THEN NULL ELSE c.changed END
+    FROM (
+        -- OFFSET 0 keeps this a subquery, so that changed is computed once
+        -- per row although the outer query reads it three times.
+        SELECT COALESCE(n.tenant_id, o.tenant_id) AS tenant_id, COALESCE(n.id, o.id) AS user_id,
+            CASE WHEN n.id IS NULL THEN 'removed-deleted'
+                 WHEN n.deleted_at IS NULL THEN 'upsert'
+                 ELSE 'removed-changed' END AS kind,
+            n.id IS NULL OR o.id IS NULL AS rekeyed,
+            array_remove(ARRAY[
+            CASE WHEN n.account_enabled IS DISTINCT FROM o.account_enabled THEN 'account_enabled' END,
+            CASE WHEN n.age_group IS DISTINCT FROM o.age_group THEN 'age_group' END,
+            CASE WHEN n.business_phones IS DISTINCT FROM o.business_phones THEN 'business_phones' END,
+            CASE WHEN n.city IS DISTINCT FROM o.city THEN 'city' END,
+            CASE WHEN n.company_name IS DISTINCT FROM o.company_name THEN 'company_name' END,
+            CASE WHEN n.consent_provided_for_minor IS DISTINCT FROM o.consent_provided_for_minor THEN 'consent_provided_for_minor' END,
+            CASE WHEN n.country IS DISTINCT FROM o.country THEN 'country' END,
+            CASE WHEN n.created_at IS DISTINCT FROM o.created_at THEN 'created_at' END,
+            CASE WHEN n.creation_type IS DISTINCT FROM o.creation_type THEN 'creation_type' END,
+            CASE WHEN n.deleted_at IS DISTINCT FROM o.deleted_at THEN 'deleted_at' END,
+            CASE WHEN n.department IS DISTINCT FROM o.department THEN 'department' END,
+            CASE WHEN n.display_name IS DISTINCT FROM o.display_name THEN 'display_name' END,
+            CASE WHEN n.employee_id IS DISTINCT FROM o.employee_id THEN 'employee_id' END,
+            CASE WHEN n.employee_type IS DISTINCT FROM o.employee_type THEN 'employee_type' END,
+            CASE WHEN n.fax_number IS DISTINCT FROM o.fax_number THEN 'fax_number' END,
+            CASE WHEN n.force_change_password_next_sign_in IS DISTINCT FROM o.force_change_password_next_sign_in THEN 'force_change_password_next_sign_in' END,
+            CASE WHEN n.force_change_password_next_sign_in_with_mfa IS DISTINCT FROM o.force_change_password_next_sign_in_with_mfa THEN 'force_change_password_next_sign_in_with_mfa' END,
+            CASE WHEN n.given_name IS DISTINCT FROM o.given_name THEN 'given_name' END,
+            CASE WHEN n.id IS DISTINCT FROM o.id THEN 'id' END,
+            CASE WHEN n.job_title IS DISTINCT FROM o.job_title THEN 'job_title' END,
+            CASE WHEN n.last_password_change_at IS DISTINCT FROM o.last_password_change_at THEN 'last_password_change_at' END,
+            CASE WHEN n.mail IS DISTINCT FROM o.mail THEN 'mail' END,
+            CASE WHEN n.mail_nickname IS DISTINCT FROM o.mail_nickname THEN 'mail_nickname' END,
+            CASE WHEN n.mobile_phone IS DISTINCT FROM o.mobile_phone THEN 'mobile_phone' END,
+            CASE WHEN n.office_location IS DISTINCT FROM o.office_location THEN 'office_location' END,
+            CASE WHEN n.other_mails IS DISTINCT FROM o.other_mails THEN 'other_mails' END,
+            CASE WHEN n.password_hash IS DISTINCT FROM o.password_hash THEN 'password_hash' END,
+            CASE WHEN n.password_policies IS DISTINCT FROM o.password_policies THEN 'password_policies' END,
+            CASE WHEN n.postal_code IS DISTINCT FROM o.postal_code THEN 'postal_code' END,
+            CASE WHEN n.preferred_language IS DISTINCT FROM o.preferred_language THEN 'preferred_language' END,
+            CASE WHEN n.proxy_addresses IS DISTINCT FROM o.proxy_addresses THEN 'proxy_addresses' END,
+            CASE WHEN n.sign_in_sessions_valid_from IS DISTINCT FROM o.sign_in_sessions_valid_from THEN 'sign_in_sessions_valid_from' END,
+            CASE WHEN n.state IS DISTINCT FROM o.state THEN 'state' END,
+            CASE WHEN n.street_address IS DISTINCT FROM o.street_address THEN 'street_address' END,
+            CASE WHEN n.surname IS DISTINCT FROM o.surname THEN 'surname' END,
+            CASE WHEN n.tenant_id IS DISTINCT FROM o.tenant_id THEN 'tenant_id' END,
+            CASE WHEN n.usage_location IS DISTINCT FROM o.usage_location THEN 'usage_location' END,
+            CASE WHEN n.user_principal_name IS DISTINCT FROM o.user_principal_name THEN 'user_principal_name' END,
+            CASE WHEN n.user_type IS DISTINCT FROM o.user_type THEN 'user_type' END
+            ], NULL) AS changed
+        FROM user_changes_new n
+        FULL JOIN user_changes_old o ON o.tenant_id = n.tenant_id AND o.id = n.id
+        OFFSET 0
+    ) c
+    WHERE c.rekeyed OR cardinality(c.changed) > 0;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+
 -- +goose Down
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION user_changes_log_users_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO user_changes (tenant_id, user_id, kind, changed_props)
+    SELECT c.tenant_id, c.user_id, c.kind,
+        CASE WHEN c.rekeyed OR (c.kind = 'upsert' AND 'deleted_at' = ANY (c.changed)) THEN NULL ELSE c.changed END
+    FROM (
+        -- OFFSET 0 keeps this a subquery, so that changed is computed once
+        -- per row although the outer query reads it three times.
+        SELECT COALESCE(n.tenant_id, o.tenant_id) AS tenant_id, COALESCE(n.id, o.id) AS user_id,
+            CASE WHEN n.id IS NULL THEN 'removed-deleted'
+                 WHEN n.deleted_at IS NULL THEN 'upsert'
+                 ELSE 'removed-changed' END AS kind,
+            n.id IS NULL OR o.id IS NULL AS rekeyed,
+            array_remove(ARRAY[
+            CASE WHEN n.account_enabled IS DISTINCT FROM o.account_enabled THEN 'account_enabled' END,
+            CASE WHEN n.age_group IS DISTINCT FROM o.age_group THEN 'age_group' END,
+            CASE WHEN n.business_phones IS DISTINCT FROM o.business_phones THEN 'business_phones' END,
+            CASE WHEN n.city IS DISTINCT FROM o.city THEN 'city' END,
+            CASE WHEN n.company_name IS DISTINCT FROM o.company_name THEN 'company_name' END,
+            CASE WHEN n.consent_provided_for_minor IS DISTINCT FROM o.consent_provided_for_minor THEN 'consent_provided_for_minor' END,
+            CASE WHEN n.country IS DISTINCT FROM o.country THEN 'country' END,
+            CASE WHEN n.created_at IS DISTINCT FROM o.created_at THEN 'created_at' END,
+            CASE WHEN n.creation_type IS DISTINCT FROM o.creation_type THEN 'creation_type' END,
+            CASE WHEN n.deleted_at IS DISTINCT FROM o.deleted_at THEN 'deleted_at' END,
+            CASE WHEN n.department IS DISTINCT FROM o.department THEN 'department' END,
+            CASE WHEN n.display_name IS DISTINCT FROM o.display_name THEN 'display_name' END,
+            CASE WHEN n.employee_id IS DISTINCT FROM o.employee_id THEN 'employee_id' END,
+            CASE WHEN n.employee_type IS DISTINCT FROM o.employee_type THEN 'employee_type' END,
+            CASE WHEN n.fax_number IS DISTINCT FROM o.fax_number THEN 'fax_number' END,
+            CASE WHEN n.force_change_password_next_sign_in IS DISTINCT FROM o.force_change_password_next_sign_in THEN 'force_change_password_next_sign_in' END,
+            CASE WHEN n.force_change_password_next_sign_in_with_mfa IS DISTINCT FROM o.force_change_password_next_sign_in_with_mfa THEN 'force_change_password_next_sign_in_with_mfa' END,
+            CASE WHEN n.given_name IS DISTINCT FROM o.given_name THEN 'given_name' END,
+            CASE WHEN n.id IS DISTINCT FROM o.id THEN 'id' END,
+            CASE WHEN n.job_title IS DISTINCT FROM o.job_title THEN 'job_title' END,
+            CASE WHEN n.last_password_change_at IS DISTINCT FROM o.last_password_change_at THEN 'last_password_change_at' END,
+            CASE WHEN n.mail IS DISTINCT FROM o.mail THEN 'mail' END,
+            CASE WHEN n.mail_nickname IS DISTINCT FROM o.mail_nickname THEN 'mail_nickname' END,
+            CASE WHEN n.mobile_phone IS DISTINCT FROM o.mobile_phone THEN 'mobile_phone' END,
+            CASE WHEN n.office_location IS DISTINCT FROM o.office_location THEN 'office_location' END,
+            CASE WHEN n.other_mails IS DISTINCT FROM o.other_mails THEN 'other_mails' END,
+            CASE WHEN n.password_hash IS DISTINCT FROM o.password_hash THEN 'password_hash' END,
+            CASE WHEN n.password_policies IS DISTINCT FROM o.password_policies THEN 'password_policies' END,
+            CASE WHEN n.postal_code IS DISTINCT FROM o.postal_code THEN 'postal_code' END,
+            CASE WHEN n.preferred_language IS DISTINCT FROM o.preferred_language THEN 'preferred_language' END,
+            CASE WHEN n.proxy_addresses IS DISTINCT FROM o.proxy_addresses THEN 'proxy_addresses' END,
+            CASE WHEN n.state IS DISTINCT FROM o.state THEN 'state' END,
+            CASE WHEN n.street_address IS DISTINCT FROM o.street_address THEN 'street_address' END,
+            CASE WHEN n.surname IS DISTINCT FROM o.surname THEN 'surname' END,
+            CASE WHEN n.tenant_id IS DISTINCT FROM o.tenant_id THEN 'tenant_id' END,
+            CASE WHEN n.usage_location IS DISTINCT FROM o.usage_location THEN 'usage_location' END,
+            CASE WHEN n.user_principal_name IS DISTINCT FROM o.user_principal_name THEN 'user_principal_name' END,
+            CASE WHEN n.user_type IS DISTINCT FROM o.user_type THEN 'user_type' END
+            ], NULL) AS changed
+        FROM user_changes_new n
+        FULL JOIN user_changes_old o ON o.tenant_id = n.tenant_id AND o.id = n.id
+        OFFSET 0
+    ) c
+    WHERE c.rekeyed OR cardinality(c.changed) > 0;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
 DROP TRIGGER users_sign_in_sessions ON users;
 DROP FUNCTION users_sign_in_sessions();
 DROP TABLE refresh_tokens;

@@ -145,7 +145,8 @@ func TestDeltaChangeLog_StatementTriggersMatchRowTriggers(t *testing.T) {
 		u[0] + " upsert job_title",
 		u[0] + " upsert identities",
 		u[0] + " removed-deleted *",
-		u[1] + " removed-changed deleted_at",
+		// A soft delete also ends the user's sign-in sessions (00017).
+		u[1] + " removed-changed deleted_at,sign_in_sessions_valid_from",
 		u[2] + " removed-changed *",
 		u[2] + " upsert *",
 		u[4] + " removed-deleted *",

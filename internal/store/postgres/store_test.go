@@ -167,7 +167,7 @@ func TestStore_CreateUser_RoundTripsEveryProperty(t *testing.T) {
 	// Every Graph property is writable through the store or handled by it.
 	cols := postgres.PatchColumns()
 	handled := map[string]bool{"id": true, "createdDateTime": true, "lastPasswordChangeDateTime": true, "identities": true, "passwordProfile": true,
-		"deletedDateTime": true}
+		"deletedDateTime": true, "signInSessionsValidFromDateTime": true}
 	for _, p := range directory.UserProperties() {
 		if _, ok := cols[p.Name]; !ok && !handled[p.Name] {
 			t.Errorf("property %s has no column", p.Name)
@@ -317,6 +317,13 @@ func TestStore_UpdateUser(t *testing.T) {
 	want.Password = directory.PasswordState{Hash: "new-hash", ForceChangePasswordNextSignInWithMfa: true}
 	want.LastPasswordChangeDateTime = &changed
 	want.Version = u.Version + 1
+	// A new password ends the user's sign-in sessions (00017): the
+	// boundary is now, in whole seconds.
+	if from := got.SignInSessionsValidFromDateTime; from == nil || time.Since(*from) > time.Minute || from.Nanosecond() != 0 {
+		t.Errorf("signInSessionsValidFromDateTime after a password change = %v", from)
+	} else {
+		want.SignInSessionsValidFromDateTime = from
+	}
 	if !reflect.DeepEqual(got, &want) {
 		t.Errorf("UpdateUser returned\n%+v\nwant\n%+v", got, &want)
 	}
