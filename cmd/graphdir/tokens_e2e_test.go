@@ -124,6 +124,17 @@ func TestRefreshTokenGrantOverHTTP(t *testing.T) {
 		t.Fatalf("refresh with secret: %d %s", r.Status, r.Body)
 	}
 	rt2 := r.JSON(t)["refresh_token"].(string)
+	// A public client as x/oauth2 sends it: HTTP Basic with an empty
+	// password (the client credentials grant still refuses that form).
+	r = s.postToken(s.tenant, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}}, []string{app.AppID, ""})
+	if r.Status != 200 {
+		t.Fatalf("refresh with Basic and an empty password: %d %s", r.Status, r.Body)
+	}
+	rt2 = r.JSON(t)["refresh_token"].(string)
+	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"api://graphdir/.default"}}
+	if code := s.postToken(s.tenant, cc, []string{app.AppID, ""}).oauthError(t, 401); code != "invalid_client" {
+		t.Fatalf("client credentials with an empty Basic password: %s", code)
+	}
 
 	// Revocation ends the family: invalid_grant with Entra's number.
 	if r := s.do("POST", "/v1.0/users/"+id+"/revokeSignInSessions", s.appToken("User.RevokeSessions.All"), nil); r.Status != 200 {

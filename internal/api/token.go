@@ -273,7 +273,9 @@ func (s *server) handleToken(c *gin.Context) {
 		s.writeOAuthError(c, invalidRequest("The request has more than one Authorization header."), false)
 		return
 	case len(auth) == 1:
-		id, secret, err := parseBasic(auth[0])
+		// A public client has no secret: x/oauth2 (go-oidc) sends it as
+		// Basic with an empty password, which the refresh grant accepts.
+		id, secret, err := parseBasic(auth[0], req.GrantType == oauth.GrantRefreshToken)
 		if err != nil {
 			s.writeOAuthError(c, &oauth.Error{Code: oauth.CodeInvalidClient, Description: basicErrors[err]}, true)
 			return
@@ -322,7 +324,8 @@ var (
 
 // parseBasic reads client_secret_basic credentials: base64 of
 // urlencode(client_id) ":" urlencode(client_secret) (RFC 6749 §2.3.1).
-func parseBasic(h string) (id, secret string, err error) {
+// publicClient allows an empty secret (a public client identifying itself).
+func parseBasic(h string, publicClient bool) (id, secret string, err error) {
 	errBasic := errBasicMalformed
 	scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || !strings.EqualFold(scheme, "Basic") {
@@ -342,7 +345,7 @@ func parseBasic(h string) (id, secret string, err error) {
 	if secret, err = url.QueryUnescape(rawSecret); err != nil {
 		return "", "", errBasic
 	}
-	if id == "" || secret == "" {
+	if id == "" || secret == "" && !publicClient {
 		return "", "", errBasic
 	}
 	return id, secret, nil
