@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -371,6 +372,45 @@ func TestRefreshResponseAndScopes(t *testing.T) {
 	_, err = f.srv.Refresh(context.Background(), oauth.Request{TenantID: f.tenant, ClientID: uuid.NewString(), RefreshToken: r.RefreshToken})
 	wantGrantError(t, err, oauth.CodeInvalidGrant, 70000)
 	f.mustRefresh(r.RefreshToken)
+}
+
+func TestIssueUserTokens(t *testing.T) {
+	f := newFixture(t)
+	r, err := f.srv.IssueUserTokens(context.Background(), oauth.UserGrant{TenantID: f.tenant, UserID: f.user, ClientID: f.app.AppID,
+		Scopes: []string{"openid", "email", "User.Read"}, AMR: []string{"pwd"}})
+	if err != nil || r.RefreshToken != "" || r.IDToken == "" {
+		t.Fatalf("no offline_access: refresh %q, id token %v", r.RefreshToken, r.IDToken != "")
+	}
+	c := payload(t, r.IDToken)
+	if c["preferred_username"] != "ada@example.com" || c["email"] != "ada@example.com" || c["name"] != "Ada Lovelace" {
+		t.Fatalf("profile claims from the directory: %v", c)
+	}
+	if at := payload(t, r.AccessToken); at["scp"] != "User.Read" || fmt.Sprint(at["amr"]) != "[pwd]" {
+		t.Fatalf("access token %v", at)
+	}
+	// .default is every consented scope; an unconsented one is refused.
+	g := oauth.UserGrant{TenantID: f.tenant, UserID: f.user, ClientID: f.app.AppID, Scopes: []string{"api://graphdir/.default"}}
+	if r, err := f.srv.IssueUserTokens(context.Background(), g); err != nil || !strings.Contains(r.Scope, "User.ReadWrite") || r.RefreshToken == "" {
+		t.Fatalf(".default: %+v %v", r, err)
+	}
+	g.Scopes = []string{"Directory.ReadWrite.All"}
+	_, err = f.srv.IssueUserTokens(context.Background(), g)
+	wantGrantError(t, err, oauth.CodeInvalidGrant, 65001)
+	// A disabled or unknown user gets nothing.
+	off := false
+	if _, err := f.store.UpdateUser(context.Background(), f.tenant, directory.UserKey{ID: f.user}, directory.UserPatch{Values: map[string]any{"accountEnabled": &off}}); err != nil {
+		t.Fatal(err)
+	}
+	g.Scopes = []string{"openid", "offline_access"}
+	_, err = f.srv.IssueUserTokens(context.Background(), g)
+	wantGrantError(t, err, oauth.CodeInvalidGrant, 50057)
+	g.UserID = uuid.NewString()
+	_, err = f.srv.IssueUserTokens(context.Background(), g)
+	wantGrantError(t, err, oauth.CodeInvalidGrant, 50034)
+	// An unknown application.
+	g.UserID, g.ClientID = f.user, uuid.NewString()
+	_, err = f.srv.IssueUserTokens(context.Background(), g)
+	wantGrantError(t, err, oauth.CodeUnauthorizedClient, 700016)
 }
 
 func TestRefreshHostileInput(t *testing.T) {

@@ -116,7 +116,9 @@ func invalidGrant(aadsts int, desc string) *Error { return newError(CodeInvalidG
 // IssueUserTokens is where every sign-in ends once the user is
 // authenticated: an access token for the granted scopes, an ID token when
 // openid was granted, and a new refresh-token family when offline_access
-// was. The scopes must be covered by the application's consent.
+// was. The scopes must be covered by the application's consent, and the
+// user must exist and be enabled. Profile claims the grant leaves empty
+// are read from the directory (ProfileClaims).
 func (s *Server) IssueUserTokens(ctx context.Context, g UserGrant) (*TokenResponse, error) {
 	u := s.user
 	if u == nil {
@@ -138,6 +140,20 @@ func (s *Server) IssueUserTokens(ctx context.Context, g UserGrant) (*TokenRespon
 		return nil, err
 	}
 	g.Scopes = scopes
+	// The user must (still) be able to sign in; the ID token's profile
+	// claims come from the directory unless the flow supplied them.
+	usr, err := u.Users.GetUser(ctx, g.TenantID, directory.UserKey{ID: g.UserID})
+	switch {
+	case directory.KindOf(err) == directory.KindNotFound:
+		return nil, invalidGrant(50034, "The user account does not exist in the directory.")
+	case err != nil:
+		return nil, serverError(err)
+	case usr.AccountEnabled != nil && !*usr.AccountEnabled:
+		return nil, invalidGrant(50057, "The user account is disabled.")
+	}
+	if g.PreferredUsername == "" && g.Name == "" && g.Email == "" {
+		ProfileClaims(&g, usr)
+	}
 	now := s.now()
 	if g.AuthTime.IsZero() {
 		g.AuthTime = now
