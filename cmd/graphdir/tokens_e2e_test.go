@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -329,5 +330,48 @@ func TestPermissionMatrixRevokeSignInSessions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRefreshAcrossInstances: two instances over one database. A token
+// issued by one is rotated by the other; a racing replay of the same token
+// at the first gets the same successor (the successor key is shared); a
+// revocation at one refuses old access tokens at the other.
+func TestRefreshAcrossInstances(t *testing.T) {
+	a := newStack(t)
+	cfg, getenv, db := openTestDatabase(t, map[string]string{"DATABASE_URL": a.cfg.DatabaseURL,
+		"GRAPHDIR_PUBLIC_URL": testPublicURL, "GRAPHDIR_DOMAINS": "graphdir.test,contoso.com"})
+	h, iss, err := buildHandler(context.Background(), cfg, getenv, db, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvB := httptest.NewTLSServer(h)
+	t.Cleanup(srvB.Close)
+	b := &stack{t: t, srv: srvB, db: db, iss: iss, cfg: cfg, tenant: a.tenant, domain: a.domain, client: srvB.Client()}
+
+	id := a.newCustomer(a.appToken("User.ReadWrite.All"), "two@example.com")
+	app, _ := a.provision("two")
+	first := a.signIn(a.signInServer(), id, app.AppID, []string{"pwd"}, nil, "openid", "offline_access", "User.ReadWrite")
+	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {app.AppID}, "refresh_token": {first.RefreshToken}}
+	rb := b.postToken(b.tenant, form, nil)
+	ra := a.postToken(a.tenant, form, nil)
+	if rb.Status != 200 || ra.Status != 200 {
+		t.Fatalf("B: %d %s; A: %d %s", rb.Status, rb.Body, ra.Status, ra.Body)
+	}
+	if sb, sa := rb.JSON(t)["refresh_token"], ra.JSON(t)["refresh_token"]; sb != sa || sb == first.RefreshToken {
+		t.Fatalf("successors differ across instances: %v / %v", sb, sa)
+	}
+
+	past := time.Now().Add(-5 * time.Second).Unix()
+	old := a.userTokenWith(id, map[string]any{"iat": past, "nbf": past}, "User.ReadWrite")
+	if r := a.do("POST", "/v1.0/me/revokeSignInSessions", old, nil); r.Status != 200 {
+		t.Fatalf("revoke at A: %d %s", r.Status, r.Body)
+	}
+	if r := b.do("GET", "/v1.0/me", old, nil); r.Status != 401 {
+		t.Fatalf("old token at B after revocation at A: %d %s", r.Status, r.Body)
+	}
+	r := b.postToken(b.tenant, url.Values{"grant_type": {"refresh_token"}, "client_id": {app.AppID}, "refresh_token": {rb.JSON(t)["refresh_token"].(string)}}, nil)
+	if code := r.oauthError(t, 400); code != "invalid_grant" {
+		t.Fatalf("refresh at B after revocation at A: %s", code)
 	}
 }
