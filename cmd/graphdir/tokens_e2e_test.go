@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/oauth"
 )
 
@@ -35,6 +36,27 @@ func (s *stack) signInServer() *oauth.Server {
 	return srv
 }
 
+// consentedApp registers a confidential application (with one secret)
+// holding tenant-wide consent to every sign-in scope.
+func (s *stack) consentedApp(name string) (*directory.Application, string) {
+	s.t.Helper()
+	apps, err := newApplications(context.Background(), s.db)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var access []directory.ResourceAccess
+	for _, sc := range directory.DelegatedScopeNames() {
+		id, _ := directory.DelegatedScopeID(sc)
+		access = append(access, directory.ResourceAccess{ID: id, Type: "Scope"})
+	}
+	rra := []directory.RequiredResourceAccess{{ResourceAppID: directory.GraphResourceAppID, ResourceAccess: access}}
+	a, sec, err := apps.OperatorRegisterApplication(context.Background(), s.tenant, name, nil, directory.SignInInput{RequiredResourceAccess: &rra}, 0)
+	if err != nil || sec == nil {
+		s.t.Fatalf("register %s: %v", name, err)
+	}
+	return a, sec.SecretText
+}
+
 // signIn ends a sign-in of userID to clientID: what native auth and the
 // browser redirect call once the user is authenticated.
 func (s *stack) signIn(srv *oauth.Server, userID, clientID string, amr, acrs []string, scopes ...string) *oauth.TokenResponse {
@@ -51,7 +73,7 @@ func TestRefreshTokenGrantOverHTTP(t *testing.T) {
 	s := newStack(t)
 	admin := s.appToken("User.ReadWrite.All")
 	id := s.newCustomer(admin, "refresh@example.com")
-	app, secret := s.provision("storefront")
+	app, secret := s.consentedApp("storefront")
 	srv := s.signInServer()
 	first := s.signIn(srv, id, app.AppID, []string{"pwd", "otp", "mfa"}, []string{"c1"}, "openid", "profile", "email", "offline_access", "User.ReadWrite")
 
@@ -79,7 +101,7 @@ func TestRefreshTokenGrantOverHTTP(t *testing.T) {
 		}
 	}
 	m := r.JSON(t)
-	if m["token_type"] != "Bearer" || m["scope"] != "User.ReadWrite openid profile offline_access" || m["refresh_token"] == first.RefreshToken {
+	if m["token_type"] != "Bearer" || m["scope"] != "openid profile offline_access User.ReadWrite" || m["refresh_token"] == first.RefreshToken {
 		t.Fatalf("response %s", r.Body)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(m["client_info"].(string))
@@ -151,7 +173,7 @@ func TestRefreshTokenHostileForms(t *testing.T) {
 	s := newStack(t)
 	admin := s.appToken("User.ReadWrite.All")
 	id := s.newCustomer(admin, "hostile@example.com")
-	app, _ := s.provision("hostile")
+	app, _ := s.consentedApp("hostile")
 	good := s.signIn(s.signInServer(), id, app.AppID, []string{"pwd"}, nil, "openid", "offline_access", "User.Read").RefreshToken
 	values := []string{"", " ", "x", good + good, strings.Repeat("A", 43), strings.Repeat("%", 43), "'; DROP TABLE users; --",
 		"\u202e" + good, "../../etc/passwd", strings.Repeat("ß", 500), "null", "{}", "api://graphdir/.default", "https://graph.microsoft.com/"}
@@ -350,7 +372,7 @@ func TestRefreshAcrossInstances(t *testing.T) {
 	b := &stack{t: t, srv: srvB, db: db, iss: iss, cfg: cfg, tenant: a.tenant, domain: a.domain, client: srvB.Client()}
 
 	id := a.newCustomer(a.appToken("User.ReadWrite.All"), "two@example.com")
-	app, _ := a.provision("two")
+	app, _ := a.consentedApp("two")
 	first := a.signIn(a.signInServer(), id, app.AppID, []string{"pwd"}, nil, "openid", "offline_access", "User.ReadWrite")
 	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {app.AppID}, "refresh_token": {first.RefreshToken}}
 	rb := b.postToken(b.tenant, form, nil)

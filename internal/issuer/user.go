@@ -46,7 +46,7 @@ func (i *Issuer) MintUserAccessToken(ctx context.Context, g UserGrant, ttl time.
 	}
 	var scp []string
 	for _, s := range g.Scopes {
-		if !IsOIDCScope(s) {
+		if !directory.IsOIDCScope(s) {
 			scp = append(scp, s)
 		}
 	}
@@ -147,16 +147,6 @@ func (i *Issuer) MintIDToken(ctx context.Context, g UserGrant) (string, error) {
 		return "", directory.Internal(err, "issuer: encode claims")
 	}
 	return i.sign(ctx, g.TenantID, payload, IDTokenType)
-}
-
-// IsOIDCScope reports whether s is an OpenID Connect scope rather than an
-// API permission.
-func IsOIDCScope(s string) bool {
-	switch strings.ToLower(s) {
-	case "openid", "profile", "email", "offline_access":
-		return true
-	}
-	return false
 }
 
 func hasScope(scopes []string, want string) bool {

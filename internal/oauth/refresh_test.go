@@ -77,6 +77,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	app := &directory.Application{TenantID: tn.ID, ID: uuid.NewString(), AppID: uuid.NewString(), DisplayName: "spa"}
+	app.DelegatedScopes = directory.DelegatedScopeNames() // tenant-wide consent to every sign-in scope
 	if err := store.CreateApplication(ctx, app, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +337,7 @@ func TestRefreshResponseAndScopes(t *testing.T) {
 	}
 	// MSAL's refresh: a qualified API scope plus the OIDC ones.
 	r := f.mustRefresh(first.RefreshToken, "https://graph.microsoft.com/user.readwrite", "openid", "profile", "offline_access")
-	if r.Scope != "User.ReadWrite openid profile offline_access" || r.IDToken == "" || r.AccessToken == "" || r.ExpiresIn != 3599 {
+	if r.Scope != "openid profile offline_access User.ReadWrite" || r.IDToken == "" || r.AccessToken == "" || r.ExpiresIn != 3599 {
 		t.Fatalf("refresh response: scope %q id %v at %v exp %d", r.Scope, r.IDToken != "", r.AccessToken != "", r.ExpiresIn)
 	}
 	claims := payload(t, r.IDToken)
@@ -362,8 +363,10 @@ func TestRefreshResponseAndScopes(t *testing.T) {
 		t.Fatalf("access token %v", at)
 	}
 	// More than was granted: refused, and the token is not spent.
-	_, err = f.refresh(r.RefreshToken, "User.Read.All")
+	_, err = f.refresh(r.RefreshToken, "User.Read")
 	wantGrantError(t, err, oauth.CodeInvalidGrant, 65001)
+	_, err = f.refresh(r.RefreshToken, "User.Read.All")
+	wantGrantError(t, err, oauth.CodeInvalidScope, 70011)
 	_, err = f.refresh(r.RefreshToken, "https://other.example/User.Read")
 	wantGrantError(t, err, oauth.CodeInvalidScope, 70011)
 	r = f.mustRefresh(r.RefreshToken)
@@ -388,14 +391,24 @@ func TestIssueUserTokens(t *testing.T) {
 	if at := payload(t, r.AccessToken); at["scp"] != "User.Read" || fmt.Sprint(at["amr"]) != "[pwd]" {
 		t.Fatalf("access token %v", at)
 	}
-	// .default is every consented scope; an unconsented one is refused.
-	g := oauth.UserGrant{TenantID: f.tenant, UserID: f.user, ClientID: f.app.AppID, Scopes: []string{"api://graphdir/.default"}}
-	if r, err := f.srv.IssueUserTokens(context.Background(), g); err != nil || !strings.Contains(r.Scope, "User.ReadWrite") || r.RefreshToken == "" {
+	// .default is every consented API scope (the OpenID ones the client
+	// names itself); an unknown or unconsented scope is refused.
+	g := oauth.UserGrant{TenantID: f.tenant, UserID: f.user, ClientID: f.app.AppID, Scopes: []string{"api://graphdir/.default", "offline_access"}}
+	if r, err := f.srv.IssueUserTokens(context.Background(), g); err != nil || r.Scope != "offline_access User.Read User.ReadWrite" || r.RefreshToken == "" || r.IDToken != "" {
 		t.Fatalf(".default: %+v %v", r, err)
 	}
 	g.Scopes = []string{"Directory.ReadWrite.All"}
 	_, err = f.srv.IssueUserTokens(context.Background(), g)
+	wantGrantError(t, err, oauth.CodeInvalidScope, 70011)
+	f.consents.mu.Lock()
+	f.consents.removed = []string{"User.Read"}
+	f.consents.mu.Unlock()
+	g.Scopes = []string{"openid", "User.Read"}
+	_, err = f.srv.IssueUserTokens(context.Background(), g)
 	wantGrantError(t, err, oauth.CodeInvalidGrant, 65001)
+	f.consents.mu.Lock()
+	f.consents.removed = nil
+	f.consents.mu.Unlock()
 	// A disabled or unknown user gets nothing.
 	off := false
 	if _, err := f.store.UpdateUser(context.Background(), f.tenant, directory.UserKey{ID: f.user}, directory.UserPatch{Values: map[string]any{"accountEnabled": &off}}); err != nil {

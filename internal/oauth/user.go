@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,9 +130,9 @@ func (s *Server) IssueUserTokens(ctx context.Context, g UserGrant) (*TokenRespon
 		return nil, ErrInvalidRequest(900144, "The tenant, user and client must be given by their ids.")
 	}
 	g.TenantID, g.UserID, g.ClientID = strings.ToLower(g.TenantID), strings.ToLower(g.UserID), strings.ToLower(g.ClientID)
-	scopes, bad, ok := normalizeScopes(strings.Join(g.Scopes, " "), s.minter.Audience())
-	if !ok {
-		return nil, newError(CodeInvalidScope, 70011, "The provided value for the input parameter 'scope' is not valid: "+printable(clip(bad))+".")
+	scopes, err := s.normalizeScopes(g.Scopes)
+	if err != nil {
+		return nil, err
 	}
 	consented, err := s.consented(ctx, g.TenantID, g.ClientID)
 	if err != nil {
@@ -201,14 +203,31 @@ func (s *Server) consented(ctx context.Context, tenantID, clientID string) ([]st
 	return scopes, nil
 }
 
-// expandDefault replaces ".default" by every consented scope and refuses
-// scopes without consent (Entra's AADSTS65001).
+// normalizeScopes reads requested scopes with the directory's one
+// normaliser (bare, api://graphdir/..., https://graph.microsoft.com/...,
+// or qualified with the configured audience); a refused scope is
+// invalid_scope (AADSTS70011).
+func (s *Server) normalizeScopes(requested []string) ([]string, error) {
+	out, err := directory.NormalizeDelegatedScopes(requested, s.minter.Audience())
+	var se *directory.ScopeError
+	switch {
+	case errors.As(err, &se):
+		return nil, newError(CodeInvalidScope, 70011, printable(se.Error()))
+	case err != nil:
+		return nil, serverError(err)
+	}
+	return out, nil
+}
+
+// expandDefault replaces ".default" by every consented API scope (the
+// OpenID Connect scopes a client names itself, as Entra has it) and
+// refuses scopes without consent (Entra's AADSTS65001).
 func expandDefault(scopes, consented []string) ([]string, error) {
 	var out []string
 	for _, sc := range scopes {
-		if sc == defaultScope {
+		if sc == directory.ScopeDefault {
 			for _, c := range consented {
-				if !containsFold(out, c) {
+				if !directory.IsOIDCScope(c) && !containsFold(out, c) {
 					out = append(out, c)
 				}
 			}
@@ -270,9 +289,9 @@ func (s *Server) Refresh(ctx context.Context, r Request) (*TokenResponse, error)
 		return nil, newError(CodeUnauthorizedClient, 700016, "Application with identifier '"+printable(clip(r.ClientID))+"' was not found in the directory.")
 	}
 	clientID := strings.ToLower(r.ClientID)
-	requested, bad, ok := normalizeScopes(r.Scope, s.minter.Audience())
-	if !ok {
-		return nil, newError(CodeInvalidScope, 70011, "The provided value for the input parameter 'scope' is not valid: "+printable(clip(bad))+".")
+	requested, err := s.normalizeScopes(strings.Fields(r.Scope))
+	if err != nil {
+		return nil, err
 	}
 	// A confidential client that sends its secret is held to it; a public
 	// client sends none (the token is bound to the client id).
@@ -336,11 +355,15 @@ func (s *Server) Refresh(ctx context.Context, r Request) (*TokenResponse, error)
 		scopes = nil
 		for _, sc := range requested {
 			switch {
-			case sc == defaultScope:
-				scopes = append(scopes, t.Scopes...)
+			case sc == directory.ScopeDefault:
+				for _, g := range t.Scopes {
+					if !directory.IsOIDCScope(g) {
+						scopes = append(scopes, g)
+					}
+				}
 			case containsFold(t.Scopes, sc):
 				scopes = append(scopes, sc)
-			case isOIDCScope(sc):
+			case directory.IsOIDCScope(sc):
 				// MSAL adds openid profile offline_access to every refresh;
 				// what the sign-in did not grant is simply not granted.
 			default:
@@ -403,6 +426,10 @@ func ProfileClaims(g *UserGrant, u *directory.User) {
 		g.Name = *u.DisplayName
 	}
 	g.Email, g.EmailVerified = signInEmail, signInEmail != ""
+}
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
 }
 
 func dedupe(in []string) []string {
