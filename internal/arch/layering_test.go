@@ -62,6 +62,9 @@ var ours = map[string][]string{
 	"internal/throttle":   {},
 	"pkg/odata":           {},
 	"schema":              {},
+
+	// Test-only helper (its doc.go): drives Chromium for browser tests.
+	"internal/browsertest": {},
 }
 
 // restricted are imports (path prefixes, ours or not) that only the listed
@@ -81,8 +84,9 @@ var restricted = []struct {
 		"SQL stays in the store (metrics reads sql.DBStats only; benchdb is the bench's database side)"},
 	{module + "/internal/logtest", []string{}, "logtest is for tests only; serving code must not import it"},
 	{module + "/internal/mail/smtptest", []string{}, "smtptest is for tests only; serving code must not import it"},
-	{"net/http", []string{"cmd/graphdir", "internal/api", "internal/auth", "internal/metrics"},
-		"HTTP stays at the edge (auth fetches JWKS, metrics serves /metrics)"},
+	{module + "/internal/browsertest", []string{}, "browsertest is for tests only; serving code must not import it"},
+	{"net/http", []string{"cmd/graphdir", "internal/api", "internal/auth", "internal/metrics", "internal/browsertest"},
+		"HTTP stays at the edge (auth fetches JWKS, metrics serves /metrics, browsertest serves test pages)"},
 }
 
 // stdOnly are packages that import the standard library (and leaves of

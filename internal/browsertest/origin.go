@@ -2,6 +2,8 @@ package browsertest
 
 import (
 	"context"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -57,10 +59,14 @@ func newOrigin(t testing.TB, tls bool) *Origin {
 	}
 	// Chromium asks for it on every page; a 404 would litter the console log.
 	o.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	o.Server = httptest.NewUnstartedServer(o.mux)
 	if tls {
-		o.Server = httptest.NewTLSServer(o.mux)
+		// Chromium tries the certificate before ignoring its errors: quiet
+		// http.Server's log of that first handshake.
+		o.Server.Config.ErrorLog = log.New(io.Discard, "", 0)
+		o.Server.StartTLS()
 	} else {
-		o.Server = httptest.NewServer(o.mux)
+		o.Server.Start()
 	}
 	t.Cleanup(o.Server.Close)
 	o.URL = o.Server.URL

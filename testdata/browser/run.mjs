@@ -23,6 +23,8 @@ const require = createRequire(import.meta.url);
 // stderr, which the Go side shows when something fails.
 const out = (msg) => process.stdout.write(JSON.stringify(msg) + "\n");
 console.log = console.info = console.debug = (...a) => console.error(...a);
+// A scenario's stray promise must not take the shared browser down with it.
+process.on("unhandledRejection", (e) => console.error(`unhandled rejection: ${e?.stack ?? e}`));
 
 // Flags: browser-redirect.md §4.7. --no-sandbox because CI runs as root.
 const browser = await chromium.launch({
