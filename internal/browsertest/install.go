@@ -95,9 +95,6 @@ func ensureNodeModules(ctx context.Context, dir string, logf func(string, ...any
 var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome-stable", "google-chrome"}
 
 func findChromium() string {
-	if p := os.Getenv("GRAPHDIR_CHROMIUM"); p != "" {
-		return p
-	}
 	for _, n := range chromiumNames {
 		if p, err := exec.LookPath(n); err == nil {
 			return p
@@ -117,6 +114,13 @@ func findChromium() string {
 // as internal/localpg does for PostgreSQL. playwright-core's own browser
 // download is not used: it fetches from a CDN, not a package registry.
 func ensureChromium(ctx context.Context, logf func(string, ...any)) (string, error) {
+	if p := os.Getenv("GRAPHDIR_CHROMIUM"); p != "" {
+		// Asked for by name: never install something else instead.
+		if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			return "", fmt.Errorf("%w: GRAPHDIR_CHROMIUM=%s is not an executable file\n%s", errUnavailable, p, chromiumHelp)
+		}
+		return p, nil
+	}
 	if p := findChromium(); p != "" {
 		return p, nil
 	}
