@@ -166,8 +166,8 @@ type Scenario struct {
 	URL string
 	// Args is marshalled to JSON and handed to the module as args.
 	Args any
-	// Timeout bounds the whole scenario, and every Playwright wait in it
-	// by default; zero means 30 s.
+	// Timeout is the default timeout of every Playwright wait in the
+	// scenario; the whole scenario gets 2 s more. Zero means 30 s.
 	Timeout time.Duration
 }
 

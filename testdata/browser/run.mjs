@@ -35,6 +35,14 @@ const browser = await chromium.launch({
     "--disable-dev-shm-usage",
   ],
 });
+let closing = false;
+// Chromium dying (OOM, crash) must end us too, so the Go side reports it
+// with our stderr instead of every later scenario failing obscurely.
+browser.on("disconnected", () => {
+  if (closing) return;
+  console.error("Chromium exited unexpectedly");
+  process.exit(1);
+});
 out({ ready: true, version: browser.version() });
 
 let axeSource;
@@ -55,6 +63,7 @@ rl.on("line", (line) => {
 // The Go test binary closing our stdin (it exited, or Close) ends us.
 rl.on("close", async () => {
   await Promise.allSettled([...pending]);
+  closing = true;
   await browser.close();
   process.exit(0);
 });
@@ -100,9 +109,13 @@ async function handle(req) {
     page = await context.newPage();
     const mod = await import(scenarioURL(req.scenario));
     if (typeof mod.default !== "function") throw new Error(`${req.scenario}: no default-exported function`);
+    // Each Playwright wait times out at timeoutMs with an error naming
+    // what it waited for; this guard, a little later, catches what has no
+    // timeout of its own (page.evaluate of a promise that never settles).
+    const guardMs = timeoutMs + 2000;
     let timer;
     const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`scenario ${req.scenario} timed out after ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(`scenario ${req.scenario} did not finish within ${guardMs} ms`)), guardMs);
     });
     const run = (async () => {
       if (req.url) await page.goto(req.url);
