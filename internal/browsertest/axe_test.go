@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"net/http"
 	"slices"
 	"testing"
 )
@@ -40,8 +41,16 @@ func TestAxe(t *testing.T) {
 	good := o.Page("/good", accessibleForm)
 	bad := o.Page("/bad", inaccessibleForm)
 
-	if v := b.Axe(t, good); len(v) != 0 {
-		t.Errorf("the accessible form has violations:\n%s", FormatViolations(v))
+	// Hosted pages will forbid inline and eval'd script: axe must still run.
+	o.Handle("GET /good-strict", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(accessibleForm))
+	}))
+	for _, u := range []string{good, o.URL + "/good-strict"} {
+		if v := b.Axe(t, u); len(v) != 0 {
+			t.Errorf("the accessible form at %s has violations:\n%s", u, FormatViolations(v))
+		}
 	}
 	v := b.Axe(t, bad)
 	got := IDs(v)

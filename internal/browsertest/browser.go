@@ -231,7 +231,9 @@ func (b *Browser) Run(t testing.TB, s Scenario) *Result {
 
 // Try is Run returning the scenario's failure (with the logs in its text)
 // instead of failing the test.
-func (b *Browser) Try(s Scenario) (*Result, error) {
+func (b *Browser) Try(s Scenario) (*Result, error) { return b.try(0, s) }
+
+func (b *Browser) try(session int, s Scenario) (*Result, error) {
 	timeout := s.Timeout
 	if timeout == 0 {
 		timeout = 30 * time.Second
@@ -240,32 +242,95 @@ func (b *Browser) Try(s Scenario) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := b.call(map[string]any{"scenario": s.Name, "url": s.URL, "args": json.RawMessage(args),
+		"timeoutMs": timeout.Milliseconds(), "session": session}, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if !r.OK {
+		return nil, fmt.Errorf("browser scenario %s failed: %s\n--- page %s\n%s\n%s",
+			s.Name, r.Error, r.PageURL, r.PageHTML, formatLogs(r.Console, r.Network))
+	}
+	return &Result{Value: r.Result, Console: r.Console, Network: r.Network}, nil
+}
+
+// call sends one request to the runner and waits for its reply.
+func (b *Browser) call(req map[string]any, timeout time.Duration) (reply, error) {
 	b.mu.Lock()
 	b.nextID++
 	id := b.nextID
 	ch := make(chan reply, 1)
 	b.calls[id] = ch
-	req, _ := json.Marshal(map[string]any{"id": id, "scenario": s.Name, "url": s.URL,
-		"args": json.RawMessage(args), "timeoutMs": timeout.Milliseconds()})
-	_, err = b.stdin.Write(append(req, '\n'))
+	req["id"] = id
+	line, err := json.Marshal(req)
+	if err == nil {
+		_, err = b.stdin.Write(append(line, '\n'))
+	}
 	b.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("browsertest: writing to the runner: %v", err)
+		return reply{}, fmt.Errorf("browsertest: writing to the runner: %v", err)
 	}
-	// The runner enforces the timeout itself; this margin only catches a
-	// runner that hangs.
+	// The runner enforces scenario timeouts itself; this margin only
+	// catches a runner that hangs.
 	select {
 	case r := <-ch:
-		if !r.OK {
-			return nil, fmt.Errorf("browser scenario %s failed: %s\n--- page %s\n%s\n%s",
-				s.Name, r.Error, r.PageURL, r.PageHTML, formatLogs(r.Console, r.Network))
-		}
-		return &Result{Value: r.Result, Console: r.Console, Network: r.Network}, nil
+		return r, nil
 	case <-b.dead:
-		return nil, b.err
+		return reply{}, b.err
 	case <-time.After(timeout + 30*time.Second):
-		return nil, fmt.Errorf("browsertest: the runner did not answer scenario %s; its output:\n%s", s.Name, b.stderr)
+		return reply{}, fmt.Errorf("browsertest: the runner did not answer %v; its output:\n%s", req, b.stderr)
 	}
+}
+
+// Session is one browser context and page kept across scenarios, for
+// flows that need the Go test between steps (read the one-time code from
+// the mail sink, then submit it): the page's JavaScript state (an MSAL
+// result state kept in a window variable), storage and cookies survive
+// from one Run to the next.
+type Session struct {
+	b  *Browser
+	id int
+}
+
+// Open starts a session, closed when t ends.
+func (b *Browser) Open(t testing.TB) *Session {
+	t.Helper()
+	r, err := b.call(map[string]any{"op": "open"}, 30*time.Second)
+	if err == nil && !r.OK {
+		err = errors.New(r.Error)
+	}
+	if err != nil {
+		t.Fatalf("browsertest: opening a session: %v", err)
+	}
+	s := &Session{b: b, id: r.ID}
+	t.Cleanup(func() { _, _ = b.call(map[string]any{"op": "close", "session": s.id}, 30*time.Second) })
+	return s
+}
+
+// Run runs a scenario in the session's page (navigating first only when
+// sc.URL is set). Its Result logs what happened during this step; a
+// failure shows the whole session's logs.
+func (s *Session) Run(t testing.TB, sc Scenario) *Result {
+	t.Helper()
+	res, err := s.Try(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("browser scenario %s:\n%s", sc.Name, res.Log())
+		}
+	})
+	return res
+}
+
+// Try is Run returning the failure instead of failing the test.
+func (s *Session) Try(sc Scenario) (*Result, error) { return s.b.try(s.id, sc) }
+
+// Eval runs the eval scenario: fn is a JavaScript function's source,
+// called in the page with arg (as JSON); its result is returned.
+func Eval(fn string, arg any) Scenario {
+	return Scenario{Name: "eval", Args: map[string]any{"fn": fn, "arg": arg}}
 }
 
 // tail keeps the last 64 KiB written to it (the runner's stderr).

@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,5 +51,47 @@ func TestScenarioFailure(t *testing.T) {
 
 	if _, err := b.Try(Scenario{Name: "no-such-scenario"}); err == nil || !strings.Contains(err.Error(), "no-such-scenario.mjs") {
 		t.Errorf("a missing scenario module: %v", err)
+	}
+}
+
+// TestSession: a session keeps its page between steps, and Eval works on a
+// page whose Content-Security-Policy forbids eval and inline script.
+func TestSession(t *testing.T) {
+	t.Parallel()
+	b := Shared(t)
+	o := NewOrigin(t)
+	o.Handle("GET /strict", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html lang="en"><head><title>strict</title></head><body></body></html>`))
+	}))
+	s := b.Open(t)
+	first := Eval(`() => { window.kept = 41; sessionStorage.setItem("k", "v"); return true; }`, nil)
+	first.URL = o.URL + "/strict"
+	s.Run(t, first)
+	var n int
+	s.Run(t, Eval(`(d) => window.kept + d`, 1)).Decode(t, &n)
+	if n != 42 {
+		t.Errorf("the session's page forgot its state: %d", n)
+	}
+	var inline bool
+	s.Run(t, Eval(`() => new Promise((ok) => {
+		document.addEventListener("securitypolicyviolation", () => ok(false), { once: true });
+		const el = document.createElement("script");
+		el.textContent = "window.inlineRan = true";
+		document.body.append(el);
+		queueMicrotask(() => { if (window.inlineRan) ok(true); });
+	})`, nil)).Decode(t, &inline)
+	if inline {
+		t.Error("the page's CSP did not apply: an inline script ran")
+	}
+
+	// Another scenario, outside the session, starts clean.
+	fresh := Eval(`() => sessionStorage.getItem("k")`, nil)
+	fresh.URL = o.URL + "/strict"
+	var got *string
+	b.Run(t, fresh).Decode(t, &got)
+	if got != nil {
+		t.Errorf("a fresh context saw the session's storage: %q", *got)
 	}
 }

@@ -4,7 +4,9 @@
 // (testdata/browser/scenarios/*.mjs) against pages served by an Origin on
 // loopback, and runs axe-core accessibility checks. The browser starts once
 // per test binary and each scenario gets a fresh browser context, so storage
-// (MSAL's sessionStorage cache, cookies) never leaks between scenarios.
+// (MSAL's sessionStorage cache, cookies) never leaks between scenarios; a
+// Session keeps one context and page across scenarios for flows whose
+// steps need the Go test in between.
 //
 // Missing pieces are installed on first use, as internal/localpg installs
 // PostgreSQL: npm ci into testdata/browser/node_modules, and Debian's

@@ -1,14 +1,16 @@
 // The browser side of internal/browsertest: one headless Chromium for the
 // whole test binary, driven by line-delimited JSON on stdin/stdout.
 //
-// Request:  {"id":1,"scenario":"name"|"/abs/path.mjs","url":"...","args":{...},"timeoutMs":30000}
+// Request:  {"id":1,"scenario":"name"|"/abs/path.mjs","url":"...","args":{...},"timeoutMs":30000,"session":0}
+//           {"id":2,"op":"open"}  {"id":3,"op":"close","session":2}
 // Response: {"id":1,"ok":true,"result":<what the scenario returned>,"console":[...],"network":[...]}
 //           {"id":1,"ok":false,"error":"stack","pageURL":"...","pageHTML":"...","console":[...],"network":[...]}
 //
 // A scenario module (scenarios/<name>.mjs) default-exports
 //   async function ({ page, context, args, axe, log }) { ...; return <JSON-able>; }
-// It runs in a fresh browser context after page.goto(url) (when url is set)
-// has fired "load". Throwing fails the Go test with the logs above.
+// It runs in a fresh browser context (or, with "session", in that open
+// session's context and page) after page.goto(url) (when url is set) has
+// fired "load". Throwing fails the Go test with the logs above.
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
@@ -93,20 +95,47 @@ async function runAxe(page, opts = {}) {
   }, { tags: opts.tags?.length ? opts.tags : ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"], disable: opts.disable });
 }
 
+// A session is one browser context and its page. A plain scenario runs in
+// a session of its own, closed when it ends; Session.Run in Go keeps one
+// open across steps (the page, its JavaScript state, storage and cookies).
+const sessions = new Map();
+
+async function openSession() {
+  const s = { console: [], network: [] };
+  s.context = await browser.newContext({ ignoreHTTPSErrors: true });
+  s.context.on("console", (m) => s.console.push(`${m.type()}: ${m.text()}`));
+  s.context.on("weberror", (e) => s.console.push(`pageerror: ${e.error()}`));
+  s.context.on("request", (r) => s.network.push(`-> ${r.method()} ${r.url()}`));
+  s.context.on("response", (r) => s.network.push(`<- ${r.status()} ${r.request().method()} ${r.url()}`));
+  s.context.on("requestfailed", (r) => s.network.push(`xx ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  s.page = await s.context.newPage();
+  return s;
+}
+
 async function handle(req) {
-  const consoleLog = [];
-  const network = [];
-  let context, page;
+  try {
+    if (req.op === "open") {
+      sessions.set(req.id, await openSession());
+      return { id: req.id, ok: true, result: { session: req.id } };
+    }
+    if (req.op === "close") {
+      const s = sessions.get(req.session);
+      sessions.delete(req.session);
+      await s?.context.close().catch(() => {});
+      return { id: req.id, ok: true, result: null };
+    }
+  } catch (e) {
+    return { id: req.id, ok: false, error: String(e?.stack ?? e), console: [], network: [] };
+  }
+  let s = req.session ? sessions.get(req.session) : null;
+  if (req.session && !s) return { id: req.id, ok: false, error: `no open session ${req.session}`, console: [], network: [] };
+  const own = !s;
+  const from = { console: s?.console.length ?? 0, network: s?.network.length ?? 0 };
   const timeoutMs = req.timeoutMs || 30000;
   try {
-    context = await browser.newContext({ ignoreHTTPSErrors: true });
+    s ??= await openSession();
+    const { page, context } = s;
     context.setDefaultTimeout(timeoutMs);
-    context.on("console", (m) => consoleLog.push(`${m.type()}: ${m.text()}`));
-    context.on("weberror", (e) => consoleLog.push(`pageerror: ${e.error()}`));
-    context.on("request", (r) => network.push(`-> ${r.method()} ${r.url()}`));
-    context.on("response", (r) => network.push(`<- ${r.status()} ${r.request().method()} ${r.url()}`));
-    context.on("requestfailed", (r) => network.push(`xx ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
-    page = await context.newPage();
     const mod = await import(scenarioURL(req.scenario));
     if (typeof mod.default !== "function") throw new Error(`${req.scenario}: no default-exported function`);
     // Each Playwright wait times out at timeoutMs with an error naming
@@ -122,23 +151,27 @@ async function handle(req) {
       return mod.default({
         page, context, args: req.args ?? {},
         axe: (opts) => runAxe(page, opts),
-        log: (...a) => consoleLog.push(`scenario: ${a.join(" ")}`),
+        log: (...a) => s.console.push(`scenario: ${a.join(" ")}`),
       });
     })();
     try {
       const result = await Promise.race([run, timeout]);
-      return { id: req.id, ok: true, result: result ?? null, console: consoleLog, network };
+      // A step of a session reports what happened during the step.
+      return { id: req.id, ok: true, result: result ?? null,
+        console: s.console.slice(from.console), network: s.network.slice(from.network) };
     } finally {
       clearTimeout(timer);
     }
   } catch (e) {
     let pageURL = "", pageHTML = "";
     try {
-      pageURL = page?.url() ?? "";
-      pageHTML = (await page?.content())?.slice(0, 4000) ?? "";
+      pageURL = s?.page.url() ?? "";
+      pageHTML = (await s?.page.content())?.slice(0, 4000) ?? "";
     } catch {}
-    return { id: req.id, ok: false, error: String(e?.stack ?? e), pageURL, pageHTML, console: consoleLog, network };
+    // A failure shows the whole session: earlier steps explain it too.
+    return { id: req.id, ok: false, error: String(e?.stack ?? e), pageURL, pageHTML,
+      console: s?.console ?? [], network: s?.network ?? [] };
   } finally {
-    await context?.close().catch(() => {});
+    if (own) await s?.context.close().catch(() => {});
   }
 }

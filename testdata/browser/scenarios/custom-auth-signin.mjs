@@ -4,11 +4,16 @@
 //   {stateType, completed, failed, codeRequired, passwordRequired,
 //    error: {error, errorDescription, subError, errorCodes, correlationId}|null,
 //    errorIs: ["isUserNotFound", ...]  (the error's is*() predicates that are true)}
+// The app and the result stay in window.app and window.result, for later
+// steps of a browsertest.Session (e.g. Eval of
+// "(code) => window.result.state.submitCode(code).then(...)").
 export default async function ({ page, args }) {
   return page.evaluate(async ({ config, username, password }) => {
     const { CustomAuthPublicClientApplication } = window.msalCustomAuth;
     const app = await CustomAuthPublicClientApplication.create(config);
     const r = await app.signIn(password === undefined ? { username } : { username, password });
+    window.app = app;
+    window.result = r;
     const err = r.error;
     const errorIs = [];
     if (err) {
