@@ -95,3 +95,23 @@ func TestSession(t *testing.T) {
 		t.Errorf("a fresh context saw the session's storage: %q", *got)
 	}
 }
+
+// TestTLSOriginOnLocalhost: an https origin on 127.0.0.1 is reachable by
+// the name localhost (same-site with an https graphdir there), and is a
+// secure context despite httptest's certificate.
+func TestTLSOriginOnLocalhost(t *testing.T) {
+	t.Parallel()
+	b := Shared(t)
+	o := NewTLSOrigin(t)
+	u := Localhost(o.Page("/x", `<!doctype html><html lang="en"><head><title>x</title></head><body></body></html>`))
+	if !strings.HasPrefix(u, "https://localhost:") {
+		t.Fatalf("Localhost(%s) = %s", o.URL, u)
+	}
+	sc := Eval(`() => [location.href, isSecureContext]`, nil)
+	sc.URL = u
+	var got []any
+	b.Run(t, sc).Decode(t, &got)
+	if len(got) != 2 || got[0] != u || got[1] != true {
+		t.Errorf("page at %s reports %v", u, got)
+	}
+}
