@@ -47,6 +47,8 @@ var ours = map[string][]string{
 	// Leaves of mail: nothing of ours (smtptest is for tests only).
 	"internal/mail":          {},
 	"internal/mail/smtptest": {},
+	"internal/signin":                {"internal/directory", "internal/password", "internal/protect"},
+	"internal/protect":               {},
 
 	// Leaves: nothing of ours.
 	"internal/arch":       {},

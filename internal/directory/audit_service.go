@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -201,19 +200,9 @@ func AuthorizeAuditRead(p *Principal) error {
 // events, newest first. Applications need AuditLog.Read.All; signed-in
 // users need the scope and one of auditReaderRoles.
 func (s *Service) ListDirectoryAudits(ctx context.Context, q AuditQuery) (*AuditPage, error) {
-	p := PrincipalFrom(ctx)
-	if err := AuthorizeAuditRead(p); err != nil {
+	p, err := s.authorizeAuditReader(ctx) // signins.go
+	if err != nil {
 		return nil, err
-	}
-	if p.IsUser() {
-		a, err := s.accessOf(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.ContainsFunc(a.RoleIDs, func(id string) bool { return slices.Contains(auditReaderRoles, id) }) {
-			return nil, &Error{Kind: KindForbidden,
-				Message: "Insufficient privileges to complete the operation. Reading the audit log needs the Global Administrator role (or Global Reader, Security Administrator, Security Reader, Reports Reader)."}
-		}
 	}
 	if s.ext.audit == nil {
 		return nil, Errorf(KindNotFound, "The audit log is not enabled.")

@@ -153,4 +153,5 @@ type Store interface {
 	KeyStore
 	UserFlowStore // userflows.go
 	RefreshTokenStore
+	SignInLog
 }

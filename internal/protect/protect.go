@@ -242,7 +242,9 @@ func (g *Guard) Failed(ctx context.Context, a Attempt) error {
 	}
 	now := g.now()
 	failures, _, until, err := g.store.RecordFailure(ctx, AccountKey(a.TenantID, a.Identifier), now, g.policy.LockoutReset,
-		func(failures, lockouts int, until time.Time) time.Time { return g.lockFor(failures, lockouts, until, now) })
+		func(failures, lockouts int, until time.Time) time.Time {
+			return g.lockFor(failures, lockouts, until, now)
+		})
 	if err != nil {
 		return err
 	}

@@ -350,20 +350,7 @@ func auditListSQL(tenantID string, q directory.AuditQuery, top int) (string, []a
 		return "$" + strconv.Itoa(len(args))
 	}
 	where := []string{"tenant_id = $1"}
-	if q.From != nil {
-		cmp := ">="
-		if q.FromExclusive {
-			cmp = ">"
-		}
-		where = append(where, "activity_date_time "+cmp+" "+bind(q.From.UTC()))
-	}
-	if q.To != nil {
-		cmp := "<="
-		if q.ToExclusive {
-			cmp = "<"
-		}
-		where = append(where, "activity_date_time "+cmp+" "+bind(q.To.UTC()))
-	}
+	timeRange(&where, bind, "activity_date_time", q.From, q.To, q.FromExclusive, q.ToExclusive)
 	if q.ActivityDisplayName != "" {
 		where = append(where, "lower(activity_display_name) = lower("+bind(q.ActivityDisplayName)+")")
 	}
@@ -376,17 +363,9 @@ func auditListSQL(tenantID string, q directory.AuditQuery, top int) (string, []a
 	if q.Category != "" {
 		where = append(where, "category = "+bind(q.Category))
 	}
-	// The keyset condition and the order go the same way, so the page
-	// continues where the last one stopped in either direction.
-	cmp, dir := "<", "DESC"
-	if q.Ascending {
-		cmp, dir = ">", "ASC"
-	}
-	if q.After != nil {
-		if !directory.IsGUID(q.After.ID) {
-			return "", nil, directory.Errorf(directory.KindInvalid, "The $skiptoken is invalid.")
-		}
-		where = append(where, "(activity_date_time, id) "+cmp+" ("+bind(q.After.Time.UTC())+"::timestamptz, "+bind(q.After.ID)+"::uuid)")
+	dir, err := timeKeyset(&where, bind, "activity_date_time", "id", q.After, q.Ascending)
+	if err != nil {
+		return "", nil, err
 	}
 	// audit_events.id, not id: a bare id in ORDER BY names the output
 	// column id::text, whose order the index does not give (a sort).
@@ -395,4 +374,41 @@ func auditListSQL(tenantID string, q directory.AuditQuery, top int) (string, []a
 		FROM audit_events WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY activity_date_time ` + dir + `, audit_events.id ` + dir + ` LIMIT ` + strconv.Itoa(top+1)
 	return query, args, nil
+}
+
+// timeRange adds the bounds of a time-ordered log's $filter on col to
+// where (values bound with bind): the audit and sign-in listings.
+func timeRange(where *[]string, bind func(any) string, col string, from, to *time.Time, fromExclusive, toExclusive bool) {
+	if from != nil {
+		cmp := ">="
+		if fromExclusive {
+			cmp = ">"
+		}
+		*where = append(*where, col+" "+cmp+" "+bind(from.UTC()))
+	}
+	if to != nil {
+		cmp := "<="
+		if toExclusive {
+			cmp = "<"
+		}
+		*where = append(*where, col+" "+cmp+" "+bind(to.UTC()))
+	}
+}
+
+// timeKeyset adds the keyset condition of a time-ordered log's next page
+// (after the row after names, by col then idCol) and returns the order's
+// direction. The condition and the order go the same way, so the page
+// continues where the last one stopped in either direction.
+func timeKeyset(where *[]string, bind func(any) string, col, idCol string, after *directory.AuditCursor, ascending bool) (string, error) {
+	cmp, dir := "<", "DESC"
+	if ascending {
+		cmp, dir = ">", "ASC"
+	}
+	if after != nil {
+		if !directory.IsGUID(after.ID) {
+			return "", directory.Errorf(directory.KindInvalid, "The $skiptoken is invalid.")
+		}
+		*where = append(*where, "("+col+", "+idCol+") "+cmp+" ("+bind(after.Time.UTC())+"::timestamptz, "+bind(after.ID)+"::uuid)")
+	}
+	return dir, nil
 }
