@@ -52,6 +52,7 @@ type Directory interface {
 	ExtensionUsers      // extensions.go
 	Roles               // roles.go
 	AuditLogs           // audit.go
+	SignInLogs          // signins.go
 	PasswordChanger     // password.go
 	SessionRevoker      // sessions.go
 	OperationAuthorizer // middleware.go

@@ -116,45 +116,65 @@ func (s *server) handleListDirectoryAudits(c *gin.Context) {
 			return
 		}
 	}
-	p := directory.PrincipalFrom(c.Request.Context())
-	shape := auditShape(q)
-	if q.skipToken != "" {
-		cur, err := s.skipTokens.Open(p.TenantID, shape, q.skipToken)
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		if len(cur.Keys) != 1 || cur.Keys[0] == nil {
-			s.writeError(c, errBadSkipToken())
-			return
-		}
-		t, err := time.Parse(time.RFC3339Nano, *cur.Keys[0])
-		if err != nil {
-			s.writeError(c, errBadSkipToken())
-			return
-		}
-		aq.After = &directory.AuditCursor{Time: t, ID: cur.ID}
+	shape := logShape("auditLogs/directoryAudits", q)
+	if aq.After, err = s.logCursor(c, shape, q); err != nil {
+		s.writeError(c, err)
+		return
 	}
 	page, err := s.dir.ListDirectoryAudits(c.Request.Context(), aq)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	base := s.base(c.Request)
-	out := auditListJSON{Context: base + apiPrefix + "/$metadata#auditLogs/directoryAudits", Value: make([]directoryAuditJSON, 0, len(page.Events))}
-	if page.Next != nil {
-		t := page.Next.Time.UTC().Format(time.RFC3339Nano)
-		tok := s.skipTokens.Sign(p.TenantID, shape, &directory.Cursor{Keys: []*string{&t}, ID: page.Next.ID})
-		out.NextLink = base + c.Request.URL.EscapedPath() + "?" + q.nextLinkQuery(tok)
-	}
+	out := auditListJSON{Context: s.base(c.Request) + apiPrefix + "/$metadata#auditLogs/directoryAudits", Value: make([]directoryAuditJSON, 0, len(page.Events))}
+	out.NextLink = s.logNextLink(c, shape, q, page.Next)
 	for _, ev := range page.Events {
 		out.Value = append(out.Value, renderAudit(ev))
 	}
+	writeLogJSON(c, s, out)
+}
+
+// logCursor opens the $skiptoken of a time-ordered log listing (audit
+// events, sign-ins): keyset on (time, id), bound to shape. nil without one.
+func (s *server) logCursor(c *gin.Context, shape [sha256.Size]byte, q *queryOptions) (*directory.AuditCursor, error) {
+	if q.skipToken == "" {
+		return nil, nil
+	}
+	p := directory.PrincipalFrom(c.Request.Context())
+	cur, err := s.skipTokens.Open(p.TenantID, shape, q.skipToken)
+	if err != nil {
+		return nil, err
+	}
+	if len(cur.Keys) != 1 || cur.Keys[0] == nil {
+		return nil, errBadSkipToken()
+	}
+	t, err := time.Parse(time.RFC3339Nano, *cur.Keys[0])
+	if err != nil {
+		return nil, errBadSkipToken()
+	}
+	return &directory.AuditCursor{Time: t, ID: cur.ID}, nil
+}
+
+// logNextLink is the @odata.nextLink of a log page that ends at next ("" on
+// the last page).
+func (s *server) logNextLink(c *gin.Context, shape [sha256.Size]byte, q *queryOptions, next *directory.AuditCursor) string {
+	if next == nil {
+		return ""
+	}
+	p := directory.PrincipalFrom(c.Request.Context())
+	t := next.Time.UTC().Format(time.RFC3339Nano)
+	tok := s.skipTokens.Sign(p.TenantID, shape, &directory.Cursor{Keys: []*string{&t}, ID: next.ID})
+	return s.base(c.Request) + c.Request.URL.EscapedPath() + "?" + q.nextLinkQuery(tok)
+}
+
+// writeLogJSON writes a log listing or entry (no HTML escaping, as the
+// rest of the API).
+func writeLogJSON(c *gin.Context, s *server, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
-		s.writeError(c, directory.Internal(err, "encode audit events"))
+	if err := enc.Encode(v); err != nil {
+		s.writeError(c, directory.Internal(err, "encode log"))
 		return
 	}
 	writeJSON(c, http.StatusOK, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
@@ -164,24 +184,31 @@ func (s *server) handleListDirectoryAudits(c *gin.Context) {
 // activityDateTime only, ascending or descending. It reports whether the
 // order is ascending. (Ties keep the id order of the same direction.)
 func auditOrder(items []odata.OrderItem) (bool, error) {
+	return logOrder(items, "activityDateTime", "directoryAudits")
+}
+
+// logOrder reads the $orderby of a time-ordered log: on its time property
+// only, ascending or descending; it reports whether ascending.
+func logOrder(items []odata.OrderItem, prop, resource string) (bool, error) {
 	refuse := func() error {
 		return (&directory.Error{Kind: directory.KindUnsupported,
-			Message: "Unsupported $orderby on directoryAudits: only 'activityDateTime' (asc or desc) is supported."}).WithTarget("$orderby")
+			Message: "Unsupported $orderby on " + resource + ": only '" + prop + "' (asc or desc) is supported."}).WithTarget("$orderby")
 	}
 	if len(items) != 1 {
 		return false, refuse()
 	}
 	path, ok := items[0].Expr.(*odata.PathExpr)
-	if !ok || path.Base != nil || len(path.Segments) != 1 || !strings.EqualFold(path.Segments[0], "activityDateTime") {
+	if !ok || path.Base != nil || len(path.Segments) != 1 || !strings.EqualFold(path.Segments[0], prop) {
 		return false, refuse()
 	}
 	return !items[0].Desc, nil
 }
 
-// auditShape binds a $skiptoken to this listing (not /users) and its options.
-func auditShape(q *queryOptions) [sha256.Size]byte {
+// logShape binds a $skiptoken to one log listing (not /users) and its
+// options.
+func logShape(listing string, q *queryOptions) [sha256.Size]byte {
 	inner := q.shapeHash()
-	return sha256.Sum256(append([]byte("auditLogs/directoryAudits\x00"), inner[:]...))
+	return sha256.Sum256(append([]byte(listing+"\x00"), inner[:]...))
 }
 
 func errAuditFilter(msg string) error {
@@ -226,24 +253,11 @@ func auditFilter(e odata.Expr, q *directory.AuditQuery) error {
 	}
 	switch strings.ToLower(prop) {
 	case "activitydatetime":
-		if lit.Kind != odata.LitDateTimeOffset {
-			return (&directory.Error{Kind: directory.KindInvalid, Message: "Property 'activityDateTime' compares with a DateTimeOffset literal such as 2024-01-31T00:00:00Z."}).WithTarget("$filter")
+		r := timeRange{q.From, q.To, q.FromExclusive, q.ToExclusive}
+		if err := r.bound(b, lit, "activityDateTime"); err != nil {
+			return err
 		}
-		t, err := parseDateTimeOffset(lit.Value)
-		if err != nil {
-			return (&directory.Error{Kind: directory.KindInvalid, Message: "Invalid DateTimeOffset '" + textlimit.Clip(lit.Value, maxEchoed) + "'."}).WithTarget("$filter")
-		}
-		switch b.Op {
-		case odata.OpGe, odata.OpGt:
-			lowerBound(q, t, b.Op == odata.OpGt)
-		case odata.OpLe, odata.OpLt:
-			upperBound(q, t, b.Op == odata.OpLt)
-		case odata.OpEq:
-			lowerBound(q, t, false)
-			upperBound(q, t, false)
-		default:
-			return errAuditFilter("Operator '" + b.Op.String() + "' is not supported for property 'activityDateTime'.")
-		}
+		q.From, q.To, q.FromExclusive, q.ToExclusive = r.from, r.to, r.fromExclusive, r.toExclusive
 		return nil
 	case "activitydisplayname":
 		return setString(&q.ActivityDisplayName, odata.LitString)
@@ -270,17 +284,48 @@ func parseDateTimeOffset(v string) (time.Time, error) {
 	return t.UTC(), err
 }
 
-// lowerBound tightens q's lower bound to t (strict when exclusive).
-func lowerBound(q *directory.AuditQuery, t time.Time, exclusive bool) {
-	if q.From == nil || t.After(*q.From) || (t.Equal(*q.From) && exclusive) {
-		q.From, q.FromExclusive = &t, exclusive
+// timeRange is the bounds of a log listing's $filter on its time
+// property (activityDateTime, createdDateTime).
+type timeRange struct {
+	from, to                   *time.Time
+	fromExclusive, toExclusive bool
+}
+
+// bound tightens r by the comparison b of the time property prop with lit
+// (ge, gt, le, lt, or eq for both bounds).
+func (r *timeRange) bound(b *odata.BinaryExpr, lit *odata.Literal, prop string) error {
+	if lit.Kind != odata.LitDateTimeOffset {
+		return (&directory.Error{Kind: directory.KindInvalid, Message: "Property '" + prop + "' compares with a DateTimeOffset literal such as 2024-01-31T00:00:00Z."}).WithTarget("$filter")
+	}
+	t, err := parseDateTimeOffset(lit.Value)
+	if err != nil {
+		return (&directory.Error{Kind: directory.KindInvalid, Message: "Invalid DateTimeOffset '" + textlimit.Clip(lit.Value, maxEchoed) + "'."}).WithTarget("$filter")
+	}
+	switch b.Op {
+	case odata.OpGe, odata.OpGt:
+		r.lower(t, b.Op == odata.OpGt)
+	case odata.OpLe, odata.OpLt:
+		r.upper(t, b.Op == odata.OpLt)
+	case odata.OpEq:
+		r.lower(t, false)
+		r.upper(t, false)
+	default:
+		return errAuditFilter("Operator '" + b.Op.String() + "' is not supported for property '" + prop + "'.")
+	}
+	return nil
+}
+
+// lower tightens the lower bound to t (strict when exclusive).
+func (r *timeRange) lower(t time.Time, exclusive bool) {
+	if r.from == nil || t.After(*r.from) || (t.Equal(*r.from) && exclusive) {
+		r.from, r.fromExclusive = &t, exclusive
 	}
 }
 
-// upperBound tightens q's upper bound to t (strict when exclusive).
-func upperBound(q *directory.AuditQuery, t time.Time, exclusive bool) {
-	if q.To == nil || t.Before(*q.To) || (t.Equal(*q.To) && exclusive) {
-		q.To, q.ToExclusive = &t, exclusive
+// upper tightens the upper bound to t (strict when exclusive).
+func (r *timeRange) upper(t time.Time, exclusive bool) {
+	if r.to == nil || t.Before(*r.to) || (t.Equal(*r.to) && exclusive) {
+		r.to, r.toExclusive = &t, exclusive
 	}
 }
 

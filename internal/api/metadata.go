@@ -156,7 +156,8 @@ func csdlTypes() []csdlType {
 			navs: []csdlNav{{name: "deletedItems", typ: "Collection(graph.directoryObject)", contains: true}}},
 
 		{name: "auditLogRoot", base: "graph.entity", entity: true,
-			navs: []csdlNav{{name: "directoryAudits", typ: "Collection(graph.directoryAudit)", contains: true}}},
+			navs: []csdlNav{{name: "directoryAudits", typ: "Collection(graph.directoryAudit)", contains: true},
+				{name: "signIns", typ: "Collection(graph.signIn)", contains: true}}},
 		{name: "directoryAudit", base: "graph.entity", entity: true, props: []csdlProperty{
 			{name: "activityDateTime", typ: "Edm.DateTimeOffset", nonNull: true}, csdlStr("activityDisplayName"),
 			csdlColl("additionalDetails", "graph.keyValue"), csdlStr("category"), csdlStr("correlationId"),
@@ -172,6 +173,14 @@ func csdlTypes() []csdlType {
 		{name: "groupType", enumMembers: []string{"unifiedGroups", "azureAD", "unknownFutureValue"}},
 		{name: "modifiedProperty", props: []csdlProperty{csdlStr("displayName"), csdlStr("newValue"), csdlStr("oldValue")}},
 		{name: "keyValue", props: []csdlProperty{csdlStr("key"), csdlStr("value")}},
+		// signIn: the subset of Graph's properties graphdir records (signins.go).
+		{name: "signIn", base: "graph.entity", entity: true, props: []csdlProperty{
+			csdlStr("appDisplayName"), csdlStr("appId"), csdlStr("authenticationRequirement"), csdlStr("clientAppUsed"),
+			{name: "conditionalAccessStatus", typ: "graph.conditionalAccessStatus"}, csdlStr("correlationId"),
+			csdlDateTime("createdDateTime"), csdlStr("ipAddress"), csdlBool("isInteractive"),
+			{name: "status", typ: "graph.signInStatus"}, csdlStr("userDisplayName"), csdlStr("userId"), csdlStr("userPrincipalName")}},
+		{name: "signInStatus", props: []csdlProperty{csdlStr("additionalDetails"), {name: "errorCode", typ: "Edm.Int32"}, csdlStr("failureReason")}},
+		{name: "conditionalAccessStatus", enumMembers: []string{"success", "failure", "notApplied", "unknownFutureValue"}},
 
 		// User flows (userflows.go): identity/authenticationEventsFlows and
 		// the parts of externalUsersSelfServiceSignUpEventsFlow graphdir serves.

@@ -156,6 +156,14 @@ func (s *server) routes() []route {
 			summary: "List the tenant's directory audit events, newest first ($orderby=activityDateTime asc for oldest first).",
 			access:  s.authorizeCaller(directory.AuthorizeAuditRead, nil), handle: s.handleListDirectoryAudits,
 			status: 200, schema: schemaCollection},
+		{method: "GET", paths: []string{apiPrefix + "/auditLogs/signIns"}, id: "listSignIns", tag: "auditLogs", options: optTop | optSkipToken | optFilter | optOrderBy | optFormat,
+			summary: "List the tenant's sign-ins (every credential check, success or failure), newest first.",
+			access:  s.authorizeCaller(directory.AuthorizeAuditRead, nil), handle: s.handleListSignIns,
+			status: 200, schema: schemaCollection},
+		{method: "GET", paths: []string{apiPrefix + "/auditLogs/signIns/:id"}, id: "getSignIn", tag: "auditLogs", options: optFormat,
+			summary: "Get one sign-in.",
+			access:  s.authorizeCaller(directory.AuthorizeAuditRead, nil), handle: s.handleGetSignIn,
+			status: 200, schema: schemaObject},
 		// Any authenticated caller may batch; each request inside is
 		// authenticated, authorized and throttled on its own (batch.go).
 		{method: "POST", paths: []string{batchPath}, id: "batch", tag: "batch",
