@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/signin"
 )
 
 // The permission matrix: every endpoint x every permission x app/delegated
@@ -424,6 +427,75 @@ func TestPermissionMatrixUserFlows(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// signInMatrix is the permission matrix of the sign-in log
+// (auditLogs/signIns, list and get, and users' signInActivity): Graph's
+// AuditLog.Read.All, as an application permission or a delegated scope;
+// a signed-in caller also needs an audit-reader role (Global
+// Administrator, Global Reader, Security Administrator, Security Reader,
+// Reports Reader). Cells as above: list, get, $select=signInActivity.
+var signInMatrix = []matrixCaller{
+	{name: "app AuditLog.Read.All", app: []string{"AuditLog.Read.All"}, cells: "OOS"},
+	{name: "app AuditLog.Read.All+User.Read.All", app: []string{"AuditLog.Read.All", "User.Read.All"}, cells: "OOO"},
+	{name: "app User.Read.All", app: []string{"User.Read.All"}, cells: "SSS"},
+	{name: "app Directory.ReadWrite.All", app: []string{"Directory.ReadWrite.All"}, cells: "SSS"},
+	{name: "app User.ReadWrite.All", app: []string{"User.ReadWrite.All"}, cells: "SSS"},
+	{name: "Global Administrator", role: "Global Administrator", scp: append([]string{"AuditLog.Read.All"}, broadScopes...), cells: "OOO"},
+	{name: "Global Administrator without AuditLog.Read.All", role: "Global Administrator", scp: broadScopes, cells: "SSS"},
+	{name: "User Administrator", role: "User Administrator", scp: append([]string{"AuditLog.Read.All"}, broadScopes...), cells: "RRR"},
+	{name: "customer (no role)", role: "", scp: append([]string{"AuditLog.Read.All"}, broadScopes...), cells: "RRR"},
+}
+
+func TestPermissionMatrixSignIns(t *testing.T) {
+	s := newStack(t)
+	ann := s.customer("matrix@example.com", "Str0ng!Passw0rd")
+	now := time.Now()
+	if _, err := s.signInCore(func() time.Time { return now }).CheckPassword(context.Background(), signin.PasswordAttempt{
+		TenantID: s.tenant, Username: "matrix@example.com", Password: "Str0ng!Passw0rd"}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.db.store.ListSignIns(context.Background(), s.tenant, directory.SignInQuery{Top: 1})
+	if err != nil || len(page.SignIns) != 1 {
+		t.Fatalf("sign-in not logged: %v", err)
+	}
+	paths := []string{"/v1.0/auditLogs/signIns", "/v1.0/auditLogs/signIns/" + page.SignIns[0].ID,
+		"/v1.0/users/" + ann.ID + "?$select=id,signInActivity"}
+	n := 0
+	for _, c := range signInMatrix {
+		if len(c.cells) != len(paths) {
+			t.Fatalf("%s: malformed cells %q", c.name, c.cells)
+		}
+		var token string
+		if c.app != nil {
+			token = s.appToken(c.app...)
+		} else {
+			var roles []string
+			if c.role != "" {
+				roles = []string{c.role}
+			}
+			n++
+			token = s.userToken(s.rawUser(s.tenant, fmt.Sprintf("signins%d@contoso.com", n), roles...), c.scp...)
+		}
+		for i, path := range paths {
+			want := c.cells[i]
+			r := s.do("GET", path, token, nil)
+			switch want {
+			case 'O':
+				if r.Status != 200 {
+					t.Errorf("%s: GET %s: %d %s", c.name, path, r.Status, r.Body)
+				}
+			case 'S', 'R':
+				if r.Status != 403 || s.checkDenied(t, r, "") != "Authorization_RequestDenied" {
+					t.Errorf("%s: GET %s: %d, want 403: %s", c.name, path, r.Status, r.Body)
+					continue
+				}
+				if ch := r.Header.Get("WWW-Authenticate"); (want == 'S') != strings.Contains(ch, `error="insufficient_scope"`) {
+					t.Errorf("%s: GET %s: %c with WWW-Authenticate %q", c.name, path, want, ch)
+				}
+			}
 		}
 	}
 }

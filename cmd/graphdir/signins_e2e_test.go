@@ -200,3 +200,132 @@ func TestSignInsEndpoint(t *testing.T) {
 		t.Fatalf("tenant B reads A's sign-in: %d", r.Status)
 	}
 }
+
+// TestSignInActivity: users' signInActivity is returned only when
+// selected, follows the sign-ins, and filters with ge/le (an index).
+func TestSignInActivity(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	clock := time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC)
+	core := s.signInCore(func() time.Time { return clock })
+	early := s.customer("early@example.com", "Str0ng!Passw0rd")
+	late := s.customer("late@example.com", "Str0ng!Passw0rd")
+	never := s.customer("never@example.com", "Str0ng!Passw0rd")
+	signIn := func(name, pw string) {
+		if _, err := core.CheckPassword(ctx, signin.PasswordAttempt{TenantID: s.tenant, Username: name, Password: pw}); err != nil && pw == "Str0ng!Passw0rd" {
+			t.Fatal(err)
+		}
+	}
+	signIn("early@example.com", "Str0ng!Passw0rd") // 08:00 success
+	clock = clock.Add(24 * time.Hour)
+	signIn("early@example.com", "wrong") // 2026-03-11 08:00 failure: last attempt, not last success
+	clock = clock.Add(24 * time.Hour)
+	signIn("late@example.com", "Str0ng!Passw0rd") // 2026-03-12 08:00
+
+	reader := s.appToken("User.Read.All", "AuditLog.Read.All")
+	// Not in the default set.
+	if r := s.do("GET", "/v1.0/users/"+early.ID, reader, nil); r.Status != 200 || strings.Contains(string(r.Body), "signInActivity") {
+		t.Fatalf("default set: %d %s", r.Status, r.Body)
+	}
+	r := s.do("GET", "/v1.0/users/"+early.ID+"?$select=id,signInActivity", reader, nil)
+	if r.Status != 200 {
+		t.Fatalf("select: %d %s", r.Status, r.Body)
+	}
+	act := r.JSON(t)["signInActivity"].(map[string]any)
+	if act["lastSignInDateTime"] != "2026-03-11T08:00:00Z" || act["lastSuccessfulSignInDateTime"] != "2026-03-10T08:00:00Z" ||
+		act["lastNonInteractiveSignInDateTime"] != nil {
+		t.Fatalf("signInActivity = %v", act)
+	}
+	if r := s.do("GET", "/v1.0/users/"+never.ID+"?$select=signInActivity", reader, nil); r.Status != 200 || r.JSON(t)["signInActivity"] != nil {
+		t.Fatalf("never signed in: %d %s", r.Status, r.Body)
+	}
+	ids := func(filter string) string {
+		t.Helper()
+		r := s.do("GET", "/v1.0/users?$select=id,signInActivity&$filter="+url.QueryEscape(filter), reader, nil)
+		if r.Status != 200 {
+			t.Fatalf("$filter=%s: %d %s", filter, r.Status, r.Body)
+		}
+		var out []string
+		for _, v := range r.JSON(t)["value"].([]any) {
+			switch v.(map[string]any)["id"] {
+			case early.ID:
+				out = append(out, "early")
+			case late.ID:
+				out = append(out, "late")
+			default:
+				out = append(out, "other")
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	for f, want := range map[string]string{
+		"signInActivity/lastSignInDateTime le 2026-03-11T12:00:00Z":                                                               "early",
+		"signInActivity/lastSignInDateTime ge 2026-03-11T12:00:00Z":                                                               "late",
+		"signInActivity/lastSignInDateTime ge 2026-01-01T00:00:00Z and signInActivity/lastSignInDateTime le 2026-12-31T00:00:00Z": "early,late",
+	} {
+		got := strings.Split(ids(f), ",")
+		if strings.Join(sortedCopy(got), ",") != want {
+			t.Errorf("$filter=%s: %v, want %s", f, got, want)
+		}
+	}
+	// Refused: other operators, the parts that are not filterable,
+	// ordering, delta.
+	for _, q := range []string{
+		"$filter=" + url.QueryEscape("signInActivity/lastSuccessfulSignInDateTime le 2026-03-11T12:00:00Z"),
+		"$filter=" + url.QueryEscape("signInActivity/lastSignInDateTime eq 'x'"),
+		"$filter=" + url.QueryEscape("signInActivity eq null"),
+		"$filter=" + url.QueryEscape("signInActivity/nope le 2026-03-11T12:00:00Z"),
+		"$orderby=" + url.QueryEscape("signInActivity/lastSignInDateTime"),
+	} {
+		if r := s.do("GET", "/v1.0/users?"+q, reader, nil); r.Status != 400 {
+			t.Errorf("GET /users?%s: %d %s", q, r.Status, r.Body)
+		}
+	}
+	if r := s.do("GET", "/v1.0/users/delta?$select=signInActivity", reader, nil); r.Status != 400 {
+		t.Errorf("delta with signInActivity: %d %s", r.Status, r.Body)
+	}
+	// Without AuditLog.Read.All: 403 naming it, before any data is read.
+	plain := s.appToken("User.Read.All")
+	for _, q := range []string{"/v1.0/users/" + early.ID + "?$select=signInActivity", "/v1.0/users?$select=id,signInActivity",
+		"/v1.0/users?$filter=" + url.QueryEscape("signInActivity/lastSignInDateTime le 2026-03-11T12:00:00Z"),
+		"/v1.0/users/$count?$filter=" + url.QueryEscape("signInActivity/lastSignInDateTime le 2026-03-11T12:00:00Z")} {
+		r := s.do("GET", q, plain, nil, "ConsistencyLevel", "eventual")
+		if r.Status != 403 || !strings.Contains(r.Header.Get("WWW-Authenticate"), "AuditLog.Read.All") {
+			t.Errorf("GET %s without AuditLog.Read.All: %d %s", q, r.Status, r.Body)
+		}
+	}
+	// A sign-in is no change for delta: the user does not come back.
+	r = s.do("GET", "/v1.0/users/delta", reader, nil)
+	if r.Status != 200 {
+		t.Fatalf("delta: %d %s", r.Status, r.Body)
+	}
+	for r.Status == 200 {
+		body := r.JSON(t)
+		next, _ := body["@odata.nextLink"].(string)
+		if next == "" {
+			dl := strings.TrimPrefix(body["@odata.deltaLink"].(string), s.srv.URL)
+			signIn("late@example.com", "Str0ng!Passw0rd")
+			r = s.do("GET", dl, reader, nil)
+			if r.Status != 200 || len(r.JSON(t)["value"].([]any)) != 0 {
+				t.Fatalf("delta after a sign-in: %d %s", r.Status, r.Body)
+			}
+			break
+		}
+		r = s.do("GET", strings.TrimPrefix(next, s.srv.URL), reader, nil)
+	}
+	if r.Status != 200 {
+		t.Fatalf("delta page: %d %s", r.Status, r.Body)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}

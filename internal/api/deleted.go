@@ -30,6 +30,9 @@ func (s *server) deletedItemsRequest(c *gin.Context) (DeletedItems, *queryOption
 		typeName = "directoryObject"
 	}
 	q, err := parseTypedQuery(c.Request.URL.RawQuery, routeOptions(c), typeName)
+	if err == nil {
+		err = s.checkSignInActivity(c, q) // signins.go: signInActivity needs AuditLog.Read.All
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return nil, nil, false

@@ -204,6 +204,13 @@ func (r *deltaRequest) applyOptions() error {
 		if err != nil {
 			return err
 		}
+		for _, p := range sel {
+			// A sign-in is no change delta tracks (signins.go).
+			if p.Type == directory.TypeSignInActivity {
+				return (&directory.Error{Kind: directory.KindUnsupported,
+					Message: "Property 'signInActivity' is not supported in a delta query."}).WithTarget("$select")
+			}
+		}
 		r.selected = sel
 	}
 	if r.filterRaw != "" || r.hasFilter {

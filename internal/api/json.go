@@ -76,6 +76,17 @@ func appendValue(b []byte, v any) []byte {
 			b = appendString(b, s)
 		}
 		return append(b, ']')
+	case *directory.SignInActivity:
+		if x == nil {
+			return append(b, "null"...)
+		}
+		b = append(b, `{"lastSignInDateTime":`...)
+		b = appendValue(b, x.LastSignInDateTime)
+		b = append(b, `,"lastNonInteractiveSignInDateTime":`...)
+		b = appendValue(b, x.LastNonInteractiveSignInDateTime)
+		b = append(b, `,"lastSuccessfulSignInDateTime":`...)
+		b = appendValue(b, x.LastSuccessfulSignInDateTime)
+		return append(b, '}')
 	case []directory.Identity:
 		b = append(b, '[')
 		for i, id := range x {

@@ -173,6 +173,8 @@ func csdlTypes() []csdlType {
 		{name: "groupType", enumMembers: []string{"unifiedGroups", "azureAD", "unknownFutureValue"}},
 		{name: "modifiedProperty", props: []csdlProperty{csdlStr("displayName"), csdlStr("newValue"), csdlStr("oldValue")}},
 		{name: "keyValue", props: []csdlProperty{csdlStr("key"), csdlStr("value")}},
+		{name: "signInActivity", props: []csdlProperty{csdlDateTime("lastNonInteractiveSignInDateTime"), csdlDateTime("lastSignInDateTime"),
+			csdlDateTime("lastSuccessfulSignInDateTime")}},
 		// signIn: the subset of Graph's properties graphdir records (signins.go).
 		{name: "signIn", base: "graph.entity", entity: true, props: []csdlProperty{
 			csdlStr("appDisplayName"), csdlStr("appId"), csdlStr("authenticationRequirement"), csdlStr("clientAppUsed"),

@@ -19,6 +19,9 @@ type SignInLogs interface {
 	ListSignIns(ctx context.Context, q directory.SignInQuery) (*directory.SignInPage, error)
 	// GetSignIn returns one sign-in. KindNotFound.
 	GetSignIn(ctx context.Context, id string) (*directory.SignIn, error)
+	// AuthorizeSignInActivity allows reading, filtering or sorting on
+	// users' signInActivity (AuditLog.Read.All, as Graph requires).
+	AuthorizeSignInActivity(ctx context.Context) error
 }
 
 const signInsContext = "/$metadata#auditLogs/signIns"
@@ -60,7 +63,7 @@ func (s *server) handleListSignIns(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	out := signInListJSON{Context: s.base(c.Request) + apiPrefix + signInsContext, Value: make([]signInJSON, 0, len(page.SignIns))}
+	out := signInLogListJSON{Context: s.base(c.Request) + apiPrefix + signInsContext, Value: make([]signInLogJSON, 0, len(page.SignIns))}
 	out.NextLink = s.logNextLink(c, shape, q, page.Next)
 	for _, si := range page.SignIns {
 		out.Value = append(out.Value, renderSignIn(si))
@@ -79,7 +82,7 @@ func (s *server) handleGetSignIn(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	writeLogJSON(c, s, signInEntityJSON{Context: s.base(c.Request) + apiPrefix + signInsContext + "/$entity", signInJSON: renderSignIn(si)})
+	writeLogJSON(c, s, signInLogEntityJSON{Context: s.base(c.Request) + apiPrefix + signInsContext + "/$entity", signInLogJSON: renderSignIn(si)})
 }
 
 func errSignInFilter(msg string) error {
@@ -166,42 +169,42 @@ func signInFilter(e odata.Expr, q *directory.SignInQuery, r *timeRange) error {
 
 // ----- the signIn shape
 
-type signInListJSON struct {
-	Context  string       `json:"@odata.context"`
-	NextLink string       `json:"@odata.nextLink,omitempty"`
-	Value    []signInJSON `json:"value"`
+type signInLogListJSON struct {
+	Context  string          `json:"@odata.context"`
+	NextLink string          `json:"@odata.nextLink,omitempty"`
+	Value    []signInLogJSON `json:"value"`
 }
 
-type signInEntityJSON struct {
+type signInLogEntityJSON struct {
 	Context string `json:"@odata.context"`
-	signInJSON
+	signInLogJSON
 }
 
-type signInJSON struct {
-	ID                        string           `json:"id"`
-	CreatedDateTime           string           `json:"createdDateTime"`
-	UserID                    string           `json:"userId"`
-	UserPrincipalName         string           `json:"userPrincipalName"`
-	UserDisplayName           *string          `json:"userDisplayName"`
-	AppID                     string           `json:"appId"`
-	AppDisplayName            *string          `json:"appDisplayName"`
-	IPAddress                 string           `json:"ipAddress"`
-	ClientAppUsed             string           `json:"clientAppUsed"`
-	CorrelationID             string           `json:"correlationId"`
-	ConditionalAccessStatus   string           `json:"conditionalAccessStatus"`
-	IsInteractive             bool             `json:"isInteractive"`
-	AuthenticationRequirement string           `json:"authenticationRequirement"`
-	Status                    signInStatusJSON `json:"status"`
+type signInLogJSON struct {
+	ID                        string              `json:"id"`
+	CreatedDateTime           string              `json:"createdDateTime"`
+	UserID                    string              `json:"userId"`
+	UserPrincipalName         string              `json:"userPrincipalName"`
+	UserDisplayName           *string             `json:"userDisplayName"`
+	AppID                     string              `json:"appId"`
+	AppDisplayName            *string             `json:"appDisplayName"`
+	IPAddress                 string              `json:"ipAddress"`
+	ClientAppUsed             string              `json:"clientAppUsed"`
+	CorrelationID             string              `json:"correlationId"`
+	ConditionalAccessStatus   string              `json:"conditionalAccessStatus"`
+	IsInteractive             bool                `json:"isInteractive"`
+	AuthenticationRequirement string              `json:"authenticationRequirement"`
+	Status                    signInLogStatusJSON `json:"status"`
 }
 
-type signInStatusJSON struct {
+type signInLogStatusJSON struct {
 	ErrorCode         int     `json:"errorCode"`
 	FailureReason     *string `json:"failureReason"`
 	AdditionalDetails *string `json:"additionalDetails"`
 }
 
-func renderSignIn(si *directory.SignIn) signInJSON {
-	out := signInJSON{
+func renderSignIn(si *directory.SignIn) signInLogJSON {
+	out := signInLogJSON{
 		ID: si.ID, CreatedDateTime: formatDateTime(si.CreatedDateTime),
 		UserID: si.UserID, UserPrincipalName: si.UserPrincipalName, UserDisplayName: optStr(si.UserDisplayName),
 		AppID: si.AppID, AppDisplayName: optStr(si.AppDisplayName), IPAddress: si.IPAddress,
@@ -211,11 +214,86 @@ func renderSignIn(si *directory.SignIn) signInJSON {
 		ConditionalAccessStatus:   "notApplied",
 		IsInteractive:             si.IsInteractive,
 		AuthenticationRequirement: si.AuthenticationRequirement,
-		Status:                    signInStatusJSON{ErrorCode: si.ErrorCode, FailureReason: optStr(si.FailureReason), AdditionalDetails: optStr(si.AdditionalDetails)},
+		Status:                    signInLogStatusJSON{ErrorCode: si.ErrorCode, FailureReason: optStr(si.FailureReason), AdditionalDetails: optStr(si.AdditionalDetails)},
 	}
 	if si.ErrorCode == directory.SignInSuccess && out.Status.FailureReason == nil {
 		ok := "Other."
 		out.Status.FailureReason = &ok
 	}
 	return out
+}
+
+// parseUserQuery is parseQuery for the routes that read users: a query
+// that selects, filters or sorts on signInActivity needs the audit-log
+// permission too, checked before the directory is asked anything.
+func (s *server) parseUserQuery(c *gin.Context) (*queryOptions, error) {
+	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
+	if err != nil {
+		return nil, err
+	}
+	return q, s.checkSignInActivity(c, q)
+}
+
+// checkSignInActivity refuses a query of users that selects, filters or
+// sorts on signInActivity without the audit-log permission.
+func (s *server) checkSignInActivity(c *gin.Context, q *queryOptions) error {
+	if s.namesSignInActivity(q) {
+		return s.dir.AuthorizeSignInActivity(c.Request.Context())
+	}
+	return nil
+}
+
+func (s *server) namesSignInActivity(q *queryOptions) bool {
+	for _, p := range q.selected {
+		if p.Type == directory.TypeSignInActivity {
+			return true
+		}
+	}
+	if q.filter != nil && exprNames(q.filter, directory.IsSignInActivity) {
+		return true
+	}
+	for _, o := range q.orderBy {
+		if exprNames(o.Expr, directory.IsSignInActivity) {
+			return true
+		}
+	}
+	return false
+}
+
+// exprNames reports whether e has a property path whose first segment
+// match accepts.
+func exprNames(e odata.Expr, match func(string) bool) bool {
+	switch e := e.(type) {
+	case *odata.PathExpr:
+		return (len(e.Segments) > 0 && match(e.Segments[0])) || (e.Base != nil && exprNames(e.Base, match))
+	case *odata.BinaryExpr:
+		return exprNames(e.X, match) || exprNames(e.Y, match)
+	case *odata.UnaryExpr:
+		return exprNames(e.X, match)
+	case *odata.CallExpr:
+		if e.Recv != nil && exprNames(e.Recv, match) {
+			return true
+		}
+		for _, a := range e.Args {
+			if exprNames(a, match) {
+				return true
+			}
+		}
+	case *odata.NamedArg:
+		return exprNames(e.Value, match)
+	case *odata.InExpr:
+		if exprNames(e.X, match) {
+			return true
+		}
+		for _, a := range e.List {
+			if exprNames(a, match) {
+				return true
+			}
+		}
+	case *odata.LambdaExpr:
+		return (e.Collection != nil && exprNames(e.Collection, match)) || (e.Body != nil && exprNames(e.Body, match))
+	case *odata.CountExpr:
+		return (e.Collection != nil && exprNames(e.Collection, match)) || (e.Filter != nil && exprNames(e.Filter, match))
+	}
+	return false
 }

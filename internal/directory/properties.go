@@ -21,6 +21,9 @@ const (
 	TypePasswordProfile
 	// TypeExtension is a directory extension property (extensions.go).
 	TypeExtension
+	// TypeSignInActivity is Graph's signInActivity complex type
+	// (signinactivity.go).
+	TypeSignInActivity
 )
 
 func (t PropertyType) String() string {
@@ -39,6 +42,8 @@ func (t PropertyType) String() string {
 		return "microsoft.graph.passwordProfile"
 	case TypeExtension:
 		return "extension"
+	case TypeSignInActivity:
+		return "microsoft.graph.signInActivity"
 	}
 	return "unknown"
 }
@@ -107,6 +112,8 @@ func (p *Property) Value(u *User) any {
 		return u.AllIdentities()
 	case p.Type == TypeExtension:
 		return u.extensionValue(p.ext)
+	case p.Type == TypeSignInActivity:
+		return u.SignInActivity()
 	}
 	return p.propsValue(u)
 }
@@ -325,6 +332,9 @@ var userProperties = []*Property{
 	strP("streetAddress", func(u *User) **string { return &u.StreetAddress }, "max=1024").self(),
 	strP("usageLocation", func(u *User) **string { return &u.UsageLocation }, "len=2,alpha"),
 	strP("userType", func(u *User) **string { return &u.UserType }, "oneof=Member Guest"),
+	// Returned only when selected, to callers that may read the audit log
+	// (signinactivity.go).
+	{Name: "signInActivity", Type: TypeSignInActivity, ReadOnly: true},
 }
 
 var propertyByName, propertyByFold = func() (map[string]*Property, map[string]*Property) {

@@ -231,6 +231,13 @@ var userProperties = []userProperty{
 	{Name: "signInSessionsValidFromDateTime", Column: "sign_in_sessions_valid_from", Kind: kindDateTime, Write: writeNone,
 		dt: func(u *directory.User) **time.Time { return &u.SignInSessionsValidFromDateTime }},
 	{Name: "identities", Kind: kindIdentities, Write: writeNone, Index: "user_identities_issuer_key"},
+	// signInActivity's parts (directory/signinactivity.go), one column
+	// each, named by their $filter path; written only by RecordSignIn
+	// (signins.go). lastSignInDateTime takes ge/le/gt/lt as Graph's ge/le
+	// (schema/00019: users_last_sign_in_idx); the others are read only.
+	{Name: directory.SignInActivityLast, Column: "last_sign_in_at", Kind: kindDateTime, Write: writeNone, Ops: allowRange, Index: "users_last_sign_in_idx"},
+	{Name: directory.SignInActivityLastNonInteractive, Column: "last_non_interactive_sign_in_at", Kind: kindDateTime, Write: writeNone},
+	{Name: directory.SignInActivityLastSuccessful, Column: "last_successful_sign_in_at", Kind: kindDateTime, Write: writeNone},
 }
 
 // lookupQueryProperty finds a property of the allow-list by name, ignoring

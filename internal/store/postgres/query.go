@@ -179,6 +179,13 @@ func (c *compiler) operand(e odata.Expr) (operand, error) {
 				return operand{}, c.unsupported("Inside the lambda over '%s' only the range variable '%s' can be used, not '%s'.", c.scope.prop.Name, c.scope.variable, e)
 			}
 		}
+		if len(e.Segments) == 2 {
+			// A complex property's part stored in a column of its own
+			// (signInActivity/lastSignInDateTime).
+			if p, ok := c.lookup(e.Segments[0] + "/" + e.Segments[1]); ok {
+				return scalarOperand(p), nil
+			}
+		}
 		p, err := c.property(e.Segments[0])
 		if err != nil {
 			return operand{}, err
