@@ -158,6 +158,9 @@ var readmeCalls = []readmeCall{
 		}
 		return nil
 	})},
+	// Account protection and sign-in logs (no sign-in has happened).
+	{"GET", "/v1.0/auditLogs/signIns", 200, valueLen(0)},
+	{"GET", "signInActivity", 200, valueLen(0)},
 }
 
 // readmeScript returns the README's shell examples from the quick start

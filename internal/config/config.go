@@ -47,6 +47,9 @@ type Config struct {
 	Mail Mail
 	// RefreshTokens are the refresh-token lifetimes (refresh.go).
 	RefreshTokens RefreshTokens
+	// Protection holds account protection and sign-in log settings
+	// (protection.go).
+	Protection Protection
 }
 
 // Var documents one setting for --help and the README's table.
@@ -122,6 +125,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	} else {
 		c.RefreshTokens = rt
 	}
+	c.Protection = loadProtection(env, &problems)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -72,3 +72,23 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadProtection(t *testing.T) {
+	c, err := Load(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Protection{LockoutThreshold: 10, LockoutDuration: time.Minute, LockoutMax: 15 * time.Minute, LockoutReset: 12 * time.Hour,
+		RateWindow: time.Minute, RatePerIP: 60, RatePerTenant: 6000, SignInRetention: 720 * time.Hour}
+	if c.Protection != want {
+		t.Fatalf("defaults: %+v", c.Protection)
+	}
+	env := map[string]string{"GRAPHDIR_LOCKOUT_THRESHOLD": "3", "GRAPHDIR_LOCKOUT_DURATION": "10m", "GRAPHDIR_LOCKOUT_MAX_DURATION": "5m",
+		"GRAPHDIR_SIGNIN_RATE_PER_IP": "0", "GRAPHDIR_SIGNIN_LOG_RETENTION": "forever"}
+	_, err = Load(nil, func(k string) string { return env[k] }, io.Discard)
+	for _, name := range []string{"GRAPHDIR_LOCKOUT_MAX_DURATION", "GRAPHDIR_SIGNIN_RATE_PER_IP", "GRAPHDIR_SIGNIN_LOG_RETENTION"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("bad %s accepted: %v", name, err)
+		}
+	}
+}
