@@ -17,6 +17,7 @@ import (
 	"github.com/graphdir/graphdir/internal/flowstate"
 	"github.com/graphdir/graphdir/internal/issuer"
 	"github.com/graphdir/graphdir/internal/metrics"
+	"github.com/graphdir/graphdir/internal/protect"
 	"github.com/graphdir/graphdir/internal/schedule"
 	"github.com/graphdir/graphdir/internal/store/postgres"
 )
@@ -149,6 +150,21 @@ func backgroundJobs(cfg *config.Config, store *postgres.Store, log *slog.Logger)
 			if n > 0 {
 				log.LogAttrs(ctx, slog.LevelInfo, "pruned expired sign-in flows", slog.Int64("flows", n))
 			}
+			return err
+		}},
+		{Name: "prune the sign-in log", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
+			// auditLogs/signIns keeps Protection.SignInRetention
+			// (internal/store/postgres/signins.go).
+			n, err := store.PruneSignIns(ctx, time.Now().Add(-cfg.Protection.SignInRetention))
+			if n > 0 {
+				log.LogAttrs(ctx, slog.LevelInfo, "pruned the sign-in log", slog.Int64("sign-ins", n))
+			}
+			return err
+		}},
+		{Name: "prune account protection state", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
+			// Ended rate windows and lockouts quiet for LockoutReset
+			// (internal/protect).
+			_, err := protect.New(store, protectionPolicy(cfg)).Prune(ctx)
 			return err
 		}},
 	}, mailJobs(cfg, store, log)...) // mail.go

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -328,4 +329,53 @@ func sortedCopy(s []string) []string {
 		}
 	}
 	return out
+}
+
+// TestSignInLogRetention runs serve's background jobs once: sign-ins
+// older than GRAPHDIR_SIGNIN_LOG_RETENTION go, newer ones stay; ended
+// rate windows go too.
+func TestSignInLogRetention(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	s.customer("kept@example.com", "Str0ng!Passw0rd")
+	at := time.Now().Add(-40 * 24 * time.Hour)
+	old := s.signInCore(func() time.Time { return at })
+	for i := 0; i < 3; i++ {
+		_, _ = old.CheckPassword(ctx, signin.PasswordAttempt{TenantID: s.tenant, Username: "kept@example.com", Password: "wrong", IP: "192.0.2.1"})
+	}
+	core, err := newSignInCore(s.cfg, s.db.store) // serve's wiring, the real clock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.CheckPassword(ctx, signin.PasswordAttempt{TenantID: s.tenant, Username: "kept@example.com", Password: "Str0ng!Passw0rd", IP: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) int {
+		var n int
+		if err := s.db.store.DB().Get(&n, q); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(`SELECT count(*) FROM sign_ins`); n != 4 {
+		t.Fatalf("%d sign-ins before the prune", n)
+	}
+	if n := count(`SELECT count(*) FROM rate_windows`); n < 2 {
+		t.Fatalf("%d rate windows before the prune", n)
+	}
+	cfg := *s.cfg // the default retention: 30 days
+	for _, job := range backgroundJobs(&cfg, s.db.store, slog.New(slog.DiscardHandler)) {
+		if err := job.Run(ctx); err != nil {
+			t.Fatalf("%s: %v", job.Name, err)
+		}
+	}
+	if n := count(`SELECT count(*) FROM sign_ins`); n != 1 {
+		t.Fatalf("%d sign-ins after the prune, want the recent one", n)
+	}
+	if n := count(`SELECT count(*) FROM sign_ins WHERE error_code = 0 AND created_at > now() - interval '1 hour'`); n != 1 {
+		t.Fatal("the recent sign-in was pruned")
+	}
+	if n := count(`SELECT count(*) FROM rate_windows WHERE window_start < now() - interval '1 day'`); n != 0 {
+		t.Fatalf("%d ended rate windows left", n)
+	}
 }
