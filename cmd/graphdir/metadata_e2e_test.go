@@ -339,8 +339,16 @@ func TestODataMetadata(t *testing.T) {
 	id := u["id"].(string)
 	add("get user, every property", "user", s.do("GET", "/v1.0/users/"+id+"?"+sel, admin, nil), 200)
 	add("list users, every property", "user", s.do("GET", "/v1.0/users?"+sel, admin, nil), 200)
-	add("me", "user", s.do("GET", "/v1.0/me?"+sel, s.userToken(id, "User.ReadWrite"), nil), 200)
-	delta := add("delta", "user", s.do("GET", "/v1.0/users/delta?$select="+strings.Join(everyProp[:len(everyProp)-1], ","), admin, nil), 200)
+	// signInActivity needs AuditLog.Read.All (a customer reading itself
+	// has not) and is not part of delta, as in Graph.
+	var selfProps []string
+	for _, p := range everyProp {
+		if p != "signInActivity" {
+			selfProps = append(selfProps, p)
+		}
+	}
+	add("me", "user", s.do("GET", "/v1.0/me?$select="+strings.Join(selfProps, ","), s.userToken(id, "User.ReadWrite"), nil), 200)
+	delta := add("delta", "user", s.do("GET", "/v1.0/users/delta?$select="+strings.Join(selfProps[:len(selfProps)-1], ","), admin, nil), 200)
 	add("delete user", "", s.do("DELETE", "/v1.0/users/"+id, admin, nil), 204)
 	add("delta after delete", "user", s.do("GET", delta["@odata.deltaLink"].(string), admin, nil), 200)
 	add("deleted items", "user", s.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.user?"+sel, admin, nil), 200)
@@ -441,7 +449,11 @@ func checkCapabilities(t *testing.T, s *stack, m *csdlModel, token string) {
 	t.Helper()
 	userProps := m.props("user")
 	literal := func(p string) string {
-		switch userProps[p] {
+		typ := userProps[p]
+		if head, rest, ok := strings.Cut(p, "/"); ok { // a complex property's part (signInActivity/...)
+			typ = m.props(strings.TrimPrefix(userProps[head], "graph."))[rest]
+		}
+		switch typ {
 		case "Edm.Boolean":
 			return "true"
 		case "Edm.DateTimeOffset":

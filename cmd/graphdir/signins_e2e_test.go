@@ -263,6 +263,9 @@ func TestSignInActivity(t *testing.T) {
 		"signInActivity/lastSignInDateTime le 2026-03-11T12:00:00Z":                                                               "early",
 		"signInActivity/lastSignInDateTime ge 2026-03-11T12:00:00Z":                                                               "late",
 		"signInActivity/lastSignInDateTime ge 2026-01-01T00:00:00Z and signInActivity/lastSignInDateTime le 2026-12-31T00:00:00Z": "early,late",
+		"signInActivity/lastSignInDateTime eq 2026-03-12T08:00:00Z":                                                               "late",
+		"signInActivity/lastSignInDateTime eq null":                                                                               "other",
+		"signInActivity/lastSignInDateTime ne 2026-03-12T08:00:00Z":                                                               "early,other",
 	} {
 		got := strings.Split(ids(f), ",")
 		if strings.Join(sortedCopy(got), ",") != want {

@@ -36,6 +36,7 @@ import (
 // | every other string (2)     | yes      | yes         | yes        | -           | yes (3) | -        | prefix   |
 // | accountEnabled             | yes      | -           | -          | -           | yes     | yes      | -        |
 // | createdDateTime            | yes      | yes         | -          | -           | yes     | yes      | -        |
+// | signInActivity/lastSignInDateTime | yes | yes       | -          | -           | yes     | -        | -        |
 // | otherMails, proxyAddresses | any/all(m: m eq|ne|in|startsWith|endsWith|contains ...), any(), /$count  |
 // | businessPhones             | as otherMails (eq served by the trigram index)                           |
 // | identities                 | any/all(i: i/issuer|issuerAssignedId|signInType eq|ne|in|startsWith ...), any(), /$count |
@@ -233,9 +234,10 @@ var userProperties = []userProperty{
 	{Name: "identities", Kind: kindIdentities, Write: writeNone, Index: "user_identities_issuer_key"},
 	// signInActivity's parts (directory/signinactivity.go), one column
 	// each, named by their $filter path; written only by RecordSignIn
-	// (signins.go). lastSignInDateTime takes ge/le/gt/lt as Graph's ge/le
-	// (schema/00019: users_last_sign_in_idx); the others are read only.
-	{Name: directory.SignInActivityLast, Column: "last_sign_in_at", Kind: kindDateTime, Write: writeNone, Ops: allowRange, Index: "users_last_sign_in_idx"},
+	// (signins.go). lastSignInDateTime takes eq, ne, eq null and the
+	// ranges, as Graph (eq and the ranges through
+	// schema/00019's users_last_sign_in_idx); the others are read only.
+	{Name: directory.SignInActivityLast, Column: "last_sign_in_at", Kind: kindDateTime, Write: writeNone, Ops: allowEq | allowRange, Index: "users_last_sign_in_idx"},
 	{Name: directory.SignInActivityLastNonInteractive, Column: "last_non_interactive_sign_in_at", Kind: kindDateTime, Write: writeNone},
 	{Name: directory.SignInActivityLastSuccessful, Column: "last_successful_sign_in_at", Kind: kindDateTime, Write: writeNone},
 }

@@ -161,6 +161,12 @@ func scalarOperand(p *userProperty) operand {
 			notNull: col + " IS NOT NULL", isNull: col + " IS NULL",
 			key: "COALESCE(" + col + ", false)"}
 	}
+	if p.Kind == kindDateTime && directory.IsSignInActivity(p.Name) {
+		// signInActivity's parts are null until the user's first
+		// sign-in: eq null and ne must see that.
+		return operand{name: p.Name, kind: p.Kind, ops: p.Ops, key: col,
+			notNull: col + " IS NOT NULL", isNull: col + " IS NULL"}
+	}
 	return operand{name: p.Name, kind: p.Kind, ops: p.Ops, key: col}
 }
 
