@@ -160,7 +160,7 @@ func (s *server) routes() []route {
 			summary: "List the tenant's sign-ins (every credential check, success or failure), newest first.",
 			access:  s.authorizeCaller(directory.AuthorizeAuditRead, nil), handle: s.handleListSignIns,
 			status: 200, schema: schemaCollection},
-		{method: "GET", paths: []string{apiPrefix + "/auditLogs/signIns/:id"}, id: "getSignIn", tag: "auditLogs", options: optFormat,
+		{method: "GET", paths: []string{apiPrefix + "/auditLogs/signIns/:id"}, id: "getSignIn", tag: "auditLogs", options: optSelect | optFormat,
 			summary: "Get one sign-in.",
 			access:  s.authorizeCaller(directory.AuthorizeAuditRead, nil), handle: s.handleGetSignIn,
 			status: 200, schema: schemaObject},

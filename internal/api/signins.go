@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -71,9 +72,26 @@ func (s *server) handleListSignIns(c *gin.Context) {
 	writeLogJSON(c, s, out)
 }
 
-// handleGetSignIn serves GET /v1.0/auditLogs/signIns/{id}.
+// handleGetSignIn serves GET /v1.0/auditLogs/signIns/{id}, with $select
+// of signIn's properties (id always, as Graph).
 func (s *server) handleGetSignIn(c *gin.Context) {
-	if _, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c)); err != nil {
+	var sel []string
+	_, err := parseOptions(c.Request.URL.RawQuery, queryRules{allowed: routeOptions(c), typeName: "signIn",
+		selectList: func(v string) (err error) {
+			sel, err = selectOf(v, func(name string) (string, bool) {
+				for _, p := range signInLogProperties {
+					if strings.EqualFold(p, name) {
+						return p, true
+					}
+				}
+				return "", false
+			}, func(name string) error {
+				return (&directory.Error{Kind: directory.KindInvalid,
+					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph.signIn'."}).WithTarget("$select")
+			})
+			return err
+		}})
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -82,8 +100,18 @@ func (s *server) handleGetSignIn(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	writeLogJSON(c, s, signInLogEntityJSON{Context: s.base(c.Request) + apiPrefix + signInsContext + "/$entity", signInLogJSON: renderSignIn(si)})
+	full := marshalJSON(signInLogEntityJSON{Context: s.base(c.Request) + apiPrefix + signInsContext + selectSuffix(sel) + "/$entity", signInLogJSON: renderSignIn(si)})
+	if sel != nil {
+		full = appendSelected(nil, full, sel, true)
+	}
+	writeJSON(c, http.StatusOK, full)
 }
+
+// signInLogProperties are the properties of signIn graphdir records (the
+// members of signInLogJSON), for $select.
+var signInLogProperties = []string{"id", "createdDateTime", "userId", "userPrincipalName", "userDisplayName", "appId",
+	"appDisplayName", "ipAddress", "clientAppUsed", "correlationId", "conditionalAccessStatus", "isInteractive",
+	"authenticationRequirement", "status"}
 
 func errSignInFilter(msg string) error {
 	return (&directory.Error{Kind: directory.KindUnsupported, Message: msg}).WithTarget("$filter")
