@@ -304,7 +304,7 @@ func TestSDKURLTemplates(t *testing.T) {
 		"{extensionProperty%2Did}":        ext["id"].(string),
 		"{unifiedRoleDefinition%2Did}":    def,
 		"{unifiedRoleAssignment%2Did}":    ra["id"].(string),
-		"{signIn%2Did}":                    signInID,
+		"{signIn%2Did}":                   signInID,
 	}
 	concrete := func(path string) string {
 		for k, v := range ids {

@@ -43,12 +43,12 @@ var ours = map[string][]string{
 	"internal/store/postgres/pgtest": {"internal/localpg", "internal/store/postgres", "schema"},
 	"internal/bench/benchdb":         {"internal/store/postgres"},
 	"internal/directory":             {"internal/jsonstrict", "internal/password", "internal/textlimit", "pkg/odata"},
+	"internal/signin":                {"internal/directory", "internal/password", "internal/protect"},
+	"internal/protect":               {},
 	"internal/otp":                   {"internal/mail"},
 	// Leaves of mail: nothing of ours (smtptest is for tests only).
 	"internal/mail":          {},
 	"internal/mail/smtptest": {},
-	"internal/signin":                {"internal/directory", "internal/password", "internal/protect"},
-	"internal/protect":               {},
 
 	// Leaves: nothing of ours.
 	"internal/arch":       {},
