@@ -259,3 +259,37 @@ func median(ds []time.Duration) time.Duration {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
 }
+
+// TestRecordSignIn: a flow's own outcome (an MFA code, a refresh) lands
+// in the log with the defaults filled, and a non-interactive success moves
+// lastNonInteractiveSignInDateTime, not lastSignInDateTime.
+func TestRecordSignIn(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, protect.Policy{})
+	u := f.user(t, "frank@example.com", true)
+	f.now = f.now.Add(time.Hour)
+	if err := f.core.RecordSignIn(ctx, signin.SignInEvent{TenantID: f.tenant.ID, UserID: u.ID, UserPrincipalName: *u.UserPrincipalName,
+		AppID: "app-1", MultiFactor: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Hour)
+	if err := f.core.RecordSignIn(ctx, signin.SignInEvent{TenantID: f.tenant.ID, UserID: u.ID, NonInteractive: true, ClientAppUsed: "Mobile Apps and Desktop clients"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.core.RecordSignIn(ctx, signin.SignInEvent{TenantID: f.tenant.ID, UserID: "not-a-guid"}); err == nil {
+		t.Fatal("a sign-in with a malformed user id was stored")
+	}
+	rows := f.signIns(t)
+	if len(rows) != 2 || rows[0].AuthenticationRequirement != "multiFactorAuthentication" || !rows[0].IsInteractive ||
+		rows[0].ClientAppUsed != "Browser" || rows[0].CorrelationID == "" || rows[0].ID == "" ||
+		rows[1].IsInteractive || rows[1].AuthenticationRequirement != "singleFactorAuthentication" {
+		t.Fatalf("rows: %+v", rows)
+	}
+	var last, nonInteractive *time.Time
+	if err := f.st.DB().QueryRowx(`SELECT last_sign_in_at, last_non_interactive_sign_in_at FROM users WHERE id = $1`, u.ID).Scan(&last, &nonInteractive); err != nil {
+		t.Fatal(err)
+	}
+	if last == nil || !last.Equal(rows[0].CreatedDateTime) || nonInteractive == nil || !nonInteractive.Equal(rows[1].CreatedDateTime) {
+		t.Fatalf("signInActivity: %v %v", last, nonInteractive)
+	}
+}
