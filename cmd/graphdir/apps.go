@@ -59,7 +59,7 @@ func newUserTokenEndpoint(ctx context.Context, cfg *config.Config, db *database,
 	}
 	rt := cfg.RefreshTokens
 	return oauth.New(apps, iss, oauth.Options{Logger: log, User: &oauth.UserTokens{
-		Store: db.store, Minter: iss, Consents: apps, Users: db.store, SuccessorKey: key,
+		Store: db.store, Minter: iss, Consents: apps, Apps: apps, Users: db.store, SuccessorKey: key,
 		Idle: rt.Idle, MaxAge: rt.MaxAge, SPAMaxAge: rt.SPAMaxAge, Grace: rt.ReuseGrace,
 	}}), nil
 }

@@ -40,6 +40,26 @@ func (s *stack) signInServer() *oauth.Server {
 // holding tenant-wide consent to every sign-in scope.
 func (s *stack) consentedApp(name string) (*directory.Application, string) {
 	s.t.Helper()
+	a, sec := s.registerConsented(name, directory.SignInInput{})
+	if sec == nil {
+		s.t.Fatalf("register %s: no secret for a confidential client", name)
+	}
+	return a, sec.SecretText
+}
+
+// publicApp registers a single-page app (a public client: no secret)
+// holding tenant-wide consent to every sign-in scope.
+func (s *stack) publicApp(name string) *directory.Application {
+	s.t.Helper()
+	a, sec := s.registerConsented(name, directory.SignInInput{SPA: &[]string{"https://" + name + ".example.com/"}})
+	if sec != nil || !a.IsPublicClient() {
+		s.t.Fatalf("register %s: not a public client", name)
+	}
+	return a
+}
+
+func (s *stack) registerConsented(name string, in directory.SignInInput) (*directory.Application, *directory.NewSecret) {
+	s.t.Helper()
 	apps, err := newApplications(context.Background(), s.db)
 	if err != nil {
 		s.t.Fatal(err)
@@ -50,11 +70,12 @@ func (s *stack) consentedApp(name string) (*directory.Application, string) {
 		access = append(access, directory.ResourceAccess{ID: id, Type: "Scope"})
 	}
 	rra := []directory.RequiredResourceAccess{{ResourceAppID: directory.GraphResourceAppID, ResourceAccess: access}}
-	a, sec, err := apps.OperatorRegisterApplication(context.Background(), s.tenant, name, nil, directory.SignInInput{RequiredResourceAccess: &rra}, 0)
-	if err != nil || sec == nil {
+	in.RequiredResourceAccess = &rra
+	a, sec, err := apps.OperatorRegisterApplication(context.Background(), s.tenant, name, nil, in, 0)
+	if err != nil {
 		s.t.Fatalf("register %s: %v", name, err)
 	}
-	return a, sec.SecretText
+	return a, sec
 }
 
 // signIn ends a sign-in of userID to clientID: what native auth and the
@@ -73,11 +94,12 @@ func TestRefreshTokenGrantOverHTTP(t *testing.T) {
 	s := newStack(t)
 	admin := s.appToken("User.ReadWrite.All")
 	id := s.newCustomer(admin, "refresh@example.com")
-	app, secret := s.consentedApp("storefront")
+	spa := s.publicApp("storefront")
 	srv := s.signInServer()
-	first := s.signIn(srv, id, app.AppID, []string{"pwd", "otp", "mfa"}, []string{"c1"}, "openid", "profile", "email", "offline_access", "User.ReadWrite")
+	first := s.signIn(srv, id, spa.AppID, []string{"pwd", "otp", "mfa"}, []string{"c1"}, "openid", "profile", "email", "offline_access", "User.ReadWrite")
 
-	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {app.AppID}, "refresh_token": {first.RefreshToken},
+	// A public client (MSAL.js in a single-page app) sends its client id only.
+	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {spa.AppID}, "refresh_token": {first.RefreshToken},
 		"scope": {"api://graphdir/User.ReadWrite openid profile offline_access"}, "client_info": {"1"},
 		"x-client-SKU": {"msal.browser"}, "X-AnchorMailbox": {"Oid:" + id + "@" + s.tenant},
 		"claims": {`{"id_token":{"login_hint":{"essential":false}}}`}}
@@ -118,7 +140,7 @@ func TestRefreshTokenGrantOverHTTP(t *testing.T) {
 		t.Fatalf("PATCH /me mail with amr mfa: %d %s", r.Status, r.Body)
 	}
 	// Without MFA, the same step-up property is a claims challenge.
-	plain := s.signIn(srv, id, app.AppID, []string{"pwd"}, nil, "openid", "User.ReadWrite")
+	plain := s.signIn(srv, id, spa.AppID, []string{"pwd"}, nil, "openid", "User.ReadWrite")
 	if plain.RefreshToken != "" {
 		t.Fatal("refresh token without offline_access")
 	}
@@ -131,9 +153,20 @@ func TestRefreshTokenGrantOverHTTP(t *testing.T) {
 		t.Fatalf("ID token as bearer: %d %s", r.Status, r.Body)
 	}
 
-	// Without client_info=1 there is none; a confidential client may send
-	// its secret, and a wrong one is invalid_client.
-	next := url.Values{"grant_type": {"refresh_token"}, "client_id": {app.AppID}, "refresh_token": {m["refresh_token"].(string)}}
+	// A confidential client (a web app with a secret) must authenticate:
+	// without its secret, with a wrong one, or with an empty Basic
+	// password it is invalid_client, and the token is not spent; with
+	// client_secret_post or client_secret_basic it refreshes. Without
+	// client_info=1 there is none.
+	app, secret := s.consentedApp("storefront-web")
+	webRT := s.signIn(srv, id, app.AppID, []string{"pwd"}, nil, "openid", "offline_access", "User.ReadWrite").RefreshToken
+	next := url.Values{"grant_type": {"refresh_token"}, "client_id": {app.AppID}, "refresh_token": {webRT}}
+	if code := s.postToken(s.tenant, next, nil).oauthError(t, 401); code != "invalid_client" {
+		t.Fatalf("confidential client without its secret: %s", code)
+	}
+	if code := s.postToken(s.tenant, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {webRT}}, []string{app.AppID, ""}).oauthError(t, 401); code != "invalid_client" {
+		t.Fatalf("confidential client with an empty Basic password: %s", code)
+	}
 	bad := url.Values{"client_secret": {"wrong"}}
 	for k, v := range next {
 		bad[k] = v
@@ -146,10 +179,25 @@ func TestRefreshTokenGrantOverHTTP(t *testing.T) {
 	if r.Status != 200 || strings.Contains(string(r.Body), "client_info") || !strings.Contains(string(r.Body), `"id_token"`) {
 		t.Fatalf("refresh with secret: %d %s", r.Status, r.Body)
 	}
-	rt2 := r.JSON(t)["refresh_token"].(string)
+	r = s.postToken(s.tenant, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.JSON(t)["refresh_token"].(string)}}, []string{app.AppID, secret})
+	if r.Status != 200 {
+		t.Fatalf("refresh with client_secret_basic: %d %s", r.Status, r.Body)
+	}
+	webRT = r.JSON(t)["refresh_token"].(string)
+
+	// A refresh token is redeemed only by the client it was issued to.
+	rt2 := m["refresh_token"].(string)
+	cross := url.Values{"grant_type": {"refresh_token"}, "client_id": {app.AppID}, "client_secret": {secret}, "refresh_token": {rt2}}
+	if code := s.postToken(s.tenant, cross, nil).oauthError(t, 400); code != "invalid_grant" {
+		t.Fatalf("the spa's token redeemed by the web app: %s", code)
+	}
+	if code := s.postToken(s.tenant, url.Values{"grant_type": {"refresh_token"}, "client_id": {spa.AppID}, "refresh_token": {webRT}}, nil).oauthError(t, 400); code != "invalid_grant" {
+		t.Fatalf("the web app's token redeemed by the spa: %s", code)
+	}
+
 	// A public client as x/oauth2 sends it: HTTP Basic with an empty
 	// password (the client credentials grant still refuses that form).
-	r = s.postToken(s.tenant, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}}, []string{app.AppID, ""})
+	r = s.postToken(s.tenant, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}}, []string{spa.AppID, ""})
 	if r.Status != 200 {
 		t.Fatalf("refresh with Basic and an empty password: %d %s", r.Status, r.Body)
 	}
@@ -163,7 +211,7 @@ func TestRefreshTokenGrantOverHTTP(t *testing.T) {
 	if r := s.do("POST", "/v1.0/users/"+id+"/revokeSignInSessions", s.appToken("User.RevokeSessions.All"), nil); r.Status != 200 {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}
-	r = s.postToken(s.tenant, url.Values{"grant_type": {"refresh_token"}, "client_id": {app.AppID}, "refresh_token": {rt2}}, nil)
+	r = s.postToken(s.tenant, url.Values{"grant_type": {"refresh_token"}, "client_id": {spa.AppID}, "refresh_token": {rt2}}, nil)
 	if code := r.oauthError(t, 400); code != "invalid_grant" || !strings.Contains(string(r.Body), `"error_codes":[50173]`) {
 		t.Fatalf("after revoke: %s", r.Body)
 	}
@@ -173,7 +221,7 @@ func TestRefreshTokenHostileForms(t *testing.T) {
 	s := newStack(t)
 	admin := s.appToken("User.ReadWrite.All")
 	id := s.newCustomer(admin, "hostile@example.com")
-	app, _ := s.consentedApp("hostile")
+	app := s.publicApp("hostile")
 	good := s.signIn(s.signInServer(), id, app.AppID, []string{"pwd"}, nil, "openid", "offline_access", "User.Read").RefreshToken
 	values := []string{"", " ", "x", good + good, strings.Repeat("A", 43), strings.Repeat("%", 43), "'; DROP TABLE users; --",
 		"\u202e" + good, "../../etc/passwd", strings.Repeat("ß", 500), "null", "{}", "api://graphdir/.default", "https://graph.microsoft.com/"}
@@ -372,7 +420,7 @@ func TestRefreshAcrossInstances(t *testing.T) {
 	b := &stack{t: t, srv: srvB, db: db, iss: iss, cfg: cfg, tenant: a.tenant, domain: a.domain, client: srvB.Client()}
 
 	id := a.newCustomer(a.appToken("User.ReadWrite.All"), "two@example.com")
-	app, _ := a.consentedApp("two")
+	app := a.publicApp("two")
 	first := a.signIn(a.signInServer(), id, app.AppID, []string{"pwd"}, nil, "openid", "offline_access", "User.ReadWrite")
 	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {app.AppID}, "refresh_token": {first.RefreshToken}}
 	rb := b.postToken(b.tenant, form, nil)

@@ -274,7 +274,8 @@ func (s *server) handleToken(c *gin.Context) {
 		return
 	case len(auth) == 1:
 		// A public client has no secret: x/oauth2 (go-oidc) sends it as
-		// Basic with an empty password, which the refresh grant accepts.
+		// Basic with an empty password, which the refresh grant accepts
+		// from public clients only (oauth.Server.Refresh checks the kind).
 		id, secret, err := parseBasic(auth[0], req.GrantType == oauth.GrantRefreshToken)
 		if err != nil {
 			s.writeOAuthError(c, &oauth.Error{Code: oauth.CodeInvalidClient, Description: basicErrors[err]}, true)

@@ -50,6 +50,19 @@ func (c *consents) ConsentedScopes(ctx context.Context, tenantID, appID string) 
 	return slices.DeleteFunc(s, func(x string) bool { return slices.Contains(c.removed, x) }), err
 }
 
+// ClientApplication is the real lookup with the same scopes taken away
+// from the application's consent.
+func (c *consents) ClientApplication(ctx context.Context, tenantID, clientID string) (*directory.Application, error) {
+	a, err := c.apps.ClientApplication(ctx, tenantID, clientID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a.DelegatedScopes = slices.DeleteFunc(slices.Clone(a.DelegatedScopes), func(x string) bool { return slices.Contains(c.removed, x) })
+	return a, nil
+}
+
 type fixture struct {
 	t        *testing.T
 	store    *postgres.Store
@@ -59,6 +72,7 @@ type fixture struct {
 	tenant   string
 	user     string
 	app      *directory.Application
+	apps     *directory.Applications
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -77,6 +91,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	app := &directory.Application{TenantID: tn.ID, ID: uuid.NewString(), AppID: uuid.NewString(), DisplayName: "spa"}
+	// A single-page app: a public client, which refreshes with its client id alone.
+	app.SPARedirectURIs = []string{"https://spa.contoso.com/"}
 	app.DelegatedScopes = directory.DelegatedScopeNames() // tenant-wide consent to every sign-in scope
 	if err := store.CreateApplication(ctx, app, nil); err != nil {
 		t.Fatal(err)
@@ -86,10 +102,10 @@ func newFixture(t *testing.T) *fixture {
 	apps := directory.NewApplications(store, make([]byte, 32))
 	cons := &consents{apps: apps}
 	srv := oauth.New(apps, iss, oauth.Options{Now: c.now, User: &oauth.UserTokens{
-		Store: store, Minter: iss, Consents: cons, Users: store, SuccessorKey: []byte("0123456789abcdef0123456789abcdef"),
+		Store: store, Minter: iss, Consents: cons, Apps: cons, Users: store, SuccessorKey: []byte("0123456789abcdef0123456789abcdef"),
 		Idle: 24 * time.Hour, MaxAge: 72 * time.Hour,
 	}})
-	return &fixture{t: t, store: store, srv: srv, clock: c, consents: cons, tenant: tn.ID, user: u.ID, app: app}
+	return &fixture{t: t, store: store, srv: srv, clock: c, consents: cons, tenant: tn.ID, user: u.ID, app: app, apps: apps}
 }
 
 func (f *fixture) signIn(scopes ...string) *oauth.TokenResponse {
@@ -371,9 +387,11 @@ func TestRefreshResponseAndScopes(t *testing.T) {
 	wantGrantError(t, err, oauth.CodeInvalidScope, 70011)
 	r = f.mustRefresh(r.RefreshToken)
 
-	// Another client cannot use (or spend) the token.
+	// An unknown client cannot use (or spend) the token: it is refused
+	// before the token is looked at (another registered client:
+	// TestRefreshOnlyByItsClient).
 	_, err = f.srv.Refresh(context.Background(), oauth.Request{TenantID: f.tenant, ClientID: uuid.NewString(), RefreshToken: r.RefreshToken})
-	wantGrantError(t, err, oauth.CodeInvalidGrant, 70000)
+	wantGrantError(t, err, oauth.CodeUnauthorizedClient, 700016)
 	f.mustRefresh(r.RefreshToken)
 }
 

@@ -60,6 +60,14 @@ type Consents interface {
 	ConsentedScopes(ctx context.Context, tenantID, appID string) ([]string, error)
 }
 
+// ClientApps finds the application a refresh request names by its client
+// id (*directory.Applications implements it): whether it is a public
+// client, and the scopes it holds consent for. KindNotFound when it does
+// not exist.
+type ClientApps interface {
+	ClientApplication(ctx context.Context, tenantID, clientID string) (*directory.Application, error)
+}
+
 // Users reads the signed-in user for the ID token's profile claims.
 type Users interface {
 	GetUser(ctx context.Context, tenantID string, key directory.UserKey) (*directory.User, error)
@@ -72,6 +80,9 @@ type UserTokens struct {
 	Minter   UserMinter
 	Consents Consents
 	Users    Users
+	// Apps tells the refresh grant a public client (client id only) from
+	// a confidential one (must authenticate) and reads its consent.
+	Apps ClientApps
 	// SuccessorKey derives a rotated token's successor from the token
 	// (HMAC), so that a retry within the grace window gets the same
 	// successor without the store ever holding a token. At least 32 bytes,
@@ -293,16 +304,16 @@ func (s *Server) Refresh(ctx context.Context, r Request) (*TokenResponse, error)
 	if err != nil {
 		return nil, err
 	}
-	// A confidential client that sends its secret is held to it; a public
-	// client sends none (the token is bound to the client id).
-	if r.ClientSecret != "" {
-		if _, err := s.authenticate(ctx, tenant, r); err != nil {
-			return nil, err
-		}
-	}
 	raw, ok := decodeRefreshToken(r.RefreshToken)
 	if !ok {
 		return nil, invalidGrant(9002313, "Invalid request. The refresh token is malformed or invalid.")
+	}
+	// The client is known and, unless public, authenticated before the
+	// token is touched: a stolen token of a confidential client is worth
+	// nothing without its secret, and cannot even be spent.
+	app, err := s.refreshClient(ctx, tenant, clientID, r)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	succ := successorOf(u.SuccessorKey, raw)
@@ -333,21 +344,16 @@ func (s *Server) Refresh(ctx context.Context, r Request) (*TokenResponse, error)
 		}
 	}
 
-	// The grant still needs the application and its consent.
-	consented, err := s.consented(ctx, tenant, clientID)
-	if err == nil {
-		for _, sc := range t.Scopes {
-			if !containsFold(consented, sc) {
-				err = invalidGrant(65001, "The user or administrator has not consented to use the application with the scope '"+printable(clip(sc))+"'.")
-				break
+	// The grant still needs the application's consent (read with the
+	// application above: one lookup per refresh).
+	consented := app.ConsentedScopes()
+	for _, sc := range t.Scopes {
+		if !containsFold(consented, sc) {
+			if err := u.Store.RevokeRefreshFamily(ctx, tenant, t.FamilyID, now); err != nil {
+				return nil, serverError(err)
 			}
+			return nil, invalidGrant(65001, "The user or administrator has not consented to use the application with the scope '"+printable(clip(sc))+"'.")
 		}
-	}
-	if err != nil {
-		if rerr := u.Store.RevokeRefreshFamily(ctx, tenant, t.FamilyID, now); rerr != nil {
-			return nil, serverError(rerr)
-		}
-		return nil, err
 	}
 
 	scopes := t.Scopes
@@ -396,6 +402,32 @@ func (s *Server) Refresh(ctx context.Context, r Request) (*TokenResponse, error)
 	}
 	resp.RefreshTokenExpiresIn = secondsUntil(earlier(created.Add(u.Idle), t.FamilyExpiresAt), now)
 	return resp, nil
+}
+
+// refreshClient returns the application a refresh request names, held to
+// its kind: a client that sends a secret (client_secret_post or
+// client_secret_basic) is authenticated as in the client credentials
+// grant, failure limits included; one that sends none must be a public
+// client (directory.Application.IsPublicClient). A confidential client
+// without its secret is invalid_client (Entra's AADSTS7000218), whatever
+// the token.
+func (s *Server) refreshClient(ctx context.Context, tenant, clientID string, r Request) (*directory.Application, error) {
+	if r.ClientSecret != "" {
+		return s.authenticate(ctx, tenant, r)
+	}
+	if s.user.Apps == nil {
+		return nil, serverError(directory.Errorf(directory.KindUnavailable, "the refresh grant has no application lookup"))
+	}
+	app, err := s.user.Apps.ClientApplication(ctx, tenant, clientID)
+	switch {
+	case directory.KindOf(err) == directory.KindNotFound:
+		return nil, newError(CodeUnauthorizedClient, 700016, "Application with identifier '"+printable(clip(clientID))+"' was not found in the directory.")
+	case err != nil:
+		return nil, serverError(err)
+	case !app.IsPublicClient():
+		return nil, newError(CodeInvalidClient, 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+	}
+	return app, nil
 }
 
 // ProfileClaims fills the ID token's profile claims of g from the user:
