@@ -107,3 +107,11 @@ func ClearUsers(ctx context.Context, db *sql.DB, tenantID string) error {
 	_, err := db.ExecContext(ctx, `DELETE FROM users WHERE tenant_id = $1`, tenantID)
 	return err
 }
+
+// ClearRefreshTokens deletes the refresh tokens of one client of the
+// tenant: the bench's sign-in application, whose families earlier runs
+// left behind.
+func ClearRefreshTokens(ctx context.Context, db *sql.DB, tenantID, clientID string) error {
+	_, err := db.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = $1 AND client_id = $2`, tenantID, clientID)
+	return err
+}

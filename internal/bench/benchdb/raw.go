@@ -89,6 +89,47 @@ func (r *Raw) InTx(ctx context.Context, st postgres.Statement, want int) error {
 	return tx.Commit()
 }
 
+// InTxAll runs sts in one transaction of their own, in order, as the
+// store runs a multi-statement write, and commits; an error when the
+// i-th statement returned (or, for an Exec statement, affected) other
+// than want[i] rows.
+func (r *Raw) InTxAll(ctx context.Context, sts []postgres.Statement, want []int) error {
+	if len(want) != len(sts) {
+		return fmt.Errorf("benchdb: %d statements, %d row counts", len(sts), len(want))
+	}
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for i, st := range sts {
+		var n int
+		switch {
+		case st.Exec:
+			var res sql.Result
+			if res, err = tx.ExecContext(ctx, st.SQL, st.Args...); err == nil {
+				var affected int64
+				affected, err = res.RowsAffected()
+				n = int(affected)
+			}
+		case st.Prepared:
+			var ps *sql.Stmt
+			if ps, err = r.prepared(ctx, st.SQL); err == nil {
+				n, err = drain(tx.StmtContext(ctx, ps).QueryContext(ctx, st.Args...))
+			}
+		default:
+			n, err = drain(tx.QueryContext(ctx, st.SQL, st.Args...))
+		}
+		if err != nil {
+			return err
+		}
+		if n != want[i] {
+			return fmt.Errorf("benchdb: statement %d: %d rows, want %d", i+1, n, want[i])
+		}
+	}
+	return tx.Commit()
+}
+
 // drain reads every column of every row as raw bytes, closes rows and
 // returns the number of rows.
 func drain(rows *sql.Rows, err error) (int, error) {

@@ -171,6 +171,15 @@ func insertSecret(ctx context.Context, tx *sqlx.Tx, tenantID, id string, c direc
 	return translate(err, "postgres: add password credential")
 }
 
+// getApplicationSQL reads one application ($1 tenant, $2 its object id,
+// or its appId when byAppID).
+func getApplicationSQL(byAppID bool) string {
+	if byAppID {
+		return applicationSelect + ` WHERE a.tenant_id = $1 AND a.app_id = $2`
+	}
+	return applicationSelect + ` WHERE a.tenant_id = $1 AND a.id = $2`
+}
+
 // GetApplication returns one application by object id, or by appId when
 // byAppID is set, with its permissions and credentials. KindNotFound.
 func (s *Store) GetApplication(ctx context.Context, tenantID, id string, byAppID bool) (*directory.Application, error) {
@@ -178,12 +187,8 @@ func (s *Store) GetApplication(ctx context.Context, tenantID, id string, byAppID
 	if !directory.IsGUID(tenantID) || !directory.IsGUID(id) {
 		return nil, directory.Errorf(directory.KindNotFound, "Resource does not exist.")
 	}
-	q := applicationSelect + ` WHERE a.tenant_id = $1 AND a.id = $2`
-	if byAppID {
-		q = applicationSelect + ` WHERE a.tenant_id = $1 AND a.app_id = $2`
-	}
 	var r applicationRow
-	if err := s.db.QueryRowxContext(ctx, q, tenantID, id).StructScan(&r); err != nil {
+	if err := s.db.QueryRowxContext(ctx, getApplicationSQL(byAppID), tenantID, id).StructScan(&r); err != nil {
 		return nil, translate(err, op)
 	}
 	a := r.application()
@@ -254,6 +259,12 @@ func (s *Store) CountApplications(ctx context.Context, tenantID string, q direct
 }
 
 // loadSecrets fills in the credentials of apps, all of one tenant, oldest first.
+// loadSecretsSQL reads the secrets of applications ($1 tenant, $2 their
+// object ids).
+const loadSecretsSQL = `SELECT application_id, key_id, display_name, hint, secret_hash, start_at, end_at
+	FROM application_secrets WHERE tenant_id = $1 AND application_id = ANY($2::uuid[])
+	ORDER BY created_at, key_id`
+
 func (s *Store) loadSecrets(ctx context.Context, apps []*directory.Application) error {
 	const op = "postgres: read password credentials"
 	if len(apps) == 0 {
@@ -265,9 +276,7 @@ func (s *Store) loadSecrets(ctx context.Context, apps []*directory.Application) 
 		ids[i] = a.ID
 		byID[a.ID] = a
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT application_id, key_id, display_name, hint, secret_hash, start_at, end_at
-		FROM application_secrets WHERE tenant_id = $1 AND application_id = ANY($2::uuid[])
-		ORDER BY created_at, key_id`, apps[0].TenantID, pq.Array(ids))
+	rows, err := s.db.QueryContext(ctx, loadSecretsSQL, apps[0].TenantID, pq.Array(ids))
 	if err != nil {
 		return translate(err, op)
 	}

@@ -72,6 +72,13 @@ func (s *Store) CreateRefreshToken(ctx context.Context, hash []byte, t directory
 	})
 }
 
+// rotateRefreshSQL marks a live token rotated, only for the client it was
+// issued to, and returns it ($1 tenant, $2 hash, $3 time, $4 client id).
+const rotateRefreshSQL = `UPDATE refresh_tokens r SET rotated_at = $3
+	WHERE r.tenant_id = $1 AND r.token_hash = $2 AND r.rotated_at IS NULL AND r.revoked_at IS NULL
+	  AND r.expires_at > $3 AND r.family_expires_at > $3 AND lower(r.client_id) = lower($4)
+	RETURNING ` + refreshColumns
+
 // RotateRefreshToken marks the token rotated with one conditional UPDATE
 // (only for the client it was issued to)
 // (row-locked: of concurrent callers exactly one rotates, the others wait
@@ -86,10 +93,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, clientID strin
 	var rotated bool
 	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		out, rotated = nil, false
-		t, err := scanRefresh(tx.QueryRowContext(ctx, `UPDATE refresh_tokens r SET rotated_at = $3
-			WHERE r.tenant_id = $1 AND r.token_hash = $2 AND r.rotated_at IS NULL AND r.revoked_at IS NULL
-			  AND r.expires_at > $3 AND r.family_expires_at > $3 AND lower(r.client_id) = lower($4)
-			RETURNING `+refreshColumns, tenantID, hash, at, clientID))
+		t, err := scanRefresh(tx.QueryRowContext(ctx, rotateRefreshSQL, tenantID, hash, at, clientID))
 		switch {
 		case err == sql.ErrNoRows:
 			t, err = scanRefresh(tx.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens r

@@ -3,6 +3,9 @@ package postgres
 import (
 	"fmt"
 	"strconv"
+	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/graphdir/graphdir/internal/directory"
 )
@@ -21,6 +24,9 @@ type Statement struct {
 	// (stmtcache.go), so that a caller can too: the same protocol work,
 	// not graphdir's planning against none or the reverse.
 	Prepared bool
+	// Exec says that the store runs the statement for its count of rows
+	// affected (it returns no rows).
+	Exec bool
 }
 
 // GetUserStatement is the statement GetUser runs for key.
@@ -78,4 +84,28 @@ func UpdateUserStatement(tenantID string, key directory.UserKey, patch directory
 	}
 	query := updateUserSQL(up.sets, "", pred, guardSQL(patch.Guard, bind)+versionSQL(patch.IfVersion, bind))
 	return Statement{SQL: query, Args: args, Prepared: preparedStatement}, nil
+}
+
+// GetApplicationStatements are the statements GetApplication runs for the
+// application whose appId is appID and object id objectID: the
+// application, then its secrets. The refresh grant reads the client's
+// application with them.
+func GetApplicationStatements(tenantID, appID, objectID string) []Statement {
+	return []Statement{
+		{SQL: getApplicationSQL(true), Args: []any{tenantID, appID}},
+		{SQL: loadSecretsSQL, Args: []any{tenantID, pq.Array([]string{objectID})}},
+	}
+}
+
+// RotateRefreshTokenStatements are the statements RotateRefreshToken runs,
+// in one transaction of their own, when the token under hash rotates: the
+// UPDATE that marks it rotated and returns it (one row), then the INSERT
+// of its successor next under successorHash (one row affected). next is
+// what the store derives from the returned row: the same token with
+// CreatedAt at and ExpiresAt at + idle.
+func RotateRefreshTokenStatements(tenantID, clientID string, hash, successorHash []byte, at time.Time, next directory.RefreshToken) []Statement {
+	return []Statement{
+		{SQL: rotateRefreshSQL, Args: []any{tenantID, hash, at, clientID}},
+		{SQL: insertRefresh, Args: refreshArgs(successorHash, next), Exec: true},
+	}
 }
