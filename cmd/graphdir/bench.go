@@ -29,6 +29,7 @@ import (
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/importer"
 	"github.com/graphdir/graphdir/internal/localpg"
+	"github.com/graphdir/graphdir/internal/oauth"
 	"github.com/graphdir/graphdir/internal/password"
 	"github.com/graphdir/graphdir/internal/store/postgres"
 	"github.com/graphdir/graphdir/pkg/odata"
@@ -238,7 +239,16 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	if len(sample) == 0 {
 		return errors.New("bench: no seeded users to sample")
 	}
+	apps, err := newApplications(ctx, db)
+	if err != nil {
+		return err
+	}
+	tokens, err := newUserTokenEndpoint(ctx, cfg, db, apps, iss, log)
+	if err != nil {
+		return err
+	}
 	b := &benchRun{s: s, base: base, token: token, tenant: tenant, store: db.store, raw: rawSQL, sample: sample, hash: hash,
+		cfg: cfg, apps: apps, oauth: tokens,
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConns: s.clients, MaxIdleConnsPerHost: s.clients, MaxConnsPerHost: s.clients,
 			DisableCompression: true, IdleConnTimeout: time.Minute,
@@ -261,6 +271,11 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 		}
 		if sc.hashing && rssBeforeHashing < 0 {
 			rssBeforeHashing = peakRSS()
+		}
+		if sc.setup != nil {
+			if err := sc.setup(ctx); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stderr, "bench: %s ...", sc.name)
 		row := bench.Row{Scenario: sc.name, Unit: sc.unit}
@@ -293,9 +308,10 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	bench.WriteTable(&out, rows)
 	fmt.Fprintln(&out)
 	fmt.Fprintf(&out, "- requests/s, p50, p99: graphdir over loopback HTTP (real tokens, real handler and http.Server, in this process); raw SQL/s: the same statements straight against PostgreSQL from a pool of %d connections, rows read as raw bytes; ratio = requests/s ÷ raw SQL/s; CPU µs/req: CPU time of this process (graphdir and the HTTP load generator, not PostgreSQL) per API request, which other load on the machine disturbs far less than the rates.\n", s.clients)
+	fmt.Fprintf(&out, "- refresh token: the refresh grant over loopback HTTP (a public client: client id, refresh token, MSAL's scope; access, ID and new refresh token back), each client rotating its own families of seeded users; raw: the grant's statements from the store (application and secrets, the rotation's UPDATE and successor INSERT in one transaction, the user). password sign-in: in process, no flow's HTTP: the first factor (%s) and IssueUserTokens (access, ID and refresh token, a new family); its raw column is argon2id verifications/s alone at the configured parameters, same clients.\n", benchPasswordCheckLabel)
 	fmt.Fprintf(&out, "- peak RSS of the bench process during the scenarios without password hashing: **%s MiB** (graphdir in-process: includes the load generator and the raw-SQL pool; seeding excluded)", mib(rssBeforeHashing))
 	if peak != rssBeforeHashing {
-		fmt.Fprintf(&out, "; with the argon2id create scenario (19 MiB per hash, at most GOMAXPROCS hashes at once): %s MiB", mib(peak))
+		fmt.Fprintf(&out, "; with the argon2id scenarios (19 MiB per hash, at most GOMAXPROCS hashes at once): %s MiB", mib(peak))
 	}
 	fmt.Fprintln(&out)
 	if importLine != "" {
@@ -340,6 +356,11 @@ type benchRun struct {
 	hash   string
 	client *http.Client
 	runID  string
+
+	cfg    *config.Config
+	apps   *directory.Applications
+	oauth  *oauth.Server // the token endpoint's logic, for in-process sign-ins
+	signIn signInBench   // state of the sign-in scenarios (bench_signin.go)
 }
 
 type benchScenario struct {
@@ -347,6 +368,8 @@ type benchScenario struct {
 	unit     string
 	api, raw bench.Op
 	hashing  bool
+	// setup runs before the scenario when it is selected (once per run).
+	setup func(context.Context) error
 }
 
 // pick spreads the clients over the sample.
@@ -630,6 +653,8 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 	}
 	createAPI, createRaw := create(false)
 	createPwAPI, createPwRaw := create(true)
+	refreshAPI, refreshRaw := b.refreshOps()
+	signInAPI, signInRaw := b.passwordSignInOps()
 	return []benchScenario{
 		{name: "get by id", api: getByID, raw: rawByID},
 		{name: "get by UPN", api: getByUPN, raw: rawByUPN},
@@ -660,6 +685,8 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 		{name: "90/10 read/write mix", api: mix([3]bench.Op{getByID, getByUPN, byEmail}, patch),
 			raw: mix([3]bench.Op{rawByID, rawByUPN, rawByEmail}, rawPatch)},
 		{name: "create (argon2id password)", api: createPwAPI, raw: createPwRaw, hashing: true},
+		{name: "refresh token", api: refreshAPI, raw: refreshRaw, setup: b.setupSignIn},
+		{name: "password sign-in (argon2id + tokens)", api: signInAPI, raw: signInRaw, hashing: true, setup: b.setupSignIn},
 	}, nil
 }
 

@@ -53,3 +53,48 @@ func TestBenchSmoke(t *testing.T) {
 		t.Errorf("no import rate with its raw-COPY ceiling:\n%s", out)
 	}
 }
+
+// TestBenchSignInScenarios runs the refresh-token and password sign-in
+// scenarios for a moment, twice against one database (the second run
+// reuses the sign-in application and clears the first run's tokens):
+// both sides must run without errors and report a rate.
+func TestBenchSignInScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke run of the bench")
+	}
+	names := []string{"refresh token", "password sign-in (argon2id + tokens)"}
+	s := benchSettings{
+		users: 2000, clients: 4,
+		duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond,
+		dbURL: pgtest.NewURL(t), only: map[string]bool{},
+	}
+	for _, n := range names {
+		s.only[n] = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for run := 1; run <= 2; run++ {
+		s.out = filepath.Join(t.TempDir(), "latest.md")
+		var stdout bytes.Buffer
+		if err := benchMain(ctx, s, func(string) string { return "" }, &stdout, io.Discard); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		out := stdout.String()
+		if strings.Contains(out, "Errors:") {
+			t.Fatalf("run %d: scenarios had errors:\n%s", run, out)
+		}
+		for _, n := range names {
+			row := ""
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, "| "+n+" |") {
+					row = line
+				}
+			}
+			cells := strings.Split(row, "|")
+			// | name | req/s | p50 | p99 | raw/s | ratio | CPU | errors |
+			if len(cells) != 10 || strings.TrimSpace(cells[2]) == "0" || strings.TrimSpace(cells[5]) == "0" || strings.TrimSpace(cells[5]) == "—" {
+				t.Errorf("run %d: no rate on both sides for %s: %q\n%s", run, n, row, out)
+			}
+		}
+	}
+}
