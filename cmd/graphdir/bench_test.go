@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io"
 	"os"
 	"path/filepath"
@@ -64,8 +65,10 @@ func TestBenchSignInScenarios(t *testing.T) {
 	}
 	names := []string{"refresh token", "password sign-in (argon2id + tokens)"}
 	s := benchSettings{
+		// A second per side: long enough for a few argon2id hashes to
+		// finish on a loaded machine.
 		users: 2000, clients: 4,
-		duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond,
+		duration: time.Second, warmup: 50 * time.Millisecond,
 		dbURL: pgtest.NewURL(t), only: map[string]bool{},
 	}
 	for _, n := range names {
@@ -96,5 +99,22 @@ func TestBenchSignInScenarios(t *testing.T) {
 				t.Errorf("run %d: no rate on both sides for %s: %q\n%s", run, n, row, out)
 			}
 		}
+	}
+	// The sign-ins went through the sign-in core (its log has them), and
+	// refreshes rotated tokens of the bench's application.
+	db, err := sql.Open("postgres", s.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var signIns, rotated int
+	if err := db.QueryRow(`SELECT count(*) FROM sign_ins WHERE error_code = 0 AND app_display_name = 'graphdir bench sign-in'`).Scan(&signIns); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM refresh_tokens WHERE rotated_at IS NOT NULL`).Scan(&rotated); err != nil {
+		t.Fatal(err)
+	}
+	if signIns == 0 || rotated == 0 {
+		t.Errorf("%d successful sign-ins in the sign-in log, %d rotated refresh tokens", signIns, rotated)
 	}
 }
