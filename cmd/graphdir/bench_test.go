@@ -15,7 +15,8 @@ import (
 )
 
 // TestBenchSmoke runs `graphdir bench` at toy size: it seeds, runs every
-// scenario but the argon2id one for a moment against graphdir and raw SQL,
+// /users scenario but the argon2id one (the sign-in scenarios:
+// TestBenchSignInScenarios) for a moment against graphdir and raw SQL,
 // and must see no errors. The real numbers come from make bench.
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
