@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -120,6 +121,13 @@ type Options struct {
 	// $metadata's Capabilities annotations (metadata.go); when empty the
 	// annotations are left out.
 	QueryCapabilities directory.QueryCapabilities
+	// CORSOrigins grants CORS on /v1.0 to the origins of registered spa
+	// redirect URIs (cors.go); nil uses Applications when it implements
+	// SPAOrigins.
+	CORSOrigins SPAOrigins
+	// CORSCacheTTL is how long an instance remembers an origin lookup;
+	// 0 means DefaultCORSCacheTTL, negative no caching.
+	CORSCacheTTL time.Duration
 }
 
 // server holds what the handlers close over.
@@ -137,6 +145,7 @@ type server struct {
 	token      TokenEndpoint
 	dispatch   http.Handler // the whole handler: serves the requests inside a $batch (batch.go)
 	metadata   []byte       // the CSDL document (metadata.go)
+	origins    *originCache // CORS grants (cors.go); nil: none
 }
 
 // NewHandler returns the HTTP handler of the whole API. It panics when
@@ -160,6 +169,12 @@ func NewHandler(opts Options) http.Handler {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if opts.CORSOrigins == nil {
+		opts.CORSOrigins, _ = opts.Applications.(SPAOrigins)
+	}
+	if opts.CORSOrigins != nil {
+		s.origins = newOriginCache(opts.CORSOrigins, opts.CORSCacheTTL, s.log)
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
@@ -189,7 +204,7 @@ func NewHandler(opts Options) http.Handler {
 	r.RedirectFixedPath = false
 	r.ForwardedByClientIP = false
 	_ = r.SetTrustedProxies(nil) // nil is always valid: trust no proxy
-	r.Use(s.requestID, s.observe, s.accessLog, s.recoverPanic, s.limitURL, s.shed, s.deadline, s.authenticate, s.throttleRequest)
+	r.Use(s.requestID, s.observe, s.accessLog, s.recoverPanic, s.cors, s.limitURL, s.shed, s.deadline, s.authenticate, s.corsTenant, s.throttleRequest)
 	s.addRoutes(r)
 
 	s.dispatch = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

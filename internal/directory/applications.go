@@ -195,6 +195,10 @@ type ApplicationStore interface {
 	// SPAOriginRegistered reports whether any application of the tenant
 	// has a spa redirect URI of the origin (SignInSettings, OriginOf).
 	SPAOriginRegistered(ctx context.Context, tenantID, origin string) (bool, error)
+	// SPAOriginRegisteredAnyTenant reports whether an application of any
+	// tenant has a spa redirect URI of the origin: a CORS preflight carries
+	// no token, so its tenant is unknown.
+	SPAOriginRegisteredAnyTenant(ctx context.Context, origin string) (bool, error)
 
 	// Extension property definitions belong to applications.
 	ExtensionStore
@@ -954,4 +958,14 @@ func (s *Applications) SPAOriginRegistered(ctx context.Context, tenantID, origin
 		return false, nil
 	}
 	return s.store.SPAOriginRegistered(ctx, strings.ToLower(tenantID), origin)
+}
+
+// SPAOriginRegisteredAnyTenant reports whether origin is the origin of a
+// spa redirect URI of an application of any tenant: the answer to a CORS
+// preflight, which carries no token and so names no tenant.
+func (s *Applications) SPAOriginRegisteredAnyTenant(ctx context.Context, origin string) (bool, error) {
+	if origin == "" || len(origin) > MaxRedirectURILength {
+		return false, nil
+	}
+	return s.store.SPAOriginRegisteredAnyTenant(ctx, origin)
 }

@@ -58,6 +58,12 @@ func TestApplications_SignInSettingsStored(t *testing.T) {
 	if ok, _ := apps.SPAOriginRegistered(ctx, appTenant(t, st), "https://app.example"); ok {
 		t.Fatal("an origin of another tenant's application is registered here")
 	}
+	// A CORS preflight names no tenant: any tenant's registration counts.
+	for origin, want := range map[string]bool{"https://app.example": true, "http://localhost:5173": true, "https://evil.example": false, "": false} {
+		if ok, err := apps.SPAOriginRegisteredAnyTenant(ctx, origin); err != nil || ok != want {
+			t.Errorf("SPAOriginRegisteredAnyTenant(%q) = %v, %v", origin, ok, err)
+		}
+	}
 
 	// A PATCH of one property replaces it whole and leaves the others.
 	if err := apps.UpdateApplication(admin, a.ID, directory.ApplicationInput{SignIn: directory.SignInInput{
