@@ -58,6 +58,7 @@ type Directory interface {
 	SessionRevoker      // sessions.go
 	OperationAuthorizer // middleware.go
 	UserFlows           // userflows.go
+	Branding            // branding.go
 }
 
 var _ Directory = (*directory.Service)(nil)

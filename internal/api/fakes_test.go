@@ -169,6 +169,12 @@ func (f *fakeUsers) AuthorizeUserFlows(ctx context.Context, write bool, _ direct
 	return directory.AuthorizeUserFlows(directory.PrincipalFrom(ctx), write)
 }
 
+// AuthorizeBranding decides from the token alone, as the Service does
+// before it reads anything.
+func (f *fakeUsers) AuthorizeBranding(ctx context.Context, write bool, _ directory.Activity, _ string) error {
+	return directory.AuthorizeBranding(directory.PrincipalFrom(ctx), write)
+}
+
 // fakeApplications stands in for the applications service, which the
 // tests of this package do not call.
 type fakeApplications struct{ Applications }

@@ -30,6 +30,7 @@ const (
 	schemaStatus         = "Status"
 	schemaCount          = "count"
 	schemaXML            = "xml"
+	schemaStream         = "stream" // image bytes (branding logos)
 )
 
 type obj = map[string]any
@@ -142,6 +143,8 @@ func operationObject(op route, path, id string) obj {
 	switch {
 	case op.oauth:
 		o["requestBody"] = obj{"required": true, "content": obj{"application/x-www-form-urlencoded": obj{"schema": ref("TokenRequest")}}}
+	case op.body == schemaStream:
+		o["requestBody"] = obj{"required": false, "content": streamContent("application/octet-stream")}
 	case op.body != "":
 		o["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": ref(op.body)}}}
 	}
@@ -152,6 +155,8 @@ func operationObject(op route, path, id string) obj {
 		ok["content"] = obj{"text/plain": obj{"schema": obj{"type": "string", "pattern": "^[0-9]+$"}}}
 	case schemaXML:
 		ok["content"] = obj{"application/xml": obj{"schema": obj{"type": "string"}}}
+	case schemaStream:
+		ok["content"] = streamContent()
 	default:
 		ok["content"] = obj{"application/json": obj{"schema": ref(op.schema)}}
 	}
@@ -178,6 +183,16 @@ func operationObject(op route, path, id string) obj {
 	}
 	o["responses"] = responses
 	return o
+}
+
+// streamContent is the content of an image stream (PNG or JPEG), plus
+// extra media types a request may declare.
+func streamContent(extra ...string) obj {
+	c := obj{}
+	for _, mt := range append([]string{"image/png", "image/jpeg"}, extra...) {
+		c[mt] = obj{"schema": obj{"type": "string", "format": "binary"}}
+	}
+	return c
 }
 
 func errorResponses() obj {

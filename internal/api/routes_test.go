@@ -182,7 +182,8 @@ func refusedOption(w *httptest.ResponseRecorder) bool {
 func TestRouteOptionsAreWhatHandlersTake(t *testing.T) {
 	principals["app-all"] = &directory.Principal{Kind: directory.PrincipalApp, TenantID: tenantA, AppID: "app-all", Permissions: []string{
 		directory.PermUserReadWriteAll, directory.PermDirectoryReadWriteAll, directory.PermRoleManagementReadWriteDir,
-		directory.PermAuditLogReadAll, directory.PermApplicationReadWriteAll, directory.PermEventListenerReadWriteAll}}
+		directory.PermAuditLogReadAll, directory.PermApplicationReadWriteAll, directory.PermEventListenerReadWriteAll,
+		directory.PermOrganizationalBrandingReadWriteAll}}
 	principals["user-all"] = &directory.Principal{Kind: directory.PrincipalUser, TenantID: tenantA, AppID: "app-all", UserID: meID,
 		Permissions: []string{directory.PermUserReadWrite, "Directory.AccessAsUser.All"}}
 	defer delete(principals, "app-all")

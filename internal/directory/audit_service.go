@@ -15,7 +15,8 @@ type serviceExt struct {
 	stepUp   *StepUp
 	audit    *Auditor
 	attempts attemptLimiter
-	sessions sessionCache // signInSessionsValidFromDateTime per user (sessions.go)
+	sessions sessionCache  // signInSessionsValidFromDateTime per user (sessions.go)
+	branding brandingCache // each tenant's brandings at their version (branding_service.go)
 }
 
 // WithAuditLog makes the Service record an audit event for every user

@@ -154,4 +154,5 @@ type Store interface {
 	UserFlowStore // userflows.go
 	RefreshTokenStore
 	SignInLog
+	BrandingStore // branding.go
 }
