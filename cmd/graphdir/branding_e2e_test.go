@@ -46,7 +46,9 @@ func jpegOf(t *testing.T, w, h int) []byte {
 	return b.Bytes()
 }
 
-func (s *stack) brandingURL(tenant string) string { return "/v1.0/organization/" + tenant + "/branding" }
+func (s *stack) brandingURL(tenant string) string {
+	return "/v1.0/organization/" + tenant + "/branding"
+}
 
 // putLogo PUTs image bytes with a Content-Type.
 func (s *stack) putLogo(path, token, ctype string, data []byte) *response {
