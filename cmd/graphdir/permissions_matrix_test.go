@@ -499,3 +499,125 @@ func TestPermissionMatrixSignIns(t *testing.T) {
 		}
 	}
 }
+
+// The branding endpoints (organization/{id}/branding, Graph's
+// organizationalBranding) have their own matrix, in the same cell letters.
+// Reads: OrganizationalBranding.Read(Write).All or Organization.Read(Write).All
+// as application permissions; any signed-in member with User.Read (Graph's
+// least privileged delegated read). Writes: OrganizationalBranding.ReadWrite.All
+// or Organization.ReadWrite.All, and for a signed-in user the Global
+// Administrator role (graphdir has no Organizational Branding Administrator).
+var brandingMatrixEndpoints = []string{"get", "patch", "putLogo", "getLogo", "locList", "locCreate", "locPatch", "locDelete"}
+
+var brandingMatrixCallers = []matrixCaller{
+	// Application permissions.                                                                   get patch putLogo getLogo locList locCreate locPatch locDelete
+	{name: "app OrganizationalBranding.Read.All", app: []string{"OrganizationalBranding.Read.All"}, cells: "OSSOOSSS"},
+	{name: "app OrganizationalBranding.ReadWrite.All", app: []string{"OrganizationalBranding.ReadWrite.All"}, cells: "OOOOOOOO"},
+	{name: "app Organization.Read.All", app: []string{"Organization.Read.All"}, cells: "OSSOOSSS"},
+	{name: "app Organization.ReadWrite.All", app: []string{"Organization.ReadWrite.All"}, cells: "OOOOOOOO"},
+	{name: "app User.Read.All", app: []string{"User.Read.All"}, cells: "SSSSSSSS"},
+	{name: "app Directory.ReadWrite.All", app: []string{"Directory.ReadWrite.All"}, cells: "SSSSSSSS"},
+	{name: "app unrelated permission", app: []string{"Mail.Read"}, cells: "SSSSSSSS"},
+
+	// Signed-in users: the scope, then (for writes) the role.
+	{name: "customer with User.Read", role: "", scp: []string{"User.Read"}, cells: "OSSOOSSS"},
+	{name: "Global Administrator with OrganizationalBranding.ReadWrite.All", role: "Global Administrator", scp: []string{"OrganizationalBranding.ReadWrite.All"}, cells: "OOOOOOOO"},
+	{name: "Global Administrator with Organization.ReadWrite.All", role: "Global Administrator", scp: []string{"Organization.ReadWrite.All"}, cells: "OOOOOOOO"},
+	{name: "Global Administrator with User.Read", role: "Global Administrator", scp: []string{"User.Read"}, cells: "OSSOOSSS"},
+	{name: "Global Administrator with Mail.Read", role: "Global Administrator", scp: []string{"Mail.Read"}, cells: "SSSSSSSS"},
+	{name: "User Administrator with OrganizationalBranding.ReadWrite.All", role: "User Administrator", scp: []string{"OrganizationalBranding.ReadWrite.All"}, cells: "ORROORRR"},
+	{name: "customer with OrganizationalBranding.ReadWrite.All", role: "", scp: []string{"OrganizationalBranding.ReadWrite.All"}, cells: "ORROORRR"},
+}
+
+func TestPermissionMatrixBranding(t *testing.T) {
+	s := newStack(t)
+	for _, c := range brandingMatrixCallers {
+		if len(c.cells) != len(brandingMatrixEndpoints) || strings.Trim(c.cells, "OSR") != "" {
+			t.Fatalf("%s: malformed cells %q", c.name, c.cells)
+		}
+	}
+	admin := s.appToken("OrganizationalBranding.ReadWrite.All")
+	base := s.brandingURL(s.tenant)
+	logo := pngOf(t, 20, 10, false)
+	if r := s.putLogo(base+"/bannerLogo", admin, "image/png", logo); r.Status != 204 {
+		t.Fatalf("seed: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", base+"/localizations", admin, `{"id":"de"}`); r.Status != 201 {
+		t.Fatalf("seed localization: %d %s", r.Status, r.Body)
+	}
+	n := 0
+	newLocale := func() string {
+		n++
+		return fmt.Sprintf("en-x-m%d", n)
+	}
+	for _, c := range brandingMatrixCallers {
+		var token string
+		if c.app != nil {
+			token = s.appToken(c.app...)
+		} else {
+			var roles []string
+			if c.role != "" {
+				roles = []string{c.role}
+			}
+			n++
+			token = s.userToken(s.rawUser(s.tenant, fmt.Sprintf("brandcaller%d@contoso.com", n), roles...), c.scp...)
+		}
+		for i, ep := range brandingMatrixEndpoints {
+			want := c.cells[i]
+			t.Run(c.name+"/"+ep, func(t *testing.T) {
+				var r *response
+				before, beforeBranding := s.snapshot(), s.brandingSnapshot()
+				switch ep {
+				case "get":
+					r = s.do("GET", base, token, nil)
+				case "patch":
+					r = s.do("PATCH", base, token, `{"signInPageText":"matrix"}`)
+				case "putLogo":
+					r = s.putLogo(base+"/squareLogo", token, "image/png", logo)
+				case "getLogo":
+					r = s.do("GET", base+"/bannerLogo", token, nil)
+				case "locList":
+					r = s.do("GET", base+"/localizations", token, nil)
+				case "locCreate":
+					r = s.do("POST", base+"/localizations", token, `{"id":"`+newLocale()+`"}`)
+				case "locPatch":
+					r = s.do("PATCH", base+"/localizations/de", token, `{"usernameHintText":"matrix"}`)
+				case "locDelete":
+					loc := "de"
+					if want == 'O' {
+						loc = newLocale()
+						if r := s.do("POST", base+"/localizations", admin, `{"id":"`+loc+`"}`); r.Status != 201 {
+							t.Fatalf("localization: %d %s", r.Status, r.Body)
+						}
+						before, beforeBranding = s.snapshot(), s.brandingSnapshot()
+					}
+					r = s.do("DELETE", base+"/localizations/"+loc, token, nil)
+				}
+				switch want {
+				case 'O':
+					if r.Status < 200 || r.Status > 299 {
+						t.Fatalf("%s: %d, want 2xx: %s", ep, r.Status, r.Body)
+					}
+				case 'S', 'R':
+					if r.Status != 403 {
+						t.Fatalf("%s: %d, want 403 (%c): %s", ep, r.Status, want, r.Body)
+					}
+					if code := s.checkDenied(t, r, before); code != "Authorization_RequestDenied" {
+						t.Errorf("code %q", code)
+					}
+					if s.brandingSnapshot() != beforeBranding {
+						t.Fatal("a refused request changed the branding")
+					}
+					ch := r.Header.Get("WWW-Authenticate")
+					msg := fmt.Sprint(r.JSON(t)["error"].(map[string]any)["message"])
+					if want == 'S' && !strings.Contains(ch, `error="insufficient_scope"`) {
+						t.Errorf("scope denial: WWW-Authenticate %q, message %s", ch, msg)
+					}
+					if want == 'R' && (ch != "" || !strings.Contains(msg, "Global Administrator")) {
+						t.Errorf("role denial: WWW-Authenticate %q, message %s", ch, msg)
+					}
+				}
+			})
+		}
+	}
+}
