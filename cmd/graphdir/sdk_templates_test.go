@@ -33,7 +33,7 @@ const sdkModule = "github.com/microsoftgraph/msgraph-sdk-go"
 // sdkTemplateRoots are the SDK packages read: the roots of what graphdir
 // serves. (msgraph-sdk-go has no /me builders; the JavaScript client test
 // drives /me.)
-var sdkTemplateRoots = []string{"users", "userswithuserprincipalname", "directory", "applications", "applicationswithappid", "auditlogs", "rolemanagement", "identity"}
+var sdkTemplateRoots = []string{"users", "userswithuserprincipalname", "directory", "applications", "applicationswithappid", "auditlogs", "rolemanagement", "identity", "organization"}
 
 // implementedTemplates is the one list of what graphdir implements, by
 // SDK template path, with the methods it serves there. Every other
@@ -71,6 +71,18 @@ var implementedTemplates = map[string][]string{
 	"/identity/authenticationEventsFlows/graph.externalUsersSelfServiceSignUpEventsFlow":                              {"GET"},
 	"/identity/authenticationEventsFlows/{authenticationEventsFlow%2Did}":                                             {"GET", "PATCH", "DELETE"},
 	"/identity/authenticationEventsFlows/{authenticationEventsFlow%2Did}/conditions/applications/includeApplications": {"GET", "POST"},
+	// Branding (organizationalBranding): the default branding, its
+	// localizations, and the bannerLogo and squareLogo streams of both.
+	// Out of scope: the organization itself, DELETE of the default
+	// branding, localizations/$count, and the other streams
+	// (backgroundImage, customCSS, favicon, headerLogo, squareLogoDark).
+	"/organization/{organization%2Did}/branding":                                                                    {"GET", "PATCH"},
+	"/organization/{organization%2Did}/branding/bannerLogo":                                                         {"GET", "PUT"},
+	"/organization/{organization%2Did}/branding/squareLogo":                                                         {"GET", "PUT"},
+	"/organization/{organization%2Did}/branding/localizations":                                                      {"GET", "POST"},
+	"/organization/{organization%2Did}/branding/localizations/{organizationalBrandingLocalization%2Did}":            {"GET", "PATCH", "DELETE"},
+	"/organization/{organization%2Did}/branding/localizations/{organizationalBrandingLocalization%2Did}/bannerLogo": {"GET", "PUT"},
+	"/organization/{organization%2Did}/branding/localizations/{organizationalBrandingLocalization%2Did}/squareLogo": {"GET", "PUT"},
 }
 
 // refusedAsGraph are the query options the SDK's template names but Graph
@@ -112,6 +124,11 @@ var refusedAsGraph = map[string][]string{
 	// resources, "Use the $search query parameter"); an application
 	// condition is none of them.
 	"/identity/authenticationEventsFlows/{authenticationEventsFlow%2Did}/conditions/applications/includeApplications": {"$search"},
+	// "This method supports only the $select OData query parameter" (Get
+	// organizationalBranding, List localizations).
+	"/organization/{organization%2Did}/branding":                                                         {"$expand"},
+	"/organization/{organization%2Did}/branding/localizations":                                           {"$count", "$expand", "$filter", "$orderby", "$search", "$skip", "$top"},
+	"/organization/{organization%2Did}/branding/localizations/{organizationalBrandingLocalization%2Did}": {"$expand"},
 }
 
 // notInModel are the query options served on a template whose value in
@@ -258,7 +275,7 @@ func TestSDKURLTemplates(t *testing.T) {
 	}
 	s := newStack(t)
 	admin := s.appToken("User.ReadWrite.All", "User.ManageIdentities.All", "Application.ReadWrite.All", "AuditLog.Read.All",
-		"RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All", "EventListener.ReadWrite.All")
+		"RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All", "EventListener.ReadWrite.All", "OrganizationalBranding.ReadWrite.All")
 	// A token no route authorizes: a known route answers 403 before it
 	// parses anything, an unknown one 404 or 405. Used for the writes.
 	powerless := s.appToken("Tasks.Read.All")
@@ -294,17 +311,33 @@ func TestSDKURLTemplates(t *testing.T) {
 	ra := s.do("POST", "/v1.0/roleManagement/directory/roleAssignments", admin,
 		map[string]any{"principalId": live["id"], "roleDefinitionId": def, "directoryScopeId": "/"}).JSON(t)
 	flow := s.do("POST", flowsURL, admin, graphFlowBody("tpl-flow", []string{app["appId"].(string)})).JSON(t)
+	// Branding with both logos, default and one localization, so that
+	// every GET has something to answer.
+	for _, p := range []string{s.brandingURL(s.tenant), s.brandingURL(s.tenant) + "/localizations/fr-FR"} {
+		if p != s.brandingURL(s.tenant) {
+			if r := s.do("POST", s.brandingURL(s.tenant)+"/localizations", admin, `{"id":"fr-FR"}`); r.Status != 201 {
+				t.Fatalf("localization: %d %s", r.Status, r.Body)
+			}
+		}
+		for _, logo := range []string{"/bannerLogo", "/squareLogo"} {
+			if r := s.putLogo(p+logo, admin, "image/png", pngOf(t, 20, 20, false)); r.Status != 204 {
+				t.Fatalf("logo: %d %s", r.Status, r.Body)
+			}
+		}
+	}
 	ids := map[string]string{
-		"{authenticationEventsFlow%2Did}": flow["id"].(string),
-		"{user%2Did}":                     live["id"].(string),
-		"{userPrincipalName}":             live["userPrincipalName"].(string),
-		"{directoryObject%2Did}":          gone["id"].(string),
-		"{application%2Did}":              app["id"].(string),
-		"{appId}":                         app["appId"].(string),
-		"{extensionProperty%2Did}":        ext["id"].(string),
-		"{unifiedRoleDefinition%2Did}":    def,
-		"{unifiedRoleAssignment%2Did}":    ra["id"].(string),
-		"{signIn%2Did}":                   signInID,
+		"{organization%2Did}":                       s.tenant,
+		"{organizationalBrandingLocalization%2Did}": "fr-FR",
+		"{authenticationEventsFlow%2Did}":           flow["id"].(string),
+		"{user%2Did}":                               live["id"].(string),
+		"{userPrincipalName}":                       live["userPrincipalName"].(string),
+		"{directoryObject%2Did}":                    gone["id"].(string),
+		"{application%2Did}":                        app["id"].(string),
+		"{appId}":                                   app["appId"].(string),
+		"{extensionProperty%2Did}":                  ext["id"].(string),
+		"{unifiedRoleDefinition%2Did}":              def,
+		"{unifiedRoleAssignment%2Did}":              ra["id"].(string),
+		"{signIn%2Did}":                             signInID,
 	}
 	concrete := func(path string) string {
 		for k, v := range ids {

@@ -9,12 +9,14 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // Branding at the edge: Graph's /organization/{id}/branding
@@ -168,6 +170,68 @@ func (s *server) brandingObject(r *http.Request, b *directory.Branding, context 
 	return out
 }
 
+// brandingProperties are the members of brandingJSON, in order; $select
+// picks among them.
+var brandingProperties = []string{"id", "backgroundColor", "bannerLogoRelativeUrl", "cdnList", "signInPageText", "squareLogoRelativeUrl", "usernameHintText"}
+
+// brandingQuery parses the query options of a branding read: $select of
+// brandingProperties (Graph: "supports only the $select OData query
+// parameter"). sel is nil without $select.
+func (s *server) brandingQuery(c *gin.Context, typeName string) ([]string, bool) {
+	var sel []string
+	_, err := parseOptions(c.Request.URL.RawQuery, queryRules{
+		allowed:  routeOptions(c),
+		typeName: typeName,
+		selectList: func(v string) (err error) {
+			sel, err = selectOf(v, func(name string) (string, bool) {
+				for _, p := range brandingProperties {
+					if strings.EqualFold(p, name) {
+						return p, true
+					}
+				}
+				return "", false
+			}, func(name string) error {
+				return (&directory.Error{Kind: directory.KindInvalid,
+					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph." + typeName + "'."}).WithTarget("$select")
+			})
+			return err
+		},
+	})
+	if err != nil {
+		s.writeError(c, err)
+		return nil, false
+	}
+	if sel != nil && !slices.Contains(sel, "id") {
+		sel = append([]string{"id"}, sel...) // Graph always returns the key
+	}
+	return sel, true
+}
+
+// selected returns b as a JSON object of the properties sel names (all
+// when sel is nil), in brandingProperties' order.
+func (b brandingJSON) selected(sel []string) json.RawMessage {
+	full, _ := json.Marshal(b) // strings and string slices: cannot fail
+	if sel == nil {
+		return full
+	}
+	var members map[string]json.RawMessage
+	_ = json.Unmarshal(full, &members)
+	out := []byte{'{'}
+	if b.Context != "" {
+		out = append(append(out, `"@odata.context":`...), members["@odata.context"]...)
+	}
+	for _, p := range brandingProperties {
+		if !slices.Contains(sel, p) {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(append(appendString(out, p), ':'), members[p]...)
+	}
+	return append(out, '}')
+}
+
 func (s *server) writeBranding(c *gin.Context, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -187,8 +251,8 @@ func (s *server) brandingContext(c *gin.Context, suffix string) string {
 // localization Accept-Language names exactly (Graph: "0" or "default" is
 // the default; graphdir answers the default for any other value).
 func (s *server) handleGetBranding(c *gin.Context) {
-	if err := noQuery(c); err != nil {
-		s.writeError(c, err)
+	sel, ok := s.brandingQuery(c, "organizationalBranding")
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
@@ -207,7 +271,7 @@ func (s *server) handleGetBranding(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.writeBranding(c, http.StatusOK, s.brandingObject(c.Request, b, s.brandingContext(c, "/$entity")))
+	s.writeBranding(c, http.StatusOK, s.brandingObject(c.Request, b, s.brandingContext(c, selectSuffix(sel)+"/$entity")).selected(sel))
 }
 
 // handleUpdateBranding serves PATCH .../branding and PATCH
@@ -246,8 +310,8 @@ func (s *server) handleUpdateBranding(c *gin.Context) {
 // handleListLocalizations serves GET .../branding/localizations: the
 // default branding (id "0") and every localization.
 func (s *server) handleListLocalizations(c *gin.Context) {
-	if err := noQuery(c); err != nil {
-		s.writeError(c, err)
+	sel, ok := s.brandingQuery(c, "organizationalBrandingLocalization")
+	if !ok {
 		return
 	}
 	all, err := s.dir.ListBrandingLocalizations(c.Request.Context(), c.Param("id"))
@@ -255,14 +319,14 @@ func (s *server) handleListLocalizations(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	items := make([]brandingJSON, 0, len(all))
+	items := make([]json.RawMessage, 0, len(all))
 	for _, b := range all {
-		items = append(items, s.brandingObject(c.Request, b, ""))
+		items = append(items, s.brandingObject(c.Request, b, "").selected(sel))
 	}
 	s.writeBranding(c, http.StatusOK, struct {
-		Context string         `json:"@odata.context"`
-		Value   []brandingJSON `json:"value"`
-	}{s.brandingContext(c, "/localizations"), items})
+		Context string            `json:"@odata.context"`
+		Value   []json.RawMessage `json:"value"`
+	}{s.brandingContext(c, "/localizations"+selectSuffix(sel)), items})
 }
 
 // handleCreateLocalization serves POST .../branding/localizations: 201
@@ -300,8 +364,8 @@ func (s *server) handleCreateLocalization(c *gin.Context) {
 
 // handleGetLocalization serves GET .../branding/localizations/{locale}.
 func (s *server) handleGetLocalization(c *gin.Context) {
-	if err := noQuery(c); err != nil {
-		s.writeError(c, err)
+	sel, ok := s.brandingQuery(c, "organizationalBrandingLocalization")
+	if !ok {
 		return
 	}
 	locale, err := brandingLocale(c)
@@ -314,7 +378,7 @@ func (s *server) handleGetLocalization(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.writeBranding(c, http.StatusOK, s.brandingObject(c.Request, b, s.brandingContext(c, "/localizations/$entity")))
+	s.writeBranding(c, http.StatusOK, s.brandingObject(c.Request, b, s.brandingContext(c, "/localizations"+selectSuffix(sel)+"/$entity")).selected(sel))
 }
 
 // handleDeleteLocalization serves DELETE .../branding/localizations/{locale}: 204.

@@ -266,9 +266,9 @@ func (s *server) routes() []route {
 
 		// Branding (Graph's organizationalBranding and its localizations;
 		// branding.go, README "Branding").
-		{method: "GET", paths: []string{brandingPath}, id: "getOrganizationalBranding", tag: "organization", options: optFormat,
+		{method: "GET", paths: []string{brandingPath}, id: "getOrganizationalBranding", tag: "organization", options: optSelect | optFormat,
 			summary: "Get the tenant's default branding (Accept-Language naming a localization's id gets that localization); 404 until branding is set.",
-			access:  s.authorizeBranding(false, directory.Activity{}), handle: s.handleGetBranding, status: 200, schema: schemaObject},
+			access:  s.authorizeBranding(false, directory.Activity{}), handle: s.handleGetBranding, params: []string{"Accept-Language"}, status: 200, schema: schemaObject},
 		{method: "PATCH", paths: []string{brandingPath}, id: "updateOrganizationalBranding", tag: "organization", options: optFormat,
 			summary: "Update the default branding: backgroundColor, signInPageText, usernameHintText (created by its first write).",
 			access:  s.authorizeBranding(true, directory.ActivityUpdateBranding), handle: s.handleUpdateBranding, body: schemaObject, status: 204},
@@ -278,14 +278,14 @@ func (s *server) routes() []route {
 		{method: "GET", paths: logoPaths(brandingPath), id: "getOrganizationalBrandingLogo", tag: "organization", options: optFormat,
 			summary: "Get a logo of the default branding (the image bytes).",
 			access:  s.authorizeBranding(false, directory.Activity{}), handle: s.handleGetLogo, status: 200, schema: schemaStream},
-		{method: "GET", paths: []string{localizationsPath}, id: "listOrganizationalBrandingLocalizations", tag: "organization", options: optFormat,
+		{method: "GET", paths: []string{localizationsPath}, id: "listOrganizationalBrandingLocalizations", tag: "organization", options: optSelect | optFormat,
 			summary: "List the branding localizations, the default branding (id '0') first.",
 			access:  s.authorizeBranding(false, directory.Activity{}), handle: s.handleListLocalizations, status: 200, schema: schemaCollection},
 		{method: "POST", paths: []string{localizationsPath}, id: "createOrganizationalBrandingLocalization", tag: "organization", options: optFormat,
 			summary: "Create a branding localization (id: a language tag such as 'fr-FR'); the default branding is created with it when missing.",
 			access:  s.authorizeBranding(true, directory.ActivityAddBrandingLocalization), handle: s.handleCreateLocalization,
 			body: schemaObject, status: 201, schema: schemaObject, headers: []string{"Location"}},
-		{method: "GET", paths: []string{localizationPath}, id: "getOrganizationalBrandingLocalization", tag: "organization", options: optFormat,
+		{method: "GET", paths: []string{localizationPath}, id: "getOrganizationalBrandingLocalization", tag: "organization", options: optSelect | optFormat,
 			summary: "Get a branding localization ('0' is the default branding).",
 			access:  s.authorizeBranding(false, directory.Activity{}), handle: s.handleGetLocalization, status: 200, schema: schemaObject},
 		{method: "PATCH", paths: []string{localizationPath}, id: "updateOrganizationalBrandingLocalization", tag: "organization", options: optFormat,
