@@ -370,6 +370,11 @@ func TestODataMetadata(t *testing.T) {
 	add("user flow", "externalUsersSelfServiceSignUpEventsFlow", s.do("GET", "/v1.0/identity/authenticationEventsFlows/"+flow["id"].(string), admin, nil), 200)
 	add("user flows", "externalUsersSelfServiceSignUpEventsFlow", s.do("GET", "/v1.0/identity/authenticationEventsFlows", admin, nil), 200)
 	add("user flow applications", "authenticationConditionApplication", s.do("GET", "/v1.0/identity/authenticationEventsFlows/"+flow["id"].(string)+"/conditions/applications/includeApplications", admin, nil), 200)
+	brand := s.appToken("OrganizationalBranding.ReadWrite.All")
+	add("update branding", "", s.do("PATCH", "/v1.0/organization/"+s.tenant+"/branding", brand, map[string]any{"backgroundColor": "#FFFFFF", "signInPageText": "Hi"}), 204)
+	add("create branding localization", "organizationalBrandingLocalization", s.do("POST", "/v1.0/organization/"+s.tenant+"/branding/localizations", brand, map[string]any{"id": "fr-FR"}), 201)
+	add("branding", "organizationalBranding", s.do("GET", "/v1.0/organization/"+s.tenant+"/branding", brand, nil), 200)
+	add("branding localizations", "organizationalBrandingLocalization", s.do("GET", "/v1.0/organization/"+s.tenant+"/branding/localizations", brand, nil), 200)
 
 	for _, smp := range samples {
 		if smp.typ == "" {

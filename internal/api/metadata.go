@@ -184,6 +184,19 @@ func csdlTypes() []csdlType {
 		{name: "signInStatus", props: []csdlProperty{csdlStr("additionalDetails"), {name: "errorCode", typ: "Edm.Int32"}, csdlStr("failureReason")}},
 		{name: "conditionalAccessStatus", enumMembers: []string{"success", "failure", "notApplied", "unknownFutureValue"}},
 
+		// Branding (branding.go): organization/{id}/branding and its
+		// localizations, the subset graphdir serves. The organization
+		// itself is declared only as the way to its branding; graphdir
+		// serves no organization entity set.
+		{name: "organization", base: "graph.directoryObject", entity: true,
+			navs: []csdlNav{{name: "branding", typ: "graph.organizationalBranding", contains: true}}},
+		{name: "organizationalBrandingProperties", base: "graph.entity", entity: true, abstract: true, props: []csdlProperty{
+			csdlStr("backgroundColor"), {name: "bannerLogo", typ: "Edm.Stream"}, csdlStr("bannerLogoRelativeUrl"), csdlStrings("cdnList"),
+			csdlStr("signInPageText"), {name: "squareLogo", typ: "Edm.Stream"}, csdlStr("squareLogoRelativeUrl"), csdlStr("usernameHintText")}},
+		{name: "organizationalBranding", base: "graph.organizationalBrandingProperties", entity: true,
+			navs: []csdlNav{{name: "localizations", typ: "Collection(graph.organizationalBrandingLocalization)", contains: true}}},
+		{name: "organizationalBrandingLocalization", base: "graph.organizationalBrandingProperties", entity: true},
+
 		// User flows (userflows.go): identity/authenticationEventsFlows and
 		// the parts of externalUsersSelfServiceSignUpEventsFlow graphdir serves.
 		{name: "identityContainer", base: "graph.entity", entity: true,
