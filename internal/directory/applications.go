@@ -50,6 +50,10 @@ var GrantablePermissions = []string{
 	"AuditLog.Read.All",
 	PermEventListenerReadAll,
 	PermEventListenerReadWriteAll,
+	PermOrganizationalBrandingReadAll,
+	PermOrganizationalBrandingReadWriteAll,
+	PermOrganizationReadAll,
+	PermOrganizationReadWriteAll,
 }
 
 // BootstrapPermissions are granted to the administrator application that
