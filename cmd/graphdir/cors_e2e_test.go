@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -225,4 +226,20 @@ func TestCORS_ActualRequests(t *testing.T) {
 	// No Origin: no CORS headers at all.
 	res = s.do("GET", "/v1.0/me", me, nil)
 	checkNotGranted(t, "same-origin", res)
+}
+
+// TestCORS_Throttled: a 429 carries the grant, so the app can read
+// Retry-After.
+func TestCORS_Throttled(t *testing.T) {
+	s, _ := newServingStack(t, map[string]string{"GRAPHDIR_THROTTLE_APP_WRITES": "1"}, io.Discard)
+	s.registerSPA(s.tenant, "https://spa.example/cb") // the one write of its own app token
+	tok := s.appToken("Application.ReadWrite.All")
+	var last *response
+	for range 2 {
+		last = s.do("POST", "/v1.0/applications", tok, map[string]any{"displayName": "throttled"}, "Origin", "https://spa.example")
+	}
+	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("second write: %d %v %s", last.Status, last.Header, last.Body)
+	}
+	checkGranted(t, "429", last, "https://spa.example")
 }
