@@ -228,7 +228,13 @@ func TestBranding_Lifecycle(t *testing.T) {
 		t.Fatalf("deleted logo: %d", r.Status)
 	}
 
-	// Every write is audited.
+	// Every write is audited, and so is a refused one.
+	if r = s.do("PATCH", base, reader, `{"signInPageText":"no"}`); r.Status != 403 {
+		t.Fatalf("reader PATCH: %d", r.Status)
+	}
+	if n := s.flowAuditCount("Update company branding", "failure"); n != 1 {
+		t.Errorf("%d refused-write audit events, want 1", n)
+	}
 	for act, want := range map[string]int{"Update company branding": 7, "Add company branding localization": 1, "Delete company branding localization": 1} {
 		if n := s.flowAuditCount(act, "success"); n != want {
 			t.Errorf("%d audit events %q, want %d", n, act, want)
