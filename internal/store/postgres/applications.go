@@ -349,14 +349,17 @@ func (s *Store) SPAOriginRegistered(ctx context.Context, tenantID, origin string
 	return ok, translate(err, "postgres: find spa origin")
 }
 
+// spaOriginAnyTenantSQL answers a CORS preflight (one bind parameter, the
+// origin).
+const spaOriginAnyTenantSQL = `SELECT EXISTS (SELECT 1 FROM applications WHERE spa_origins @> ARRAY[$1::text])`
+
 // SPAOriginRegisteredAnyTenant reports whether an application of any
 // tenant has a spa redirect URI of origin. A multicolumn GIN index answers
 // a condition on any subset of its columns, so application_spa_origins_idx
 // serves this one too.
 func (s *Store) SPAOriginRegisteredAnyTenant(ctx context.Context, origin string) (bool, error) {
 	var ok bool
-	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM applications
-		WHERE spa_origins @> ARRAY[$1::text])`, origin).Scan(&ok)
+	err := s.db.QueryRowContext(ctx, spaOriginAnyTenantSQL, origin).Scan(&ok)
 	return ok, translate(err, "postgres: find spa origin in any tenant")
 }
 
