@@ -35,7 +35,7 @@ cert: build
 ## test: every test, against real PostgreSQL (GRAPHDIR_TEST_DATABASE_URL, else
 ## 127.0.0.1:5432, else the private instance). The fuzz seed corpus runs too.
 test:
-	$(GO) test -count=1 -race -timeout 20m ./...
+	$(GO) test -count=1 -race -timeout 30m ./...
 
 ## bench: seed graphdir_bench (on the make test server) with BENCH_USERS users (default
 ## 1,000,000; reused when already seeded), then load every scenario for BENCH_DURATION
