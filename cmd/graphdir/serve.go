@@ -212,6 +212,10 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 	if err != nil {
 		return nil, nil, err
 	}
+	native, err := newNativeAuth(ctx, cfg, db, svc, apps) // nativeauth.go
+	if err != nil {
+		return nil, nil, err
+	}
 	handler := api.NewHandler(api.Options{
 		Directory:    svc,
 		Verifier:     verifier,
@@ -225,6 +229,7 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 		Token:        tokens,
 		// $metadata publishes what the query engine allows (api/metadata.go).
 		QueryCapabilities: postgres.QueryCapabilities(),
+		NativeAuth:        native,
 	})
 
 	return handler, iss, nil

@@ -129,6 +129,10 @@ type Options struct {
 	// CORSCacheTTL is how long an instance remembers an origin lookup;
 	// 0 means DefaultCORSCacheTTL, negative no caching.
 	CORSCacheTTL time.Duration
+	// NativeAuth serves the native authentication endpoints
+	// (/{tenant}/signup/v1.0/..., /{tenant}/resetpassword/v1.0/...); when
+	// nil they answer 404.
+	NativeAuth NativeAuth
 }
 
 // server holds what the handlers close over.
@@ -144,6 +148,7 @@ type server struct {
 	rt         runtimeState
 	apps       Applications
 	token      TokenEndpoint
+	native     NativeAuth
 	dispatch   http.Handler // the whole handler: serves the requests inside a $batch (batch.go)
 	metadata   []byte       // the CSDL document (metadata.go)
 	origins    *originCache // CORS grants (cors.go); nil: none
@@ -165,6 +170,7 @@ func NewHandler(opts Options) http.Handler {
 		ready:    opts.Ready,
 		apps:     opts.Applications,
 		token:    opts.Token,
+		native:   opts.NativeAuth,
 		rt:       newRuntimeState(opts.Runtime),
 		metadata: buildMetadata(opts.QueryCapabilities),
 	}

@@ -338,6 +338,8 @@ func (s *server) routes() []route {
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
 		rows = append(rows, route{method: m, paths: []string{"/:tenant/oauth2/v2.0/token"}, handle: s.handleTokenMethod, undocumented: true})
 	}
+	// Native authentication (nativeauth.go).
+	rows = append(rows, s.nativeRoutes()...)
 	return rows
 }
 

@@ -33,10 +33,11 @@ var ours = map[string][]string{
 	"cmd/graphdir/gosdk": {},
 
 	"internal/api": {"internal/auth", "internal/directory", "internal/jsonstrict", "internal/metrics",
-		"internal/oauth", "internal/textlimit", "internal/throttle", "pkg/odata"},
+		"internal/nativeauth", "internal/oauth", "internal/textlimit", "internal/throttle", "pkg/odata"},
 	"internal/auth":                  {"internal/directory"},
 	"internal/issuer":                {"internal/directory"},
 	"internal/flowstate":             {"internal/directory"},
+	"internal/nativeauth":            {"internal/directory", "internal/flowstate", "internal/otp", "internal/password", "internal/textlimit"},
 	"internal/oauth":                 {"internal/directory", "internal/textlimit"},
 	"internal/importer":              {"internal/directory", "internal/jsonstrict"},
 	"internal/store/postgres":        {"internal/directory", "internal/mail", "internal/otp", "pkg/odata", "schema"},

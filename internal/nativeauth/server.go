@@ -1,0 +1,228 @@
+package nativeauth
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/flowstate"
+	"github.com/graphdir/graphdir/internal/otp"
+)
+
+// Applications finds the application a request names (directory.Applications).
+type Applications interface {
+	ClientApplication(ctx context.Context, tenantID, clientID string) (*directory.Application, error)
+	SPAOriginRegistered(ctx context.Context, tenantID, origin string) (bool, error)
+}
+
+// OriginAllowed reports whether a browser page at origin may call the
+// tenant's native authentication endpoints: it is the origin of a spa
+// redirect URI of one of the tenant's applications (a preflight names no
+// client, so the tenant's registrations decide).
+func (s *Server) OriginAllowed(ctx context.Context, tenantID, origin string) (bool, error) {
+	return s.d.Apps.SPAOriginRegistered(ctx, tenantID, origin)
+}
+
+// Accounts is what the flows do to the directory (*directory.Service).
+type Accounts interface {
+	UserFlowForApp(ctx context.Context, tenantID, appID string) (directory.UserFlow, error)
+	CustomerBySignInEmail(ctx context.Context, tenantID, email string) (*directory.User, error)
+	SignUpValues(ctx context.Context, tenantID string, flow directory.UserFlow, attrs map[string]string) (map[string]any, error)
+	SignUpCustomer(ctx context.Context, r directory.SelfServiceSignUp) (*directory.User, error)
+	ResetCustomerPassword(ctx context.Context, tenantID, appID, userID, newPassword string) error
+}
+
+// Codes sends and checks email one-time codes (*otp.Service).
+type Codes interface {
+	Send(ctx context.Context, r otp.SendRequest) (otp.Sent, error)
+	Verify(ctx context.Context, r otp.VerifyRequest) error
+}
+
+// Deps wires a Server.
+type Deps struct {
+	Apps     Applications
+	Accounts Accounts
+	Flows    *flowstate.Flows
+	Codes    Codes
+	// Hash hashes a password a sign-up collected, so that the flow keeps
+	// only the hash until the account is created (password.Hash).
+	Hash func(pw string) (string, error)
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Server serves the native authentication steps.
+type Server struct{ d Deps }
+
+// New returns a Server; Apps, Accounts, Flows, Codes and Hash are required.
+func New(d Deps) *Server {
+	if d.Apps == nil || d.Accounts == nil || d.Flows == nil || d.Codes == nil || d.Hash == nil {
+		panic("nativeauth.New: Apps, Accounts, Flows, Codes and Hash are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Server{d: d}
+}
+
+// Request is one native authentication call: the tenant from the path and
+// the form's parameters (each at most once; the edge refuses repeats).
+type Request struct {
+	TenantID string
+	Form     map[string]string
+	// Locale is the Accept-Language header, for the code mail.
+	Locale string
+	// IP is the client's address (account protection).
+	IP string
+}
+
+func (r Request) get(name string) string { return r.Form[name] }
+
+// Response is a successful answer; empty fields are left out.
+type Response struct {
+	ContinuationToken    string `json:"continuation_token,omitempty"`
+	ChallengeType        string `json:"challenge_type,omitempty"`
+	BindingMethod        string `json:"binding_method,omitempty"`
+	ChallengeTargetLabel string `json:"challenge_target_label,omitempty"`
+	ChallengeChannel     string `json:"challenge_channel,omitempty"`
+	CodeLength           int    `json:"code_length,omitempty"`
+	Interval             int    `json:"interval,omitempty"`
+	ExpiresIn            int    `json:"expires_in,omitempty"`
+	PollInterval         int    `json:"poll_interval,omitempty"`
+	Status               string `json:"status,omitempty"`
+	RedirectReason       string `json:"redirect_reason,omitempty"`
+	Methods              []any  `json:"methods,omitempty"`
+}
+
+// redirect is the web fallback answer (a 2xx the SDK reports as
+// isRedirectRequired()).
+func redirect(reason string) *Response {
+	return &Response{ChallengeType: "redirect", RedirectReason: reason}
+}
+
+// challengeTypes reads the challenge_type list: it must include redirect
+// (Entra's rule); unknown members are ignored (reference rule 5).
+func challengeTypes(r Request) (map[string]bool, *Error) {
+	raw := r.get("challenge_type")
+	if strings.TrimSpace(raw) == "" {
+		return nil, ErrMissing("challenge_type")
+	}
+	set := map[string]bool{}
+	for _, t := range strings.Fields(raw) {
+		set[strings.ToLower(t)] = true
+	}
+	if !set["redirect"] {
+		return nil, ErrUnsupportedChallengeType()
+	}
+	return set, nil
+}
+
+// client resolves and checks the calling application: it must exist
+// (unauthorized_client) and be a public client enabled for native
+// authentication (invalid_client / nativeauthapi_disabled).
+func (s *Server) client(ctx context.Context, r Request) (*directory.Application, *Error) {
+	id := r.get("client_id")
+	if id == "" {
+		return nil, ErrMissing("client_id")
+	}
+	app, err := s.d.Apps.ClientApplication(ctx, r.TenantID, id)
+	if directory.KindOf(err) == directory.KindNotFound {
+		return nil, ErrUnknownClient(id)
+	}
+	if err != nil {
+		return nil, ErrServer(err)
+	}
+	if !app.NativeAuthEnabled() || !app.IsPublicClient() {
+		return nil, ErrNativeAuthDisabled()
+	}
+	return app, nil
+}
+
+// username reads and checks the username parameter: an email address.
+func username(r Request) (string, *Error) {
+	u := strings.TrimSpace(r.get("username"))
+	if u == "" || len(u) > 254 {
+		return "", ErrInvalidUsername()
+	}
+	a, err := mail.ParseAddress(u)
+	if err != nil || a.Name != "" || a.Address != u || !strings.Contains(u[strings.LastIndexByte(u, '@')+1:], ".") {
+		return "", ErrInvalidUsername()
+	}
+	return strings.ToLower(u), nil
+}
+
+// resume finds the flow behind the request's continuation token, for
+// app and one of kinds.
+func (s *Server) resume(ctx context.Context, r Request, app *directory.Application, grant bool, kinds ...string) (directory.SignInFlow, string, *Error) {
+	ct := r.get("continuation_token")
+	if ct == "" {
+		return directory.SignInFlow{}, "", ErrMissing("continuation_token")
+	}
+	fl, err := s.d.Flows.Resume(ctx, r.TenantID, app.AppID, ct, kinds...)
+	if err != nil {
+		return fl, "", FromFlowState(err, grant)
+	}
+	if fl.Data == nil {
+		fl.Data = map[string]string{}
+	}
+	return fl, ct, nil
+}
+
+// advance records fl's new step and returns the next continuation token.
+func (s *Server) advance(ctx context.Context, ct string, fl directory.SignInFlow, step string) (string, directory.SignInFlow, *Error) {
+	fl.Step = step
+	next, fl, err := s.d.Flows.Advance(ctx, ct, fl)
+	if err != nil {
+		return "", fl, FromFlowState(err, false)
+	}
+	return next, fl, nil
+}
+
+// start begins a flow of kind for app.
+func (s *Server) start(ctx context.Context, r Request, app *directory.Application, kind, step, user, name string, data map[string]string) (string, *Error) {
+	ct, _, err := s.d.Flows.Start(ctx, directory.SignInFlow{TenantID: strings.ToLower(r.TenantID), ClientID: app.AppID,
+		Kind: kind, Step: step, UserID: user, Username: name, Data: data})
+	if err != nil {
+		return "", ErrServer(err)
+	}
+	return ct, nil
+}
+
+// sendCode mails a code for the flow (bound to the flow's id, which stays
+// the same across its steps) and answers the oob challenge. A resend
+// within the resend interval keeps the code already sent (it is still
+// valid) rather than failing: the SDK offers "resend" right away.
+func (s *Server) sendCode(ctx context.Context, r Request, app *directory.Application, fl directory.SignInFlow, purpose string) (*Response, *Error) {
+	sent, err := s.d.Codes.Send(ctx, otp.SendRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID,
+		Email: fl.Username, Locale: r.Locale, AppName: appName(app)})
+	var soon *otp.ResendTooSoonError
+	if errors.As(err, &soon) && !soon.HourlyCap && fl.Data["code_sent"] == "1" {
+		sent, err = otp.Sent{CodeLength: otp.CodeLength, Interval: soon.RetryAfter, ChannelTarget: otp.MaskEmail(fl.Username)}, nil
+	}
+	if err != nil {
+		return nil, FromOTP(err)
+	}
+	return &Response{ChallengeType: "oob", BindingMethod: "prompt", ChallengeChannel: "email",
+		ChallengeTargetLabel: sent.ChannelTarget, CodeLength: sent.CodeLength,
+		Interval: max(int(sent.Interval/time.Second), 1)}, nil
+}
+
+// verifyCode checks a code the flow sent.
+func (s *Server) verifyCode(ctx context.Context, fl directory.SignInFlow, purpose, code string) *Error {
+	if code == "" {
+		return ErrMissing("oob")
+	}
+	if len(code) > 64 {
+		return ErrInvalidCode("The code is wrong.")
+	}
+	if err := s.d.Codes.Verify(ctx, otp.VerifyRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID,
+		Code: code, Email: fl.Username}); err != nil {
+		return FromOTP(err)
+	}
+	return nil
+}
+
+func appName(app *directory.Application) string { return app.DisplayName }
