@@ -312,7 +312,7 @@ func propertySchema(p *directory.Property) obj {
 
 // undocumentedHandlers names the handlers of the undocumented rows, for the
 // test that matches the engine's routes against the document.
-var undocumentedHandlers = []string{"handleTokenMethod"}
+var undocumentedHandlers = []string{"handleTokenMethod", "handleNativeMethod", "handleNativePreflight"}
 
 // applicationSchema describes an application as graphdir reads and
 // writes it; server-set members are marked readOnly.
