@@ -212,7 +212,7 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 	if err != nil {
 		return nil, nil, err
 	}
-	native, err := newNativeAuth(ctx, cfg, db, svc, apps) // nativeauth.go
+	native, err := newNativeAuth(ctx, cfg, db, svc, apps, tokens) // nativeauth.go
 	if err != nil {
 		return nil, nil, err
 	}

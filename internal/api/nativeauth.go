@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/nativeauth"
+	"github.com/graphdir/graphdir/internal/oauth"
 	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
@@ -28,6 +29,12 @@ type NativeAuth interface {
 	ResetContinue(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
 	ResetSubmit(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
 	ResetPoll(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
+	SignInInitiate(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
+	SignInChallenge(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
+	SignInIntrospect(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
+	// Token serves the token endpoint's native grants (a request with a
+	// continuation_token).
+	Token(ctx context.Context, r nativeauth.Request) (*oauth.TokenResponse, *nativeauth.Error)
 	// OriginAllowed answers CORS: may a page at origin call the tenant's
 	// native authentication endpoints.
 	OriginAllowed(ctx context.Context, tenantID, origin string) (bool, error)
@@ -47,6 +54,9 @@ var nativeEndpoints = []struct {
 	path, id, summary string
 	step              nativeStep
 }{
+	{"/oauth2/v2.0/initiate", "nativeSignInInitiate", "Native authentication: start a sign-in (username, challenge_type).", NativeAuth.SignInInitiate},
+	{"/oauth2/v2.0/challenge", "nativeSignInChallenge", "Native authentication: ask for the password, send the sign-in email code (again), or with id the MFA code.", NativeAuth.SignInChallenge},
+	{"/oauth2/v2.0/introspect", "nativeSignInIntrospect", "Native authentication: the strong authentication methods after mfa_required.", NativeAuth.SignInIntrospect},
 	{"/signup/v1.0/start", "nativeSignUpStart", "Native authentication: start a sign-up (username, optional password and attributes).", NativeAuth.SignUpStart},
 	{"/signup/v1.0/challenge", "nativeSignUpChallenge", "Native authentication: send the sign-up email code (again), or ask for the password.", NativeAuth.SignUpChallenge},
 	{"/signup/v1.0/continue", "nativeSignUpContinue", "Native authentication: submit the sign-up code, password or attributes (grant_type oob, password, attributes).", NativeAuth.SignUpContinue},
@@ -72,6 +82,9 @@ func (s *server) nativeRoutes() []route {
 			rows = append(rows, route{method: m, paths: []string{p}, pre: []gin.HandlerFunc{s.nativeCORS}, handle: s.handleNativeMethod, undocumented: true})
 		}
 	}
+	// The token endpoint's POST row is the issuer's (routes.go); its
+	// native grants are preceded by this preflight.
+	rows = append(rows, route{method: http.MethodOptions, paths: []string{"/:tenant/oauth2/v2.0/token"}, handle: s.handleNativePreflight, undocumented: true})
 	return rows
 }
 
@@ -204,14 +217,34 @@ func (s *server) handleNative(step nativeStep) gin.HandlerFunc {
 			s.writeNativeError(c, e, status)
 			return
 		}
-		r := nativeauth.Request{TenantID: tenant, Form: form, Locale: textlimit.Clip(c.GetHeader("Accept-Language"), 256), IP: c.ClientIP()}
-		resp, e := step(s.native, c.Request.Context(), r)
+		resp, e := step(s.native, c.Request.Context(), nativeRequest(c, tenant, form))
 		if e != nil {
 			s.writeNativeError(c, e, 0)
 			return
 		}
 		writeOAuth(c, http.StatusOK, resp)
 	}
+}
+
+func nativeRequest(c *gin.Context, tenant string, form map[string]string) nativeauth.Request {
+	return nativeauth.Request{TenantID: tenant, Form: form, Locale: textlimit.Clip(c.GetHeader("Accept-Language"), 256),
+		IP: c.ClientIP(), Browser: c.GetHeader("Origin") != ""}
+}
+
+// handleNativeToken serves a token request that carries a
+// continuation_token: a native authentication grant. The token response
+// always has client_info (the SDK requires it).
+func (s *server) handleNativeToken(c *gin.Context, tenant string, values url.Values) {
+	form := make(map[string]string, len(values))
+	for k, vs := range values {
+		form[k] = vs[0]
+	}
+	t, e := s.native.Token(c.Request.Context(), nativeRequest(c, strings.ToLower(tenant), form))
+	if e != nil {
+		s.writeNativeError(c, e, 0)
+		return
+	}
+	writeOAuth(c, http.StatusOK, UserTokenJSON(t, true))
 }
 
 // readNativeForm reads a native authentication form body; an error comes

@@ -308,7 +308,7 @@ func (s *server) routes() []route {
 		// The built-in issuer: no bearer token.
 		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/token"}, id: "token", tag: "issuer", public: true, oauth: true,
 			summary: "The built-in issuer's token endpoint (client credentials grant).",
-			handle:  s.handleToken, status: 200, schema: schemaObject},
+			pre:     []gin.HandlerFunc{s.nativeCORS}, handle: s.handleToken, status: 200, schema: schemaObject},
 		{method: "GET", paths: []string{"/:tenant/discovery/v2.0/keys"}, id: "getJWKS", tag: "issuer", public: true,
 			summary: "The built-in issuer's signing keys (JWKS) for a tenant.",
 			handle:  s.handleJWKS, status: 200, schema: schemaObject},
@@ -335,7 +335,8 @@ func (s *server) routes() []route {
 	}
 	// The token endpoint answers its other methods itself, in OAuth's
 	// error form.
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+	// (OPTIONS is native authentication's CORS preflight, nativeauth.go.)
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		rows = append(rows, route{method: m, paths: []string{"/:tenant/oauth2/v2.0/token"}, handle: s.handleTokenMethod, undocumented: true})
 	}
 	// Native authentication (nativeauth.go).

@@ -256,6 +256,12 @@ func (s *server) handleToken(c *gin.Context) {
 		s.writeOAuthError(c, invalidRequest("Client assertions are not supported; authenticate with a client secret."), false)
 		return
 	}
+	// Native authentication's grants carry the flow's continuation token
+	// and no client authentication (nativeauth.go).
+	if form.Has("continuation_token") && s.native != nil {
+		s.handleNativeToken(c, tenant, form)
+		return
+	}
 
 	req := oauth.Request{
 		TenantID:     tenant,

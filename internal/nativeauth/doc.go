@@ -10,7 +10,8 @@
 // handles), email codes in internal/otp, accounts and user flows in
 // internal/directory, reached through the small interfaces of Deps.
 //
-// It imports internal/directory, internal/flowstate, internal/otp,
+// It imports internal/directory, internal/flowstate, internal/oauth (the
+// user token issuer's types), internal/otp,
 // internal/password and internal/textlimit; it must not import Gin,
 // net/http, internal/api or the store.
 package nativeauth

@@ -50,6 +50,12 @@ type Deps struct {
 	// Hash hashes a password a sign-up collected, so that the flow keeps
 	// only the hash until the account is created (password.Hash).
 	Hash func(pw string) (string, error)
+	// Tokens issues user tokens at the end of a sign-in; nil: the token
+	// grants answer server_error.
+	Tokens Tokens
+	// Password checks password first factors; nil: sign-in offers email
+	// codes only.
+	Password CheckPassword
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -77,6 +83,9 @@ type Request struct {
 	Locale string
 	// IP is the client's address (account protection).
 	IP string
+	// Browser is set for a cross-origin browser call (CORS): its refresh
+	// tokens get the single-page-app lifetime.
+	Browser bool
 }
 
 func (r Request) get(name string) string { return r.Form[name] }
