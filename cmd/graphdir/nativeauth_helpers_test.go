@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,6 +33,19 @@ type nativeStack struct {
 }
 
 const spaOrigin = "http://127.0.0.1:8080"
+
+// consentedScopes consents an application to openid, profile,
+// offline_access, User.Read and User.ReadWrite of Graph.
+var consentedScopes = []any{map[string]any{
+	"resourceAppId": "00000003-0000-0000-c000-000000000000",
+	"resourceAccess": []any{
+		map[string]any{"id": "37f7f235-527c-4136-accd-4a02d197296e", "type": "Scope"},
+		map[string]any{"id": "14dad69e-099b-42c9-810b-d002981feec1", "type": "Scope"},
+		map[string]any{"id": "7427e0e9-2fba-42fe-b0c0-848c9e6a8182", "type": "Scope"},
+		map[string]any{"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"},
+		map[string]any{"id": "b4e74841-8e56-480b-be8b-910348b18b4c", "type": "Scope"},
+	},
+}}
 
 func newNativeStack(t *testing.T, env ...string) *nativeStack {
 	t.Helper()
@@ -65,7 +80,7 @@ func newNativeStack(t *testing.T, env ...string) *nativeStack {
 		t.Fatal("no mail job")
 	}
 	n.appID = n.newApp("shop SPA", map[string]any{"nativeAuthenticationApisEnabled": "all",
-		"spa": map[string]any{"redirectUris": []string{spaOrigin + "/"}}})
+		"spa": map[string]any{"redirectUris": []string{spaOrigin + "/"}}, "requiredResourceAccess": consentedScopes})
 	return n
 }
 
@@ -225,4 +240,50 @@ func (n *nativeStack) passwordHash(mail string) string {
 		return ""
 	}
 	return *h
+}
+
+// signUp runs a whole code-verified sign-up with a password and returns
+// the completing continuation token.
+func (n *nativeStack) signUp(email, pw, displayName string) string {
+	n.t.Helper()
+	t := n.t
+	types := "oob password redirect"
+	start := ok(t, n.post("/signup/v1.0/start", n.form("username", email, "challenge_type", types, "password", pw,
+		"attributes", `{"displayName":"`+displayName+`"}`)))
+	ch := ok(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, start), "challenge_type", types)))
+	return ct(t, ok(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", n.code(email)))))
+}
+
+// tokenResponse asserts a native token response as the SDK checks it
+// (reference §4.1) and returns it.
+func tokenResponse(t *testing.T, r *response) map[string]any {
+	t.Helper()
+	m := ok(t, r)
+	for _, k := range []string{"access_token", "id_token", "refresh_token", "client_info"} {
+		if s, _ := m[k].(string); s == "" {
+			t.Fatalf("token response without %s: %s", k, r.Body)
+		}
+	}
+	if m["token_type"] != "Bearer" || m["expires_in"].(float64) <= 0 {
+		t.Fatalf("token response: %s", r.Body)
+	}
+	return m
+}
+
+// claims decodes a JWT's payload without checking it.
+func claims(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
