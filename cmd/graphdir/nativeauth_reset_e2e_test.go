@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/graphdir/graphdir/internal/password"
+)
+
+// Self-service password reset: start -> challenge -> continue(oob) ->
+// submit(weak) -> password_too_weak -> submit(same token) -> poll
+// (succeeded) -> token(continuation_token). The new password is stored,
+// the reset is audited, and every refresh token issued before it is dead.
+func TestNativeReset_FullFlowEndsRefreshTokens(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t)
+	const email = "forgetful@example.com"
+	done := n.signUp(email, "Old!Passw0rd1", "Forgetful")
+	old := tokenResponse(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", done, "grant_type", "continuation_token", "username", email, "client_info", "1")))
+
+	types := "password oob redirect" // what the SDK sends (reference §2.5)
+	nativeErr(t, n.post("/resetpassword/v1.0/start", n.form("username", "nobody@example.com", "challenge_type", types)), 400, "user_not_found", 50034, "")
+	if m := ok(t, n.post("/resetpassword/v1.0/start", n.form("username", email, "challenge_type", "password redirect"))); m["challenge_type"] != "redirect" {
+		t.Fatalf("start without oob: %v", m)
+	}
+	start := ok(t, n.post("/resetpassword/v1.0/start", n.form("username", email, "challenge_type", types)))
+	ch := ok(t, n.post("/resetpassword/v1.0/challenge", n.form("continuation_token", ct(t, start), "challenge_type", types)))
+	if ch["challenge_type"] != "oob" || ch["code_length"] != float64(8) || ch["challenge_target_label"] != "f***@e***.com" {
+		t.Fatalf("challenge: %v", ch)
+	}
+	code := n.code(email)
+	// A submit before the code is the wrong step.
+	nativeErr(t, n.post("/resetpassword/v1.0/submit", n.form("continuation_token", ct(t, ch), "new_password", "New!Passw0rd2")), 400, "invalid_request", 55200, "")
+	nativeErr(t, n.post("/resetpassword/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", wrongCode(code))),
+		400, "invalid_grant", 50181, "invalid_oob_value")
+	cont := ok(t, n.post("/resetpassword/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", code)))
+	if cont["expires_in"] != float64(600) {
+		t.Fatalf("continue: %v", cont)
+	}
+	for _, c := range []struct{ pw, sub string }{{"weakpassword", "password_too_weak"}, {"Ab1!", "password_too_short"}, {strings.Repeat("Ab1!", 65), "password_too_long"}} {
+		nativeErr(t, n.post("/resetpassword/v1.0/submit", n.form("continuation_token", ct(t, cont), "new_password", c.pw)), 400, "invalid_grant", 399246, c.sub)
+	}
+	sub := ok(t, n.post("/resetpassword/v1.0/submit", n.form("continuation_token", ct(t, cont), "new_password", "New!Passw0rd2")))
+	if sub["poll_interval"] != float64(1) {
+		t.Fatalf("submit: %v", sub)
+	}
+	poll := ok(t, n.post("/resetpassword/v1.0/poll_completion", n.form("continuation_token", ct(t, sub))))
+	if poll["status"] != "succeeded" {
+		t.Fatalf("poll: %v", poll)
+	}
+	nativeErr(t, n.post("/resetpassword/v1.0/poll_completion", n.form("continuation_token", ct(t, sub))), 400, "invalid_request", 55200, "")
+
+	if h := n.passwordHash(email); password.Verify(h, "New!Passw0rd2") != nil || password.Verify(h, "Old!Passw0rd1") == nil {
+		t.Fatal("the stored password is not the new one")
+	}
+	if c := n.flowAuditCount("Reset password (self-service)", "success"); c != 1 {
+		t.Fatalf("%d reset audit events", c)
+	}
+	// The refresh token from before the reset is dead; sign-in with the
+	// poll's token works.
+	f := url.Values{"client_id": {n.appID}, "grant_type": {"refresh_token"}, "refresh_token": {old["refresh_token"].(string)}, "scope": {"openid offline_access"}}
+	r := n.postRaw("/oauth2/v2.0/token", "application/x-www-form-urlencoded", f.Encode())
+	if r.Status != http.StatusBadRequest || r.JSON(t)["error"] != "invalid_grant" {
+		t.Fatalf("refresh after reset: %d %s", r.Status, r.Body)
+	}
+	tokenResponse(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", ct(t, poll), "grant_type", "continuation_token", "username", email, "client_info", "1")))
+}
+
+// Continuation tokens: a token of one flow is refused by another, by
+// another client, when altered, when expired, and once its step
+// succeeded; a failed step keeps it.
+func TestNativeContinuationTokens(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t)
+	other := n.newApp("other SPA", map[string]any{"nativeAuthenticationApisEnabled": "all", "isFallbackPublicClient": true})
+	types := "oob password redirect"
+	start := ok(t, n.post("/signup/v1.0/start", n.form("username", "tok@example.com", "challenge_type", types)))
+	su := ct(t, start)
+
+	// Cross-flow: a sign-up token at reset and sign-in endpoints, and at the token endpoint.
+	nativeErr(t, n.post("/resetpassword/v1.0/challenge", n.form("continuation_token", su, "challenge_type", types)), 400, "invalid_request", 55200, "")
+	nativeErr(t, n.post("/oauth2/v2.0/challenge", n.form("continuation_token", su, "challenge_type", types)), 400, "invalid_request", 55200, "")
+	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", su, "grant_type", "oob", "oob", "12345678")), 400, "invalid_grant", 55200, "")
+	// Cross-client.
+	f := n.form("continuation_token", su, "challenge_type", types)
+	f.Set("client_id", other)
+	nativeErr(t, n.post("/signup/v1.0/challenge", f), 400, "invalid_request", 55200, "")
+	// Tampering: every altered form is refused and the original still works.
+	for _, bad := range []string{su + "A", su[:len(su)-1], strings.ToUpper(su), "gdf1." + strings.Repeat("A", 43), su[:len(su)-1] + string(rune(su[len(su)-1]^1))} {
+		nativeErr(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", bad, "challenge_type", types)), 400, "invalid_request", 55200, "")
+	}
+	ch := ok(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", su, "challenge_type", types)))
+	n.code("tok@example.com")
+	// Reuse after success.
+	nativeErr(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", su, "challenge_type", types)), 400, "invalid_request", 55200, "")
+	// Resend: the token of the last challenge answers another challenge.
+	ch2 := ok(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, ch), "challenge_type", types)))
+	// Expiry: the flow's time is up (moved in the database; the server's
+	// clock is real).
+	if _, err := n.db.store.DB().ExecContext(context.Background(), `UPDATE signin_flows SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	nativeErr(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch2), "grant_type", "oob", "oob", "12345678")), 400, "expired_token", 552003, "")
+	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", ct(t, ch2), "grant_type", "continuation_token")), 400, "expired_token", 552003, "")
+}
