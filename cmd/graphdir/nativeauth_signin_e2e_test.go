@@ -101,6 +101,15 @@ func TestNativeSignIn_EmailCode(t *testing.T) {
 		t.Fatalf("amr %v", amr)
 	}
 	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", codeCT, "grant_type", "oob", "oob", code)), 400, "invalid_grant", 55200, "")
+	// The sign-in log has the wrong code and the success, newest first.
+	r := n.do("GET", "/v1.0/auditLogs/signIns?$filter="+url.QueryEscape("appId eq '"+n.appID+"'"), n.admin, nil)
+	var codes []float64
+	for _, v := range ok(t, r)["value"].([]any) {
+		codes = append(codes, v.(map[string]any)["status"].(map[string]any)["errorCode"].(float64))
+	}
+	if len(codes) != 2 || codes[0] != 0 || codes[1] != 50181 {
+		t.Fatalf("sign-in log codes %v", codes)
+	}
 }
 
 // A user flow that requires MFA: the first factor answers mfa_required
@@ -150,5 +159,54 @@ func TestNativeSignIn_MFAThenStepUpAtMe(t *testing.T) {
 	}
 	if r := n.do("PATCH", "/v1.0/me", tok["access_token"].(string), map[string]any{"mobilePhone": "+1 555 0100"}); r.Status != http.StatusNoContent && r.Status != http.StatusOK {
 		t.Fatalf("PATCH /me with MFA: %d %s", r.Status, r.Body)
+	}
+}
+
+// Password sign-in: initiate -> challenge (password) -> token (password).
+// A wrong password is 50126 and keeps the token; after the configured
+// number of failures smart lockout refuses even the right password
+// (50053); every attempt is in the sign-in log.
+func TestNativeSignIn_PasswordAndLockout(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t, "GRAPHDIR_LOCKOUT_THRESHOLD", "3")
+	const email = "pw.user@example.com"
+	n.signUp(email, "Str0ng!Passw0rd", "Pw User")
+	types := "password oob redirect"
+
+	init := ok(t, n.post("/oauth2/v2.0/initiate", n.form("username", email, "challenge_type", types, "capabilities", "mfa_required registration_required")))
+	ch := ok(t, n.post("/oauth2/v2.0/challenge", n.form("continuation_token", ct(t, init), "challenge_type", types)))
+	if ch["challenge_type"] != "password" {
+		t.Fatalf("challenge: %v", ch)
+	}
+	pwCT := ct(t, ch)
+	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", pwCT, "grant_type", "password", "password", "Wr0ng!Passw0rd", "client_info", "1")),
+		400, "invalid_grant", 50126, "")
+	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", pwCT, "grant_type", "password", "client_info", "1")), 400, "invalid_request", 900144, "")
+	tok := tokenResponse(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", pwCT, "grant_type", "password", "password", "Str0ng!Passw0rd",
+		"scope", "openid profile offline_access", "client_info", "1")))
+	if amr := anyStrings(claims(t, tok["access_token"].(string))["amr"]); !slices.Contains(amr, "pwd") {
+		t.Fatalf("amr %v", amr)
+	}
+
+	// Lockout: three wrong passwords (each with its own flow), then the
+	// right one is refused too.
+	attempt := func(pw string) *response {
+		init := ok(t, n.post("/oauth2/v2.0/initiate", n.form("username", email, "challenge_type", types)))
+		ch := ok(t, n.post("/oauth2/v2.0/challenge", n.form("continuation_token", ct(t, init), "challenge_type", types)))
+		return n.post("/oauth2/v2.0/token", n.form("continuation_token", ct(t, ch), "grant_type", "password", "password", pw))
+	}
+	for i := 0; i < 3; i++ {
+		nativeErr(t, attempt("Wr0ng!Passw0rd"), 400, "invalid_grant", 50126, "")
+	}
+	nativeErr(t, attempt("Str0ng!Passw0rd"), 400, "invalid_grant", 50053, "")
+
+	r := n.do("GET", "/v1.0/auditLogs/signIns?$filter="+url.QueryEscape("appId eq '"+n.appID+"'"), n.admin, nil)
+	var codes []float64
+	for _, v := range ok(t, r)["value"].([]any) {
+		codes = append(codes, v.(map[string]any)["status"].(map[string]any)["errorCode"].(float64))
+	}
+	// Newest first: the locked attempt, three wrong, the success, the first wrong.
+	if len(codes) != 6 || codes[0] != 50053 || codes[1] != 50126 || codes[4] != 0 || codes[5] != 50126 {
+		t.Fatalf("sign-in log codes %v: %s", codes, r.Body)
 	}
 }

@@ -267,6 +267,16 @@ func ErrWrongPassword() *Error {
 	return newErr(CodeInvalidGrant, AADWrongPassword, "Error validating credentials due to invalid username or password.")
 }
 
+// ErrAccountLocked: smart lockout holds the account's sign-in name.
+func ErrAccountLocked() *Error {
+	return newErr(CodeInvalidGrant, AADAccountLocked, "Your account is temporarily locked to prevent unauthorized use. Try again later.")
+}
+
+// ErrAccountDisabled: the account exists but may not sign in.
+func ErrAccountDisabled() *Error {
+	return newErr(CodeInvalidGrant, AADAccountDisabled, "The user account is disabled.")
+}
+
 // ErrPassword maps a refused new password to its suberror.
 func ErrPassword(p directory.PasswordProblem) *Error {
 	sub, desc := SubPasswordTooWeak, "The password is too weak: use at least 8 characters with three of upper case, lower case, digits and symbols."

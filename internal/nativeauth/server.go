@@ -56,6 +56,9 @@ type Deps struct {
 	// Password checks password first factors; nil: sign-in offers email
 	// codes only.
 	Password CheckPassword
+	// Record writes code, MFA and continuation sign-ins to the sign-in
+	// log; nil: not logged.
+	Record RecordSignIn
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }

@@ -28,6 +28,45 @@ type PasswordCheck struct {
 // user's id, or the native-auth answer of the refusal.
 type CheckPassword func(ctx context.Context, c PasswordCheck) (userID string, e *Error)
 
+// SignInRecord is one outcome of a step the flow checks itself (a code,
+// the second factor, a sign-in after sign-up or reset) for the sign-in
+// log; password checks record their own.
+type SignInRecord struct {
+	TenantID, UserID, Username, AppID, AppName, IP string
+	// ErrorCode is Entra's (0: success); FailureReason says why not.
+	ErrorCode     int
+	FailureReason string
+	MultiFactor   bool
+}
+
+// RecordSignIn writes a SignInRecord to the sign-in log (internal/signin).
+type RecordSignIn func(ctx context.Context, r SignInRecord) error
+
+// record writes rec when a recorder is wired; a failure to log fails the
+// step (no unlogged sign-in).
+func (s *Server) record(ctx context.Context, r Request, app *directory.Application, fl directory.SignInFlow, code int, reason string) *Error {
+	if s.d.Record == nil {
+		return nil
+	}
+	err := s.d.Record(ctx, SignInRecord{TenantID: fl.TenantID, UserID: fl.UserID, Username: fl.Username, AppID: app.AppID,
+		AppName: appName(app), IP: r.IP, ErrorCode: code, FailureReason: reason, MultiFactor: slices.Contains(fl.AMR, "mfa")})
+	if err != nil {
+		return ErrServer(err)
+	}
+	return nil
+}
+
+// verifySignInCode checks a sign-in or MFA code and logs a refusal.
+func (s *Server) verifySignInCode(ctx context.Context, r Request, app *directory.Application, fl directory.SignInFlow, purpose string) *Error {
+	e := s.verifyCode(ctx, fl, purpose, r.get("oob"))
+	if e != nil && e.Suberror == SubInvalidOOBValue {
+		if le := s.record(ctx, r, app, fl, AADInvalidOTP, "The one-time code was wrong, expired or spent."); le != nil {
+			return le
+		}
+	}
+	return e
+}
+
 // Steps of a sign-in.
 const (
 	stepPassword     = "password"
@@ -230,7 +269,7 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 		if fl.Step != stepCodeSent {
 			return nil, ErrWrongStep("The sign-in flow does not expect a code now.")
 		}
-		if e := s.verifyCode(ctx, fl, otp.PurposeSignIn, r.get("oob")); e != nil {
+		if e := s.verifySignInCode(ctx, r, app, fl, otp.PurposeSignIn); e != nil {
 			return nil, e
 		}
 		fl.AMR = []string{"otp"}
@@ -245,7 +284,7 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 		if fl.Step != stepMFACodeSent {
 			return nil, ErrWrongStep("The flow does not expect a second factor now.")
 		}
-		if e := s.verifyCode(ctx, fl, otp.PurposeMFA, r.get("oob")); e != nil {
+		if e := s.verifySignInCode(ctx, r, app, fl, otp.PurposeMFA); e != nil {
 			return nil, e
 		}
 		fl.AMR = appendOnce(appendOnce(fl.AMR, "otp"), "mfa")
@@ -293,7 +332,18 @@ func (s *Server) issue(ctx context.Context, r Request, app *directory.Applicatio
 	}
 	t, err := s.d.Tokens.IssueUserTokens(ctx, g)
 	if err != nil {
-		return nil, fromOAuth(err)
+		e := fromOAuth(err)
+		if le := s.record(ctx, r, app, fl, max(e.AADSTS, 1), "Tokens could not be issued: "+e.Code+"."); le != nil {
+			return nil, le
+		}
+		return nil, e
+	}
+	// A password first factor without MFA was logged by the password
+	// check itself; everything else is logged here.
+	if !(len(fl.AMR) == 1 && fl.AMR[0] == "pwd" && fl.Kind == KindSignIn) {
+		if le := s.record(ctx, r, app, fl, 0, ""); le != nil {
+			return nil, le
+		}
 	}
 	return t, nil
 }
