@@ -157,7 +157,7 @@ func (s *Server) SignInChallenge(ctx context.Context, r Request) (*Response, *Er
 		return nil, e
 	}
 	var resp *Response
-	next := fl.Step
+	var next string
 	mfaStep := fl.Step == stepMFAPending || fl.Step == stepMFACodeSent
 	switch {
 	case fl.Kind != KindSignIn && !mfaStep:
