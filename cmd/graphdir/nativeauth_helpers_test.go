@@ -287,3 +287,39 @@ func claims(t *testing.T, jwt string) map[string]any {
 	}
 	return m
 }
+
+// codeOrNothing delivers queued mail and returns the code mailed to email,
+// or "" when nothing was queued. The outbox job returns after the relay
+// accepted each message, and the test server hands a message over before
+// it accepts it, so nothing can still be on its way.
+func (n *nativeStack) codeOrNothing(email string) string {
+	n.t.Helper()
+	if err := n.mailJob.Run(context.Background()); err != nil {
+		n.t.Fatal(err)
+	}
+	select {
+	case m := <-n.smtp.Mail:
+		p, err := m.Parse()
+		if err != nil || !slices.Contains(m.To, email) {
+			n.t.Fatalf("mail to %v: %v", m.To, err)
+		}
+		return eightDigits.FindString(p.Text)
+	default:
+		return ""
+	}
+}
+
+// secondInstance is another graphdir over the same database and mail
+// relay, as a second server behind a load balancer.
+func (n *nativeStack) secondInstance() *nativeStack {
+	n.t.Helper()
+	h, iss, err := buildHandler(context.Background(), n.cfg, func(string) string { return "" }, n.db, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	hs := httptest.NewTLSServer(h)
+	n.t.Cleanup(hs.Close)
+	s := *n.stack
+	s.srv, s.iss, s.client = hs, iss, hs.Client()
+	return &nativeStack{stack: &s, smtp: n.smtp, mailJob: n.mailJob, appID: n.appID, admin: n.admin}
+}

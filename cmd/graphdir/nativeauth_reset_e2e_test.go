@@ -106,3 +106,54 @@ func TestNativeContinuationTokens(t *testing.T) {
 	nativeErr(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch2), "grant_type", "oob", "oob", "12345678")), 400, "expired_token", 552003, "")
 	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", ct(t, ch2), "grant_type", "continuation_token")), 400, "expired_token", 552003, "")
 }
+
+// Code guessing: five wrong codes kill the code (the right one is then
+// refused too) while the continuation token stays usable for a resend,
+// whose new code works.
+func TestNativeCodeGuessingLimit(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t, "GRAPHDIR_OTP_RESEND_INTERVAL", "60s")
+	const email = "guess@example.com"
+	types := "oob password redirect"
+	start := ok(t, n.post("/signup/v1.0/start", n.form("username", email, "challenge_type", types, "password", "Str0ng!Passw0rd",
+		"attributes", `{"displayName":"Guess"}`)))
+	ch := ok(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, start), "challenge_type", types)))
+	code := n.code(email)
+	for i := 0; i < 5; i++ {
+		nativeErr(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", wrongCode(code))),
+			400, "invalid_grant", 50181, "invalid_oob_value")
+	}
+	m := nativeErr(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", code)),
+		400, "invalid_grant", 50181, "invalid_oob_value")
+	if !strings.Contains(m["error_description"].(string), "request a new code") {
+		t.Fatalf("after five wrong codes: %v", m)
+	}
+	// A resend within the resend interval mails nothing (the code sent
+	// stands); once the interval is over (moved back in the database) a
+	// new code is mailed and works.
+	ch2 := ok(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, ch), "challenge_type", types)))
+	if c := n.codeOrNothing(email); c != "" {
+		t.Fatal("a resend within the interval mailed a code")
+	}
+	if _, err := n.db.store.DB().ExecContext(context.Background(), `UPDATE otp_codes SET sent_at = sent_at - interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	ch2 = ok(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, ch2), "challenge_type", types)))
+	newCode := n.code(email)
+	ct(t, ok(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch2), "grant_type", "oob", "oob", newCode))))
+}
+
+// A flow started on one instance continues on another: its state is in
+// PostgreSQL, not in either process.
+func TestNativeFlowAcrossInstances(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t)
+	second := n.secondInstance()
+	const email = "two.instances@example.com"
+	types := "oob password redirect"
+	start := ok(t, n.post("/signup/v1.0/start", n.form("username", email, "challenge_type", types, "password", "Str0ng!Passw0rd",
+		"attributes", `{"displayName":"Two Instances"}`)))
+	ch := ok(t, second.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, start), "challenge_type", types)))
+	done := ct(t, ok(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", n.code(email)))))
+	tokenResponse(t, second.post("/oauth2/v2.0/token", n.form("continuation_token", done, "grant_type", "continuation_token", "username", email, "client_info", "1")))
+}
