@@ -10,6 +10,7 @@ import (
 	"github.com/graphdir/graphdir/internal/nativeauth"
 	"github.com/graphdir/graphdir/internal/oauth"
 	"github.com/graphdir/graphdir/internal/password"
+	"github.com/graphdir/graphdir/internal/protect"
 	"github.com/graphdir/graphdir/internal/signin"
 )
 
@@ -28,6 +29,7 @@ func newNativeAuth(ctx context.Context, cfg *config.Config, db *database, svc *d
 	return nativeauth.New(nativeauth.Deps{
 		Apps: apps, Accounts: svc, Flows: flowstate.New(db.store), Codes: codes, Hash: password.Hash,
 		Tokens: tokens, Password: nativePassword(core), Record: nativeRecord(core),
+		Guard: protect.New(db.store, protectionPolicy(cfg)), // signin.go
 	}), nil
 }
 

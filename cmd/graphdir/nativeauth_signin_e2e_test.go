@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -208,5 +209,40 @@ func TestNativeSignIn_PasswordAndLockout(t *testing.T) {
 	// Newest first: the locked attempt, three wrong, the success, the first wrong.
 	if len(codes) != 6 || codes[0] != 50053 || codes[1] != 50126 || codes[4] != 0 || codes[5] != 50126 {
 		t.Fatalf("sign-in log codes %v: %s", codes, r.Body)
+	}
+}
+
+// Wrong codes count toward the sign-in name's lockout as wrong passwords
+// do: after the threshold even the right code is refused (50053), and the
+// per-IP rate limit on code sends answers 429 with Retry-After.
+func TestNativeCodes_LockoutAndSendRateLimit(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t, "GRAPHDIR_LOCKOUT_THRESHOLD", "3", "GRAPHDIR_SIGNIN_RATE_PER_IP", "4")
+	n.newFlow([]string{n.appID}, func(b map[string]any) {
+		b["onAuthenticationMethodLoadStart"].(map[string]any)["identityProviders"] = []any{map[string]any{"id": "EmailOtpSignup-OAUTH"}}
+	})
+	const email = "locked.code@example.com"
+	types := "oob redirect"
+	start := ok(t, n.post("/signup/v1.0/start", n.form("username", email, "challenge_type", types, "attributes", `{"displayName":"Locked Code"}`)))
+	ch := ok(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, start), "challenge_type", types)))
+	code := n.code(email)
+	for i := 0; i < 3; i++ {
+		nativeErr(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", wrongCode(code))),
+			400, "invalid_grant", 50181, "invalid_oob_value")
+	}
+	nativeErr(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", code)), 400, "invalid_grant", 50053, "")
+
+	// Code sends per IP: the sign-up challenge above was the first of
+	// four allowed per window; the fifth is refused (ten tries cover a
+	// window boundary passing during the test).
+	var last *response
+	for i := 0; i < 10 && (last == nil || last.Status != http.StatusTooManyRequests); i++ {
+		s := ok(t, n.post("/signup/v1.0/start", n.form("username", "rate"+strconv.Itoa(i)+"@example.com", "challenge_type", types,
+			"attributes", `{"displayName":"Rate"}`)))
+		last = n.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, s), "challenge_type", types))
+	}
+	m := nativeErr(t, last, 429, "invalid_request", 1003040, "")
+	if last.Header.Get("Retry-After") == "" || m["continuation_token"] != nil {
+		t.Fatalf("rate limited send: %v %v", last.Header, m)
 	}
 }

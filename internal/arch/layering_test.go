@@ -37,7 +37,7 @@ var ours = map[string][]string{
 	"internal/auth":                  {"internal/directory"},
 	"internal/issuer":                {"internal/directory"},
 	"internal/flowstate":             {"internal/directory"},
-	"internal/nativeauth":            {"internal/directory", "internal/flowstate", "internal/oauth", "internal/otp", "internal/password", "internal/textlimit"},
+	"internal/nativeauth":            {"internal/directory", "internal/flowstate", "internal/oauth", "internal/otp", "internal/protect", "internal/password", "internal/textlimit"},
 	"internal/oauth":                 {"internal/directory", "internal/textlimit"},
 	"internal/importer":              {"internal/directory", "internal/jsonstrict"},
 	"internal/store/postgres":        {"internal/directory", "internal/mail", "internal/otp", "pkg/odata", "schema"},

@@ -11,7 +11,7 @@
 // internal/directory, reached through the small interfaces of Deps.
 //
 // It imports internal/directory, internal/flowstate, internal/oauth (the
-// user token issuer's types), internal/otp,
+// user token issuer's types), internal/otp, internal/protect,
 // internal/password and internal/textlimit; it must not import Gin,
 // net/http, internal/api or the store.
 package nativeauth

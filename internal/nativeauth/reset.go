@@ -110,7 +110,7 @@ func (s *Server) ResetContinue(ctx context.Context, r Request) (*Response, *Erro
 	if fl.Step != stepCodeSent {
 		return nil, ErrWrongStep("The password reset flow does not expect a code now.")
 	}
-	if e := s.verifyCode(ctx, fl, otp.PurposeReset, r.get("oob")); e != nil {
+	if e := s.verifyCode(ctx, r, fl, otp.PurposeReset, r.get("oob")); e != nil {
 		return nil, e
 	}
 	fl.Data[dataVerified] = "1"

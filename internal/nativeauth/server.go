@@ -10,6 +10,7 @@ import (
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/flowstate"
 	"github.com/graphdir/graphdir/internal/otp"
+	"github.com/graphdir/graphdir/internal/protect"
 )
 
 // Applications finds the application a request names (directory.Applications).
@@ -41,6 +42,13 @@ type Codes interface {
 	Verify(ctx context.Context, r otp.VerifyRequest) error
 }
 
+// Guard is account protection (*protect.Guard).
+type Guard interface {
+	Admit(ctx context.Context, a protect.Attempt) error
+	Failed(ctx context.Context, a protect.Attempt) error
+	Succeeded(ctx context.Context, a protect.Attempt) error
+}
+
 // Deps wires a Server.
 type Deps struct {
 	Apps     Applications
@@ -59,6 +67,10 @@ type Deps struct {
 	// Record writes code, MFA and continuation sign-ins to the sign-in
 	// log; nil: not logged.
 	Record RecordSignIn
+	// Guard applies account protection to code sends and code checks
+	// (rate limits per IP and tenant; wrong codes count toward the sign-in
+	// name's lockout, as wrong passwords do); nil: none.
+	Guard Guard
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -208,6 +220,9 @@ func (s *Server) start(ctx context.Context, r Request, app *directory.Applicatio
 // within the resend interval keeps the code already sent (it is still
 // valid) rather than failing: the SDK offers "resend" right away.
 func (s *Server) sendCode(ctx context.Context, r Request, app *directory.Application, fl directory.SignInFlow, purpose string) (*Response, *Error) {
+	if e := s.admit(ctx, r, fl, protect.StepCodeSend); e != nil {
+		return nil, e
+	}
 	sent, err := s.d.Codes.Send(ctx, otp.SendRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID,
 		Email: fl.Username, Locale: r.Locale, AppName: appName(app)})
 	var soon *otp.ResendTooSoonError
@@ -222,19 +237,58 @@ func (s *Server) sendCode(ctx context.Context, r Request, app *directory.Applica
 		Interval: max(int(sent.Interval/time.Second), 1)}, nil
 }
 
-// verifyCode checks a code the flow sent.
-func (s *Server) verifyCode(ctx context.Context, fl directory.SignInFlow, purpose, code string) *Error {
+// verifyCode checks a code the flow sent, under account protection: a
+// locked name or an exhausted rate limit is refused before the code is
+// looked at, and a wrong code counts toward the name's lockout.
+func (s *Server) verifyCode(ctx context.Context, r Request, fl directory.SignInFlow, purpose, code string) *Error {
 	if code == "" {
 		return ErrMissing("oob")
 	}
+	if e := s.admit(ctx, r, fl, protect.StepCodeVerify); e != nil {
+		return e
+	}
+	at := protect.Attempt{TenantID: fl.TenantID, Identifier: fl.Username, IP: r.IP, Step: protect.StepCodeVerify}
+	var err error
 	if len(code) > 64 {
-		return ErrInvalidCode("The code is wrong.")
+		err = &otp.WrongCodeError{}
+	} else {
+		err = s.d.Codes.Verify(ctx, otp.VerifyRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID, Code: code, Email: fl.Username})
 	}
-	if err := s.d.Codes.Verify(ctx, otp.VerifyRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID,
-		Code: code, Email: fl.Username}); err != nil {
-		return FromOTP(err)
+	var wrong *otp.WrongCodeError
+	switch {
+	case err == nil:
+		if s.d.Guard != nil {
+			if gerr := s.d.Guard.Succeeded(ctx, at); gerr != nil {
+				return ErrServer(gerr)
+			}
+		}
+		return nil
+	case errors.As(err, &wrong) || errors.Is(err, otp.ErrTooManyTries):
+		if s.d.Guard != nil {
+			if gerr := s.d.Guard.Failed(ctx, at); gerr != nil && !errors.Is(gerr, protect.ErrLocked) {
+				return ErrServer(gerr)
+			}
+		}
 	}
-	return nil
+	return FromOTP(err)
+}
+
+// admit runs account protection's admission for a step of fl.
+func (s *Server) admit(ctx context.Context, r Request, fl directory.SignInFlow, step protect.Step) *Error {
+	if s.d.Guard == nil {
+		return nil
+	}
+	err := s.d.Guard.Admit(ctx, protect.Attempt{TenantID: fl.TenantID, Identifier: fl.Username, IP: r.IP, Step: step})
+	var ref *protect.Refusal
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ref) && ref.Locked:
+		return ErrAccountLocked()
+	case errors.As(err, &ref):
+		return ErrTooMany(ref.RetryAfter, "Too many attempts. Retry later.")
+	}
+	return ErrServer(err)
 }
 
 func appName(app *directory.Application) string { return app.DisplayName }

@@ -58,7 +58,7 @@ func (s *Server) record(ctx context.Context, r Request, app *directory.Applicati
 
 // verifySignInCode checks a sign-in or MFA code and logs a refusal.
 func (s *Server) verifySignInCode(ctx context.Context, r Request, app *directory.Application, fl directory.SignInFlow, purpose string) *Error {
-	e := s.verifyCode(ctx, fl, purpose, r.get("oob"))
+	e := s.verifyCode(ctx, r, fl, purpose, r.get("oob"))
 	if e != nil && e.Suberror == SubInvalidOOBValue {
 		if le := s.record(ctx, r, app, fl, AADInvalidOTP, "The one-time code was wrong, expired or spent."); le != nil {
 			return le

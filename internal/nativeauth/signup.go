@@ -238,7 +238,7 @@ func (s *Server) SignUpContinue(ctx context.Context, r Request) (*Response, *Err
 		if fl.Step != stepCodeSent {
 			return nil, ErrWrongStep("The sign-up flow does not expect a code now.")
 		}
-		if e := s.verifyCode(ctx, fl, otp.PurposeSignUp, r.get("oob")); e != nil {
+		if e := s.verifyCode(ctx, r, fl, otp.PurposeSignUp, r.get("oob")); e != nil {
 			return nil, e
 		}
 		fl.Data[dataVerified] = "1"
