@@ -29,7 +29,8 @@ func newNativeAuth(ctx context.Context, cfg *config.Config, db *database, svc *d
 	return nativeauth.New(nativeauth.Deps{
 		Apps: apps, Accounts: svc, Flows: flowstate.New(db.store), Codes: codes, Hash: password.Hash,
 		Tokens: tokens, Password: nativePassword(core), Record: nativeRecord(core),
-		Guard: protect.New(db.store, protectionPolicy(cfg)), // signin.go
+		Guard:            protect.New(db.store, protectionPolicy(cfg)), // signin.go
+		HideUserNotFound: cfg.NativeAuthHideUserNotFound, ResendInterval: cfg.Mail.ResendInterval,
 	}), nil
 }
 

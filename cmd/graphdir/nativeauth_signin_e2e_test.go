@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -245,4 +246,54 @@ func TestNativeCodes_LockoutAndSendRateLimit(t *testing.T) {
 	if last.Header.Get("Retry-After") == "" || m["continuation_token"] != nil {
 		t.Fatalf("rate limited send: %v %v", last.Header, m)
 	}
+}
+
+// With GRAPHDIR_NATIVE_AUTH_HIDE_USER_NOT_FOUND an unknown username looks
+// like a known one at sign-in and reset: a continuation token, a code
+// challenge with no mail, codes that never verify, 50126 for a password.
+func TestNativeAuth_HideUserNotFound(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t, "GRAPHDIR_NATIVE_AUTH_HIDE_USER_NOT_FOUND", "true")
+	const known = "known@example.com"
+	n.signUp(known, "Str0ng!Passw0rd", "Known")
+	types := "password oob redirect"
+	shape := func(m map[string]any) string {
+		keys := []string{}
+		for k := range m {
+			if k != "continuation_token" {
+				keys = append(keys, k+"="+fmt.Sprint(m[k]))
+			}
+		}
+		slices.Sort(keys)
+		return strings.Join(keys, ",")
+	}
+	// Sign-in with a password: the same steps, then 50126 for both.
+	for _, user := range []string{known, "ghost@example.com"} {
+		init := ok(t, n.post("/oauth2/v2.0/initiate", n.form("username", user, "challenge_type", types)))
+		ch := ok(t, n.post("/oauth2/v2.0/challenge", n.form("continuation_token", ct(t, init), "challenge_type", types)))
+		if ch["challenge_type"] != "password" {
+			t.Fatalf("%s challenge: %v", user, ch)
+		}
+		nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", ct(t, ch), "grant_type", "password", "password", "Wr0ng!Passw0rd")),
+			400, "invalid_grant", 50126, "")
+	}
+	// Reset: the known user gets a mail, the unknown one the same answer
+	// and no mail; its code never verifies.
+	var shapes []string
+	var ghostCT string
+	for _, user := range []string{known, "ghost@example.com"} {
+		st := ok(t, n.post("/resetpassword/v1.0/start", n.form("username", user, "challenge_type", types)))
+		ch := ok(t, n.post("/resetpassword/v1.0/challenge", n.form("continuation_token", ct(t, st), "challenge_type", types)))
+		shapes = append(shapes, shape(ch))
+		ghostCT = ct(t, ch)
+	}
+	if shapes[0] == "" || strings.Replace(shapes[0], "k***@e***.com", "g***@e***.com", 1) != shapes[1] {
+		t.Fatalf("reset challenges differ: %q vs %q", shapes[0], shapes[1])
+	}
+	n.code(known)
+	if c := n.codeOrNothing("ghost@example.com"); c != "" {
+		t.Fatal("a code was mailed for an unknown username")
+	}
+	nativeErr(t, n.post("/resetpassword/v1.0/continue", n.form("continuation_token", ghostCT, "grant_type", "oob", "oob", "12345678")),
+		400, "invalid_grant", 50181, "invalid_oob_value")
 }

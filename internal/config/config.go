@@ -50,6 +50,9 @@ type Config struct {
 	// Protection holds account protection and sign-in log settings
 	// (protection.go).
 	Protection Protection
+	// NativeAuthHideUserNotFound hides whether an account exists at
+	// native sign-in and password reset (nativeauth.go).
+	NativeAuthHideUserNotFound bool
 }
 
 // Var documents one setting for --help and the README's table.
@@ -126,6 +129,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 		c.RefreshTokens = rt
 	}
 	c.Protection = loadProtection(env, &problems)
+	c.NativeAuthHideUserNotFound = loadNativeAuthHide(env, &problems)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -41,16 +41,20 @@ func (s *Server) ResetStart(ctx context.Context, r Request) (*Response, *Error) 
 		return redirect("Password reset needs an email one-time code and a user flow with passwords."), nil
 	}
 	u, err := s.d.Accounts.CustomerBySignInEmail(ctx, r.TenantID, email)
-	if directory.KindOf(err) == directory.KindNotFound {
-		return nil, ErrUserNotFound()
-	}
-	if err != nil {
+	if err != nil && directory.KindOf(err) != directory.KindNotFound {
 		return nil, ErrServer(err)
 	}
-	if u.AccountEnabled != nil && !*u.AccountEnabled {
-		return nil, ErrUserNotFound()
+	data := map[string]string{}
+	userID := ""
+	if err != nil || (u.AccountEnabled != nil && !*u.AccountEnabled) {
+		if !s.d.HideUserNotFound {
+			return nil, ErrUserNotFound()
+		}
+		data[dataGhost] = "1"
+	} else {
+		userID = u.ID
 	}
-	ct, e := s.start(ctx, r, app, KindReset, stepStart, u.ID, email, map[string]string{})
+	ct, e := s.start(ctx, r, app, KindReset, stepStart, userID, email, data)
 	if e != nil {
 		return nil, e
 	}

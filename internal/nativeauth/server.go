@@ -67,6 +67,14 @@ type Deps struct {
 	// Record writes code, MFA and continuation sign-ins to the sign-in
 	// log; nil: not logged.
 	Record RecordSignIn
+	// HideUserNotFound answers an unknown username at sign-in and
+	// password reset as if the account existed (the code step then never
+	// succeeds, the password step says 50126) instead of Entra's
+	// user_not_found, so the API does not tell who has an account.
+	HideUserNotFound bool
+	// ResendInterval is the interval a code answer shows when no code was
+	// sent (HideUserNotFound); 0: otp's default.
+	ResendInterval time.Duration
 	// Guard applies account protection to code sends and code checks
 	// (rate limits per IP and tenant; wrong codes count toward the sign-in
 	// name's lockout, as wrong passwords do); nil: none.
@@ -223,6 +231,15 @@ func (s *Server) sendCode(ctx context.Context, r Request, app *directory.Applica
 	if e := s.admit(ctx, r, fl, protect.StepCodeSend); e != nil {
 		return nil, e
 	}
+	if fl.Data[dataGhost] == "1" {
+		// No account: nothing is mailed, the answer looks the same.
+		iv := s.d.ResendInterval
+		if iv <= 0 {
+			iv = otp.DefaultResendInterval
+		}
+		return &Response{ChallengeType: "oob", BindingMethod: "prompt", ChallengeChannel: "email",
+			ChallengeTargetLabel: otp.MaskEmail(fl.Username), CodeLength: otp.CodeLength, Interval: int(iv / time.Second)}, nil
+	}
 	sent, err := s.d.Codes.Send(ctx, otp.SendRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID,
 		Email: fl.Username, Locale: r.Locale, AppName: appName(app)})
 	var soon *otp.ResendTooSoonError
@@ -249,7 +266,7 @@ func (s *Server) verifyCode(ctx context.Context, r Request, fl directory.SignInF
 	}
 	at := protect.Attempt{TenantID: fl.TenantID, Identifier: fl.Username, IP: r.IP, Step: protect.StepCodeVerify}
 	var err error
-	if len(code) > 64 {
+	if len(code) > 64 || fl.Data[dataGhost] == "1" {
 		err = &otp.WrongCodeError{}
 	} else {
 		err = s.d.Codes.Verify(ctx, otp.VerifyRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID, Code: code, Email: fl.Username})

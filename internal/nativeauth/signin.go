@@ -115,25 +115,34 @@ func (s *Server) SignInInitiate(ctx context.Context, r Request) (*Response, *Err
 		return nil, ErrServer(err)
 	}
 	u, err := s.d.Accounts.CustomerBySignInEmail(ctx, r.TenantID, email)
-	if directory.KindOf(err) == directory.KindNotFound {
+	ghost := directory.KindOf(err) == directory.KindNotFound
+	switch {
+	case ghost && !s.d.HideUserNotFound:
 		return nil, ErrUserNotFound()
-	}
-	if err != nil {
+	case ghost:
+		u = &directory.User{}
+	case err != nil:
 		return nil, ErrServer(err)
 	}
-	hasPassword := u.LastPasswordChangeDateTime != nil
+	// Password when the flow, the client and the account allow it (an
+	// account with no password signs in with codes when it can).
+	hasPassword := ghost || u.LastPasswordChangeDateTime != nil
+	codes := uf.AllowEmailOTP && types["oob"]
 	method := ""
 	switch {
-	case hasPassword && uf.AllowPasswords && types["password"] && s.d.Password != nil:
+	case uf.AllowPasswords && types["password"] && s.d.Password != nil && (hasPassword || !codes):
 		method = methodPassword
-	case uf.AllowEmailOTP && types["oob"]:
+	case codes:
 		method = methodOTP
 	}
 	if method == "" {
 		return redirect("The client does not support a sign-in method this account and user flow allow."), nil
 	}
-	ct, e := s.start(ctx, r, app, KindSignIn, stepStart, u.ID, email,
-		map[string]string{dataMethod: method, dataCapabilities: capabilities(r)})
+	data := map[string]string{dataMethod: method, dataCapabilities: capabilities(r)}
+	if ghost {
+		data[dataGhost] = "1"
+	}
+	ct, e := s.start(ctx, r, app, KindSignIn, stepStart, u.ID, email, data)
 	if e != nil {
 		return nil, e
 	}
@@ -258,10 +267,13 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 		}
 		uid, e := s.d.Password(ctx, PasswordCheck{TenantID: fl.TenantID, ClientID: app.AppID, AppName: appName(app),
 			Username: fl.Username, Password: pw, IP: r.IP})
+		if e != nil && e.Code == CodeUserNotFound && s.d.HideUserNotFound {
+			e = ErrWrongPassword()
+		}
 		if e != nil {
 			return nil, e
 		}
-		if !strings.EqualFold(uid, fl.UserID) {
+		if fl.UserID == "" || !strings.EqualFold(uid, fl.UserID) {
 			return nil, ErrWrongPassword()
 		}
 		fl.AMR = []string{"pwd"}

@@ -33,6 +33,9 @@ const (
 	dataAttrs    = "attrs" // JSON object of the attributes collected so far
 	dataCodeSent = "code_sent"
 	dataVerified = "verified"
+	// dataGhost marks a flow for a username no account has
+	// (Deps.HideUserNotFound): it can never succeed.
+	dataGhost = "ghost"
 )
 
 // parseAttributes reads the attributes parameter: a JSON object of strings.
