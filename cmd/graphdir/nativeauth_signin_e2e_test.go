@@ -96,7 +96,7 @@ func TestNativeSignIn_EmailCode(t *testing.T) {
 	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", codeCT, "grant_type", "oob", "oob", wrongCode(code), "client_info", "1")),
 		400, "invalid_grant", 50181, "invalid_oob_value")
 	// A password grant on a code flow is the wrong step.
-	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", codeCT, "grant_type", "password", "password", "x")), 400, "invalid_request", 55200, "")
+	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", codeCT, "grant_type", "password", "password", "x")), 400, "invalid_grant", 55200, "")
 	tok := tokenResponse(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", codeCT, "grant_type", "oob", "oob", code,
 		"scope", "openid profile offline_access", "client_info", "1")))
 	if amr := anyStrings(claims(t, tok["access_token"].(string))["amr"]); !slices.Contains(amr, "otp") || slices.Contains(amr, "mfa") {
@@ -146,6 +146,9 @@ func TestNativeSignIn_MFAThenStepUpAtMe(t *testing.T) {
 	}
 	code := n.code(email)
 	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", ct(t, mch), "grant_type", "mfa_oob", "oob", wrongCode(code))),
+		400, "invalid_grant", 50181, "invalid_oob_value")
+	// Learn's spelling of the second factor (grant_type=oob) is taken too.
+	nativeErr(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", ct(t, mch), "grant_type", "oob", "oob", wrongCode(code))),
 		400, "invalid_grant", 50181, "invalid_oob_value")
 	tok := tokenResponse(t, n.post("/oauth2/v2.0/token", n.form("continuation_token", ct(t, mch), "grant_type", "mfa_oob", "oob", code,
 		"scope", "openid profile offline_access User.ReadWrite", "client_info", "1")))

@@ -249,3 +249,44 @@ func TestNativeAuth_MethodsOtherThanPost(t *testing.T) {
 		}
 	}
 }
+
+// Extension attributes a user flow collects are written to the account
+// through the extension definitions, typed: an Integer one takes digits
+// and refuses anything else as attribute_validation_failed.
+func TestNativeSignUp_ExtensionAttributes(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t)
+	r := n.do("GET", "/v1.0/applications(appId='"+n.appID+"')?$select=id", n.admin, nil)
+	objID := ok(t, r)["id"].(string)
+	mk := func(name, typ string) string {
+		r := n.do("POST", "/v1.0/applications/"+objID+"/extensionProperties", n.admin,
+			map[string]any{"name": name, "dataType": typ, "targetObjects": []string{"User"}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("extension: %d %s", r.Status, r.Body)
+		}
+		return r.JSON(t)["name"].(string)
+	}
+	color, age := mk("Favoritecolor", "String"), mk("Age", "Integer")
+	n.newFlow([]string{n.appID}, nil,
+		map[string]any{"attr": map[string]any{"id": color, "displayName": "Favorite color", "description": "c", "userFlowAttributeType": "custom", "dataType": "string"},
+			"input": map[string]any{"attribute": color, "label": "Favorite color", "inputType": "text", "required": true}},
+		map[string]any{"attr": map[string]any{"id": age, "displayName": "Age", "description": "a", "userFlowAttributeType": "custom", "dataType": "int64"},
+			"input": map[string]any{"attribute": age, "label": "Age", "inputType": "text", "required": false}},
+	)
+	const email = "ext@example.com"
+	types := "oob password redirect"
+	e := nativeErr(t, n.post("/signup/v1.0/start", n.form("username", email, "challenge_type", types, "password", "Str0ng!Passw0rd",
+		"attributes", `{"displayName":"Ext User","`+color+`":"blue","`+age+`":"forty"}`)), 400, "invalid_grant", 0, "attribute_validation_failed")
+	if mustJSON(t, e["invalid_attributes"]) != `[{"name":"`+age+`"}]` {
+		t.Fatalf("invalid_attributes: %v", e)
+	}
+	start := ok(t, n.post("/signup/v1.0/start", n.form("username", email, "challenge_type", types, "password", "Str0ng!Passw0rd",
+		"attributes", `{"displayName":"Ext User","`+color+`":"blue","`+age+`":"42"}`)))
+	ch := ok(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, start), "challenge_type", types)))
+	ct(t, ok(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", n.code(email)))))
+	r = n.do("GET", "/v1.0/users?$filter="+url.QueryEscape("mail eq '"+email+"'")+"&$select=displayName,"+color+","+age, n.admin, nil)
+	u := ok(t, r)["value"].([]any)[0].(map[string]any)
+	if u[color] != "blue" || u[age] != float64(42) {
+		t.Fatalf("user: %s", r.Body)
+	}
+}

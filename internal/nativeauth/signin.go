@@ -243,9 +243,9 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 	switch gt {
 	case "":
 		return nil, ErrMissing("grant_type")
-	case grantPassword, grantOOB:
+	case grantPassword:
 		kinds = []string{KindSignIn}
-	case grantMFAOOB:
+	case grantOOB, grantMFAOOB:
 		kinds = []string{KindSignIn, KindSignUp, KindReset}
 	case grantContinue:
 		kinds = []string{KindSignUp, KindReset}
@@ -256,10 +256,15 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 	if e != nil {
 		return nil, e
 	}
+	// Learn shows the second factor with grant_type=oob; the SDK sends
+	// mfa_oob. Both are taken at the MFA step.
+	if gt == grantOOB && fl.Step == stepMFACodeSent {
+		gt = grantMFAOOB
+	}
 	switch gt {
 	case grantPassword:
 		if fl.Step != stepPassword {
-			return nil, ErrWrongStep("The sign-in flow does not expect a password now.")
+			return nil, ErrInvalidContinuationGrant()
 		}
 		pw := r.get("password")
 		if pw == "" {
@@ -278,8 +283,8 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 		}
 		fl.AMR = []string{"pwd"}
 	case grantOOB:
-		if fl.Step != stepCodeSent {
-			return nil, ErrWrongStep("The sign-in flow does not expect a code now.")
+		if fl.Kind != KindSignIn || fl.Step != stepCodeSent {
+			return nil, ErrInvalidContinuationGrant()
 		}
 		if e := s.verifySignInCode(ctx, r, app, fl, otp.PurposeSignIn); e != nil {
 			return nil, e
@@ -294,7 +299,7 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 		}
 	case grantMFAOOB:
 		if fl.Step != stepMFACodeSent {
-			return nil, ErrWrongStep("The flow does not expect a second factor now.")
+			return nil, ErrInvalidContinuationGrant()
 		}
 		if e := s.verifySignInCode(ctx, r, app, fl, otp.PurposeMFA); e != nil {
 			return nil, e
