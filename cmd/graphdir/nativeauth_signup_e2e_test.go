@@ -217,7 +217,7 @@ func TestNativeAuth_ClientAndParameterErrors(t *testing.T) {
 	for _, ep := range []string{"/signup/v1.0/start", "/resetpassword/v1.0/start"} {
 		nativeErr(t, n.post(ep, n.form("username", "a@example.com", "challenge_type", "oob password")), 400, "unsupported_challenge_type", 901007, "")
 		nativeErr(t, n.post(ep, n.form("username", "a@example.com")), 400, "invalid_request", 900144, "")
-		for _, u := range []string{"", "not-an-email", "a@b", "Jane <a@example.com>", strings.Repeat("a", 250) + "@example.com"} {
+		for _, u := range []string{"", "not-an-email", "a@b", "Jane <a@example.com>", strings.Repeat("a", 250) + "@example.com", strings.Repeat("a", 53) + "@example.com"} {
 			m := nativeErr(t, n.post(ep, n.form("username", u, "challenge_type", "oob redirect")), 400, "invalid_request", 90100, "")
 			if !strings.Contains(m["error_description"].(string), "username parameter is empty or not valid") {
 				t.Fatalf("invalid username description: %v", m)

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/flowstate"
@@ -173,10 +174,15 @@ func (s *Server) client(ctx context.Context, r Request) (*directory.Application,
 	return app, nil
 }
 
-// username reads and checks the username parameter: an email address.
+// maxUsername is the longest sign-in email: an identity's
+// issuerAssignedId holds at most 64 characters (Graph's limit).
+const maxUsername = 64
+
+// username reads and checks the username parameter: an email address
+// an emailAddress identity can hold.
 func username(r Request) (string, *Error) {
 	u := strings.TrimSpace(r.get("username"))
-	if u == "" || len(u) > 254 {
+	if u == "" || utf8.RuneCountInString(u) > maxUsername {
 		return "", ErrInvalidUsername()
 	}
 	a, err := mail.ParseAddress(u)
