@@ -157,3 +157,48 @@ func TestNativeFlowAcrossInstances(t *testing.T) {
 	done := ct(t, ok(t, n.post("/signup/v1.0/continue", n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", n.code(email)))))
 	tokenResponse(t, second.post("/oauth2/v2.0/token", n.form("continuation_token", done, "grant_type", "continuation_token", "username", email, "client_info", "1")))
 }
+
+// Two requests racing on one continuation token with the right code: one
+// wins, the other is refused, and one account exists.
+func TestNativeContinuationTokenRace(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t)
+	const email = "race@example.com"
+	types := "oob password redirect"
+	start := ok(t, n.post("/signup/v1.0/start", n.form("username", email, "challenge_type", types, "password", "Str0ng!Passw0rd",
+		"attributes", `{"displayName":"Race"}`)))
+	ch := ok(t, n.post("/signup/v1.0/challenge", n.form("continuation_token", ct(t, start), "challenge_type", types)))
+	code := n.code(email)
+	f := n.form("continuation_token", ct(t, ch), "grant_type", "oob", "oob", code)
+	results := make(chan int, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			req, _ := http.NewRequest("POST", n.srv.URL+"/"+n.tenant+"/signup/v1.0/continue", strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			res, err := n.client.Do(req)
+			if err != nil {
+				results <- 0
+				return
+			}
+			res.Body.Close()
+			results <- res.StatusCode
+		}()
+	}
+	wins := 0
+	for i := 0; i < 4; i++ {
+		switch s := <-results; s {
+		case 200:
+			wins++
+		case 400:
+		default:
+			t.Fatalf("status %d", s)
+		}
+	}
+	var users int
+	if err := n.db.store.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM users WHERE lower(mail) = $1`, email).Scan(&users); err != nil {
+		t.Fatal(err)
+	}
+	if wins != 1 || users != 1 {
+		t.Fatalf("%d winners, %d accounts", wins, users)
+	}
+}
