@@ -122,3 +122,74 @@ func TestBrowserNativeSignUpSignIn(t *testing.T) {
 		t.Fatal("the new password is not stored")
 	}
 }
+
+// The SDK with a user flow of email codes and MFA: sign-up with a code
+// only, sign-in with the sign-up's token (MfaAwaitingState after the
+// first factor), the email method's challenge and code, completed with
+// amr mfa; then a fresh email-code sign-in through MFA again.
+func TestBrowserNativeEmailCodeAndMFA(t *testing.T) {
+	n := newNativeStack(t)
+	b := browsertest.Shared(t)
+	o := browsertest.NewOrigin(t)
+	appID := n.newApp("browser MFA SPA", map[string]any{"nativeAuthenticationApisEnabled": "all",
+		"spa": map[string]any{"redirectUris": []string{o.URL + "/"}}, "requiredResourceAccess": consentedScopes})
+	n.newFlow([]string{appID}, func(b map[string]any) {
+		b["onAuthenticationMethodLoadStart"].(map[string]any)["identityProviders"] = []any{map[string]any{"id": "EmailOtpSignup-OAUTH"}}
+		b["graphdirMfaRequired"] = true
+	})
+	page := o.Page("/", `<!doctype html><html lang="en"><head><title>app</title>
+<script src="/_browsertest/msal-custom-auth.js"></script></head><body></body></html>`)
+	base := n.srv.URL + "/" + n.tenant
+	config := map[string]any{
+		"auth":       map[string]any{"clientId": appID, "authority": base},
+		"customAuth": map[string]any{"challengeTypes": []string{"password", "oob"}, "authApiProxyUrl": base},
+		"cache":      map[string]any{"cacheLocation": "sessionStorage"},
+	}
+	const email = "browser.mfa@example.com"
+	s := b.Open(t)
+	const summarize = `const summarize = (r) => {
+  window.st = r.state;
+  const err = r.error?.errorData;
+  return { stateType: r.state?.stateType ?? "", completed: r.isCompleted?.() ?? false, error: err ? err.error + "/" + (err.subError ?? "") : "",
+           methods: r.state?.getAuthMethods?.()?.map(m => m.id) ?? [], idClaims: r.data?.getClaims?.() ?? null };
+};`
+	step := func(name, fn string, arg any, url string) map[string]any {
+		t.Helper()
+		sc := browsertest.Eval(`async (a) => { `+summarize+` return summarize(await (`+fn+`)(a)); }`, arg)
+		sc.URL = url
+		var out map[string]any
+		s.Run(t, sc).Decode(t, &out)
+		return out
+	}
+	r := step("sign-up", `async (a) => { const { CustomAuthPublicClientApplication } = window.msalCustomAuth;
+  window.app = await CustomAuthPublicClientApplication.create(a.config);
+  return window.app.signUp({ username: a.email, attributes: { displayName: "Browser Mfa" } }); }`, map[string]any{"config": config, "email": email}, page)
+	if r["stateType"] != "SignUpCodeRequiredState" {
+		t.Fatalf("sign-up: %v", r)
+	}
+	r = step("code", `(c) => window.st.submitCode(c)`, n.code(email), "")
+	if r["stateType"] != "SignUpCompletedState" {
+		t.Fatalf("sign-up code: %v", r)
+	}
+	mfa := func(first map[string]any) {
+		t.Helper()
+		if first["stateType"] != "MfaAwaitingState" || !slices.Contains(anyStrings(first["methods"]), "email") {
+			t.Fatalf("after the first factor: %v", first)
+		}
+		r := step("mfa challenge", `() => window.st.requestChallenge("email")`, nil, "")
+		if r["stateType"] != "MfaVerificationRequiredState" {
+			t.Fatalf("mfa challenge: %v", r)
+		}
+		r = step("mfa code", `(c) => window.st.submitChallenge(c)`, n.code(email), "")
+		if r["completed"] != true {
+			t.Fatalf("mfa code: %v", r)
+		}
+	}
+	mfa(step("sign-in after sign-up", `() => window.st.signIn({ scopes: ["User.Read"] })`, nil, ""))
+	step("sign-out", `async () => { await window.app.getCurrentAccount().data.signOut(); return { state: null }; }`, nil, "")
+	r = step("email-code sign-in", `(e) => window.app.signIn({ username: e })`, email, "")
+	if r["stateType"] != "SignInCodeRequiredState" {
+		t.Fatalf("email-code sign-in: %v", r)
+	}
+	mfa(step("sign-in code", `(c) => window.st.submitCode(c)`, n.code(email), ""))
+}
