@@ -31,6 +31,7 @@ const (
 	schemaCount          = "count"
 	schemaXML            = "xml"
 	schemaStream         = "stream" // image bytes (branding logos)
+	schemaHTML           = "html"
 )
 
 type obj = map[string]any
@@ -157,6 +158,8 @@ func operationObject(op route, path, id string) obj {
 		ok["content"] = obj{"application/xml": obj{"schema": obj{"type": "string"}}}
 	case schemaStream:
 		ok["content"] = streamContent()
+	case schemaHTML:
+		ok["content"] = obj{"text/html": obj{"schema": obj{"type": "string"}}}
 	default:
 		ok["content"] = obj{"application/json": obj{"schema": ref(op.schema)}}
 	}

@@ -276,6 +276,44 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("missing %s", k)
 		}
 	}
+	// Issue 14 (browser redirect): the code flow's endpoints and what they
+	// support, exactly (browser-redirect.md rule 3).
+	for k, v := range map[string]string{
+		"authorization_endpoint": base + "/oauth2/v2.0/authorize",
+		"end_session_endpoint":   base + "/oauth2/v2.0/logout",
+		"revocation_endpoint":    base + "/oauth2/v2.0/revoke",
+		"userinfo_endpoint":      "https://login.graphdir.test/oidc/userinfo",
+	} {
+		if d[k] != v {
+			t.Errorf("%s = %v, want %s", k, d[k], v)
+		}
+	}
+	list := func(k string) string {
+		a, _ := d[k].([]any)
+		var out []string
+		for _, v := range a {
+			s, _ := v.(string)
+			out = append(out, s)
+		}
+		return strings.Join(out, " ")
+	}
+	for k, v := range map[string]string{
+		"response_types_supported":         "code",
+		"response_modes_supported":         "query fragment form_post",
+		"code_challenge_methods_supported": "S256",
+		"subject_types_supported":          "public",
+		"grant_types_supported":            "authorization_code refresh_token client_credentials",
+	} {
+		if got := list(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if !strings.Contains(" "+list("scopes_supported")+" ", " openid ") {
+		t.Errorf("scopes_supported lacks openid: %v", d["scopes_supported"])
+	}
+	if d["authorization_response_iss_parameter_supported"] != true || d["request_uri_parameter_supported"] != false {
+		t.Errorf("iss/request_uri flags = %v / %v", d["authorization_response_iss_parameter_supported"], d["request_uri_parameter_supported"])
+	}
 	if _, err := iss.Discovery(context.Background(), "common"); directory.KindOf(err) != directory.KindNotFound {
 		t.Errorf("non-GUID tenant: %v", err)
 	}

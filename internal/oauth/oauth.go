@@ -82,6 +82,10 @@ type Request struct {
 	Scope        string
 	// RefreshToken is the refresh_token of the refresh token grant.
 	RefreshToken string
+	// Code, RedirectURI and CodeVerifier are the authorization code
+	// grant's; Origin is the request's Origin header (a browser's
+	// cross-origin redemption).
+	Code, RedirectURI, CodeVerifier, Origin string
 	// RemoteIP keys the per-address failure limit.
 	RemoteIP string
 }

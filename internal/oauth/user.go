@@ -91,6 +91,12 @@ type UserTokens struct {
 	// Idle, MaxAge and SPAMaxAge are the sliding and absolute lifetimes;
 	// Grace the reuse window. Zero takes the defaults.
 	Idle, MaxAge, SPAMaxAge, Grace time.Duration
+	// Codes (with Apps) enables the authorization code grant (browser
+	// redirect sign-in); CodeLifetime is a code's (zero: the default).
+	Codes        CodeStore
+	CodeLifetime time.Duration
+	// Revocations enables RFC 7009 revocation.
+	Revocations RevokeStore
 }
 
 // TokenResponse is a successful user token response. ClientInfo is always
@@ -103,6 +109,8 @@ type TokenResponse struct {
 	RefreshToken          string
 	RefreshTokenExpiresIn int
 	ClientInfo            string
+	// FamilyID is the new refresh-token family ("" when none); never sent.
+	FamilyID string
 }
 
 // ClientInfo is Entra's client_info: base64url (no padding) of
@@ -195,7 +203,7 @@ func (s *Server) IssueUserTokens(ctx context.Context, g UserGrant) (*TokenRespon
 			}
 			return nil, serverError(err)
 		}
-		resp.RefreshToken = rt
+		resp.RefreshToken, resp.FamilyID = rt, t.FamilyID
 		resp.RefreshTokenExpiresIn = secondsUntil(earlier(t.ExpiresAt, t.FamilyExpiresAt), now)
 	}
 	return resp, nil
