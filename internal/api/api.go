@@ -118,6 +118,9 @@ type Options struct {
 	// Token serves the issuer's token endpoint
 	// (/{tenant}/oauth2/v2.0/token); when nil it answers 404.
 	Token TokenEndpoint
+	// Browser enables the browser redirect sign-in (browser.go); nil
+	// leaves its endpoints unserved.
+	Browser *BrowserSignIn
 	// QueryCapabilities are the store's query facts, published as
 	// $metadata's Capabilities annotations (metadata.go); when empty the
 	// annotations are left out.
@@ -149,6 +152,7 @@ type server struct {
 	apps       Applications
 	token      TokenEndpoint
 	native     NativeAuth
+	browser    *BrowserSignIn
 	dispatch   http.Handler // the whole handler: serves the requests inside a $batch (batch.go)
 	metadata   []byte       // the CSDL document (metadata.go)
 	origins    *originCache // CORS grants (cors.go); nil: none
@@ -171,6 +175,7 @@ func NewHandler(opts Options) http.Handler {
 		apps:     opts.Applications,
 		token:    opts.Token,
 		native:   opts.NativeAuth,
+		browser:  opts.Browser,
 		rt:       newRuntimeState(opts.Runtime),
 		metadata: buildMetadata(opts.QueryCapabilities),
 	}

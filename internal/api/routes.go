@@ -316,6 +316,36 @@ func (s *server) routes() []route {
 			summary: "The built-in issuer's OpenID Connect discovery document for a tenant.",
 			handle:  s.handleDiscovery, status: 200, schema: schemaObject},
 
+		// Browser redirect sign-in (issue 14; browser.go, authorize.go):
+		// the code flow's endpoints and the hosted pages.
+		{method: "GET", paths: []string{"/:tenant/oauth2/v2.0/authorize"}, id: "authorize", tag: "issuer", public: true,
+			summary: "Authorization endpoint (code flow with PKCE S256): the hosted sign-in page, or a redirect to the client with a code or an error (query, fragment or form_post; RFC 9207 iss).",
+			handle:  s.handleAuthorize, status: 200, schema: schemaHTML},
+		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/authorize"}, id: "authorizePost", tag: "issuer", public: true,
+			summary: "Authorization endpoint, request by form POST (OpenID Connect Core 3.1.2.1).",
+			handle:  s.handleAuthorize, status: 200, schema: schemaHTML},
+		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/signin"}, id: "hostedSignIn", tag: "issuer", public: true,
+			summary: "The hosted sign-in page's form (email and password); CSRF-protected, answers 303 to the client.",
+			handle:  s.handleSignIn, status: 303},
+		{method: "GET", paths: []string{"/:tenant/oauth2/v2.0/logout"}, id: "logout", tag: "issuer", public: true,
+			summary: "End-session endpoint (RP-Initiated Logout): ends the session; a confirmation page leads to a registered post_logout_redirect_uri.",
+			handle:  s.handleLogout, status: 200, schema: schemaHTML},
+		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/logout"}, id: "logoutPost", tag: "issuer", public: true,
+			summary: "End-session endpoint, request by form POST.",
+			handle:  s.handleLogout, status: 200, schema: schemaHTML},
+		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/logout/confirm"}, id: "logoutConfirm", tag: "issuer", public: true,
+			summary: "The sign-out confirmation page's button: 303 to the validated post_logout_redirect_uri.",
+			handle:  s.handleLogoutConfirm, status: 303},
+		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/revoke"}, id: "revoke", tag: "issuer", public: true, oauth: true,
+			summary: "Token revocation (RFC 7009): revokes a refresh token's family; unknown tokens are 200.",
+			handle:  s.handleRevoke, status: 200},
+		{method: "GET", paths: []string{"/oidc/userinfo"}, id: "userinfo", tag: "issuer", public: true,
+			summary: "OpenID Connect UserInfo for a user access token of the built-in issuer.",
+			handle:  s.handleUserInfo, status: 200, schema: schemaObject},
+		{method: "POST", paths: []string{"/oidc/userinfo"}, id: "userinfoPost", tag: "issuer", public: true,
+			summary: "OpenID Connect UserInfo by POST (token in the header or the form body).",
+			handle:  s.handleUserInfo, status: 200, schema: schemaObject},
+
 		{method: "GET", paths: []string{"/healthz"}, id: "health", tag: "service", public: true, summary: "Liveness: the process serves HTTP.",
 			handle: s.handleHealth, status: 200, schema: schemaStatus},
 		{method: "GET", paths: []string{"/readyz"}, id: "ready", tag: "service", public: true,
@@ -337,10 +367,15 @@ func (s *server) routes() []route {
 	// error form.
 	// (OPTIONS is native authentication's CORS preflight, nativeauth.go.)
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		rows = append(rows, route{method: m, paths: []string{"/:tenant/oauth2/v2.0/token"}, handle: s.handleTokenMethod, undocumented: true})
+		rows = append(rows, route{method: m, paths: []string{"/:tenant/oauth2/v2.0/token", "/:tenant/oauth2/v2.0/revoke"}, handle: s.handleTokenMethod, undocumented: true})
 	}
 	// Native authentication (nativeauth.go).
 	rows = append(rows, s.nativeRoutes()...)
+	// OPTIONS on revoke is the CORS preflight of single-page applications
+	// (a 405 for any other origin); the token endpoint's is native auth's.
+	rows = append(rows, route{method: http.MethodOptions, paths: []string{"/:tenant/oauth2/v2.0/revoke"},
+		id: "revokePreflight", tag: "issuer", public: true, oauth: true, status: 204,
+		summary: "CORS preflight from the origin of a registered spa redirect URI.", handle: s.handleTokenPreflight})
 	return rows
 }
 

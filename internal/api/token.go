@@ -41,7 +41,7 @@ const basicRealm = `Basic realm="graphdir"`
 
 // tokenParams are the OAuth parameters that must never travel in the URL
 // (RFC 6749 §2.3.1, §3.2).
-var tokenParams = []string{"grant_type", "client_id", "client_secret", "scope", "client_assertion", "client_assertion_type", "refresh_token"}
+var tokenParams = []string{"grant_type", "client_id", "client_secret", "scope", "client_assertion", "client_assertion_type", "refresh_token", "code", "code_verifier"}
 
 // oauthStatus is the token endpoint's error table: RFC 6749 error code ->
 // HTTP status. invalid_client is 401 (§5.2); a throttled client gets 429
@@ -199,6 +199,7 @@ func (s *server) handleToken(c *gin.Context) {
 		return
 	}
 	r := c.Request
+	s.tokenCORS(c, tenant)
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		s.writeOAuthErrorStatus(c, http.StatusUnsupportedMediaType,
@@ -271,6 +272,10 @@ func (s *server) handleToken(c *gin.Context) {
 		Scope:        form.Get("scope"),
 		RefreshToken: form.Get("refresh_token"),
 		RemoteIP:     c.ClientIP(),
+		Code:         form.Get("code"),
+		RedirectURI:  form.Get("redirect_uri"),
+		CodeVerifier: form.Get("code_verifier"),
+		Origin:       r.Header.Get("Origin"),
 	}
 	auth := r.Header.Values("Authorization")
 	basic := false
@@ -280,9 +285,9 @@ func (s *server) handleToken(c *gin.Context) {
 		return
 	case len(auth) == 1:
 		// A public client has no secret: x/oauth2 (go-oidc) sends it as
-		// Basic with an empty password, which the refresh grant accepts
-		// from public clients only (oauth.Server.Refresh checks the kind).
-		id, secret, err := parseBasic(auth[0], req.GrantType == oauth.GrantRefreshToken)
+		// Basic with an empty password, which the refresh and code grants
+		// accept from public clients only (oauth.Server checks the kind).
+		id, secret, err := parseBasic(auth[0], req.GrantType == oauth.GrantRefreshToken || req.GrantType == oauth.GrantAuthorizationCode)
 		if err != nil {
 			s.writeOAuthError(c, &oauth.Error{Code: oauth.CodeInvalidClient, Description: basicErrors[err]}, true)
 			return
@@ -300,6 +305,20 @@ func (s *server) handleToken(c *gin.Context) {
 		req.ClientID, req.ClientSecret = id, secret
 	}
 
+	if req.GrantType == oauth.GrantAuthorizationCode {
+		ex, ok := s.token.(CodeExchanger)
+		if !ok {
+			s.writeOAuthError(c, &oauth.Error{Code: oauth.CodeUnsupportedGrantType, Description: "The authorization code grant is not enabled."}, basic)
+			return
+		}
+		t, err := ex.AuthorizationCode(c.Request.Context(), req)
+		if err != nil {
+			s.writeOAuthError(c, err, basic)
+			return
+		}
+		writeOAuth(c, http.StatusOK, UserTokenJSON(t, form.Get("client_info") == "1"))
+		return
+	}
 	if req.GrantType == oauth.GrantRefreshToken {
 		t, err := s.token.Refresh(c.Request.Context(), req)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,6 +104,8 @@ func (s *Server) AuthorizationCode(ctx context.Context, r Request) (*TokenRespon
 	switch {
 	case kind == directory.RedirectSPA && r.Origin == "":
 		return nil, newError(CodeInvalidRequest, 9002327, "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.")
+	case kind == directory.RedirectSPA && !slices.Contains(app.SPAOrigins(), strings.ToLower(r.Origin)):
+		return nil, newError(CodeInvalidRequest, 9002326, "Cross-origin token redemption is permitted only from the origins of the application's single-page application redirect URIs.")
 	case kind != directory.RedirectSPA && r.Origin != "":
 		return nil, newError(CodeInvalidRequest, 9002326, "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type.")
 	}

@@ -1,0 +1,288 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/oauth"
+)
+
+// BrowserSignIn wires the browser redirect sign-in (issue 14): the
+// authorization endpoint, the hosted sign-in page, userinfo, logout and
+// revocation. nil in Options disables those endpoints (404).
+type BrowserSignIn struct {
+	Apps      ClientApps
+	Passwords PasswordChecker
+	Store     BrowserStore
+	Flows     HostedFlows
+	Codes     CodeIssuer
+	Users     UserReader
+	// IssuerURL is the tenant's issuer (the iss of RFC 9207).
+	IssuerURL func(tenantID string) string
+	// SessionLifetime bounds a hosted-page session (zero: 24 h).
+	SessionLifetime time.Duration
+	Now             func() time.Time
+}
+
+// ClientApps finds applications by client id (*directory.Applications).
+type ClientApps interface {
+	ClientApplication(ctx context.Context, tenantID, clientID string) (*directory.Application, error)
+	SPAOriginRegistered(ctx context.Context, tenantID, origin string) (bool, error)
+}
+
+// PasswordAttempt is one email + password submitted on the sign-in page.
+type PasswordAttempt struct {
+	TenantID, ClientID, AppDisplayName, Username, Password, IP, UserAgent string
+}
+
+// PasswordChecker checks a first factor with the sign-in core's lockout,
+// rate limits and sign-in log. A refused check is a *SignInRefusal; any
+// other error is the service's.
+type PasswordChecker interface {
+	CheckPassword(ctx context.Context, a PasswordAttempt) (*directory.User, error)
+}
+
+// SignInRefusal is a refused credential check. The page shows one text for
+// an unknown account and a wrong password (no enumeration); Throttled
+// (lockout or rate limit) gets its own text, for every name alike.
+type SignInRefusal struct {
+	Throttled  bool
+	RetryAfter time.Duration
+}
+
+func (e *SignInRefusal) Error() string { return "sign-in refused" }
+
+// BrowserStore keeps sessions (directory.BrowserSignInStore).
+type BrowserStore interface {
+	CreateBrowserSession(ctx context.Context, s directory.BrowserSession, tokenHash []byte) error
+	BrowserSessionByToken(ctx context.Context, tenantID string, tokenHash []byte, now time.Time) (*directory.BrowserSession, error)
+	AddBrowserSessionClient(ctx context.Context, tenantID, sessionID, clientID string) error
+	EndBrowserSession(ctx context.Context, tenantID string, tokenHash []byte, at time.Time) error
+}
+
+// HostedFlows keeps the hosted pages' flow state (*flowstate.Flows).
+type HostedFlows interface {
+	Start(ctx context.Context, fl directory.SignInFlow) (string, directory.SignInFlow, error)
+	Resume(ctx context.Context, tenantID, clientID, handle string, kinds ...string) (directory.SignInFlow, error)
+	Finish(ctx context.Context, tenantID, handle string) error
+}
+
+// CodeIssuer issues authorization codes (*oauth.Server).
+type CodeIssuer interface {
+	IssueCode(ctx context.Context, c directory.AuthCode) (string, error)
+}
+
+// UserReader reads a user for userinfo.
+type UserReader interface {
+	GetUser(ctx context.Context, tenantID string, key directory.UserKey) (*directory.User, error)
+}
+
+// The hosted-page cookies. __Host- makes the browser insist on Secure,
+// Path=/ and no Domain; the tenant is in the name because one browser may
+// hold sessions of several tenants.
+const (
+	sessionCookiePrefix = "__Host-gd-session-"
+	bindCookie          = "__Host-gd-bind"
+	flowKindBrowser     = "browser-signin"
+	flowKindLogout      = "browser-logout"
+	maxPageForm         = 16 << 10
+	defaultSessionLife  = 24 * time.Hour
+)
+
+//go:embed pages/*.html
+var pageFiles embed.FS
+
+var pages = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
+
+// pageData is what every page template reads.
+type pageData struct {
+	Lang, Title, Nonce, Error, Message, TraceID string
+	AppName, Action, Flow, ClientID, CSRF         string
+	Username                                     string
+	Fields                                       []formField
+}
+
+type formField struct{ Name, Value string }
+
+func (b *BrowserSignIn) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+func randomToken() string {
+	buf := make([]byte, 32)
+	_, _ = rand.Read(buf) // never fails
+	return base64.RawURLEncoding.EncodeToString(buf)
+}
+
+func sha(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func shaString(s string) string { return base64.RawURLEncoding.EncodeToString(sha(s)) }
+
+func equalHash(stored, presented string) bool {
+	return stored != "" && presented != "" && subtle.ConstantTimeCompare([]byte(stored), []byte(shaString(presented))) == 1
+}
+
+// pageHeaders are the hosted pages' security headers (browser-redirect.md
+// rule 18): a CSP without inline script (styles by nonce), no framing, no
+// referrer, no caching. formAction adds the origin a form_post page
+// submits to.
+func pageHeaders(c *gin.Context, nonce, formAction string) {
+	h := c.Writer.Header()
+	fa := "'self'"
+	if formAction != "" {
+		fa += " " + formAction
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; form-action "+fa+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if c.Request.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+}
+
+// renderPage writes one hosted page.
+func (s *server) renderPage(c *gin.Context, status int, name string, d pageData, formAction string) {
+	d.Nonce = randomToken()
+	if d.Lang == "" {
+		d.Lang = "en"
+	}
+	pageHeaders(c, d.Nonce, formAction)
+	var buf strings.Builder
+	if err := pages.ExecuteTemplate(&buf, name, d); err != nil {
+		s.log.Error("hosted page failed to render", "page", name, "error", err.Error())
+		status, buf = http.StatusInternalServerError, strings.Builder{}
+		buf.WriteString("<!doctype html><title>Error</title><p>Something went wrong.</p>")
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(status)
+	_, _ = c.Writer.WriteString(buf.String())
+	c.Abort()
+}
+
+// errorPage answers a request that cannot be sent back to any application
+// (unknown client, unregistered redirect URI, expired flow): a page, never
+// a redirect, so graphdir is no open redirector.
+func (s *server) errorPage(c *gin.Context, status int, title, msg string) {
+	s.renderPage(c, status, "message", pageData{Title: title, Message: msg, Error: "1", TraceID: requestIDs(c).requestID}, "")
+}
+
+// sessionCookieName is the tenant's session cookie.
+func sessionCookieName(tenantID string) string {
+	return sessionCookiePrefix + strings.ToLower(tenantID)
+}
+
+// setCookie writes a __Host- cookie: Secure, HttpOnly, SameSite=Lax,
+// Path=/. maxAge < 0 deletes it.
+func setCookie(c *gin.Context, name, value string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// currentSession returns the browser's live session of the tenant (nil
+// when there is none).
+func (s *server) currentSession(c *gin.Context, tenant string) (*directory.BrowserSession, error) {
+	ck, err := c.Request.Cookie(sessionCookieName(tenant))
+	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
+		return nil, nil
+	}
+	bs, err := s.browser.Store.BrowserSessionByToken(c.Request.Context(), strings.ToLower(tenant), sha(ck.Value), s.browser.now())
+	if directory.KindOf(err) == directory.KindNotFound {
+		return nil, nil
+	}
+	return bs, err
+}
+
+// bindToken returns the browser's binding token (a random value in a
+// __Host- cookie, set when missing): a flow remembers its hash, so that a
+// form is accepted only from the browser that started the flow (login
+// CSRF).
+func bindToken(c *gin.Context) string {
+	if ck, err := c.Request.Cookie(bindCookie); err == nil && len(ck.Value) == 43 {
+		return ck.Value
+	}
+	v := randomToken()
+	setCookie(c, bindCookie, v, 0)
+	return v
+}
+
+// crossOrigin is Go's CSRF check (Sec-Fetch-Site, else Origin against
+// Host) for the hosted pages' forms. Never for /token or /revoke, which
+// are cross-origin by design.
+var crossOrigin = http.NewCrossOriginProtection()
+
+// checkPagePost runs the CSRF checks every hosted-page POST needs and
+// returns its form.
+func (s *server) checkPagePost(c *gin.Context) (map[string]string, bool) {
+	if err := crossOrigin.Check(c.Request); err != nil {
+		s.errorPage(c, http.StatusForbidden, "Request refused", "This form was sent from another site. Go back to the application and sign in again.")
+		return nil, false
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxPageForm)
+	if err := c.Request.ParseForm(); err != nil {
+		s.errorPage(c, http.StatusBadRequest, "Request refused", "The form could not be read.")
+		return nil, false
+	}
+	form := map[string]string{}
+	for k, vs := range c.Request.PostForm {
+		if len(vs) != 1 {
+			s.errorPage(c, http.StatusBadRequest, "Request refused", "The form could not be read.")
+			return nil, false
+		}
+		form[k] = vs[0]
+	}
+	return form, true
+}
+
+// resumeFlow finds the form's flow and checks its two CSRF bindings: the
+// per-form token and the browser's binding cookie.
+func (s *server) resumeFlow(c *gin.Context, tenant string, form map[string]string, kind string) (directory.SignInFlow, bool) {
+	fl, err := s.browser.Flows.Resume(c.Request.Context(), tenant, strings.ToLower(form["client_id"]), form["flow"], kind)
+	if err != nil {
+		if !isFlowError(err) {
+			s.errorPage(c, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+			return fl, false
+		}
+		s.errorPage(c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
+		return fl, false
+	}
+	bind := ""
+	if ck, err := c.Request.Cookie(bindCookie); err == nil {
+		bind = ck.Value
+	}
+	if !equalHash(fl.Data["csrf"], form["csrf_token"]) || !equalHash(fl.Data["bind"], bind) {
+		s.errorPage(c, http.StatusForbidden, "Request refused", "This form was not sent from this browser's sign-in page. Go back to the application and sign in again.")
+		return fl, false
+	}
+	return fl, true
+}
+
+// isFlowError: the flow store's "unknown, used or expired" answers
+// (flowstate.ErrInvalid, ErrExpired) carry no directory kind.
+func isFlowError(err error) bool {
+	var de *directory.Error
+	return !errors.As(err, &de)
+}
+
+var _ CodeIssuer = (*oauth.Server)(nil)
