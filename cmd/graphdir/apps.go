@@ -61,6 +61,8 @@ func newUserTokenEndpoint(ctx context.Context, cfg *config.Config, db *database,
 	return oauth.New(apps, iss, oauth.Options{Logger: log, User: &oauth.UserTokens{
 		Store: db.store, Minter: iss, Consents: apps, Apps: apps, Users: db.store, SuccessorKey: key,
 		Idle: rt.Idle, MaxAge: rt.MaxAge, SPAMaxAge: rt.SPAMaxAge, Grace: rt.ReuseGrace,
+		// The browser redirect sign-in's code grant and revocation.
+		Codes: db.store, Apps: apps, Revocations: db.store,
 	}}), nil
 }
 

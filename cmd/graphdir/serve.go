@@ -143,6 +143,14 @@ func backgroundJobs(cfg *config.Config, store *postgres.Store, log *slog.Logger)
 			}
 			return err
 		}},
+		{Name: "prune browser sessions and authorization codes", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
+			// Idempotent deletes of expired rows: any instance may run it.
+			n, err := store.PruneBrowserSignIn(ctx, time.Now())
+			if n > 0 {
+				log.LogAttrs(ctx, slog.LevelInfo, "pruned browser sessions and codes", slog.Int64("rows", n))
+			}
+			return err
+		}},
 		{Name: "prune expired sign-in flows", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
 			// Deleting an expired flow twice is harmless, so no lock: any
 			// instance may do it (internal/flowstate).
@@ -216,6 +224,10 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 	if err != nil {
 		return nil, nil, err
 	}
+	browser, err := newBrowserSignIn(cfg, db, apps, tokens, iss) // browser.go
+	if err != nil {
+		return nil, nil, err
+	}
 	handler := api.NewHandler(api.Options{
 		Directory:    svc,
 		Verifier:     verifier,
@@ -227,6 +239,7 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 		Runtime:      runtimeOptions(cfg, m),
 		Applications: apps,
 		Token:        tokens,
+		Browser:      browser,
 		// $metadata publishes what the query engine allows (api/metadata.go).
 		QueryCapabilities: postgres.QueryCapabilities(),
 		NativeAuth:        native,

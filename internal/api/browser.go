@@ -109,9 +109,9 @@ var pages = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
 // pageData is what every page template reads.
 type pageData struct {
 	Lang, Title, Nonce, Error, Message, TraceID string
-	AppName, Action, Flow, ClientID, CSRF         string
-	Username                                     string
-	Fields                                       []formField
+	AppName, Action, Flow, ClientID, CSRF       string
+	Username                                    string
+	Fields                                      []formField
 }
 
 type formField struct{ Name, Value string }
