@@ -111,7 +111,7 @@ func needsLogin(req oauth.AuthRequest, sess *directory.BrowserSession, now time.
 	switch {
 	case req.Prompt == "login", req.Prompt == "select_account", req.Prompt == "create":
 		return true
-	case req.MaxAge >= 0 && now.Sub(sess.AuthTime) > time.Duration(req.MaxAge)*time.Second:
+	case req.MaxAge == 0, req.MaxAge > 0 && now.Sub(sess.AuthTime) > time.Duration(req.MaxAge)*time.Second:
 		return true
 	case req.StepUp && !slices.Contains(sess.AMR, "mfa"):
 		return true
