@@ -138,7 +138,7 @@ func location(t *testing.T, p page) (*url.URL, url.Values) {
 		t.Fatal(err)
 	}
 	if u.Fragment != "" {
-		q, _ := url.ParseQuery(u.Fragment)
+		q, _ := url.ParseQuery(u.EscapedFragment())
 		return u, q
 	}
 	return u, u.Query()

@@ -62,10 +62,12 @@ type BrowserSignInStore interface {
 
 	// CreateAuthCode stores c under codeHash (SHA-256 of the code).
 	CreateAuthCode(ctx context.Context, c AuthCode, codeHash []byte) error
-	// RedeemAuthCode marks the code used, once: first is true for the one
-	// request that did. A used code is returned with first false (its
-	// FamilyID tells what to revoke); KindNotFound when there is none.
-	RedeemAuthCode(ctx context.Context, tenantID string, codeHash []byte, at time.Time) (c *AuthCode, first bool, err error)
+	// RedeemAuthCode marks the code used, once, when it was issued to
+	// clientID: first is true for the one request that did. Otherwise the
+	// code is returned with first false: UsedAt set when it was used
+	// before (its FamilyID tells what to revoke), nil when it belongs to
+	// another client (and stays unspent). KindNotFound when there is none.
+	RedeemAuthCode(ctx context.Context, tenantID, clientID string, codeHash []byte, at time.Time) (c *AuthCode, first bool, err error)
 	// SetAuthCodeFamily records the refresh-token family a code produced.
 	SetAuthCodeFamily(ctx context.Context, tenantID string, codeHash []byte, familyID string) error
 	// RevokeRefreshTokenFamily revokes the family of the refresh token under

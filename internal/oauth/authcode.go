@@ -22,7 +22,7 @@ const DefaultCodeLifetime = 5 * time.Minute
 // CodeStore keeps authorization codes (directory.BrowserSignInStore).
 type CodeStore interface {
 	CreateAuthCode(ctx context.Context, c directory.AuthCode, codeHash []byte) error
-	RedeemAuthCode(ctx context.Context, tenantID string, codeHash []byte, at time.Time) (*directory.AuthCode, bool, error)
+	RedeemAuthCode(ctx context.Context, tenantID, clientID string, codeHash []byte, at time.Time) (*directory.AuthCode, bool, error)
 	SetAuthCodeFamily(ctx context.Context, tenantID string, codeHash []byte, familyID string) error
 }
 
@@ -112,12 +112,15 @@ func (s *Server) AuthorizationCode(ctx context.Context, r Request) (*TokenRespon
 
 	now := s.now()
 	codeHash := hashToken(r.Code)
-	c, first, err := u.Codes.RedeemAuthCode(ctx, tenant, codeHash, now)
+	c, first, err := u.Codes.RedeemAuthCode(ctx, tenant, r.ClientID, codeHash, now)
 	switch {
 	case directory.KindOf(err) == directory.KindNotFound:
 		return nil, invalidGrant(70000, "The provided authorization code is invalid or has expired.")
 	case err != nil:
 		return nil, serverError(err)
+	case !first && c.UsedAt == nil:
+		// Another client's code: refused, and left for its client.
+		return nil, invalidGrant(70000, "The authorization code was issued to a different client.")
 	}
 	if !first {
 		if c.FamilyID != "" {
@@ -130,8 +133,6 @@ func (s *Server) AuthorizationCode(ctx context.Context, r Request) (*TokenRespon
 	switch {
 	case !now.Before(c.ExpiresAt):
 		return nil, invalidGrant(70008, "The provided authorization code has expired.")
-	case !strings.EqualFold(c.ClientID, r.ClientID):
-		return nil, invalidGrant(70000, "The authorization code was issued to a different client.")
 	case c.RedirectURI != r.RedirectURI:
 		return nil, invalidGrant(50011, "The redirect_uri does not match the one of the authorization request.")
 	case c.CodeChallenge == "" && r.CodeVerifier != "":

@@ -95,14 +95,14 @@ func scanAuthCode(row rowScanner) (*directory.AuthCode, error) {
 
 // RedeemAuthCode implements directory.BrowserSignInStore: one conditional
 // UPDATE decides which request spends the code.
-func (s *Store) RedeemAuthCode(ctx context.Context, tenantID string, codeHash []byte, at time.Time) (*directory.AuthCode, bool, error) {
+func (s *Store) RedeemAuthCode(ctx context.Context, tenantID, clientID string, codeHash []byte, at time.Time) (*directory.AuthCode, bool, error) {
 	const op = "postgres: redeem authorization code"
 	if !directory.IsGUID(tenantID) {
 		return nil, false, directory.Errorf(directory.KindNotFound, "Resource does not exist.")
 	}
 	c, err := scanAuthCode(s.db.QueryRowContext(ctx, `UPDATE authorization_codes SET used_at = $3
-		WHERE tenant_id = $1 AND code_hash = $2 AND used_at IS NULL
-		RETURNING `+authCodeColumns, tenantID, codeHash, at))
+		WHERE tenant_id = $1 AND code_hash = $2 AND used_at IS NULL AND lower(client_id) = lower($4)
+		RETURNING `+authCodeColumns, tenantID, codeHash, at, clientID))
 	if err == nil {
 		return c, true, nil
 	}
