@@ -17,14 +17,14 @@ import (
 // hosted pages check passwords with the sign-in core (lockout, rate
 // limits, sign-in log), keep their flows in flowstate and their sessions
 // and codes in the store, and issue codes through the token endpoint.
-func newBrowserSignIn(cfg *config.Config, db *database, apps *directory.Applications, tokens *oauth.Server, iss *issuer.Issuer) (*api.BrowserSignIn, error) {
+func newBrowserSignIn(cfg *config.Config, db *database, svc *directory.Service, apps *directory.Applications, tokens *oauth.Server, iss *issuer.Issuer) (*api.BrowserSignIn, error) {
 	core, err := newSignInCore(cfg, db.store)
 	if err != nil {
 		return nil, err
 	}
 	return &api.BrowserSignIn{
 		Apps: apps, Passwords: hostedPasswords{core}, Store: db.store, Flows: flowstate.New(db.store),
-		Codes: tokens, Users: db.store, IssuerURL: iss.IssuerURL,
+		Codes: tokens, Users: db.store, UserFlows: svc, IssuerURL: iss.IssuerURL,
 	}, nil
 }
 

@@ -395,3 +395,32 @@ func TestBrowserSignIn_HostileInput(t *testing.T) {
 		t.Errorf("big form: %d", p.status)
 	}
 }
+
+// TestBrowserSignIn_UserFlowMFARequired: an application whose user flow
+// requires MFA gets interaction_required (the MFA page is not built yet),
+// never a code after the password alone; a flow without passwords gets
+// access_denied.
+func TestBrowserSignIn_UserFlowMFARequired(t *testing.T) {
+	f := newOIDCFix(t)
+	admin := f.s.appToken("EventListener.ReadWrite.All", "Application.ReadWrite.All")
+	body := graphFlowBody("mfa flow", []string{f.web.AppID})
+	body["graphdirMfaRequired"] = true
+	r := f.s.do("POST", flowsURL, admin, body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create flow: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(t)["id"].(string)
+	b := f.s.newBrowser()
+	params, _ := f.authParams(f.web, fixWebRedirect)
+	if _, q := location(t, b.get(f.s.authorizeURL(params))); q.Get("error") != "interaction_required" || q.Has("code") {
+		t.Fatalf("MFA flow: %v", q)
+	}
+	patch := map[string]any{"@odata.type": "#microsoft.graph.externalUsersSelfServiceSignUpEventsFlow", "graphdirMfaRequired": false,
+		"onAuthenticationMethodLoadStart": map[string]any{"identityProviders": []any{map[string]any{"id": "EmailOtpSignup-OAUTH"}}}}
+	if r := f.s.do("PATCH", flowsURL+"/"+id, admin, patch); r.Status != http.StatusNoContent {
+		t.Fatalf("patch: %d %s", r.Status, r.Body)
+	}
+	if _, q := location(t, b.get(f.s.authorizeURL(params))); q.Get("error") != "access_denied" {
+		t.Fatalf("OTP-only flow: %v", q)
+	}
+}

@@ -57,6 +57,21 @@ func (s *server) handleAuthorize(c *gin.Context) {
 		s.respondError(c, req, perr.Code, perr.Description)
 		return
 	}
+	flow, err := s.browser.UserFlows.UserFlowForApp(ctx, req.TenantID, req.ClientID)
+	if err != nil {
+		s.respondError(c, req, oauth.CodeServerError, "The application's user flow could not be read.")
+		return
+	}
+	// The hosted pages offer email and password, and no second factor yet:
+	// a flow that allows neither, or demands MFA, cannot be served (never
+	// a token without the factor the flow requires).
+	if flow.MFARequired {
+		req.StepUp = true
+	}
+	if !flow.AllowPasswords {
+		s.respondError(c, req, "access_denied", "The application's user flow offers no sign-in method the hosted pages support yet (email with password).")
+		return
+	}
 	sess, err := s.currentSession(c, tenant)
 	if err != nil {
 		s.respondError(c, req, oauth.CodeServerError, "The sign-in session could not be read.")

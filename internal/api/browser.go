@@ -29,6 +29,9 @@ type BrowserSignIn struct {
 	Flows     HostedFlows
 	Codes     CodeIssuer
 	Users     UserReader
+	// UserFlows tells which sign-in methods and factors the application's
+	// user flow allows (*directory.Service).
+	UserFlows UserFlowReader
 	// IssuerURL is the tenant's issuer (the iss of RFC 9207).
 	IssuerURL func(tenantID string) string
 	// SessionLifetime bounds a hosted-page session (zero: 24 h).
@@ -82,6 +85,11 @@ type HostedFlows interface {
 // CodeIssuer issues authorization codes (*oauth.Server).
 type CodeIssuer interface {
 	IssueCode(ctx context.Context, c directory.AuthCode) (string, error)
+}
+
+// UserFlowReader finds an application's effective user flow.
+type UserFlowReader interface {
+	UserFlowForApp(ctx context.Context, tenantID, appID string) (directory.UserFlow, error)
 }
 
 // UserReader reads a user for userinfo.
