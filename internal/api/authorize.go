@@ -149,7 +149,7 @@ func (s *server) startSignIn(c *gin.Context, req oauth.AuthRequest, app *directo
 		username = req.LoginHint
 	}
 	s.renderPage(c, status, "signin", pageData{Title: "Sign in", AppName: appName(app), Action: "/" + req.TenantID + "/oauth2/v2.0/signin",
-		Flow: handle, ClientID: req.ClientID, CSRF: csrf, Username: username, Error: errText}, "")
+		Flow: handle, ClientID: req.ClientID, CSRF: csrf, Username: username, Error: errText}, cspSource(req.RedirectURI))
 }
 
 func appName(app *directory.Application) string { return app.DisplayName }
@@ -229,7 +229,7 @@ func (s *server) handleSignIn(c *gin.Context) {
 // same flow (a failed attempt does not spend it).
 func (s *server) renderSignInAgain(c *gin.Context, fl directory.SignInFlow, form map[string]string, app *directory.Application, username, msg string) {
 	s.renderPage(c, http.StatusBadRequest, "signin", pageData{Title: "Sign in", AppName: appName(app), Action: "/" + fl.TenantID + "/oauth2/v2.0/signin",
-		Flow: form["flow"], ClientID: fl.ClientID, CSRF: form["csrf_token"], Username: username, Error: msg}, "")
+		Flow: form["flow"], ClientID: fl.ClientID, CSRF: form["csrf_token"], Username: username, Error: msg}, cspSource(redirectOf(fl)))
 }
 
 // issueCode issues a code for the session and sends it to the client.
@@ -277,8 +277,7 @@ func (s *server) respond(c *gin.Context, req oauth.AuthRequest, params []formFie
 	}
 	switch req.ResponseMode {
 	case oauth.ResponseModeFormPost:
-		origin, _ := directory.OriginOf(req.RedirectURI)
-		s.renderPage(c, http.StatusOK, "formpost", pageData{Title: "Continue to the application", Action: req.RedirectURI, Fields: params}, origin)
+		s.renderPage(c, http.StatusOK, "formpost", pageData{Title: "Continue to the application", Action: req.RedirectURI, Fields: params}, cspSource(req.RedirectURI))
 		return
 	case oauth.ResponseModeFragment:
 		c.Header("Cache-Control", "no-store")
@@ -308,4 +307,11 @@ func encodeParams(params []formField) string {
 		b.WriteString(url.QueryEscape(p.Value))
 	}
 	return b.String()
+}
+
+// redirectOf is the redirect URI of a sign-in flow's request.
+func redirectOf(fl directory.SignInFlow) string {
+	var req oauth.AuthRequest
+	_ = json.Unmarshal([]byte(fl.Data["req"]), &req)
+	return req.RedirectURI
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -168,6 +169,29 @@ func pageHeaders(c *gin.Context, nonce, formAction string) {
 	if c.Request.TLS != nil {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
+}
+
+// cspSource is the CSP source expression of a redirect target: its origin,
+// or "scheme:" for a custom scheme (native apps). A page whose form ends in
+// a redirect there must allow it in form-action: Chromium applies
+// form-action to the redirects that follow a form submission.
+func cspSource(uri string) string {
+	if o, ok := directory.OriginOf(uri); ok {
+		return o
+	}
+	if u, err := url.Parse(uri); err == nil && u.Scheme != "" && validScheme(u.Scheme) {
+		return strings.ToLower(u.Scheme) + ":"
+	}
+	return ""
+}
+
+func validScheme(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // renderPage writes one hosted page.

@@ -76,7 +76,7 @@ func (s *server) handleLogout(c *gin.Context) {
 	}
 	s.renderPage(c, http.StatusOK, "logout", pageData{Title: "You have signed out",
 		Message: "You have signed out. Select Continue to return to " + appName(client) + ".",
-		Action:  "/" + tenant + "/oauth2/v2.0/logout/confirm", Flow: handle, ClientID: strings.ToLower(client.AppID), CSRF: csrf}, "")
+		Action:  "/" + tenant + "/oauth2/v2.0/logout/confirm", Flow: handle, ClientID: strings.ToLower(client.AppID), CSRF: csrf}, cspSource(target))
 }
 
 // handleLogoutConfirm serves the confirmation page's button: the browser
