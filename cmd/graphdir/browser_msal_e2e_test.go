@@ -15,7 +15,7 @@ import (
 // parameters), the hosted page typed into and submitted, the code redeemed
 // cross-origin by MSAL (no preflight), the ID token's nonce accepted,
 // acquireTokenSilent through the refresh token grant, and the access token
-// good for /v1.0/me.
+// good for /v1.0/me. axe-core checks the sign-in page on the way.
 func TestBrowserSignIn_MSALLoginRedirect(t *testing.T) {
 	s := newBrowserStack(t, nil)
 	b := browsertest.Shared(t)
@@ -43,6 +43,13 @@ func TestBrowserSignIn_MSALLoginRedirect(t *testing.T) {
 	res.Decode(t, &at)
 	if at.Status != http.StatusOK || at.Title != "Sign in" {
 		t.Fatalf("MSAL's authorize request landed on %+v", at)
+	}
+	// The hosted sign-in page as MSAL's user sees it: no WCAG 2.2 AA
+	// violation axe-core can find.
+	var violations []browsertest.Violation
+	sess.Run(t, browsertest.Scenario{Name: "axe", Args: map[string]any{"tags": browsertest.AxeTags}}).Decode(t, &violations)
+	if len(violations) > 0 {
+		t.Errorf("axe on the sign-in page:\n%s", browsertest.FormatViolations(violations))
 	}
 	res = sess.Run(t, browsertest.Scenario{Name: "msal-hosted-signin", Args: map[string]any{
 		"config": config, "request": request, "app": redirect, "username": "erin@example.com", "password": "Corr3ct!Horse",
