@@ -10,6 +10,7 @@ import (
 	"github.com/graphdir/graphdir/internal/flowstate"
 	"github.com/graphdir/graphdir/internal/issuer"
 	"github.com/graphdir/graphdir/internal/oauth"
+	"github.com/graphdir/graphdir/internal/otp"
 	"github.com/graphdir/graphdir/internal/signin"
 )
 
@@ -17,15 +18,50 @@ import (
 // hosted pages check passwords with the sign-in core (lockout, rate
 // limits, sign-in log), keep their flows in flowstate and their sessions
 // and codes in the store, and issue codes through the token endpoint.
-func newBrowserSignIn(cfg *config.Config, db *database, svc *directory.Service, apps *directory.Applications, tokens *oauth.Server, iss *issuer.Issuer) (*api.BrowserSignIn, error) {
+func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc *directory.Service, apps *directory.Applications, tokens *oauth.Server, iss *issuer.Issuer) (*api.BrowserSignIn, error) {
 	core, err := newSignInCore(cfg, db.store)
 	if err != nil {
 		return nil, err
 	}
-	return &api.BrowserSignIn{
+	b := &api.BrowserSignIn{
 		Apps: apps, Passwords: hostedPasswords{core}, Store: db.store, Flows: flowstate.New(db.store),
 		Codes: tokens, Users: db.store, UserFlows: svc, IssuerURL: iss.IssuerURL,
-	}, nil
+	}
+	// Without mail no code can be sent: MFA sign-ins are then
+	// interaction_required rather than a page that cannot be completed.
+	if cfg.Mail.SMTP != nil || cfg.Mail.DevOutbox {
+		codes, err := newCodes(ctx, cfg, db.store) // mail.go
+		if err != nil {
+			return nil, err
+		}
+		b.EmailCodes = mfaCodes{codes}
+	}
+	return b, nil
+}
+
+// mfaCodes adapts the one-time code service to the MFA page: the code is
+// bound to the flow (its id) and the address it was sent to.
+type mfaCodes struct{ s *otp.Service }
+
+func (m mfaCodes) SendCode(ctx context.Context, tenantID, binding, email, locale, appName string) error {
+	_, err := m.s.Send(ctx, otp.SendRequest{TenantID: tenantID, Purpose: otp.PurposeMFA, Binding: binding, Email: email, Locale: locale, AppName: appName})
+	return err
+}
+
+func (m mfaCodes) CheckCode(ctx context.Context, tenantID, binding, email, code string) error {
+	err := m.s.Verify(ctx, otp.VerifyRequest{TenantID: tenantID, Purpose: otp.PurposeMFA, Binding: binding, Email: email, Code: code})
+	var wrong *otp.WrongCodeError
+	switch {
+	case errors.As(err, &wrong):
+		return &api.CodeRefusal{Wrong: wrong.Remaining > 0}
+	case errors.Is(err, otp.ErrExpired), errors.Is(err, otp.ErrTooManyTries), errors.Is(err, otp.ErrNoCode):
+		return &api.CodeRefusal{}
+	}
+	var inv *otp.InvalidRequestError
+	if errors.As(err, &inv) {
+		return &api.CodeRefusal{Wrong: true}
+	}
+	return err
 }
 
 // hostedPasswords adapts the sign-in core to the pages: every refusal is

@@ -56,8 +56,8 @@ func TestBrowserSignIn_MSALLoginRedirect(t *testing.T) {
 	}})
 	var out struct {
 		Username, HomeAccountID, TenantID, Nonce, OID string
-		Scopes                                       []string
-		AccessToken, SilentAccessToken               string
+		Scopes                                        []string
+		AccessToken, SilentAccessToken                string
 	}
 	res.Decode(t, &out)
 	if out.Username != "erin@example.com" || out.OID != user.ID || out.TenantID != s.tenant || out.Nonce == "" ||

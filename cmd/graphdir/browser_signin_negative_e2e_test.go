@@ -352,8 +352,8 @@ func TestBrowserSignIn_SessionEndsWithRevokeSignInSessions(t *testing.T) {
 }
 
 // TestBrowserSignIn_StepUpWithoutMFA: a claims request for an
-// authentication context needs MFA, which the pages do not offer yet:
-// interaction_required, never a token without it.
+// authentication context needs MFA, which needs mail for its code; without
+// mail configured: interaction_required, never a token without it.
 func TestBrowserSignIn_StepUpWithoutMFA(t *testing.T) {
 	f := newOIDCFix(t)
 	b := f.s.newBrowser()
@@ -399,9 +399,9 @@ func TestBrowserSignIn_HostileInput(t *testing.T) {
 }
 
 // TestBrowserSignIn_UserFlowMFARequired: an application whose user flow
-// requires MFA gets interaction_required (the MFA page is not built yet),
-// never a code after the password alone; a flow without passwords gets
-// access_denied.
+// requires MFA, on a graphdir without mail (no code can be sent), gets
+// interaction_required, never a code after the password alone; a flow
+// without passwords gets access_denied. (With mail: TestBrowserSignIn_MFAEmailCode.)
 func TestBrowserSignIn_UserFlowMFARequired(t *testing.T) {
 	f := newOIDCFix(t)
 	admin := f.s.appToken("EventListener.ReadWrite.All", "Application.ReadWrite.All")

@@ -224,7 +224,7 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 	if err != nil {
 		return nil, nil, err
 	}
-	browser, err := newBrowserSignIn(cfg, db, svc, apps, tokens, iss) // browser.go
+	browser, err := newBrowserSignIn(ctx, cfg, db, svc, apps, tokens, iss) // browser.go
 	if err != nil {
 		return nil, nil, err
 	}

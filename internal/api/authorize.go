@@ -89,9 +89,8 @@ func (s *server) handleAuthorize(c *gin.Context) {
 		s.respondError(c, req, code, "The user must sign in interactively.")
 		return
 	}
-	if req.StepUp {
-		// The MFA page is not built yet: a step-up cannot be satisfied.
-		s.respondError(c, req, "interaction_required", "Multifactor authentication is required but not available on the hosted pages yet.")
+	if req.StepUp && s.browser.EmailCodes == nil {
+		s.respondError(c, req, "interaction_required", "Multifactor authentication is required but email codes are not configured.")
 		return
 	}
 	s.startSignIn(c, req, app, "", "", http.StatusOK)
@@ -171,8 +170,12 @@ func (s *server) handleSignIn(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var req oauth.AuthRequest
-	if err := json.Unmarshal([]byte(fl.Data["req"]), &req); err != nil {
+	if fl.Step != "password" {
+		s.errorPage(c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
+		return
+	}
+	req, err := flowRequest(fl)
+	if err != nil {
 		s.errorPage(c, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 		return
 	}
@@ -201,10 +204,26 @@ func (s *server) handleSignIn(c *gin.Context) {
 		}
 		return
 	}
+	if req.StepUp {
+		s.startMFA(c, form, fl, req, app, u)
+		return
+	}
 	if err := s.browser.Flows.Finish(ctx, tenant, form["flow"]); err != nil {
 		s.errorPage(c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
 		return
 	}
+	sess, ok := s.startSession(c, tenant, u.ID, []string{"pwd"})
+	if !ok {
+		return
+	}
+	s.issueCode(c, req, sess, app)
+}
+
+// startSession creates a session for the user just signed in (a new id:
+// no fixation; the browser's previous session of the tenant ends) and sets
+// its cookie.
+func (s *server) startSession(c *gin.Context, tenant, userID string, amr []string) (*directory.BrowserSession, bool) {
+	ctx := c.Request.Context()
 	now := s.browser.now().UTC().Truncate(time.Second)
 	// A new session id on every sign-in; the old session ends.
 	if ck, err := c.Request.Cookie(sessionCookieName(tenant)); err == nil && ck.Value != "" && len(ck.Value) <= 128 {
@@ -215,14 +234,14 @@ func (s *server) handleSignIn(c *gin.Context) {
 		life = defaultSessionLife
 	}
 	token := randomToken()
-	sess := directory.BrowserSession{TenantID: tenant, ID: uuid.NewString(), UserID: strings.ToLower(u.ID), AMR: []string{"pwd"},
+	sess := directory.BrowserSession{TenantID: tenant, ID: uuid.NewString(), UserID: strings.ToLower(userID), AMR: amr,
 		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(life)}
 	if err := s.browser.Store.CreateBrowserSession(ctx, sess, sha(token)); err != nil {
 		s.errorPage(c, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
-		return
+		return nil, false
 	}
 	setCookie(c, sessionCookieName(tenant), token, int(life/time.Second))
-	s.issueCode(c, req, &sess, app)
+	return &sess, true
 }
 
 // renderSignInAgain shows the sign-in page again with an error, on the
@@ -311,7 +330,13 @@ func encodeParams(params []formField) string {
 
 // redirectOf is the redirect URI of a sign-in flow's request.
 func redirectOf(fl directory.SignInFlow) string {
-	var req oauth.AuthRequest
-	_ = json.Unmarshal([]byte(fl.Data["req"]), &req)
+	req, _ := flowRequest(fl)
 	return req.RedirectURI
+}
+
+// flowRequest is the authorization request a sign-in flow serves.
+func flowRequest(fl directory.SignInFlow) (oauth.AuthRequest, error) {
+	var req oauth.AuthRequest
+	err := json.Unmarshal([]byte(fl.Data["req"]), &req)
+	return req, err
 }

@@ -33,6 +33,9 @@ type BrowserSignIn struct {
 	// UserFlows tells which sign-in methods and factors the application's
 	// user flow allows (*directory.Service).
 	UserFlows UserFlowReader
+	// EmailCodes sends and checks the second factor (an email one-time
+	// code); nil: a sign-in that needs MFA is interaction_required.
+	EmailCodes EmailCodes
 	// IssuerURL is the tenant's issuer (the iss of RFC 9207).
 	IssuerURL func(tenantID string) string
 	// SessionLifetime bounds a hosted-page session (zero: 24 h).
@@ -80,6 +83,7 @@ type BrowserStore interface {
 type HostedFlows interface {
 	Start(ctx context.Context, fl directory.SignInFlow) (string, directory.SignInFlow, error)
 	Resume(ctx context.Context, tenantID, clientID, handle string, kinds ...string) (directory.SignInFlow, error)
+	Advance(ctx context.Context, handle string, fl directory.SignInFlow) (string, directory.SignInFlow, error)
 	Finish(ctx context.Context, tenantID, handle string) error
 }
 
@@ -87,6 +91,19 @@ type HostedFlows interface {
 type CodeIssuer interface {
 	IssueCode(ctx context.Context, c directory.AuthCode) (string, error)
 }
+
+// EmailCodes sends and checks MFA email one-time codes (internal/otp),
+// bound to one flow. CheckCode refuses with a *CodeRefusal.
+type EmailCodes interface {
+	SendCode(ctx context.Context, tenantID, binding, email, locale, appName string) error
+	CheckCode(ctx context.Context, tenantID, binding, email, code string) error
+}
+
+// CodeRefusal is a refused one-time code: Wrong when another try may
+// succeed, otherwise the code is dead (expired, too many tries).
+type CodeRefusal struct{ Wrong bool }
+
+func (e *CodeRefusal) Error() string { return "code refused" }
 
 // UserFlowReader finds an application's effective user flow.
 type UserFlowReader interface {
