@@ -62,7 +62,7 @@ func newUserTokenEndpoint(ctx context.Context, cfg *config.Config, db *database,
 		Store: db.store, Minter: iss, Consents: apps, Apps: apps, Users: db.store, SuccessorKey: key,
 		Idle: rt.Idle, MaxAge: rt.MaxAge, SPAMaxAge: rt.SPAMaxAge, Grace: rt.ReuseGrace,
 		// The browser redirect sign-in's code grant and revocation.
-		Codes: db.store, Apps: apps, Revocations: db.store,
+		Codes: db.store, Revocations: db.store,
 	}}), nil
 }
 
