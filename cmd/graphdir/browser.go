@@ -24,7 +24,7 @@ func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc
 		return nil, err
 	}
 	b := &api.BrowserSignIn{
-		Apps: apps, Passwords: hostedPasswords{core}, Store: db.store, Flows: flowstate.New(db.store),
+		Apps: apps, Passwords: hostedPasswords{core}, Log: hostedPasswords{core}, Store: db.store, Flows: flowstate.New(db.store),
 		Codes: tokens, Users: db.store, UserFlows: svc, IssuerURL: iss.IssuerURL,
 	}
 	// Without mail no code can be sent: MFA sign-ins are then
@@ -37,6 +37,13 @@ func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc
 		b.EmailCodes = mfaCodes{codes}
 	}
 	return b, nil
+}
+
+// RecordMFA writes the MFA step's outcome to the sign-in log.
+func (h hostedPasswords) RecordMFA(ctx context.Context, o api.MFAOutcome) error {
+	return h.core.RecordSignIn(ctx, signin.SignInEvent{TenantID: o.TenantID, UserID: o.UserID, UserPrincipalName: o.UserPrincipalName, UserDisplayName: o.UserDisplayName,
+		AppID: o.ClientID, AppDisplayName: o.AppDisplayName, IPAddress: o.IP, ClientAppUsed: "Browser",
+		ErrorCode: o.ErrorCode, FailureReason: o.FailureReason, MultiFactor: o.ErrorCode == 0})
 }
 
 // mfaCodes adapts the one-time code service to the MFA page: the code is

@@ -101,6 +101,20 @@ func TestBrowserSignIn_MFAEmailCode(t *testing.T) {
 	if !slices.Contains(amr, any("mfa")) || !slices.Contains(acrs, any("c1")) {
 		t.Fatalf("access token amr %v acrs %v", at["amr"], at["acrs"])
 	}
+	// The sign-in log has the password, the wrong code and the MFA.
+	var log []struct {
+		Code int    `db:"error_code"`
+		Req  string `db:"authentication_requirement"`
+		UPN  string `db:"user_principal_name"`
+	}
+	if err := s.db.store.DB().Select(&log, `SELECT error_code, authentication_requirement, user_principal_name FROM sign_ins
+		WHERE user_id = $1 ORDER BY created_at, error_code DESC`, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 3 || log[0].Code != 0 || log[1].Code != 500121 || log[2].Code != 0 || log[2].Req != "multiFactorAuthentication" ||
+		log[2].UPN != *f.user.UserPrincipalName {
+		t.Fatalf("sign-in log: %+v", log)
+	}
 	// The same code does not work twice.
 	if r := b.post(action, form); r.status == http.StatusSeeOther {
 		t.Fatal("the code page worked twice")

@@ -36,6 +36,9 @@ type BrowserSignIn struct {
 	// EmailCodes sends and checks the second factor (an email one-time
 	// code); nil: a sign-in that needs MFA is interaction_required.
 	EmailCodes EmailCodes
+	// Log records the outcomes the pages check themselves (the MFA code)
+	// in the sign-in log; nil records nothing.
+	Log SignInLog
 	// IssuerURL is the tenant's issuer (the iss of RFC 9207).
 	IssuerURL func(tenantID string) string
 	// SessionLifetime bounds a hosted-page session (zero: 24 h).
@@ -97,6 +100,19 @@ type CodeIssuer interface {
 type EmailCodes interface {
 	SendCode(ctx context.Context, tenantID, binding, email, locale, appName string) error
 	CheckCode(ctx context.Context, tenantID, binding, email, code string) error
+}
+
+// SignInLog records an MFA step's outcome (errorCode 0: success) in the
+// sign-in log (*signin.Core, adapted).
+type SignInLog interface {
+	RecordMFA(ctx context.Context, e MFAOutcome) error
+}
+
+// MFAOutcome is one MFA code check, as the sign-in log shows it.
+type MFAOutcome struct {
+	TenantID, UserID, UserPrincipalName, UserDisplayName, ClientID, AppDisplayName, IP string
+	ErrorCode                                                                          int
+	FailureReason                                                                      string
 }
 
 // CodeRefusal is a refused one-time code: Wrong when another try may

@@ -24,6 +24,13 @@ func (s *server) startMFA(c *gin.Context, form map[string]string, fl directory.S
 		return
 	}
 	fl.Step, fl.UserID, fl.Username, fl.AMR = "mfa", strings.ToLower(u.ID), g.Email, []string{"pwd"}
+	// The sign-in log names the account as Graph does (its UPN).
+	if u.UserPrincipalName != nil {
+		fl.Data["upn"] = *u.UserPrincipalName
+	}
+	if u.DisplayName != nil {
+		fl.Data["name"] = *u.DisplayName
+	}
 	handle, fl, err := s.browser.Flows.Advance(ctx, form["flow"], fl)
 	if err != nil {
 		s.errorPage(c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
@@ -69,8 +76,21 @@ func (s *server) handleVerify(c *gin.Context) {
 		s.renderMFA(c, http.StatusBadRequest, fl, form["flow"], form["csrf_token"], req, "Enter the code from the email.")
 		return
 	}
+	app, err := s.browser.Apps.ClientApplication(ctx, tenant, req.ClientID)
+	if err != nil {
+		s.errorPage(c, http.StatusBadRequest, "Application not found", "The application is no longer registered in this directory.")
+		return
+	}
+	outcome := MFAOutcome{TenantID: tenant, UserID: fl.UserID, UserPrincipalName: fl.Data["upn"], UserDisplayName: fl.Data["name"],
+		ClientID: req.ClientID, AppDisplayName: appName(app), IP: c.ClientIP()}
 	if err := s.browser.EmailCodes.CheckCode(ctx, tenant, fl.ID, fl.Username, code); err != nil {
 		var ref *CodeRefusal
+		if errors.As(err, &ref) {
+			outcome.ErrorCode, outcome.FailureReason = mfaFailed, "Authentication failed during strong authentication request: the one-time code was wrong or expired."
+			if !s.recordMFA(c, outcome) {
+				return
+			}
+		}
 		switch {
 		case errors.As(err, &ref) && ref.Wrong:
 			s.renderMFA(c, http.StatusBadRequest, fl, form["flow"], form["csrf_token"], req, "That code is not right. Check the email and try again.")
@@ -81,9 +101,7 @@ func (s *server) handleVerify(c *gin.Context) {
 		}
 		return
 	}
-	app, err := s.browser.Apps.ClientApplication(ctx, tenant, req.ClientID)
-	if err != nil {
-		s.errorPage(c, http.StatusBadRequest, "Application not found", "The application is no longer registered in this directory.")
+	if !s.recordMFA(c, outcome) {
 		return
 	}
 	if err := s.browser.Flows.Finish(ctx, tenant, form["flow"]); err != nil {
@@ -95,4 +113,21 @@ func (s *server) handleVerify(c *gin.Context) {
 		return
 	}
 	s.issueCode(c, req, sess, app)
+}
+
+// mfaFailed is Entra's AADSTS500121, "Authentication failed during strong
+// authentication request".
+const mfaFailed = 500121
+
+// recordMFA writes the MFA step to the sign-in log; a sign-in that cannot
+// be logged does not go on (no unlogged sign-in).
+func (s *server) recordMFA(c *gin.Context, o MFAOutcome) bool {
+	if s.browser.Log == nil {
+		return true
+	}
+	if err := s.browser.Log.RecordMFA(c.Request.Context(), o); err != nil {
+		s.errorPage(c, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return false
+	}
+	return true
 }
