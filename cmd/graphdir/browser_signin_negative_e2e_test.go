@@ -426,3 +426,24 @@ func TestBrowserSignIn_UserFlowMFARequired(t *testing.T) {
 		t.Fatalf("OTP-only flow: %v", q)
 	}
 }
+
+// TestBrowserSignIn_PromptNoneErrors: with a session, prompt=none that
+// needs a new sign-in (max_age) is login_required; one that needs only
+// MFA is interaction_required.
+func TestBrowserSignIn_PromptNoneErrors(t *testing.T) {
+	f := newOIDCFix(t)
+	b := f.s.newBrowser()
+	f.webLogin(b, nil)
+	f.ageSession(5e9)
+	params, _ := f.authParams(f.web, fixWebRedirect)
+	params.Set("prompt", "none")
+	params.Set("max_age", "1")
+	if _, q := location(t, b.get(f.s.authorizeURL(params))); q.Get("error") != "login_required" {
+		t.Fatalf("max_age: %v", q)
+	}
+	params.Del("max_age")
+	params.Set("claims", `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`)
+	if _, q := location(t, b.get(f.s.authorizeURL(params))); q.Get("error") != "interaction_required" {
+		t.Fatalf("step-up: %v", q)
+	}
+}

@@ -82,8 +82,10 @@ func (s *server) handleAuthorize(c *gin.Context) {
 		return
 	}
 	if req.Prompt == "none" {
+		// login_required when the user must authenticate (again);
+		// interaction_required when only a step-up (MFA) is missing.
 		code := oauth.CodeLoginRequired
-		if sess != nil {
+		if sess != nil && req.StepUp && !slices.Contains(sess.AMR, "mfa") && !needsLogin(oauth.AuthRequest{MaxAge: req.MaxAge}, sess, s.browser.now()) {
 			code = "interaction_required"
 		}
 		s.respondError(c, req, code, "The user must sign in interactively.")
