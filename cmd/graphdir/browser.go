@@ -25,7 +25,7 @@ func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc
 	}
 	b := &api.BrowserSignIn{
 		Apps: apps, Passwords: hostedPasswords{core}, Log: hostedPasswords{core}, Store: db.store, Flows: flowstate.New(db.store),
-		Codes: tokens, Users: db.store, UserFlows: svc, IssuerURL: iss.IssuerURL,
+		Codes: tokens, Users: db.store, UserFlows: svc, IssuerURL: iss.IssuerURL, Hints: idTokenHints{iss},
 	}
 	// Without mail no code can be sent: MFA sign-ins are then
 	// interaction_required rather than a page that cannot be completed.
@@ -44,6 +44,17 @@ func (h hostedPasswords) RecordMFA(ctx context.Context, o api.MFAOutcome) error 
 	return h.core.RecordSignIn(ctx, signin.SignInEvent{TenantID: o.TenantID, UserID: o.UserID, UserPrincipalName: o.UserPrincipalName, UserDisplayName: o.UserDisplayName,
 		AppID: o.ClientID, AppDisplayName: o.AppDisplayName, IPAddress: o.IP, ClientAppUsed: "Browser",
 		ErrorCode: o.ErrorCode, FailureReason: o.FailureReason, MultiFactor: o.ErrorCode == 0})
+}
+
+// idTokenHints adapts the issuer's id_token_hint check to logout.
+type idTokenHints struct{ iss *issuer.Issuer }
+
+func (h idTokenHints) HintClient(ctx context.Context, tenantID, hint string) (string, error) {
+	c, err := h.iss.VerifyIDTokenHint(ctx, tenantID, hint)
+	if err != nil {
+		return "", err
+	}
+	return c.ClientID, nil
 }
 
 // mfaCodes adapts the one-time code service to the MFA page: the code is

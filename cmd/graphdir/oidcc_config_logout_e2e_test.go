@@ -94,14 +94,22 @@ func TestOIDCC_rp_initiated_logout_discovery_endpoint_verification(t *testing.T)
 	}
 }
 
-// TestOIDCC_rp_initiated_logout: the session ends, a confirmation page
-// leads to the registered post_logout_redirect_uri with state, and
-// prompt=none then fails.
+// TestOIDCC_rp_initiated_logout: the session ends; with a valid
+// id_token_hint the browser goes straight to the registered
+// post_logout_redirect_uri with state; without one (MSAL's request) a
+// confirmation page leads there, once; prompt=none then fails.
 func TestOIDCC_rp_initiated_logout(t *testing.T) {
 	f := newOIDCFix(t)
 	b := f.s.newBrowser()
 	out, _ := f.webLogin(b, nil)
 	p := f.logout(b, url.Values{"post_logout_redirect_uri": {fixWebLogout}, "state": {"bye=="}, "id_token_hint": {out["id_token"].(string)}})
+	if p.status != http.StatusFound || p.header.Get("Location") != fixWebLogout+"?state=bye%3D%3D" {
+		t.Fatalf("logout with a hint: %d %v", p.status, p.header)
+	}
+	f.promptNoneFails(b)
+
+	f.webLogin(b, nil)
+	p = f.logout(b, url.Values{"post_logout_redirect_uri": {fixWebLogout}, "state": {"bye=="}})
 	if p.status != http.StatusOK || p.header.Get("Location") != "" {
 		t.Fatalf("logout: %d %s", p.status, p.body)
 	}
@@ -114,6 +122,20 @@ func TestOIDCC_rp_initiated_logout(t *testing.T) {
 	// The confirmation works once.
 	if again := b.post(action, form); again.status != http.StatusBadRequest || again.header.Get("Location") != "" {
 		t.Fatalf("second confirm: %d %v", again.status, again.header)
+	}
+	// A valid hint of another client does not open this client's URI, nor
+	// does a client_id that disagrees with the hint.
+	pubParams, pubVerifier := f.authParams(f.pub, fixPubRedirect)
+	q := f.login(f.s.newBrowser(), pubParams)
+	_, pubOut, _ := f.token(url.Values{"grant_type": {"authorization_code"}, "client_id": {f.pub.AppID}, "code": {q.Get("code")},
+		"redirect_uri": {fixPubRedirect}, "code_verifier": {pubVerifier}}, "", "")
+	for _, v := range []url.Values{
+		{"post_logout_redirect_uri": {fixWebLogout}, "id_token_hint": {pubOut["id_token"].(string)}},
+		{"post_logout_redirect_uri": {fixWebLogout}, "id_token_hint": {out["id_token"].(string)}, "client_id": {f.pub.AppID}},
+	} {
+		if p := f.logout(f.s.newBrowser(), v); p.header.Get("Location") != "" {
+			t.Fatalf("%v: redirected to %s", v, p.header.Get("Location"))
+		}
 	}
 }
 

@@ -39,6 +39,8 @@ type BrowserSignIn struct {
 	// Log records the outcomes the pages check themselves (the MFA code)
 	// in the sign-in log; nil records nothing.
 	Log SignInLog
+	// Hints verifies logout's id_token_hint; nil: every logout confirms.
+	Hints IDTokenHints
 	// IssuerURL is the tenant's issuer (the iss of RFC 9207).
 	IssuerURL func(tenantID string) string
 	// SessionLifetime bounds a hosted-page session (zero: 24 h).
@@ -100,6 +102,12 @@ type CodeIssuer interface {
 type EmailCodes interface {
 	SendCode(ctx context.Context, tenantID, binding, email, locale, appName string) error
 	CheckCode(ctx context.Context, tenantID, binding, email, code string) error
+}
+
+// IDTokenHints verifies an id_token_hint (*issuer.Issuer, adapted): the
+// client (aud) of an ID token this issuer signed for the tenant.
+type IDTokenHints interface {
+	HintClient(ctx context.Context, tenantID, hint string) (clientID string, err error)
 }
 
 // SignInLog records an MFA step's outcome (errorCode 0: success) in the

@@ -12,8 +12,10 @@ import (
 
 // handleLogout serves GET and POST /{tenant}/oauth2/v2.0/logout
 // (RP-Initiated Logout 1.0, browser-redirect.md rule 17). The session ends
-// whatever the parameters. MSAL sends neither id_token_hint nor client_id,
-// so the request cannot be trusted to pick where the browser goes next: a
+// whatever the parameters. With a valid id_token_hint, the browser goes
+// straight back to a post_logout_redirect_uri registered for the hint's
+// client. MSAL sends neither id_token_hint nor client_id, so such a
+// request cannot be trusted to pick where the browser goes next: a
 // confirmation page offers the way back, and only to a
 // post_logout_redirect_uri that exactly matches a redirect URI or
 // web.logoutUrl of an application that signed in during this session.
@@ -43,6 +45,20 @@ func (s *server) handleLogout(c *gin.Context) {
 	setCookie(c, sessionCookieName(tenant), "", -1)
 
 	target := q.Get("post_logout_redirect_uri")
+	state, hasState := "", false
+	if st, ok := q["state"]; ok && len(st) == 1 && len(st[0]) <= 4096 {
+		state, hasState = st[0], true
+	}
+	// A valid id_token_hint identifies the client: the browser goes back
+	// at once when the URI is one of that client's (no confirmation).
+	if hint := q.Get("id_token_hint"); hint != "" && target != "" && len(q["post_logout_redirect_uri"]) == 1 && s.browser.Hints != nil {
+		if cid, err := s.browser.Hints.HintClient(ctx, tenant, hint); err == nil && (q.Get("client_id") == "" || strings.EqualFold(q.Get("client_id"), cid)) {
+			if app, err := s.browser.Apps.ClientApplication(ctx, tenant, cid); err == nil && logoutTarget(app, target) {
+				redirectAfterLogout(c, target, state, hasState)
+				return
+			}
+		}
+	}
 	var client *directory.Application
 	if sess != nil && target != "" && len(q["post_logout_redirect_uri"]) == 1 {
 		for _, id := range sess.Clients {
@@ -53,7 +69,7 @@ func (s *server) handleLogout(c *gin.Context) {
 			if err != nil {
 				continue
 			}
-			if _, ok := app.RedirectURIKind(target); ok || (app.WebLogoutURL != nil && *app.WebLogoutURL == target) {
+			if logoutTarget(app, target) {
 				client = app
 				break
 			}
@@ -65,8 +81,8 @@ func (s *server) handleLogout(c *gin.Context) {
 	}
 	csrf := randomToken()
 	data := map[string]string{"uri": target, "csrf": shaString(csrf), "bind": shaString(bindToken(c))}
-	if st, ok := q["state"]; ok && len(st) == 1 && len(st[0]) <= 4096 {
-		data["state"], data["has_state"] = st[0], "1"
+	if hasState {
+		data["state"], data["has_state"] = state, "1"
 	}
 	handle, _, err := s.browser.Flows.Start(ctx, directory.SignInFlow{TenantID: tenant, ClientID: strings.ToLower(client.AppID),
 		Kind: flowKindLogout, Step: "confirm", Data: data})
@@ -99,16 +115,32 @@ func (s *server) handleLogoutConfirm(c *gin.Context) {
 		s.errorPage(c, http.StatusBadRequest, "This page has expired", "You have signed out. You can close this window.")
 		return
 	}
-	target := fl.Data["uri"]
-	if fl.Data["has_state"] == "1" {
+	redirectAfterLogout(c, fl.Data["uri"], fl.Data["state"], fl.Data["has_state"] == "1")
+}
+
+// logoutTarget reports whether uri is exactly one of app's redirect URIs
+// or its web.logoutUrl.
+func logoutTarget(app *directory.Application, uri string) bool {
+	_, ok := app.RedirectURIKind(uri)
+	return ok || (app.WebLogoutURL != nil && *app.WebLogoutURL == uri)
+}
+
+// redirectAfterLogout sends the browser to a validated post-logout URI,
+// with state when the request had one.
+func redirectAfterLogout(c *gin.Context, target, state string, hasState bool) {
+	if hasState {
 		sep := "?"
 		if strings.Contains(target, "?") {
 			sep = "&"
 		}
-		target += sep + "state=" + url.QueryEscape(fl.Data["state"])
+		target += sep + "state=" + url.QueryEscape(state)
+	}
+	status := http.StatusFound
+	if c.Request.Method == http.MethodPost {
+		status = http.StatusSeeOther
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
-	c.Redirect(http.StatusSeeOther, target)
+	c.Redirect(status, target)
 	c.Abort()
 }
