@@ -6,7 +6,10 @@ package main
 // response modes, cross-origin redemption, revocation, hostile input.
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -445,5 +448,60 @@ func TestBrowserSignIn_PromptNoneErrors(t *testing.T) {
 	params.Set("claims", `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`)
 	if _, q := location(t, b.get(f.s.authorizeURL(params))); q.Get("error") != "interaction_required" {
 		t.Fatalf("step-up: %v", q)
+	}
+}
+
+// TestBrowserSignIn_TwoInstances: sessions, flows and codes live in
+// PostgreSQL, so a second instance over the same database serves the next
+// step: a code issued by one is redeemed at the other (once), and the
+// session cookie set by one signs the browser in silently at the other.
+func TestBrowserSignIn_TwoInstances(t *testing.T) {
+	f := newOIDCFix(t)
+	other, _, err := buildHandler(context.Background(), f.s.cfg, f.s.env(), f.s.db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvB := httptest.NewTLSServer(other)
+	t.Cleanup(srvB.Close)
+	clientB := srvB.Client()
+
+	b := f.s.newBrowser()
+	params, verifier := f.authParams(f.web, fixWebRedirect)
+	q := f.login(b, params)
+	redeemAt := func(base string) int {
+		req, _ := http.NewRequest(http.MethodPost, base+"/"+f.s.tenant+"/oauth2/v2.0/token", strings.NewReader(url.Values{
+			"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {fixWebRedirect}, "code_verifier": {verifier}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(f.web.AppID, f.webSecret)
+		c := f.s.client
+		if base == srvB.URL {
+			c = clientB
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := redeemAt(srvB.URL); st != http.StatusOK {
+		t.Fatalf("redeem at B: %d", st)
+	}
+	if st := redeemAt(f.s.srv.URL); st != http.StatusBadRequest {
+		t.Fatalf("replay at A: %d", st)
+	}
+	u, _ := url.Parse(f.s.srv.URL)
+	req, _ := http.NewRequest(http.MethodGet, srvB.URL+"/"+f.s.tenant+"/oauth2/v2.0/authorize?"+params.Encode(), nil)
+	for _, ck := range b.c.Jar.Cookies(u) {
+		req.AddCookie(ck)
+	}
+	clientB.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := clientB.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusFound || loc.Query().Get("code") == "" {
+		t.Fatalf("SSO at B: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
