@@ -288,7 +288,7 @@ func TestBrowserSignIn_SPACrossOrigin(t *testing.T) {
 		t.Fatalf("from the SPA: %d %v %v", st, out, h)
 	}
 	pre := func(origin string) *http.Response {
-		req, _ := http.NewRequest(http.MethodOptions, f.s.srv.URL+"/"+f.s.tenant+"/oauth2/v2.0/token", nil)
+		req, _ := http.NewRequest(http.MethodOptions, f.s.srv.URL+"/"+f.s.tenant+"/oauth2/v2.0/revoke", nil)
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		req.Header.Set("Access-Control-Request-Headers", "content-type, x-anchormailbox")
@@ -299,6 +299,8 @@ func TestBrowserSignIn_SPACrossOrigin(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
+	// The token endpoint's preflight is native authentication's (its own
+	// tests); the revocation endpoint's is this one.
 	if r := pre(fixSPAOrigin); r.StatusCode != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != fixSPAOrigin ||
 		r.Header.Get("Access-Control-Allow-Headers") != "content-type, x-anchormailbox" {
 		t.Fatalf("preflight: %d %v", r.StatusCode, r.Header)

@@ -33,6 +33,9 @@ var (
 // client's.
 func (s *server) tokenCORS(c *gin.Context, tenant string) bool {
 	origin := c.Request.Header.Get("Origin")
+	if c.Writer.Header().Get("Access-Control-Allow-Origin") != "" {
+		return true // granted already (native authentication's nativeCORS runs first on /token)
+	}
 	c.Writer.Header().Add("Vary", "Origin")
 	if origin == "" || s.browser == nil || len(origin) > 512 {
 		return false
@@ -47,9 +50,10 @@ func (s *server) tokenCORS(c *gin.Context, tenant string) bool {
 	return true
 }
 
-// handleTokenPreflight answers OPTIONS on the token and revocation
-// endpoints: the CORS preflight a browser sends when a token request
-// carries a header outside the safelist (X-AnchorMailbox, DPoP).
+// handleTokenPreflight answers OPTIONS on the revocation endpoint (the
+// token endpoint's is native authentication's, which grants the same
+// origins): the CORS preflight a browser sends when a request carries a
+// header outside the safelist (X-AnchorMailbox, DPoP).
 func (s *server) handleTokenPreflight(c *gin.Context) {
 	tenant := c.Param("tenant")
 	if s.token == nil || "/"+tenant == apiPrefix {
