@@ -9,7 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/graphdir/graphdir/internal/directory"
-		"github.com/graphdir/graphdir/internal/store/postgres"
+	"github.com/graphdir/graphdir/internal/store/postgres"
 	"github.com/graphdir/graphdir/internal/store/postgres/pgtest"
 	"github.com/graphdir/graphdir/pkg/odata"
 )
