@@ -77,6 +77,8 @@ var citusCrossTenant = []struct {
 	{fn: "PruneOneTimeCodes", snippet: `DELETE FROM otp_sends WHERE sent_at < $1`, why: "multi-shard DELETE"},
 	{fn: "PruneOneTimeCodes", snippet: `DELETE FROM mail_outbox WHERE state <> 'pending' AND done_at < $1`, why: "multi-shard DELETE"},
 	{fn: "PruneSignInFlows", snippet: `DELETE FROM signin_flows WHERE expires_at < $1`, why: "multi-shard DELETE"},
+	{fn: "PruneBrowserSignIn", snippet: `DELETE FROM authorization_codes WHERE expires_at < $1`, why: "multi-shard DELETE"},
+	{fn: "PruneBrowserSignIn", snippet: `DELETE FROM browser_sessions WHERE expires_at < $1 OR ended_at < $1`, why: "multi-shard DELETE"},
 	{fn: "PruneProtection", snippet: `DELETE FROM rate_windows WHERE window_start < $1`,
 		why: "rate_windows is distributed on key: multi-shard DELETE"},
 	{fn: "PruneProtection", snippet: `DELETE FROM sign_in_lockouts`,
