@@ -22,6 +22,9 @@ type Store struct {
 	// imports tells when a bulk load has grown users enough to refresh
 	// the planner's statistics (import.go).
 	imports importGrowth
+	// replicas, when attached, answer eventual-consistency reads
+	// (replicas.go); nil on a replica's own Store.
+	replicas *replicaSet
 }
 
 var (
@@ -68,6 +71,9 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 func (s *Store) Close() error {
 	// The pool first: it frees the statements on the server, and a
 	// background Prepare waiting for a connection fails at once.
+	if s.replicas != nil {
+		s.replicas.close()
+	}
 	err := s.db.Close()
 	s.stmts.close()
 	return err

@@ -251,7 +251,7 @@ const (
 	maxTop     = 999
 )
 
-// ListUsers returns one page of the users q matches, with identities, in
+// listUsers returns one page of the users q matches, with identities, in
 // one statement: Filter and Search translated through the property
 // allow-list (query.go, search.go), ordered by OrderBy then id, after the
 // keyset cursor q.After (list.go). Skip applies to the first page only (no
@@ -259,7 +259,7 @@ const (
 // Page.Next is set when more rows exist; Page.Count, when q.Count, is the
 // number of all matches. KindUnsupported for queries it refuses,
 // KindInvalid for a cursor that does not fit the order.
-func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.ListQuery) (*directory.Page, error) {
+func (s *Store) listUsers(ctx context.Context, tenantID string, q directory.ListQuery) (*directory.Page, error) {
 	const op = "postgres: list users"
 	top := pageSize(q.Top)
 	st, err := buildList(tenantID, q, top)
@@ -316,7 +316,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q directory.List
 		if q.Skip == 0 && q.After == nil {
 			page.Count = new(int64)
 		} else {
-			n, err := s.CountUsers(ctx, tenantID, q)
+			n, err := s.countUsers(ctx, tenantID, q)
 			if err != nil {
 				return nil, err
 			}
@@ -599,9 +599,9 @@ func (s *Store) UserIDBySignInName(ctx context.Context, tenantID, name string) (
 	return "", directory.Errorf(directory.KindConflict, "several users sign in as %q; use the object id", name)
 }
 
-// CountUsers counts the users q's Filter and Search match (Top, Skip,
+// countUsers counts the users q's Filter and Search match (Top, Skip,
 // OrderBy and After are ignored). KindUnsupported for queries it refuses.
-func (s *Store) CountUsers(ctx context.Context, tenantID string, q directory.ListQuery) (int64, error) {
+func (s *Store) countUsers(ctx context.Context, tenantID string, q directory.ListQuery) (int64, error) {
 	st, err := buildCount(tenantID, q)
 	if err != nil {
 		return 0, err
