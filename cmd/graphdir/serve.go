@@ -45,6 +45,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	m := metrics.New()
+	if err := db.attachReplicas(ctx, cfg, log, m, replicaCheckInterval); err != nil { // replicas.go
+		return err
+	}
 	handler, iss, err := buildHandlerWith(ctx, cfg, getenv, db, log, m)
 	if err != nil {
 		return err

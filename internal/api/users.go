@@ -16,8 +16,8 @@ import (
 // pkg/odata into a directory.ListQuery, one page back with
 // @odata.count (when $count=true, on every page) and an absolute
 // @odata.nextLink that repeats the client's options and carries a signed
-// $skiptoken. The ConsistencyLevel header is accepted and changes nothing:
-// every query runs in the one consistent mode.
+// $skiptoken. With ConsistencyLevel: eventual the page may come from a read
+// replica (consistency.go); every query is answered with or without it.
 func (s *server) handleListUsers(c *gin.Context) {
 	q, err := s.parseUserQuery(c) // signins.go: signInActivity needs AuditLog.Read.All
 	if err != nil {
@@ -30,7 +30,7 @@ func (s *server) handleListUsers(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	page, err := s.dir.ListUsers(c.Request.Context(), lq)
+	page, err := s.dir.ListUsers(eventualContext(c), lq)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -103,14 +103,15 @@ func (s *server) writeUserPage(c *gin.Context, q *queryOptions, l userListing, p
 
 // handleCountUsers serves GET /v1.0/users/$count: the number of users
 // $filter and $search match, as a bare integer in text/plain. Graph wants
-// ConsistencyLevel: eventual here; graphdir answers with or without it.
+// ConsistencyLevel: eventual here; graphdir answers with or without it, from
+// a read replica with it (consistency.go).
 func (s *server) handleCountUsers(c *gin.Context) {
 	q, err := s.parseUserQuery(c) // signins.go: signInActivity needs AuditLog.Read.All
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	n, err := s.dir.CountUsers(c.Request.Context(), q.listQuery())
+	n, err := s.dir.CountUsers(eventualContext(c), q.listQuery())
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -53,6 +53,8 @@ type Config struct {
 	// NativeAuthHideUserNotFound hides whether an account exists at
 	// native sign-in and password reset (nativeauth.go).
 	NativeAuthHideUserNotFound bool
+	// Replicas are the read replicas for eventual reads (replicas.go).
+	Replicas Replicas
 }
 
 // Var documents one setting for --help and the README's table.
@@ -130,6 +132,10 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	}
 	c.Protection = loadProtection(env, &problems)
 	c.NativeAuthHideUserNotFound = loadNativeAuthHide(env, &problems)
+	c.Replicas = loadReplicas(env, &problems)
+	if len(c.Replicas.URLs) > 0 && c.DatabaseURL == "" {
+		problems = append(problems, "GRAPHDIR_REPLICA_URLS: needs DATABASE_URL (replicas of the private development database are not supported)")
+	}
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -21,6 +21,7 @@ type Metrics struct {
 	throttled     *prometheus.CounterVec
 	tokenFailures *prometheus.CounterVec
 	shed          prometheus.Counter
+	replicas      replicaMetrics // replicas.go
 }
 
 // New returns Metrics with Go runtime and process collectors registered.
@@ -47,6 +48,7 @@ func New() *Metrics {
 			Name: "graphdir_requests_shed_total", Help: "Requests refused with 503 because the instance was at its concurrency limit.",
 		}),
 	}
+	m.replicas = newReplicaMetrics(m.registry)
 	m.registry.MustRegister(m.requests, m.latency, m.inflight, m.throttled, m.tokenFailures, m.shed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
