@@ -99,6 +99,11 @@ type replicaInstance struct {
 }
 
 func newReplicaInstance(t *testing.T, p *replicaPair, maxLag string, noReplica bool) *replicaInstance {
+	// A short check interval keeps the tests' waits for a verdict short.
+	return newReplicaInstanceChecking(t, p, maxLag, noReplica, 50*time.Millisecond)
+}
+
+func newReplicaInstanceChecking(t *testing.T, p *replicaPair, maxLag string, noReplica bool, every time.Duration) *replicaInstance {
 	t.Helper()
 	env := map[string]string{
 		"DATABASE_URL":             p.Primary.URL(),
@@ -116,8 +121,7 @@ func newReplicaInstance(t *testing.T, p *replicaPair, maxLag string, noReplica b
 	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	m := metrics.New()
-	// A short check interval keeps the tests' waits for a verdict short.
-	if err := db.attachReplicas(ctx, cfg, log, m, 50*time.Millisecond); err != nil {
+	if err := db.attachReplicas(ctx, cfg, log, m, every); err != nil {
 		t.Fatal(err)
 	}
 	h, iss, err := buildHandlerWith(ctx, cfg, getenv, db, log, m)
@@ -205,8 +209,11 @@ func contains(ids []string, id string) bool {
 func TestReadReplicas(t *testing.T) {
 	p := startReplicaPair(t)
 	a := newReplicaInstance(t, p, "1h", false)
-	b := newReplicaInstance(t, p, "1h", false)   // a second instance: skiptokens cross instances too
+	b := newReplicaInstance(t, p, "1h", false)    // a second instance: skiptokens cross instances too
 	l := newReplicaInstance(t, p, "300ms", false) // a strict one, for the lag verdict
+	// One that checks only at start: whatever it learns later, it learns
+	// from failing requests.
+	d := newReplicaInstanceChecking(t, p, "1h", false, time.Hour)
 	admin := a.appToken("User.ReadWrite.All")
 
 	var early []string
@@ -351,6 +358,7 @@ func TestReadReplicas(t *testing.T) {
 			{"eventual via replica", a, eventual},
 			{"no header via primary (router in place)", a, nil},
 			{"eventual, no replicas configured", c, eventual},
+			{"no header, no replicas configured", c, nil},
 		}
 		for range 20 { // warm pools and statement caches alike
 			for _, v := range variants {
@@ -383,10 +391,13 @@ func TestReadReplicas(t *testing.T) {
 		if err := p.Replica.StopServer(ctx); err != nil {
 			t.Fatal(err)
 		}
-		// At once, before any background check has noticed: the failing
-		// replica read is answered by the primary.
+		// Instance d has not checked since it started: its first eventual
+		// read fails on the replica and is answered by the primary.
+		if d.usable(t, p) != 1 {
+			t.Fatal("instance d does not believe the replica usable")
+		}
 		for range 5 {
-			if ids := listIDs(t, admin, "/v1.0/users", []*replicaInstance{b}, [][]string{eventual}); len(ids) != len(early)+1 {
+			if ids := listIDs(t, admin, "/v1.0/users", []*replicaInstance{d}, [][]string{eventual}); len(ids) != len(early)+1 {
 				t.Fatalf("eventual list with the replica down: %d users", len(ids))
 			}
 		}
@@ -400,7 +411,7 @@ func TestReadReplicas(t *testing.T) {
 		if got := a.reads(t, "replica") - before; got != 0 {
 			t.Errorf("a down replica served %v reads", got)
 		}
-		for name, ri := range map[string]*replicaInstance{"a": a, "b": b} {
+		for name, ri := range map[string]*replicaInstance{"a": a, "d": d} {
 			if n := strings.Count(ri.logs.String(), `"state":"down"`); n != 1 {
 				t.Errorf("instance %s logged the replica down %d times, want once:\n%s", name, n, ri.logs.String())
 			}
