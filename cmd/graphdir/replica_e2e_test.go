@@ -297,6 +297,10 @@ func TestReadReplicas(t *testing.T) {
 	})
 
 	t.Run("caught up again, the replica is used again", func(t *testing.T) {
+		// The last transaction the replica replayed committed well over
+		// l's 300ms ago, and nothing is written now: only the rule "caught
+		// up and streaming counts as current" makes it usable again (an
+		// idle primary must not make its replicas look stale).
 		p.caughtUp(t)
 		waitUntil(t, "instance l uses the replica again", func() bool { return l.usable(t, p) == 1 })
 		before := l.reads(t, "replica")
