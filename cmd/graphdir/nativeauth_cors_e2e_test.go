@@ -33,7 +33,8 @@ func TestNativeAuth_CORS(t *testing.T) {
 	paths := []string{"/oauth2/v2.0/initiate", "/oauth2/v2.0/challenge", "/oauth2/v2.0/token", "/oauth2/v2.0/introspect",
 		"/signup/v1.0/start", "/signup/v1.0/challenge", "/signup/v1.0/continue",
 		"/resetpassword/v1.0/start", "/resetpassword/v1.0/challenge", "/resetpassword/v1.0/continue",
-		"/resetpassword/v1.0/submit", "/resetpassword/v1.0/poll_completion"}
+		"/resetpassword/v1.0/submit", "/resetpassword/v1.0/poll_completion",
+		"/register/v1.0/introspect", "/register/v1.0/challenge", "/register/v1.0/continue"}
 	for _, p := range paths {
 		r := n.preflight(p, spaOrigin, sdkPreflightHeaders+",x-app-trace")
 		h := r.Header
@@ -98,7 +99,8 @@ func TestNativeAuth_HostileInput(t *testing.T) {
 	paths := []string{"/oauth2/v2.0/initiate", "/oauth2/v2.0/challenge", "/oauth2/v2.0/introspect",
 		"/signup/v1.0/start", "/signup/v1.0/challenge", "/signup/v1.0/continue",
 		"/resetpassword/v1.0/start", "/resetpassword/v1.0/challenge", "/resetpassword/v1.0/continue",
-		"/resetpassword/v1.0/submit", "/resetpassword/v1.0/poll_completion"}
+		"/resetpassword/v1.0/submit", "/resetpassword/v1.0/poll_completion",
+		"/register/v1.0/introspect", "/register/v1.0/challenge", "/register/v1.0/continue"}
 	good := n.form("username", "h@example.com", "challenge_type", "oob password redirect").Encode()
 	cases := []struct {
 		name, ctype, body string

@@ -201,7 +201,8 @@ func TestNativeAuth_ClientAndParameterErrors(t *testing.T) {
 	confidential := n.newApp("web app", map[string]any{"nativeAuthenticationApisEnabled": "all",
 		"web": map[string]any{"redirectUris": []string{"https://shop.example/cb"}}})
 	endpoints := []string{"/signup/v1.0/start", "/signup/v1.0/challenge", "/signup/v1.0/continue", "/resetpassword/v1.0/start",
-		"/resetpassword/v1.0/challenge", "/resetpassword/v1.0/continue", "/resetpassword/v1.0/submit", "/resetpassword/v1.0/poll_completion"}
+		"/resetpassword/v1.0/challenge", "/resetpassword/v1.0/continue", "/resetpassword/v1.0/submit", "/resetpassword/v1.0/poll_completion",
+		"/register/v1.0/introspect", "/register/v1.0/challenge", "/register/v1.0/continue"}
 	for _, ep := range endpoints {
 		f := url.Values{"client_id": {"00000000-0000-0000-0000-00000000beef"}, "username": {"a@example.com"}, "challenge_type": {"oob redirect"}}
 		nativeErr(t, n.post(ep, f), 400, "unauthorized_client", 700016, "")

@@ -32,6 +32,9 @@ type NativeAuth interface {
 	SignInInitiate(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
 	SignInChallenge(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
 	SignInIntrospect(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
+	RegisterIntrospect(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
+	RegisterChallenge(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
+	RegisterContinue(ctx context.Context, r nativeauth.Request) (*nativeauth.Response, *nativeauth.Error)
 	// Token serves the token endpoint's native grants (a request with a
 	// continuation_token).
 	Token(ctx context.Context, r nativeauth.Request) (*oauth.TokenResponse, *nativeauth.Error)
@@ -65,6 +68,9 @@ var nativeEndpoints = []struct {
 	{"/resetpassword/v1.0/continue", "nativeResetContinue", "Native authentication: submit the password reset code.", NativeAuth.ResetContinue},
 	{"/resetpassword/v1.0/submit", "nativeResetSubmit", "Native authentication: submit the new password.", NativeAuth.ResetSubmit},
 	{"/resetpassword/v1.0/poll_completion", "nativeResetPoll", "Native authentication: poll the password reset (poll_interval ≥ 1 s; the first poll succeeds).", NativeAuth.ResetPoll},
+	{"/register/v1.0/introspect", "nativeRegisterIntrospect", "Native authentication: the strong methods a user may register after registration_required.", NativeAuth.RegisterIntrospect},
+	{"/register/v1.0/challenge", "nativeRegisterChallenge", "Native authentication: send a code to the address to register (challenge_target), or answer preverified.", NativeAuth.RegisterChallenge},
+	{"/register/v1.0/continue", "nativeRegisterContinue", "Native authentication: submit the registration code (grant_type oob) or complete a preverified one (grant_type continuation_token).", NativeAuth.RegisterContinue},
 }
 
 // nativeRoutes are the rows of the native authentication endpoints: POST

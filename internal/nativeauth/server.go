@@ -35,6 +35,12 @@ type Accounts interface {
 	SignUpValues(ctx context.Context, tenantID string, flow directory.UserFlow, attrs map[string]string) (map[string]any, error)
 	SignUpCustomer(ctx context.Context, r directory.SelfServiceSignUp) (*directory.User, error)
 	ResetCustomerPassword(ctx context.Context, tenantID, appID, userID, newPassword string) error
+	// CustomerMFAEmail is the address of the account's email second
+	// factor; "" when it has none (registration_required).
+	CustomerMFAEmail(ctx context.Context, tenantID, userID string) (string, error)
+	// RegisterMFAEmail records a proven address as the account's MFA
+	// address (audited, initiated by the application).
+	RegisterMFAEmail(ctx context.Context, tenantID, appID, userID, email string) error
 }
 
 // Codes sends and checks email one-time codes (*otp.Service).
@@ -121,13 +127,15 @@ type Response struct {
 	BindingMethod        string `json:"binding_method,omitempty"`
 	ChallengeTargetLabel string `json:"challenge_target_label,omitempty"`
 	ChallengeChannel     string `json:"challenge_channel,omitempty"`
-	CodeLength           int    `json:"code_length,omitempty"`
-	Interval             int    `json:"interval,omitempty"`
-	ExpiresIn            int    `json:"expires_in,omitempty"`
-	PollInterval         int    `json:"poll_interval,omitempty"`
-	Status               string `json:"status,omitempty"`
-	RedirectReason       string `json:"redirect_reason,omitempty"`
-	Methods              []any  `json:"methods,omitempty"`
+	// ChallengeTarget is register/v1.0/challenge's spelling of the label.
+	ChallengeTarget string `json:"challenge_target,omitempty"`
+	CodeLength      int    `json:"code_length,omitempty"`
+	Interval        int    `json:"interval,omitempty"`
+	ExpiresIn       int    `json:"expires_in,omitempty"`
+	PollInterval    int    `json:"poll_interval,omitempty"`
+	Status          string `json:"status,omitempty"`
+	RedirectReason  string `json:"redirect_reason,omitempty"`
+	Methods         []any  `json:"methods,omitempty"`
 }
 
 // redirect is the web fallback answer (a 2xx the SDK reports as
@@ -246,11 +254,12 @@ func (s *Server) sendCode(ctx context.Context, r Request, app *directory.Applica
 		return &Response{ChallengeType: "oob", BindingMethod: "prompt", ChallengeChannel: "email",
 			ChallengeTargetLabel: otp.MaskEmail(fl.Username), CodeLength: otp.CodeLength, Interval: int(iv / time.Second)}, nil
 	}
+	to := codeAddress(fl, purpose)
 	sent, err := s.d.Codes.Send(ctx, otp.SendRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID,
-		Email: fl.Username, Locale: r.Locale, AppName: appName(app)})
+		Email: to, Locale: r.Locale, AppName: appName(app)})
 	var soon *otp.ResendTooSoonError
-	if errors.As(err, &soon) && !soon.HourlyCap && fl.Data["code_sent"] == "1" {
-		sent, err = otp.Sent{CodeLength: otp.CodeLength, Interval: soon.RetryAfter, ChannelTarget: otp.MaskEmail(fl.Username)}, nil
+	if errors.As(err, &soon) && !soon.HourlyCap && fl.Data["code_sent"] == "1" && (fl.Data[dataCodeSentTo] == "" || fl.Data[dataCodeSentTo] == to) {
+		sent, err = otp.Sent{CodeLength: otp.CodeLength, Interval: soon.RetryAfter, ChannelTarget: otp.MaskEmail(to)}, nil
 	}
 	if err != nil {
 		return nil, FromOTP(err)
@@ -258,6 +267,19 @@ func (s *Server) sendCode(ctx context.Context, r Request, app *directory.Applica
 	return &Response{ChallengeType: "oob", BindingMethod: "prompt", ChallengeChannel: "email",
 		ChallengeTargetLabel: sent.ChannelTarget, CodeLength: sent.CodeLength,
 		Interval: max(int(sent.Interval/time.Second), 1)}, nil
+}
+
+// codeAddress is where a flow's code of purpose goes: the MFA address for
+// the second factor, the address being registered for a registration,
+// else the sign-in email.
+func codeAddress(fl directory.SignInFlow, purpose string) string {
+	switch {
+	case purpose == otp.PurposeMFA && fl.Data[dataMFAEmail] != "":
+		return fl.Data[dataMFAEmail]
+	case purpose == otp.PurposeVerifyEmail:
+		return fl.Data[dataRegTarget]
+	}
+	return fl.Username
 }
 
 // verifyCode checks a code the flow sent, under account protection: a
@@ -275,7 +297,7 @@ func (s *Server) verifyCode(ctx context.Context, r Request, fl directory.SignInF
 	if len(code) > 64 || fl.Data[dataGhost] == "1" {
 		err = &otp.WrongCodeError{}
 	} else {
-		err = s.d.Codes.Verify(ctx, otp.VerifyRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID, Code: code, Email: fl.Username})
+		err = s.d.Codes.Verify(ctx, otp.VerifyRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID, Code: code, Email: codeAddress(fl, purpose)})
 	}
 	var wrong *otp.WrongCodeError
 	switch {

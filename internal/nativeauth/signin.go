@@ -222,7 +222,7 @@ func (s *Server) SignInIntrospect(ctx context.Context, r Request) (*Response, *E
 		return nil, e
 	}
 	return &Response{ContinuationToken: next, Methods: []any{map[string]string{
-		"id": mfaMethodID, "challenge_type": "oob", "challenge_channel": "email", "login_hint": otp.MaskEmail(fl.Username)}}}, nil
+		"id": mfaMethodID, "challenge_type": "oob", "challenge_channel": "email", "login_hint": otp.MaskEmail(codeAddress(fl, otp.PurposeMFA))}}}, nil
 }
 
 // Token serves the native grants of /oauth2/v2.0/token (the edge sends a
@@ -248,7 +248,7 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 	case grantOOB, grantMFAOOB:
 		kinds = []string{KindSignIn, KindSignUp, KindReset}
 	case grantContinue:
-		kinds = []string{KindSignUp, KindReset}
+		kinds = []string{KindSignUp, KindReset, KindSignIn}
 	default:
 		return nil, ErrUnsupportedGrantType(gt)
 	}
@@ -291,7 +291,10 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 		}
 		fl.AMR = []string{"otp"}
 	case grantContinue:
-		if (fl.Kind == KindSignUp && fl.Step != stepCompleted) || (fl.Kind == KindReset && fl.Step != stepSignInReady) {
+		// After sign-up, after a reset, or after a just-in-time
+		// registration (of any of the three kinds).
+		ready := fl.Step == stepRegCompleted || (fl.Kind == KindSignUp && fl.Step == stepCompleted) || (fl.Kind == KindReset && fl.Step == stepSignInReady)
+		if !ready {
 			return nil, ErrInvalidContinuationGrant()
 		}
 		if u := r.get("username"); u != "" && !strings.EqualFold(strings.TrimSpace(u), fl.Username) {
@@ -312,6 +315,17 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 		return nil, ErrServer(err)
 	}
 	if uf.MFARequired && !slices.Contains(fl.AMR, "mfa") {
+		addr, err := s.d.Accounts.CustomerMFAEmail(ctx, fl.TenantID, fl.UserID)
+		if directory.KindOf(err) == directory.KindNotFound {
+			return nil, ErrInvalidContinuationGrant()
+		}
+		if err != nil {
+			return nil, ErrServer(err)
+		}
+		if addr == "" {
+			return nil, s.registrationRequired(ctx, ct, fl)
+		}
+		fl.Data[dataMFAEmail] = addr
 		// The first factor is proven; the SDK goes on at introspect.
 		// Without the mfa_required capability the client cannot, and
 		// gets the web fallback's answer.
