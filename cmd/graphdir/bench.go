@@ -313,6 +313,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	fmt.Fprintln(&out)
 	fmt.Fprintf(&out, "- requests/s, p50, p99: graphdir over loopback HTTP (real tokens, real handler and http.Server, in this process); raw SQL/s: the same statements straight against PostgreSQL from a pool of %d connections, rows read as raw bytes; ratio = requests/s ÷ raw SQL/s; CPU µs/req: CPU time of this process (graphdir and the HTTP load generator, not PostgreSQL) per API request, which other load on the machine disturbs far less than the rates.\n", s.clients)
 	fmt.Fprintf(&out, "- refresh token: the refresh grant over loopback HTTP (a public client: client id, refresh token, MSAL's scope; access, ID and new refresh token back), each client rotating its own families of seeded users; raw: the grant's statements from the store (application and secrets, the rotation's UPDATE and successor INSERT in one transaction, the user). password sign-in: in process, no flow's HTTP: the first factor (%s) and IssueUserTokens (access, ID and refresh token, a new family); its raw column is argon2id verifications/s alone at the configured parameters, same clients.\n", benchPasswordCheckLabel)
+	fmt.Fprintf(&out, "- %s: the native authentication API as Microsoft's SDK calls it, over loopback HTTP: oauth2/v2.0/initiate (the account by sign-in email, a continuation token stored), /challenge (password), /token with grant_type=password (the same first factor, the flow ended, access, ID and refresh token, client_info): one row = one whole sign-in of three requests; raw: argon2id verifications/s alone, as for the in-process password sign-in.\n", benchNativeName)
 	fmt.Fprintf(&out, "- peak RSS of the bench process during the scenarios without password hashing: **%s MiB** (graphdir in-process: includes the load generator and the raw-SQL pool; seeding excluded)", mib(rssBeforeHashing))
 	if peak != rssBeforeHashing {
 		fmt.Fprintf(&out, "; with the argon2id scenarios (19 MiB per hash, at most GOMAXPROCS hashes at once): %s MiB", mib(peak))
@@ -365,6 +366,7 @@ type benchRun struct {
 	apps   *directory.Applications
 	oauth  *oauth.Server // the token endpoint's logic, for in-process sign-ins
 	signIn signInBench   // state of the sign-in scenarios (bench_signin.go)
+	native nativeBench   // state of the native authentication scenario (bench_native.go)
 }
 
 type benchScenario struct {
@@ -659,6 +661,7 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 	createPwAPI, createPwRaw := create(true)
 	refreshAPI, refreshRaw := b.refreshOps()
 	signInAPI, signInRaw := b.passwordSignInOps()
+	nativeAPI, nativeRaw := b.nativeSignInOps()
 	return []benchScenario{
 		{name: "get by id", api: getByID, raw: rawByID},
 		{name: "get by UPN", api: getByUPN, raw: rawByUPN},
@@ -691,6 +694,7 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 		{name: "create (argon2id password)", api: createPwAPI, raw: createPwRaw, hashing: true},
 		{name: "refresh token", api: refreshAPI, raw: refreshRaw, setup: b.setupSignIn},
 		{name: "password sign-in (argon2id + tokens)", api: signInAPI, raw: signInRaw, hashing: true, setup: b.setupSignIn},
+		{name: benchNativeName, api: nativeAPI, raw: nativeRaw, hashing: true, setup: b.setupNative},
 	}, nil
 }
 

@@ -56,15 +56,15 @@ func TestBenchSmoke(t *testing.T) {
 	}
 }
 
-// TestBenchSignInScenarios runs the refresh-token and password sign-in
-// scenarios for a moment, twice against one database (the second run
+// TestBenchSignInScenarios runs the refresh-token, password sign-in and
+// native password sign-in scenarios for a moment, twice against one database (the second run
 // reuses the sign-in application and clears the first run's tokens):
 // both sides must run without errors and report a rate.
 func TestBenchSignInScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("smoke run of the bench")
 	}
-	names := []string{"refresh token", "password sign-in (argon2id + tokens)"}
+	names := []string{"refresh token", "password sign-in (argon2id + tokens)", benchNativeName}
 	s := benchSettings{
 		// A second per side: long enough for a few argon2id hashes to
 		// finish on a loaded machine.
@@ -115,7 +115,13 @@ func TestBenchSignInScenarios(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*) FROM refresh_tokens WHERE rotated_at IS NOT NULL`).Scan(&rotated); err != nil {
 		t.Fatal(err)
 	}
-	if signIns == 0 || rotated == 0 {
-		t.Errorf("%d successful sign-ins in the sign-in log, %d rotated refresh tokens", signIns, rotated)
+	// The native scenario's sign-ins went through the native API's
+	// password check too.
+	var native int
+	if err := db.QueryRow(`SELECT count(*) FROM sign_ins WHERE error_code = 0 AND app_display_name = $1`, benchNativeAppName).Scan(&native); err != nil {
+		t.Fatal(err)
+	}
+	if signIns == 0 || rotated == 0 || native == 0 {
+		t.Errorf("%d successful sign-ins in the sign-in log, %d rotated refresh tokens, %d native sign-ins", signIns, rotated, native)
 	}
 }

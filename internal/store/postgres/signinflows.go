@@ -106,9 +106,13 @@ func (s *Store) PruneSignInFlows(ctx context.Context, before time.Time) (int64, 
 	return n, translate(err, op)
 }
 
-func flowData(m map[string]string) ([]byte, error) {
+// flowData is the data column's JSON as text: ServingURL turns on
+// binary_parameters (serve's and the bench's pools), which sends a []byte
+// in binary format, and jsonb refuses that ("unsupported jsonb version").
+func flowData(m map[string]string) (string, error) {
 	if m == nil {
-		return []byte("{}"), nil
+		return "{}", nil
 	}
-	return json.Marshal(m)
+	b, err := json.Marshal(m)
+	return string(b), err
 }
