@@ -1,5 +1,6 @@
 // Package nativeauth is the protocol side of Entra External ID's native
-// authentication API (sign-up, password reset, sign-in, MFA) as Microsoft's
+// authentication API (sign-up, password reset, sign-in, MFA and its
+// just-in-time method registration) as Microsoft's
 // native-auth SDKs call it: which step may follow which, what each answer
 // carries, and Entra's error, suberror and numeric error_codes strings
 // (../shared/reference/native-auth.md is the contract).
