@@ -55,6 +55,7 @@ func TestErrorTable(t *testing.T) {
 		{ErrInvalidContinuation(), "invalid_request", "", 55200, 400, ""},
 		{ErrInvalidContinuationGrant(), "invalid_grant", "", 55200, 400, ""},
 		{ErrMFARequired("x"), "invalid_grant", "mfa_required", 50076, 400, ""},
+		{ErrRegistrationRequired("x"), "invalid_grant", "registration_required", 50076, 400, ""},
 		{ErrAttributesInvalid([]string{"city"}), "invalid_grant", "attribute_validation_failed", 1003038, 400, ""},
 		{ErrPassword(directory.PasswordTooWeak), "invalid_grant", "password_too_weak", 399246, 400, ""},
 		{ErrPassword(directory.PasswordTooShort), "invalid_grant", "password_too_short", 399246, 400, ""},
@@ -133,6 +134,23 @@ func TestChallengeTypes(t *testing.T) {
 	set, e := challengeTypes(r("OOB  password redirect telepathy"))
 	if e != nil || !set["oob"] || !set["password"] || !set["redirect"] {
 		t.Errorf("%v %v", set, e)
+	}
+}
+
+// challenge_target: one plain email address, lower-cased; display names,
+// lists, overlong and dotless-domain addresses are refused.
+func TestChallengeTarget(t *testing.T) {
+	r := func(v string) Request { return Request{Form: map[string]string{"challenge_target": v}} }
+	if got, e := challengeTarget(r(" Jane.Doe@Example.org ")); e != nil || got != "jane.doe@example.org" {
+		t.Errorf("good address: %q %v", got, e)
+	}
+	if _, e := challengeTarget(r("")); e == nil || e.AADSTS != AADMissingParameter {
+		t.Errorf("empty: %v", e)
+	}
+	for _, bad := range []string{"jane", "Jane <jane@example.org>", "a@b.org, c@d.org", "jane@localhost", strings.Repeat("a", 250) + "@example.org", "a\x00@example.org"} {
+		if _, e := challengeTarget(r(bad)); e == nil || e.Code != CodeInvalidRequest || e.AADSTS != AADInvalidInput {
+			t.Errorf("%q: %v", bad, e)
+		}
 	}
 }
 
