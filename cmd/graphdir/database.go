@@ -71,6 +71,14 @@ func (d *database) tenantOrDefault(ctx context.Context, id string) (*directory.T
 func connect(ctx context.Context, cfg *config.Config, progress io.Writer) (*database, error) {
 	d := &database{}
 	url := cfg.DatabaseURL
+	if cfg.DBDirectURL != "" {
+		// Migrations hold goose's session advisory lock, and this pool runs
+		// without binary_parameters (lib/pq then prepares the unnamed
+		// statement and binds it in two round trips): neither survives a
+		// transaction-mode pooler, so start-up and admin commands go to
+		// the primary directly; reopenForServing switches to DATABASE_URL.
+		url = cfg.DBDirectURL
+	}
 	if url == "" {
 		dir, err := filepath.Abs(cfg.StateDir)
 		if err != nil {

@@ -16,6 +16,11 @@ type Config struct {
 	// DatabaseURL is a lib/pq URL. Empty means: start the private
 	// PostgreSQL under StateDir.
 	DatabaseURL string
+	// DBDirectURL, when set, is a direct (unpooled) connection to the
+	// primary for migrations and start-up: goose's migration lock is a
+	// session advisory lock, which a transaction-mode pooler would strand
+	// on a pooled server connection. DatabaseURL then serves requests.
+	DBDirectURL string
 	// PublicURL is the externally visible base URL; issuer URLs derive from it.
 	PublicURL string
 	Addr      string
@@ -65,6 +70,7 @@ type Var struct {
 // Vars lists every setting, in the order the README documents them.
 var Vars = append([]Var{
 	{"DATABASE_URL", "", "(private PostgreSQL under GRAPHDIR_STATE_DIR)", "PostgreSQL connection URL"},
+	{"GRAPHDIR_DB_MIGRATE_URL", "", "(DATABASE_URL)", "direct connection to the primary for migrations, start-up and admin commands, when DATABASE_URL goes through PgBouncer in transaction mode"},
 	{"GRAPHDIR_PUBLIC_URL", "", "http://localhost:8080", "base URL clients use; issuer is {url}/{tenantId}/v2.0"},
 	{"GRAPHDIR_ADDR", "--addr", ":8080", "listen address"},
 	{"GRAPHDIR_TLS_CERT", "--tls-cert", "", "PEM certificate; with --tls-key serves HTTPS"},
@@ -96,6 +102,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	}
 	c := &Config{
 		DatabaseURL: getenv("DATABASE_URL"),
+		DBDirectURL: getenv("GRAPHDIR_DB_MIGRATE_URL"),
 		PublicURL:   strings.TrimRight(env("GRAPHDIR_PUBLIC_URL"), "/"),
 		StateDir:    env("GRAPHDIR_STATE_DIR"),
 		Audience:    env("GRAPHDIR_AUDIENCE"),
@@ -155,6 +162,13 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	if c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			problems = append(problems, "DATABASE_URL: must be a postgres:// URL")
+		}
+	}
+	if c.DBDirectURL != "" {
+		if u, err := url.Parse(c.DBDirectURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			problems = append(problems, "GRAPHDIR_DB_MIGRATE_URL: must be a postgres:// URL")
+		} else if c.DatabaseURL == "" {
+			problems = append(problems, "GRAPHDIR_DB_MIGRATE_URL: needs DATABASE_URL (it is the direct route to the same database)")
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
