@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"strconv"
 	"sync"
@@ -260,4 +261,34 @@ func parallel(n int, fn func(i int)) {
 		go func() { defer wg.Done(); fn(i) }()
 	}
 	wg.Wait()
+}
+
+// TestMigrateURL_StartupGoesDirect: with GRAPHDIR_DB_MIGRATE_URL set,
+// migrations and start-up use it alone (DATABASE_URL, here a port nothing
+// listens on, is not touched) and the serving pool uses DATABASE_URL.
+func TestMigrateURL_StartupGoesDirect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "postgres://postgres@" + ln.Addr().String() + "/graphdir?sslmode=disable"
+	ln.Close()
+	direct := pgtest.NewEmptyURL(t)
+	cfg, _, db := openTestDatabase(t, map[string]string{
+		"DATABASE_URL":            dead,
+		"GRAPHDIR_DB_MIGRATE_URL": direct,
+		"GRAPHDIR_PUBLIC_URL":     testPublicURL,
+		"GRAPHDIR_DOMAINS":        "graphdir.test",
+	})
+	ctx := context.Background()
+	var applied int
+	if err := db.store.DB().GetContext(ctx, &applied, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`); err != nil || applied == 0 {
+		t.Fatalf("migrations over the direct URL: %d applied, %v", applied, err)
+	}
+	if db.tenant == nil {
+		t.Fatal("no default tenant after start-up")
+	}
+	if err := db.reopenForServing(ctx, cfg); err == nil {
+		t.Fatal("the serving pool opened without DATABASE_URL answering")
+	}
 }
