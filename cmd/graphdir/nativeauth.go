@@ -30,8 +30,31 @@ func newNativeAuth(ctx context.Context, cfg *config.Config, db *database, svc *d
 		Apps: apps, Accounts: svc, Flows: flowstate.New(db.store), Codes: codes, Hash: password.Hash,
 		Tokens: tokens, Password: nativePassword(core), Record: nativeRecord(core),
 		Guard:            protect.New(db.store, protectionPolicy(cfg)), // signin.go
-		HideUserNotFound: cfg.NativeAuthHideUserNotFound, ResendInterval: cfg.Mail.ResendInterval,
+		HideUserNotFound: hideUserNotFound(db.store, cfg.NativeAuthHideUserNotFound), ResendInterval: cfg.Mail.ResendInterval,
 	}), nil
+}
+
+// hideUserNotFound is the per-request decision of native authentication:
+// the tenant's setting (graphdir tenant set --hide-user-not-found), else
+// the deployment's default. Read from PostgreSQL each time, not cached:
+// it is asked only when a username matches no account, it is one
+// primary-key read of a small table, and so an operator's change holds on
+// every instance at once.
+func hideUserNotFound(st interface {
+	TenantHideUserNotFound(ctx context.Context, tenantID string) (*bool, error)
+}, deflt bool) func(ctx context.Context, tenantID string) (bool, error) {
+	return func(ctx context.Context, tenantID string) (bool, error) {
+		hide, err := st.TenantHideUserNotFound(ctx, tenantID)
+		switch {
+		case directory.KindOf(err) == directory.KindNotFound:
+			return deflt, nil // no such tenant: nothing to reveal, the default answers
+		case err != nil:
+			return false, err
+		case hide == nil:
+			return deflt, nil
+		}
+		return *hide, nil
+	}
 }
 
 // nativePassword is the password first factor of native sign-in: the

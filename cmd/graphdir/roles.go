@@ -24,6 +24,7 @@ Built-in roles: ` + "Global Administrator, Privileged Role Administrator, Privil
 const tenantUsage = `Usage:
   graphdir tenant create --domain example.com [--domain other.example ...] [--name NAME]
   graphdir tenant list
+  graphdir tenant set --id TENANT-ID --hide-user-not-found=true|false|default
 `
 
 // runRole manages directory role assignments from the command line: the
@@ -167,7 +168,7 @@ func (d *domainList) Set(v string) error {
 	return nil
 }
 
-// runTenant adds tenants. Every tenant is isolated: its users, role
+// runTenant adds, lists and configures tenants. Every tenant is isolated: its users, role
 // assignments, signing keys and skiptokens are invisible to the others, and
 // a token's tid decides which tenant a request acts in.
 func runTenant(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -176,6 +177,9 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 		return errUsage
 	}
 	sub := args[0]
+	if sub == "set" {
+		return runTenantSet(ctx, args[1:], getenv, stdout, stderr) // tenant_set.go
+	}
 	fs := flag.NewFlagSet("tenant "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var domains domainList
@@ -212,9 +216,9 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TENANT ID\tDEFAULT DOMAIN\tNAME")
+		fmt.Fprintln(tw, "TENANT ID\tDEFAULT DOMAIN\tNAME\tHIDE USER NOT FOUND")
 		for _, t := range ts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.DefaultDomain, t.DisplayName)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.DefaultDomain, t.DisplayName, hideSettingText(t.HideUserNotFound, cfg.NativeAuthHideUserNotFound))
 		}
 		return tw.Flush()
 	}

@@ -15,6 +15,13 @@ type TenantStore interface {
 	// TenantByDomain returns the id of the tenant that has domain
 	// (case-insensitively). KindNotFound when none has.
 	TenantByDomain(ctx context.Context, domain string) (string, error)
+	// TenantHideUserNotFound returns the tenant's hide-user-not-found
+	// setting (nil: the deployment default), one primary-key read for
+	// native authentication. KindNotFound when the tenant does not exist.
+	TenantHideUserNotFound(ctx context.Context, tenantID string) (*bool, error)
+	// SetTenantHideUserNotFound sets it (nil: back to the default), with
+	// ev (nil: none) in the same transaction. KindNotFound.
+	SetTenantHideUserNotFound(ctx context.Context, tenantID string, hide *bool, ev *AuditEvent) error
 }
 
 // ActivityAddTenant is the audit activity of a new tenant (Entra's

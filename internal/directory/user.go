@@ -102,6 +102,11 @@ type Tenant struct {
 	// Domains are the verified domains a userPrincipalName may use.
 	Domains   []string
 	CreatedAt time.Time
+	// HideUserNotFound is the tenant's choice whether native
+	// authentication answers an unknown username as if the account existed
+	// (no user_not_found); nil: the deployment's default
+	// (GRAPHDIR_NATIVE_AUTH_HIDE_USER_NOT_FOUND).
+	HideUserNotFound *bool
 }
 
 // HasDomain reports whether d is one of the tenant's verified domains,

@@ -19,7 +19,8 @@ const (
 const resetWindow = 600
 
 // ResetStart serves /resetpassword/v1.0/start. An unknown username is
-// user_not_found: Entra's contract reveals it here (README).
+// user_not_found: Entra's contract reveals it here (README), unless the
+// tenant hides it (Deps.HideUserNotFound).
 func (s *Server) ResetStart(ctx context.Context, r Request) (*Response, *Error) {
 	app, e := s.client(ctx, r)
 	if e != nil {
@@ -47,7 +48,11 @@ func (s *Server) ResetStart(ctx context.Context, r Request) (*Response, *Error) 
 	data := map[string]string{}
 	userID := ""
 	if err != nil || (u.AccountEnabled != nil && !*u.AccountEnabled) {
-		if !s.d.HideUserNotFound {
+		hide, e := s.hideUnknown(ctx, r.TenantID)
+		if e != nil {
+			return nil, e
+		}
+		if !hide {
 			return nil, ErrUserNotFound()
 		}
 		data[dataGhost] = "1"

@@ -74,11 +74,14 @@ type Deps struct {
 	// Record writes code, MFA and continuation sign-ins to the sign-in
 	// log; nil: not logged.
 	Record RecordSignIn
-	// HideUserNotFound answers an unknown username at sign-in and
-	// password reset as if the account existed (the code step then never
-	// succeeds, the password step says 50126) instead of Entra's
-	// user_not_found, so the API does not tell who has an account.
-	HideUserNotFound bool
+	// HideUserNotFound decides, per request, whether the tenant answers
+	// an unknown username at sign-in and password reset as if the account
+	// existed (the code step then never succeeds, the password step says
+	// 50126) instead of Entra's user_not_found, so the API does not tell
+	// who has an account. It is a tenant setting over a deployment default
+	// and is asked only when a username matches no account, so a known
+	// user's sign-in pays nothing for it. nil: never hide.
+	HideUserNotFound func(ctx context.Context, tenantID string) (bool, error)
 	// ResendInterval is the interval a code answer shows when no code was
 	// sent (HideUserNotFound); 0: otp's default.
 	ResendInterval time.Duration
@@ -337,3 +340,16 @@ func (s *Server) admit(ctx context.Context, r Request, fl directory.SignInFlow, 
 }
 
 func appName(app *directory.Application) string { return app.DisplayName }
+
+// hideUnknown reports whether the tenant hides that a username has no
+// account (Deps.HideUserNotFound).
+func (s *Server) hideUnknown(ctx context.Context, tenantID string) (bool, *Error) {
+	if s.d.HideUserNotFound == nil {
+		return false, nil
+	}
+	hide, err := s.d.HideUserNotFound(ctx, tenantID)
+	if err != nil {
+		return false, ErrServer(err)
+	}
+	return hide, nil
+}

@@ -96,7 +96,8 @@ func capabilities(r Request) string {
 }
 
 // SignInInitiate serves /oauth2/v2.0/initiate. An unknown username is
-// user_not_found: Entra's contract reveals it here (README).
+// user_not_found: Entra's contract reveals it here (README), unless the
+// tenant hides it (Deps.HideUserNotFound).
 func (s *Server) SignInInitiate(ctx context.Context, r Request) (*Response, *Error) {
 	app, e := s.client(ctx, r)
 	if e != nil {
@@ -117,9 +118,14 @@ func (s *Server) SignInInitiate(ctx context.Context, r Request) (*Response, *Err
 	u, err := s.d.Accounts.CustomerBySignInEmail(ctx, r.TenantID, email)
 	ghost := directory.KindOf(err) == directory.KindNotFound
 	switch {
-	case ghost && !s.d.HideUserNotFound:
-		return nil, ErrUserNotFound()
 	case ghost:
+		hide, e := s.hideUnknown(ctx, r.TenantID)
+		if e != nil {
+			return nil, e
+		}
+		if !hide {
+			return nil, ErrUserNotFound()
+		}
 		u = &directory.User{}
 	case err != nil:
 		return nil, ErrServer(err)
@@ -272,8 +278,16 @@ func (s *Server) Token(ctx context.Context, r Request) (*oauth.TokenResponse, *E
 		}
 		uid, e := s.d.Password(ctx, PasswordCheck{TenantID: fl.TenantID, ClientID: app.AppID, AppName: appName(app),
 			Username: fl.Username, Password: pw, IP: r.IP})
-		if e != nil && e.Code == CodeUserNotFound && s.d.HideUserNotFound {
-			e = ErrWrongPassword()
+		if e != nil && e.Code == CodeUserNotFound {
+			// The tenant's setting now, not at initiate: an account
+			// deleted since is hidden or revealed as any other.
+			hide, he := s.hideUnknown(ctx, fl.TenantID)
+			if he != nil {
+				return nil, he
+			}
+			if hide {
+				e = ErrWrongPassword()
+			}
 		}
 		if e != nil {
 			return nil, e

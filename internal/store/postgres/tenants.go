@@ -11,7 +11,7 @@ import (
 )
 
 // tenantSelect reads a tenant t with its domains, the default domain first.
-const tenantSelect = `SELECT t.id, t.display_name, t.default_domain, t.created_at,
+const tenantSelect = `SELECT t.id, t.display_name, t.default_domain, t.created_at, t.hide_user_not_found,
 	ARRAY(SELECT d.domain FROM tenant_domains d WHERE d.tenant_id = t.id
 		ORDER BY lower(d.domain) <> lower(t.default_domain), lower(d.domain)) AS domains
 FROM tenants t`
@@ -21,16 +21,18 @@ type tenantRow struct {
 	DisplayName   string         `db:"display_name"`
 	DefaultDomain string         `db:"default_domain"`
 	CreatedAt     time.Time      `db:"created_at"`
+	HideUser      *bool          `db:"hide_user_not_found"`
 	Domains       pq.StringArray `db:"domains"`
 }
 
 func (r *tenantRow) tenant() *directory.Tenant {
 	return &directory.Tenant{
-		ID:            r.ID,
-		DisplayName:   r.DisplayName,
-		DefaultDomain: r.DefaultDomain,
-		Domains:       nonNil(r.Domains),
-		CreatedAt:     r.CreatedAt.UTC(),
+		ID:               r.ID,
+		DisplayName:      r.DisplayName,
+		DefaultDomain:    r.DefaultDomain,
+		Domains:          nonNil(r.Domains),
+		CreatedAt:        r.CreatedAt.UTC(),
+		HideUserNotFound: r.HideUser,
 	}
 }
 
