@@ -218,7 +218,7 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TENANT ID\tDEFAULT DOMAIN\tNAME\tHIDE USER NOT FOUND")
 		for _, t := range ts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.DefaultDomain, t.DisplayName, hideSettingText(t.HideUserNotFound, cfg.NativeAuthHideUserNotFound))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.DefaultDomain, t.DisplayName, hideSettingText(t.HideUserNotFound))
 		}
 		return tw.Flush()
 	}

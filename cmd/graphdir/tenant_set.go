@@ -33,7 +33,7 @@ func runTenantSet(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return fmt.Errorf("tenant set: %w", err)
 	}
-	cfg, db, err := openCommandDatabase(ctx, getenv, stderr)
+	_, db, err := openCommandDatabase(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func runTenantSet(ctx context.Context, args []string, getenv func(string) string
 	if err := svc.SetTenantHideUserNotFound(ctx, *id, hide); err != nil {
 		return fmt.Errorf("tenant set: %w", err)
 	}
-	fmt.Fprintf(stdout, "%s hide-user-not-found %s\n", strings.ToLower(*id), hideSettingText(hide, cfg.NativeAuthHideUserNotFound))
+	fmt.Fprintf(stdout, "%s hide-user-not-found %s\n", strings.ToLower(*id), hideSettingText(hide))
 	return nil
 }
 
@@ -62,11 +62,13 @@ func parseHideSetting(v string) (*bool, error) {
 	return nil, fmt.Errorf("--hide-user-not-found is %q; want true, false or default", v)
 }
 
-// hideSettingText shows a tenant's setting: true, false, or the default
-// with the value it has on this deployment.
-func hideSettingText(hide *bool, deflt bool) string {
+// hideSettingText shows a tenant's setting: true, false, or default. The
+// default's value is not shown: it is the servers' environment
+// (GRAPHDIR_NATIVE_AUTH_HIDE_USER_NOT_FOUND), which the command line's
+// own need not match.
+func hideSettingText(hide *bool) string {
 	if hide == nil {
-		return fmt.Sprintf("default (%t)", deflt)
+		return "default"
 	}
 	return fmt.Sprint(*hide)
 }
