@@ -37,6 +37,7 @@ Usage:
   graphdir role    assign --user <id|UPN|sign-in name> --role "User Administrator" [--tenant ID]
   graphdir role    list [--user ...] [--role ...] | remove (--id ID | --user ... --role ...) | definitions
   graphdir tenant  create --domain example.com [--name NAME] | list
+  graphdir tenant  set --id ID --hide-user-not-found=true|false|default
   graphdir import  [--tenant ID] [--batch 5000] [--workers N] [--reject-file F] FILE|-
   graphdir bench   [--users 1000000] [--duration 10s] [--clients 16]   (what make bench runs)
   graphdir app     create --name NAME [--permissions "User.ReadWrite.All"] [--tenant ID] | list | grant | delete

@@ -56,7 +56,8 @@ type Config struct {
 	// (protection.go).
 	Protection Protection
 	// NativeAuthHideUserNotFound hides whether an account exists at
-	// native sign-in and password reset (nativeauth.go).
+	// native sign-in and password reset, for tenants that have not chosen
+	// (directory.Tenant.HideUserNotFound; nativeauth.go).
 	NativeAuthHideUserNotFound bool
 	// Replicas are the read replicas for eventual reads (replicas.go).
 	Replicas Replicas

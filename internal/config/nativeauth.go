@@ -8,7 +8,7 @@ import (
 // nativeAuthVars document the native authentication settings; Vars
 // includes them.
 var nativeAuthVars = []Var{
-	{"GRAPHDIR_NATIVE_AUTH_HIDE_USER_NOT_FOUND", "", "false", "answer an unknown username at native sign-in and password reset as if the account existed (no user_not_found: the code never verifies, a password gets 50126) so the API does not reveal who has an account"},
+	{"GRAPHDIR_NATIVE_AUTH_HIDE_USER_NOT_FOUND", "", "false", "the default for tenants that have not chosen (graphdir tenant set --hide-user-not-found): answer an unknown username at native sign-in and password reset as if the account existed (no user_not_found: the code never verifies, a password gets 50126) so the API does not reveal who has an account"},
 }
 
 func init() { Vars = append(Vars, nativeAuthVars...) }

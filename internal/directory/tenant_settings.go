@@ -27,6 +27,8 @@ func (s *Service) SetTenantHideUserNotFound(ctx context.Context, tenantID string
 	if err != nil {
 		return err
 	}
+	// The old value is read before the write's transaction: an operator
+	// setting it at the same moment may see the same old value recorded.
 	oldV, newV := auditBoolValue(t.HideUserNotFound), auditBoolValue(hide)
 	ev := s.ext.audit.BeginOperator(ctx, t.ID, ActivityUpdateTenantSettings, AuditTarget{ID: t.ID, DisplayName: t.DisplayName,
 		ModifiedProperties: []AuditModifiedProperty{{DisplayName: auditHideUserNotFound, OldValue: &oldV, NewValue: &newV}}})

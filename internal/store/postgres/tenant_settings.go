@@ -42,6 +42,6 @@ func (s *Store) SetTenantHideUserNotFound(ctx context.Context, tenantID string, 
 	}
 	return s.auditedWrite(ctx, op, ev, func(q sqlx.ExtContext) error {
 		res, err := q.ExecContext(ctx, `UPDATE tenants SET hide_user_not_found = $2 WHERE id = $1`, tenantID, hide)
-		return deletedOne(res, err, op, errTenantNotFound(tenantID))
+		return deletedOne(res, err, op, errTenantNotFound(tenantID)) // one row by key, as a delete
 	})
 }
