@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/graphdir/graphdir/internal/api"
 	"github.com/graphdir/graphdir/internal/config"
@@ -11,7 +12,9 @@ import (
 	"github.com/graphdir/graphdir/internal/issuer"
 	"github.com/graphdir/graphdir/internal/oauth"
 	"github.com/graphdir/graphdir/internal/otp"
+	"github.com/graphdir/graphdir/internal/password"
 	"github.com/graphdir/graphdir/internal/signin"
+	"github.com/graphdir/graphdir/internal/throttle"
 )
 
 // newBrowserSignIn wires the browser redirect sign-in (issue 14): the
@@ -35,8 +38,36 @@ func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc
 			return nil, err
 		}
 		b.EmailCodes = mfaCodes{codes}
+		b.Accounts, b.FlowCodes, b.HashPassword = svc, flowCodes{codes}, password.Hash
+	}
+	// Each interactive authorize stores a flow row: 60 per minute per
+	// client IP, per instance (browser-redirect.md §4.5 allows memory).
+	lim := throttle.New(throttle.Limits{ResourceUnits: 60, AppTenantWindow: time.Minute})
+	b.AuthorizeLimit = func(ip string) (bool, time.Duration) {
+		d := lim.Take(throttle.Request{Tenant: "authorize", App: ip, ResourceUnits: 1})
+		return d.Allowed, d.RetryAfter
 	}
 	return b, nil
+}
+
+// flowCodes adapts the one-time code service to the sign-up and reset
+// pages (bound to the flow and the address, as the MFA codes are).
+type flowCodes struct{ s *otp.Service }
+
+func flowPurpose(p string) string {
+	if p == api.CodeSignUp {
+		return otp.PurposeSignUp
+	}
+	return otp.PurposeReset
+}
+
+func (f flowCodes) Send(ctx context.Context, purpose, tenantID, binding, email, locale, appName string) error {
+	_, err := f.s.Send(ctx, otp.SendRequest{TenantID: tenantID, Purpose: flowPurpose(purpose), Binding: binding, Email: email, Locale: locale, AppName: appName})
+	return err
+}
+
+func (f flowCodes) Check(ctx context.Context, purpose, tenantID, binding, email, code string) error {
+	return codeRefusal(f.s.Verify(ctx, otp.VerifyRequest{TenantID: tenantID, Purpose: flowPurpose(purpose), Binding: binding, Email: email, Code: code}))
 }
 
 // RecordMFA writes the MFA step's outcome to the sign-in log.
@@ -67,7 +98,11 @@ func (m mfaCodes) SendCode(ctx context.Context, tenantID, binding, email, locale
 }
 
 func (m mfaCodes) CheckCode(ctx context.Context, tenantID, binding, email, code string) error {
-	err := m.s.Verify(ctx, otp.VerifyRequest{TenantID: tenantID, Purpose: otp.PurposeMFA, Binding: binding, Email: email, Code: code})
+	return codeRefusal(m.s.Verify(ctx, otp.VerifyRequest{TenantID: tenantID, Purpose: otp.PurposeMFA, Binding: binding, Email: email, Code: code}))
+}
+
+// codeRefusal turns the code service's refusals into the pages' terms.
+func codeRefusal(err error) error {
 	var wrong *otp.WrongCodeError
 	switch {
 	case errors.As(err, &wrong):

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,7 +96,16 @@ func (s *server) handleAuthorize(c *gin.Context) {
 		s.respondError(c, req, "interaction_required", "Multifactor authentication is required but email codes are not configured.")
 		return
 	}
-	s.startSignIn(c, req, app, "", "", http.StatusOK)
+	// Each interactive request stores a flow row: throttled per client IP
+	// so a script cannot fill the table.
+	if lim := s.browser.AuthorizeLimit; lim != nil {
+		if ok, wait := lim(c.ClientIP()); !ok {
+			c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+			s.errorPage(c, http.StatusTooManyRequests, "Too many requests", "Too many sign-in requests came from your network. Wait a minute, then try again.")
+			return
+		}
+	}
+	s.startSignIn(c, req, app, flow)
 }
 
 // authorizeParams reads the request's parameters: the query for GET, the
@@ -135,22 +145,35 @@ func needsLogin(req oauth.AuthRequest, sess *directory.BrowserSession, now time.
 	return false
 }
 
-// startSignIn stores the request in a new flow and shows the sign-in page.
-func (s *server) startSignIn(c *gin.Context, req oauth.AuthRequest, app *directory.Application, username, errText string, status int) {
+// startSignIn stores the request in a new flow and shows the sign-in page
+// (the sign-up page for prompt=create when the user flow allows sign-up).
+func (s *server) startSignIn(c *gin.Context, req oauth.AuthRequest, app *directory.Application, uf directory.UserFlow) {
 	raw, _ := json.Marshal(req)
 	csrf := randomToken()
 	fl := directory.SignInFlow{TenantID: req.TenantID, ClientID: req.ClientID, Kind: flowKindBrowser, Step: "password",
 		Data: map[string]string{"req": string(raw), "csrf": shaString(csrf), "bind": shaString(bindToken(c))}}
-	handle, _, err := s.browser.Flows.Start(c.Request.Context(), fl)
+	if uf.SignUpAllowed {
+		fl.Data["signup"] = "1"
+	}
+	handle, fl, err := s.browser.Flows.Start(c.Request.Context(), fl)
 	if err != nil {
 		s.respondError(c, req, oauth.CodeServerError, "The sign-in could not be started.")
 		return
 	}
-	if username == "" {
-		username = req.LoginHint
+	if req.Prompt == "create" && s.signUpOpen(fl) {
+		s.renderEmailPage(c, http.StatusOK, fl, handle, csrf, stepSignUp, req.LoginHint, "")
+		return
 	}
-	s.renderPage(c, status, "signin", pageData{Title: "Sign in", AppName: appName(app), Action: "/" + req.TenantID + "/oauth2/v2.0/signin",
-		Flow: handle, ClientID: req.ClientID, CSRF: csrf, Username: username, Error: errText}, cspSource(req.RedirectURI))
+	d := s.signInData(fl, handle, csrf, app)
+	d.Username = req.LoginHint
+	s.renderPage(c, http.StatusOK, "signin", d, cspSource(req.RedirectURI))
+}
+
+// signInData is the sign-in page of flow fl (behind handle).
+func (s *server) signInData(fl directory.SignInFlow, handle, csrf string, app *directory.Application) pageData {
+	base := "/" + fl.TenantID + "/oauth2/v2.0"
+	return pageData{Title: "Sign in", AppName: appName(app), Action: base + "/signin", Base: base,
+		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, SignUp: s.signUpOpen(fl), Reset: s.selfServiceOn()}
 }
 
 func appName(app *directory.Application) string { return app.DisplayName }
@@ -249,8 +272,9 @@ func (s *server) startSession(c *gin.Context, tenant, userID string, amr []strin
 // renderSignInAgain shows the sign-in page again with an error, on the
 // same flow (a failed attempt does not spend it).
 func (s *server) renderSignInAgain(c *gin.Context, fl directory.SignInFlow, form map[string]string, app *directory.Application, username, msg string) {
-	s.renderPage(c, http.StatusBadRequest, "signin", pageData{Title: "Sign in", AppName: appName(app), Action: "/" + fl.TenantID + "/oauth2/v2.0/signin",
-		Flow: form["flow"], ClientID: fl.ClientID, CSRF: form["csrf_token"], Username: username, Error: msg}, cspSource(redirectOf(fl)))
+	d := s.signInData(fl, form["flow"], form["csrf_token"], app)
+	d.Username, d.Error = username, msg
+	s.renderPage(c, http.StatusBadRequest, "signin", d, cspSource(redirectOf(fl)))
 }
 
 // issueCode issues a code for the session and sends it to the client.

@@ -43,6 +43,18 @@ type BrowserSignIn struct {
 	Hints IDTokenHints
 	// IssuerURL is the tenant's issuer (the iss of RFC 9207).
 	IssuerURL func(tenantID string) string
+	// Accounts creates accounts (sign-up) and resets passwords for the
+	// pages (*directory.Service, as native authentication uses it); nil
+	// hides "Create account" and "Forgot your password?".
+	Accounts SelfService
+	// FlowCodes sends and checks the sign-up and reset codes; nil as
+	// Accounts.
+	FlowCodes FlowCodes
+	// HashPassword hashes a new password (password.Hash).
+	HashPassword func(string) (string, error)
+	// AuthorizeLimit admits one interactive authorize request (each
+	// starts a flow row) per client IP; nil admits all.
+	AuthorizeLimit func(ip string) (ok bool, retryAfter time.Duration)
 	// SessionLifetime bounds a hosted-page session (zero: 24 h).
 	SessionLifetime time.Duration
 	Now             func() time.Time
@@ -104,6 +116,29 @@ type EmailCodes interface {
 	CheckCode(ctx context.Context, tenantID, binding, email, code string) error
 }
 
+// SelfService is the directory's self-service side, the same rules native
+// authentication applies (*directory.Service).
+type SelfService interface {
+	CustomerBySignInEmail(ctx context.Context, tenantID, email string) (*directory.User, error)
+	SignUpValues(ctx context.Context, tenantID string, flow directory.UserFlow, attrs map[string]string) (map[string]any, error)
+	SignUpCustomer(ctx context.Context, r directory.SelfServiceSignUp) (*directory.User, error)
+	ResetCustomerPassword(ctx context.Context, tenantID, appID, userID, newPassword string) error
+}
+
+// The purposes of FlowCodes' codes; a code of one never checks for another.
+const (
+	CodeSignUp = "signup"
+	CodeReset  = "reset"
+)
+
+// FlowCodes sends and checks the one-time codes of sign-up and password
+// reset, bound to one flow (internal/otp). Check refuses with a
+// *CodeRefusal.
+type FlowCodes interface {
+	Send(ctx context.Context, purpose, tenantID, binding, email, locale, appName string) error
+	Check(ctx context.Context, purpose, tenantID, binding, email, code string) error
+}
+
 // IDTokenHints verifies an id_token_hint (*issuer.Issuer, adapted): the
 // client (aud) of an ID token this issuer signed for the tenant.
 type IDTokenHints interface {
@@ -162,6 +197,22 @@ type pageData struct {
 	AppName, Action, Flow, ClientID, CSRF       string
 	Username                                    string
 	Fields                                      []formField
+	// Heading and Step drive the shared templates (code, email, newpw).
+	Heading, Step, Intro, Button string
+	// SignUp and Reset show the sign-in page's other ways on; Base is
+	// the tenant's /oauth2/v2.0 path their forms post under.
+	SignUp, Reset bool
+	Base          string
+	// Attributes are the sign-up page's user-flow fields.
+	Attributes []attrField
+	// PasswordError is the new-password field's own error.
+	PasswordError string
+}
+
+// attrField is one user-flow attribute on the sign-up page.
+type attrField struct {
+	ID, Name, Label, Value, Error, Autocomplete string
+	Required                                    bool
 }
 
 type formField struct{ Name, Value string }

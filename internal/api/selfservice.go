@@ -1,0 +1,399 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/oauth"
+)
+
+// The hosted sign-up and password-reset pages. Both run on the sign-in
+// flow (same handle, CSRF token and binding cookie) and take it through
+// email -> code -> details. Neither tells whether an account exists: a
+// taken email on sign-up and an unknown one on reset continue to the code
+// page like any other, and no code can ever be right there
+// (browser-redirect.md §4.5).
+
+const (
+	stepSignUp = "signup"
+	stepReset  = "reset"
+)
+
+// selfServiceOn: the pages can create accounts and reset passwords.
+func (s *server) selfServiceOn() bool {
+	b := s.browser
+	return b != nil && b.Accounts != nil && b.FlowCodes != nil && b.HashPassword != nil
+}
+
+// signUpOpen: the flow's user flow allows sign-up and the pages can do it.
+func (s *server) signUpOpen(fl directory.SignInFlow) bool {
+	return s.selfServiceOn() && fl.Data["signup"] == "1"
+}
+
+func (s *server) handleSignUp(c *gin.Context) { s.handleSelfService(c, stepSignUp) }
+func (s *server) handleReset(c *gin.Context)  { s.handleSelfService(c, stepReset) }
+
+// handleSelfService serves POST /{tenant}/oauth2/v2.0/signup and /reset:
+// every step's form posts there with its stage, checked against the step
+// the flow stands at.
+func (s *server) handleSelfService(c *gin.Context, kind string) {
+	tenant := strings.ToLower(c.Param("tenant"))
+	if !s.selfServiceOn() || "/"+tenant == apiPrefix {
+		s.handleNoRoute(c)
+		return
+	}
+	form, ok := s.checkPagePost(c)
+	if !ok {
+		return
+	}
+	fl, ok := s.resumeFlow(c, tenant, form, flowKindBrowser)
+	if !ok {
+		return
+	}
+	req, err := flowRequest(fl)
+	if err != nil {
+		s.errorPage(c, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	if kind == stepSignUp && !s.signUpOpen(fl) {
+		s.errorPage(c, http.StatusForbidden, "Sign-up is not available", "This application does not allow new accounts to be created here.")
+		return
+	}
+	app, err := s.browser.Apps.ClientApplication(c.Request.Context(), tenant, req.ClientID)
+	if err != nil {
+		s.errorPage(c, http.StatusBadRequest, "Application not found", "The application is no longer registered in this directory.")
+		return
+	}
+	st := selfServiceStep{s: s, c: c, kind: kind, fl: fl, req: req, app: app, handle: form["flow"], csrf: form["csrf_token"], form: form}
+	switch stage := form["stage"]; {
+	case fl.Step == "password" && stage == "start":
+		s.renderEmailPage(c, http.StatusOK, fl, st.handle, st.csrf, kind, "", "")
+	case fl.Step == "password" && stage == "email":
+		st.email()
+	case fl.Step == kind+"-code" && stage == "code":
+		st.code()
+	case fl.Step == "signup-details" && kind == stepSignUp && stage == "details":
+		st.signUp()
+	case fl.Step == "reset-password" && kind == stepReset && stage == "password":
+		st.resetPassword()
+	default:
+		s.errorPage(c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
+	}
+}
+
+// selfServiceStep is one submitted sign-up or reset form.
+type selfServiceStep struct {
+	s                  *server
+	c                  *gin.Context
+	kind, handle, csrf string
+	fl                 directory.SignInFlow
+	req                oauth.AuthRequest
+	app                *directory.Application
+	form               map[string]string
+}
+
+func (st *selfServiceStep) fail() {
+	st.s.errorPage(st.c, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+}
+
+func (st *selfServiceStep) expired() {
+	st.s.errorPage(st.c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
+}
+
+func (st *selfServiceStep) purpose() string {
+	if st.kind == stepSignUp {
+		return CodeSignUp
+	}
+	return CodeReset
+}
+
+// email takes the address, sends a code when one is due and shows the
+// code page, the same page whether the account exists or not.
+func (st *selfServiceStep) email() {
+	ctx := st.c.Request.Context()
+	email := strings.TrimSpace(st.form["email"])
+	if !plausibleEmail(email) {
+		st.s.renderEmailPage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, st.kind, email, "Enter a valid email address, like name@example.com.")
+		return
+	}
+	u, err := st.s.browser.Accounts.CustomerBySignInEmail(ctx, st.fl.TenantID, email)
+	if err != nil && directory.KindOf(err) != directory.KindNotFound {
+		st.fail()
+		return
+	}
+	fl := st.fl
+	fl.Step, fl.Username, fl.UserID = st.kind+"-code", email, ""
+	send := true
+	switch {
+	case st.kind == stepSignUp && u != nil:
+		// Taken: the page goes on as for a new address, but no code is
+		// sent, so none can be right (no enumeration).
+		fl.Data["taken"], send = "1", false
+	case st.kind == stepReset && u == nil:
+		send = false
+	case st.kind == stepReset:
+		fl.UserID = strings.ToLower(u.ID)
+	}
+	handle, fl, err := st.s.browser.Flows.Advance(ctx, st.handle, fl)
+	if err != nil {
+		st.expired()
+		return
+	}
+	if send {
+		if err := st.s.browser.FlowCodes.Send(ctx, st.purpose(), fl.TenantID, fl.ID, email, st.req.UILocales, appName(st.app)); err != nil {
+			st.s.errorPage(st.c, http.StatusServiceUnavailable, "We could not send your code", "Please try again in a few minutes.")
+			return
+		}
+	}
+	st.s.renderCodePage(st.c, http.StatusOK, fl, handle, st.csrf, st.kind, "")
+}
+
+// code checks the mailed code and moves on to the details page.
+func (st *selfServiceStep) code() {
+	ctx := st.c.Request.Context()
+	code := strings.TrimSpace(st.form["code"])
+	if code == "" || len(code) > 16 {
+		st.s.renderCodePage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, st.kind, "Enter the code from the email.")
+		return
+	}
+	var err error = &CodeRefusal{Wrong: true}
+	if !(st.kind == stepSignUp && st.fl.Data["taken"] == "1") && !(st.kind == stepReset && st.fl.UserID == "") {
+		err = st.s.browser.FlowCodes.Check(ctx, st.purpose(), st.fl.TenantID, st.fl.ID, st.fl.Username, code)
+	}
+	var ref *CodeRefusal
+	switch {
+	case errors.As(err, &ref) && ref.Wrong:
+		st.s.renderCodePage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, st.kind, "That code is not right. Check the email and try again.")
+		return
+	case errors.As(err, &ref):
+		st.s.errorPage(st.c, http.StatusBadRequest, "This code can no longer be used", "It has expired or was tried too many times. Go back to the application and start again.")
+		return
+	case err != nil:
+		st.fail()
+		return
+	}
+	fl := st.fl
+	fl.Data["verified"] = "1"
+	fl.Step = "signup-details"
+	if st.kind == stepReset {
+		fl.Step = "reset-password"
+	}
+	handle, fl, err := st.s.browser.Flows.Advance(ctx, st.handle, fl)
+	if err != nil {
+		st.expired()
+		return
+	}
+	if st.kind == stepReset {
+		st.s.renderNewPassword(st.c, http.StatusOK, fl, handle, st.csrf, "")
+		return
+	}
+	uf, err := st.s.browser.UserFlows.UserFlowForApp(ctx, fl.TenantID, fl.ClientID)
+	if err != nil {
+		st.fail()
+		return
+	}
+	st.s.renderSignUp(st.c, http.StatusOK, fl, handle, st.csrf, signUpFields(uf, nil, nil), "", "")
+}
+
+// signUp checks the password and the user flow's attributes with the
+// rules POST /users applies, creates the account, signs it in and sends
+// the browser back with a code.
+func (st *selfServiceStep) signUp() {
+	ctx := st.c.Request.Context()
+	if st.fl.Data["verified"] != "1" || st.fl.Data["taken"] == "1" {
+		st.expired()
+		return
+	}
+	uf, err := st.s.browser.UserFlows.UserFlowForApp(ctx, st.fl.TenantID, st.fl.ClientID)
+	if err != nil {
+		st.fail()
+		return
+	}
+	attrs := map[string]string{}
+	for _, a := range uf.Attributes {
+		if v := strings.TrimSpace(st.form["attr_"+a.Name]); v != "" && !a.Hidden {
+			attrs[a.Name] = v
+		}
+	}
+	fieldErr := map[string]string{}
+	for _, a := range directory.MissingSignUpAttributes(uf, attrs) {
+		fieldErr[strings.ToLower(a.Name)] = "Enter " + labelOf(a) + "."
+	}
+	pwErr := passwordProblemText(directory.CheckNewPassword(st.form["password"]))
+	var values map[string]any
+	if len(fieldErr) == 0 && pwErr == "" {
+		values, err = st.s.browser.Accounts.SignUpValues(ctx, st.fl.TenantID, uf, attrs)
+		var bad *directory.SignUpAttributesError
+		switch {
+		case errors.As(err, &bad):
+			for _, n := range bad.Invalid {
+				fieldErr[strings.ToLower(n)] = "This value is not valid."
+			}
+		case err != nil:
+			st.fail()
+			return
+		}
+	}
+	if len(fieldErr) > 0 || pwErr != "" {
+		st.s.renderSignUp(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, signUpFields(uf, attrs, fieldErr), pwErr,
+			"Some fields need your attention. Check the messages below.")
+		return
+	}
+	hash, err := st.s.browser.HashPassword(st.form["password"])
+	if err != nil {
+		st.fail()
+		return
+	}
+	u, err := st.s.browser.Accounts.SignUpCustomer(ctx, directory.SelfServiceSignUp{TenantID: st.fl.TenantID, AppID: st.app.AppID,
+		Email: st.fl.Username, PasswordHash: hash, Values: values})
+	if err != nil {
+		if directory.KindOf(err) == directory.KindConflict {
+			// Taken between the email step and now: the address is the
+			// browser's (the code proved it), so saying so leaks nothing.
+			st.s.errorPage(st.c, http.StatusConflict, "This account already exists", "Go back to the application and sign in.")
+			return
+		}
+		st.fail()
+		return
+	}
+	if err := st.s.browser.Flows.Finish(ctx, st.fl.TenantID, st.handle); err != nil {
+		st.expired()
+		return
+	}
+	// The mailed code proved the address, the password was chosen: when
+	// the user flow asks for MFA, those are its two factors.
+	amr := []string{"pwd", "otp"}
+	if st.req.StepUp {
+		amr = append(amr, "mfa")
+	}
+	sess, ok := st.s.startSession(st.c, st.fl.TenantID, u.ID, amr)
+	if !ok {
+		return
+	}
+	st.s.issueCode(st.c, st.req, sess, st.app)
+}
+
+// resetPassword sets the new password (the store moves the account's
+// session boundary, ending its refresh tokens) and returns to the sign-in
+// page, where the new password signs in (with MFA when the flow asks).
+func (st *selfServiceStep) resetPassword() {
+	ctx := st.c.Request.Context()
+	if st.fl.Data["verified"] != "1" || st.fl.UserID == "" {
+		st.expired()
+		return
+	}
+	pw := st.form["password"]
+	if msg := passwordProblemText(directory.CheckNewPassword(pw)); msg != "" {
+		st.s.renderNewPassword(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, msg)
+		return
+	}
+	err := st.s.browser.Accounts.ResetCustomerPassword(ctx, st.fl.TenantID, st.app.AppID, st.fl.UserID, pw)
+	switch {
+	case directory.KindOf(err) == directory.KindInvalid:
+		st.s.renderNewPassword(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, "This password cannot be used. Choose another one.")
+		return
+	case err != nil:
+		st.fail()
+		return
+	}
+	fl := st.fl
+	email := fl.Username
+	fl.Step, fl.UserID, fl.Username = "password", "", ""
+	delete(fl.Data, "verified")
+	handle, fl, err := st.s.browser.Flows.Advance(ctx, st.handle, fl)
+	if err != nil {
+		st.expired()
+		return
+	}
+	d := st.s.signInData(fl, handle, st.csrf, st.app)
+	d.Username, d.Message = email, "Your password has been changed. Sign in with your new password."
+	st.s.renderPage(st.c, http.StatusOK, "signin", d, cspSource(st.req.RedirectURI))
+}
+
+func (s *server) renderEmailPage(c *gin.Context, status int, fl directory.SignInFlow, handle, csrf, kind, email, errText string) {
+	d := pageData{Action: "/" + fl.TenantID + "/oauth2/v2.0/" + kind, Flow: handle, ClientID: fl.ClientID, CSRF: csrf,
+		Username: email, Error: errText, Button: "Send code"}
+	if kind == stepSignUp {
+		d.Title, d.Intro = "Create your account", "Enter your email address. We will send you a code to confirm it."
+	} else {
+		d.Title, d.Intro = "Reset your password", "Enter the email address of your account. We will send you a code to reset your password."
+	}
+	d.Heading = d.Title
+	s.renderPage(c, status, "email", d, cspSource(redirectOf(fl)))
+}
+
+func (s *server) renderCodePage(c *gin.Context, status int, fl directory.SignInFlow, handle, csrf, kind, errText string) {
+	d := pageData{Title: "Enter your code", Heading: "Enter your code", Action: "/" + fl.TenantID + "/oauth2/v2.0/" + kind,
+		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, Error: errText}
+	if kind == stepSignUp {
+		d.Message = "We sent a code to " + fl.Username + ". Enter it to continue."
+	} else {
+		d.Message = "If an account exists for " + fl.Username + ", we sent a code to it. Enter it to continue."
+	}
+	s.renderPage(c, status, "code", d, cspSource(redirectOf(fl)))
+}
+
+func (s *server) renderSignUp(c *gin.Context, status int, fl directory.SignInFlow, handle, csrf string, fields []attrField, pwErr, errText string) {
+	s.renderPage(c, status, "signup", pageData{Title: "Create your account", Action: "/" + fl.TenantID + "/oauth2/v2.0/signup",
+		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, Username: fl.Username, Attributes: fields, PasswordError: pwErr, Error: errText},
+		cspSource(redirectOf(fl)))
+}
+
+func (s *server) renderNewPassword(c *gin.Context, status int, fl directory.SignInFlow, handle, csrf, pwErr string) {
+	s.renderPage(c, status, "newpw", pageData{Title: "Choose a new password", Action: "/" + fl.TenantID + "/oauth2/v2.0/reset",
+		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, Username: fl.Username, PasswordError: pwErr}, cspSource(redirectOf(fl)))
+}
+
+// signUpFields are the user flow's visible attributes as page fields,
+// with what was typed and each field's error.
+func signUpFields(uf directory.UserFlow, values, errs map[string]string) []attrField {
+	var out []attrField
+	for i, a := range uf.Attributes {
+		if a.Hidden {
+			continue
+		}
+		out = append(out, attrField{ID: "attr-" + strconv.Itoa(i), Name: "attr_" + a.Name, Label: labelOf(a), Value: values[a.Name],
+			Error: errs[strings.ToLower(a.Name)], Required: a.Required, Autocomplete: attrAutocomplete[strings.ToLower(a.UserProperty)]})
+	}
+	return out
+}
+
+func labelOf(a directory.FlowAttribute) string {
+	if a.Label != "" {
+		return a.Label
+	}
+	return a.Name
+}
+
+// attrAutocomplete are WCAG 1.3.5's input purposes of the built-in
+// attributes.
+var attrAutocomplete = map[string]string{
+	"displayname": "name", "givenname": "given-name", "surname": "family-name", "city": "address-level2",
+	"country": "country-name", "postalcode": "postal-code", "streetaddress": "street-address", "state": "address-level1",
+	"jobtitle": "organization-title",
+}
+
+func passwordProblemText(p directory.PasswordProblem) string {
+	switch p {
+	case "":
+		return ""
+	case directory.PasswordTooShort:
+		return "Use at least 8 characters."
+	case directory.PasswordTooLong:
+		return "Use at most 256 characters."
+	case directory.PasswordTooWeak:
+		return "Use three of these: lower case letters, upper case letters, digits, symbols."
+	}
+	return "The password contains characters that cannot be used."
+}
+
+// plausibleEmail is a cheap shape check; the directory decides the rest.
+func plausibleEmail(e string) bool {
+	at := strings.IndexByte(e, '@')
+	return len(e) <= 254 && at > 0 && at < len(e)-1 && strings.Count(e, "@") == 1 && !strings.ContainsAny(e, " \t\r\n<>\x00")
+}
