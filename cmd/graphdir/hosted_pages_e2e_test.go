@@ -153,3 +153,116 @@ func stripTokens(body, email string) string {
 	body = strings.ReplaceAll(body, email, "X")
 	return regexp.MustCompile(`(nonce|value)="[^"]*"`).ReplaceAllString(body, `$1=""`)
 }
+
+// TestHostedReset: "Forgot your password?" -> email -> the code page says
+// "if an account exists" (the same for an unknown address, which gets no
+// mail) -> the mailed code -> a weak password is refused on the page -> a
+// new password. The account's refresh tokens from before stop working,
+// the sign-in page comes back and the new password signs in.
+func TestHostedReset(t *testing.T) {
+	f := newPagesFix(t)
+	s := f.s
+	before, _ := f.webLogin(s.newBrowser(), nil)
+	codePage := func(email string) (*browser, page) {
+		b := s.newBrowser()
+		params, _ := f.authParams(f.web, fixWebRedirect)
+		p := b.submit(b.get(s.authorizeURL(params)), "/reset", "stage", "start")
+		if p.status != http.StatusOK || !strings.Contains(p.body, `name="email"`) {
+			t.Fatalf("forgot password: %d %s", p.status, p.body)
+		}
+		return b, b.submit(p, "/reset", "email", email)
+	}
+	b, p := codePage(fixUser)
+	ub, unknown := codePage("nobody@example.com")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "If an account exists") ||
+		stripTokens(p.body, fixUser) != stripTokens(unknown.body, "nobody@example.com") {
+		t.Fatalf("known and unknown addresses differ:\n%s\n---\n%s", p.body, unknown.body)
+	}
+	if s.mailCount("nobody@example.com") != 0 {
+		t.Fatal("a reset code was mailed to an unknown address")
+	}
+	if r := ub.submit(unknown, "/reset", "code", "00000000"); r.status != http.StatusBadRequest || !strings.Contains(r.body, `aria-describedby="code-error"`) {
+		t.Fatalf("code for an unknown address: %d %s", r.status, r.body)
+	}
+	p = b.submit(p, "/reset", "code", s.lastCode(fixUser))
+	if p.status != http.StatusOK || !strings.Contains(p.body, `autocomplete="new-password"`) {
+		t.Fatalf("new password page: %d %s", p.status, p.body)
+	}
+	if r := b.submit(p, "/reset", "password", "weak"); r.status != http.StatusBadRequest || !strings.Contains(r.body, `aria-describedby="password-hint password-error"`) {
+		t.Fatalf("weak password: %d %s", r.status, r.body)
+	}
+	const newPW = "Res3t!Passw0rd"
+	p = b.submit(p, "/reset", "password", newPW)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Your password has been changed") || !strings.Contains(p.body, `autocomplete="current-password"`) {
+		t.Fatalf("after the reset: %d %s", p.status, p.body)
+	}
+	st, out, _ := f.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {before["refresh_token"].(string)}}, f.web.AppID, f.webSecret)
+	if st != http.StatusBadRequest || out["error"] != "invalid_grant" {
+		t.Fatalf("refresh token from before the reset: %d %v", st, out)
+	}
+	if r := b.signIn(p, fixUser, fixPassword); r.status != http.StatusBadRequest {
+		t.Fatalf("old password after the reset: %d", r.status)
+	}
+	if _, q := location(t, b.signIn(p, fixUser, newPW)); q.Get("code") == "" {
+		t.Fatalf("new password: %v", q)
+	}
+}
+
+// TestHostedPages_CSRF: every sign-up and reset form refuses a post from
+// another site, a wrong per-form token, and another browser (no binding
+// cookie).
+func TestHostedPages_CSRF(t *testing.T) {
+	f := newPagesFix(t)
+	s := f.s
+	b := s.newBrowser()
+	for _, suffix := range []string{"/signup", "/reset"} {
+		params, _ := f.authParams(f.web, fixWebRedirect)
+		p := b.get(s.authorizeURL(params))
+		for _, step := range [][2]string{{"stage", "start"}, {"email", fixUser}, {"code", "00000000"}} {
+			action, form := pageForm(t, p, suffix)
+			form.Set(step[0], step[1])
+			if r := b.post(action, form, "Sec-Fetch-Site", "cross-site"); r.status != http.StatusForbidden {
+				t.Fatalf("%s %s cross-site: %d", suffix, step[0], r.status)
+			}
+			wrong := url.Values{}
+			for k, v := range form {
+				wrong[k] = v
+			}
+			wrong.Set("csrf_token", randomString())
+			if r := b.post(action, wrong); r.status != http.StatusForbidden {
+				t.Fatalf("%s %s wrong token: %d", suffix, step[0], r.status)
+			}
+			if r := s.newBrowser().post(action, form); r.status != http.StatusForbidden {
+				t.Fatalf("%s %s other browser: %d", suffix, step[0], r.status)
+			}
+			p = b.post(action, form)
+		}
+	}
+}
+
+// TestHostedAuthorize_RateLimit: interactive authorize requests (each
+// stores a flow) are limited per client IP: past the bucket, 429 with
+// Retry-After and no flow row.
+func TestHostedAuthorize_RateLimit(t *testing.T) {
+	f := newPagesFix(t)
+	s := f.s
+	b := s.newBrowser()
+	params, _ := f.authParams(f.web, fixWebRedirect)
+	var last page
+	n := 0
+	for ; n < 200; n++ {
+		if last = b.get(s.authorizeURL(params)); last.status != http.StatusOK {
+			break
+		}
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" || n < 30 {
+		t.Fatalf("after %d requests: %d %v", n, last.status, last.header)
+	}
+	var flows int
+	if err := s.db.store.DB().Get(&flows, `SELECT count(*) FROM signin_flows`); err != nil {
+		t.Fatal(err)
+	}
+	if flows != n {
+		t.Fatalf("%d flows for %d admitted requests", flows, n)
+	}
+}
