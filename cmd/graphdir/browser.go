@@ -55,8 +55,11 @@ func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc
 type flowCodes struct{ s *otp.Service }
 
 func flowPurpose(p string) string {
-	if p == api.CodeSignUp {
+	switch p {
+	case api.CodeSignUp:
 		return otp.PurposeSignUp
+	case api.CodeSignIn:
+		return otp.PurposeSignIn
 	}
 	return otp.PurposeReset
 }

@@ -266,3 +266,44 @@ func TestHostedAuthorize_RateLimit(t *testing.T) {
 		t.Fatalf("%d flows for %d admitted requests", flows, n)
 	}
 }
+
+// TestHostedEmailCodeSignIn: a user flow with email codes only: the
+// sign-in page asks for the email (no password field), a code goes to an
+// existing account (an unknown address sees the same page, gets no mail),
+// and the code signs in (amr otp).
+func TestHostedEmailCodeSignIn(t *testing.T) {
+	f := newPagesFix(t)
+	s := f.s
+	admin := s.appToken("EventListener.ReadWrite.All", "Application.ReadWrite.All")
+	body := graphFlowBody("codes flow", []string{f.web.AppID})
+	body["onAuthenticationMethodLoadStart"].(map[string]any)["identityProviders"] = []any{map[string]any{"id": "EmailOtpSignup-OAUTH"}}
+	if r := s.do("POST", flowsURL, admin, body); r.Status != http.StatusCreated {
+		t.Fatalf("create flow: %d %s", r.Status, r.Body)
+	}
+	codePage := func(email string) (*browser, page, string) {
+		b := s.newBrowser()
+		params, verifier := f.authParams(f.web, fixWebRedirect)
+		p := b.get(s.authorizeURL(params))
+		if p.status != http.StatusOK || strings.Contains(p.body, `type="password"`) || !strings.Contains(p.body, "Send code") {
+			t.Fatalf("code-only sign-in page: %d %s", p.status, p.body)
+		}
+		return b, b.submit(p, "/signin", "username", email), verifier
+	}
+	b, p, verifier := codePage(fixUser)
+	_, unknown, _ := codePage("nobody@example.com")
+	if p.status != http.StatusOK || !strings.Contains(p.body, `autocomplete="one-time-code"`) ||
+		stripTokens(p.body, fixUser) != stripTokens(unknown.body, "nobody@example.com") || s.mailCount("nobody@example.com") != 0 {
+		t.Fatalf("known and unknown addresses differ:\n%s\n---\n%s", p.body, unknown.body)
+	}
+	if r := b.submit(p, "/signin", "code", "00000000"); r.status != http.StatusBadRequest || !strings.Contains(r.body, `aria-describedby="code-error"`) {
+		t.Fatalf("wrong code: %d %s", r.status, r.body)
+	}
+	_, q := location(t, b.submit(p, "/signin", "code", s.lastCode(fixUser)))
+	st, out := f.redeem(q.Get("code"), verifier)
+	if st != http.StatusOK {
+		t.Fatalf("token: %d %v", st, out)
+	}
+	if amr, _ := idClaims(t, out["access_token"].(string))["amr"].([]any); len(amr) != 1 || amr[0] != "otp" {
+		t.Fatalf("amr %v", amr)
+	}
+}

@@ -69,8 +69,15 @@ func (s *server) handleAuthorize(c *gin.Context) {
 	if flow.MFARequired {
 		req.StepUp = true
 	}
-	if !flow.AllowPasswords {
-		s.respondError(c, req, "access_denied", "The application's user flow offers no sign-in method the hosted pages support yet (email with password).")
+	codeOnly := !flow.AllowPasswords && flow.AllowEmailOTP && s.selfServiceOn()
+	if !flow.AllowPasswords && !codeOnly {
+		s.respondError(c, req, "access_denied", "The application's user flow offers no sign-in method the hosted pages support (email with password, or email codes with mail configured).")
+		return
+	}
+	if codeOnly && req.StepUp {
+		// The email code is the only factor such a flow has: there is no
+		// second one to offer.
+		s.respondError(c, req, "access_denied", "The application's user flow signs in with email codes only and offers no second factor for MFA.")
 		return
 	}
 	sess, err := s.currentSession(c, tenant)
@@ -155,6 +162,9 @@ func (s *server) startSignIn(c *gin.Context, req oauth.AuthRequest, app *directo
 	if uf.SignUpAllowed {
 		fl.Data["signup"] = "1"
 	}
+	if !uf.AllowPasswords {
+		fl.Data["codes"] = "1"
+	}
 	handle, fl, err := s.browser.Flows.Start(c.Request.Context(), fl)
 	if err != nil {
 		s.respondError(c, req, oauth.CodeServerError, "The sign-in could not be started.")
@@ -173,7 +183,8 @@ func (s *server) startSignIn(c *gin.Context, req oauth.AuthRequest, app *directo
 func (s *server) signInData(fl directory.SignInFlow, handle, csrf string, app *directory.Application) pageData {
 	base := "/" + fl.TenantID + "/oauth2/v2.0"
 	return pageData{Title: "Sign in", AppName: appName(app), Action: base + "/signin", Base: base,
-		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, SignUp: s.signUpOpen(fl), Reset: s.selfServiceOn()}
+		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, SignUp: s.signUpOpen(fl), CodeOnly: fl.Data["codes"] == "1",
+		Reset: s.selfServiceOn() && fl.Data["codes"] != "1"}
 }
 
 func appName(app *directory.Application) string { return app.DisplayName }
@@ -195,7 +206,8 @@ func (s *server) handleSignIn(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if fl.Step != "password" {
+	codes := fl.Data["codes"] == "1" && s.selfServiceOn()
+	if fl.Step != "password" && !(codes && fl.Step == "signin-code") {
 		s.errorPage(c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
 		return
 	}
@@ -208,6 +220,15 @@ func (s *server) handleSignIn(c *gin.Context) {
 	app, err := s.browser.Apps.ClientApplication(ctx, tenant, req.ClientID)
 	if err != nil {
 		s.errorPage(c, http.StatusBadRequest, "Application not found", "The application is no longer registered in this directory.")
+		return
+	}
+	if codes {
+		st := selfServiceStep{s: s, c: c, kind: CodeSignIn, fl: fl, req: req, app: app, handle: form["flow"], csrf: form["csrf_token"], form: form}
+		if fl.Step == "password" {
+			st.signInEmail()
+		} else {
+			st.signInCode()
+		}
 		return
 	}
 	username := strings.TrimSpace(form["username"])

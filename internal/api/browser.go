@@ -129,6 +129,7 @@ type SelfService interface {
 const (
 	CodeSignUp = "signup"
 	CodeReset  = "reset"
+	CodeSignIn = "signin"
 )
 
 // FlowCodes sends and checks the one-time codes of sign-up and password
@@ -203,6 +204,8 @@ type pageData struct {
 	// the tenant's /oauth2/v2.0 path their forms post under.
 	SignUp, Reset bool
 	Base          string
+	// CodeOnly: the user flow signs in with email codes, no password.
+	CodeOnly bool
 	// Attributes are the sign-up page's user-flow fields.
 	Attributes []attrField
 	// PasswordError is the new-password field's own error.

@@ -106,8 +106,11 @@ func (st *selfServiceStep) expired() {
 }
 
 func (st *selfServiceStep) purpose() string {
-	if st.kind == stepSignUp {
+	switch st.kind {
+	case stepSignUp:
 		return CodeSignUp
+	case CodeSignIn:
+		return CodeSignIn
 	}
 	return CodeReset
 }
@@ -224,7 +227,11 @@ func (st *selfServiceStep) signUp() {
 	for _, a := range directory.MissingSignUpAttributes(uf, attrs) {
 		fieldErr[strings.ToLower(a.Name)] = "Enter " + labelOf(a) + "."
 	}
-	pwErr := passwordProblemText(directory.CheckNewPassword(st.form["password"]))
+	codeOnly := st.fl.Data["codes"] == "1"
+	pwErr := ""
+	if !codeOnly {
+		pwErr = passwordProblemText(directory.CheckNewPassword(st.form["password"]))
+	}
 	var values map[string]any
 	if len(fieldErr) == 0 && pwErr == "" {
 		values, err = st.s.browser.Accounts.SignUpValues(ctx, st.fl.TenantID, uf, attrs)
@@ -244,10 +251,12 @@ func (st *selfServiceStep) signUp() {
 			"Some fields need your attention. Check the messages below.")
 		return
 	}
-	hash, err := st.s.browser.HashPassword(st.form["password"])
-	if err != nil {
-		st.fail()
-		return
+	hash := ""
+	if !codeOnly {
+		if hash, err = st.s.browser.HashPassword(st.form["password"]); err != nil {
+			st.fail()
+			return
+		}
 	}
 	u, err := st.s.browser.Accounts.SignUpCustomer(ctx, directory.SelfServiceSignUp{TenantID: st.fl.TenantID, AppID: st.app.AppID,
 		Email: st.fl.Username, PasswordHash: hash, Values: values})
@@ -268,7 +277,9 @@ func (st *selfServiceStep) signUp() {
 	// The mailed code proved the address, the password was chosen: when
 	// the user flow asks for MFA, those are its two factors.
 	amr := []string{"pwd", "otp"}
-	if st.req.StepUp {
+	if codeOnly {
+		amr = []string{"otp"}
+	} else if st.req.StepUp {
 		amr = append(amr, "mfa")
 	}
 	sess, ok := st.s.startSession(st.c, st.fl.TenantID, u.ID, amr)
@@ -332,6 +343,8 @@ func (s *server) renderCodePage(c *gin.Context, status int, fl directory.SignInF
 		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, Error: errText}
 	if kind == stepSignUp {
 		d.Message = "We sent a code to " + fl.Username + ". Enter it to continue."
+	} else if kind == "signin" {
+		d.Message = "If an account exists for " + fl.Username + ", we sent a sign-in code to it. Enter it to sign in."
 	} else {
 		d.Message = "If an account exists for " + fl.Username + ", we sent a code to it. Enter it to continue."
 	}
@@ -340,7 +353,8 @@ func (s *server) renderCodePage(c *gin.Context, status int, fl directory.SignInF
 
 func (s *server) renderSignUp(c *gin.Context, status int, fl directory.SignInFlow, handle, csrf string, fields []attrField, pwErr, errText string) {
 	s.renderPage(c, status, "signup", pageData{Title: "Create your account", Action: "/" + fl.TenantID + "/oauth2/v2.0/signup",
-		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, Username: fl.Username, Attributes: fields, PasswordError: pwErr, Error: errText},
+		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, Username: fl.Username, Attributes: fields, PasswordError: pwErr, Error: errText,
+		CodeOnly: fl.Data["codes"] == "1"},
 		cspSource(redirectOf(fl)))
 }
 
@@ -396,4 +410,74 @@ func passwordProblemText(p directory.PasswordProblem) string {
 func plausibleEmail(e string) bool {
 	at := strings.IndexByte(e, '@')
 	return len(e) <= 254 && at > 0 && at < len(e)-1 && strings.Count(e, "@") == 1 && !strings.ContainsAny(e, " \t\r\n<>\x00")
+}
+
+// signInEmail is the email step of a code-only sign-in: a code goes to
+// an existing account; the code page is the same for any address.
+func (st *selfServiceStep) signInEmail() {
+	ctx := st.c.Request.Context()
+	email := strings.TrimSpace(st.form["username"])
+	if !plausibleEmail(email) {
+		d := st.s.signInData(st.fl, st.handle, st.csrf, st.app)
+		d.Username, d.Error = email, "Enter a valid email address, like name@example.com."
+		st.s.renderPage(st.c, http.StatusBadRequest, "signin", d, cspSource(st.req.RedirectURI))
+		return
+	}
+	u, err := st.s.browser.Accounts.CustomerBySignInEmail(ctx, st.fl.TenantID, email)
+	if err != nil && directory.KindOf(err) != directory.KindNotFound {
+		st.fail()
+		return
+	}
+	fl := st.fl
+	fl.Step, fl.Username, fl.UserID = "signin-code", email, ""
+	if u != nil {
+		fl.UserID = strings.ToLower(u.ID)
+	}
+	handle, fl, err := st.s.browser.Flows.Advance(ctx, st.handle, fl)
+	if err != nil {
+		st.expired()
+		return
+	}
+	if u != nil {
+		if err := st.s.browser.FlowCodes.Send(ctx, CodeSignIn, fl.TenantID, fl.ID, email, st.req.UILocales, appName(st.app)); err != nil {
+			st.s.errorPage(st.c, http.StatusServiceUnavailable, "We could not send your code", "Please try again in a few minutes.")
+			return
+		}
+	}
+	st.s.renderCodePage(st.c, http.StatusOK, fl, handle, st.csrf, "signin", "")
+}
+
+// signInCode checks a code-only sign-in's code and signs the account in.
+func (st *selfServiceStep) signInCode() {
+	ctx := st.c.Request.Context()
+	code := strings.TrimSpace(st.form["code"])
+	if code == "" || len(code) > 16 {
+		st.s.renderCodePage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, "signin", "Enter the code from the email.")
+		return
+	}
+	var err error = &CodeRefusal{Wrong: true}
+	if st.fl.UserID != "" {
+		err = st.s.browser.FlowCodes.Check(ctx, CodeSignIn, st.fl.TenantID, st.fl.ID, st.fl.Username, code)
+	}
+	var ref *CodeRefusal
+	switch {
+	case errors.As(err, &ref) && ref.Wrong:
+		st.s.renderCodePage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, "signin", "That code is not right. Check the email and try again.")
+		return
+	case errors.As(err, &ref):
+		st.s.errorPage(st.c, http.StatusBadRequest, "This code can no longer be used", "It has expired or was tried too many times. Go back to the application and start again.")
+		return
+	case err != nil:
+		st.fail()
+		return
+	}
+	if err := st.s.browser.Flows.Finish(ctx, st.fl.TenantID, st.handle); err != nil {
+		st.expired()
+		return
+	}
+	sess, ok := st.s.startSession(st.c, st.fl.TenantID, st.fl.UserID, []string{"otp"})
+	if !ok {
+		return
+	}
+	st.s.issueCode(st.c, st.req, sess, st.app)
 }
