@@ -307,3 +307,57 @@ func TestHostedEmailCodeSignIn(t *testing.T) {
 		t.Fatalf("amr %v", amr)
 	}
 }
+
+// TestHostedPages_LocaleAndBranding: the pages speak French when
+// ui_locales or Accept-Language asks for it (lang attribute, labels,
+// errors), English otherwise; the tenant's branding (background colour,
+// banner logo from graphdir's own origin, sign-in page text, username
+// hint) shows on the pages and a change shows at once.
+func TestHostedPages_LocaleAndBranding(t *testing.T) {
+	f := newPagesFix(t)
+	s := f.s
+	b := s.newBrowser()
+	params, _ := f.authParams(f.web, fixWebRedirect)
+	p := b.get(s.authorizeURL(params))
+	if !strings.Contains(p.body, `<html lang="en">`) || !strings.Contains(p.body, ">Email address<") || strings.Contains(p.body, "placeholder=") {
+		t.Fatalf("default page: %s", p.body)
+	}
+	params.Set("ui_locales", "fr-CA en")
+	p = b.get(s.authorizeURL(params), "Accept-Language", "en-US")
+	if !strings.Contains(p.body, `<html lang="fr">`) || !strings.Contains(p.body, ">Adresse e-mail<") || !strings.Contains(p.body, "Mot de passe oublié") {
+		t.Fatalf("ui_locales fr: %s", p.body)
+	}
+	// The language holds on the flow's next pages, errors included.
+	if r := b.signIn(p, fixUser, "wrong"); !strings.Contains(r.body, `<html lang="fr">`) || !strings.Contains(r.body, "Votre adresse e-mail ou votre mot de passe est incorrect.") {
+		t.Fatalf("French error: %s", r.body)
+	}
+	params.Del("ui_locales")
+	if p = b.get(s.authorizeURL(params), "Accept-Language", "fr-FR,fr;q=0.9"); !strings.Contains(p.body, `<html lang="fr">`) {
+		t.Fatalf("Accept-Language fr: %s", p.body)
+	}
+
+	admin := s.appToken("OrganizationalBranding.ReadWrite.All")
+	base := s.brandingURL(s.tenant)
+	if r := s.do("PATCH", base, admin, `{"backgroundColor":"#0a1B2c","signInPageText":"Welcome to Contoso","usernameHintText":"you@contoso.com"}`); r.Status != 204 {
+		t.Fatalf("PATCH branding: %d %s", r.Status, r.Body)
+	}
+	if r := s.putLogo(base+"/bannerLogo", admin, "image/png", pngOf(t, 200, 30, false)); r.Status != 204 {
+		t.Fatalf("PUT bannerLogo: %d %s", r.Status, r.Body)
+	}
+	p = b.get(s.authorizeURL(params))
+	logo := regexp.MustCompile(`<img class="banner" src="([^"]+)" alt="">`).FindStringSubmatch(p.body)
+	if !strings.Contains(p.body, "body{background:#0a1B2c}") || !strings.Contains(p.body, "<p>Welcome to Contoso</p>") ||
+		!strings.Contains(p.body, `placeholder="you@contoso.com"`) || logo == nil {
+		t.Fatalf("branded page: %s", p.body)
+	}
+	if img := b.get(html.UnescapeString(logo[1])); img.status != http.StatusOK || !strings.HasPrefix(img.header.Get("Content-Type"), "image/png") {
+		t.Fatalf("banner logo: %d %v", img.status, img.header)
+	}
+	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self'") {
+		t.Fatalf("CSP: %s", csp)
+	}
+	// The reset pages are branded too.
+	if r := b.submit(p, "/reset", "stage", "start"); !strings.Contains(r.body, "body{background:#0a1B2c}") || !strings.Contains(r.body, `placeholder="you@contoso.com"`) {
+		t.Fatalf("branded reset page: %s", r.body)
+	}
+}

@@ -54,6 +54,7 @@ func (s *server) handleAuthorize(c *gin.Context) {
 		return
 	}
 	req, perr := oauth.ParseAuthorize(app, tenant, redirect, kind, q)
+	c.Set(uiLocalesKey, req.UILocales)
 	if perr != nil {
 		s.respondError(c, req, perr.Code, perr.Description)
 		return

@@ -52,6 +52,9 @@ type BrowserSignIn struct {
 	FlowCodes FlowCodes
 	// HashPassword hashes a new password (password.Hash).
 	HashPassword func(string) (string, error)
+	// Branding is the tenant's organizationalBranding as the pages
+	// render it (*directory.Service); nil renders graphdir's own look.
+	Branding PageBrandings
 	// AuthorizeLimit admits one interactive authorize request (each
 	// starts a flow row) per client IP; nil admits all.
 	AuthorizeLimit func(ip string) (ok bool, retryAfter time.Duration)
@@ -114,6 +117,11 @@ type CodeIssuer interface {
 type EmailCodes interface {
 	SendCode(ctx context.Context, tenantID, binding, email, locale, appName string) error
 	CheckCode(ctx context.Context, tenantID, binding, email, code string) error
+}
+
+// PageBrandings reads a tenant's branding for one page language.
+type PageBrandings interface {
+	Branding(ctx context.Context, tenantID, locale string) (directory.PageBranding, error)
 }
 
 // SelfService is the directory's self-service side, the same rules native
@@ -206,6 +214,8 @@ type pageData struct {
 	Base          string
 	// CodeOnly: the user flow signs in with email codes, no password.
 	CodeOnly bool
+	// Brand is the tenant's branding in the page's language.
+	Brand directory.PageBranding
 	// Attributes are the sign-up page's user-flow fields.
 	Attributes []attrField
 	// PasswordError is the new-password field's own error.
@@ -292,9 +302,9 @@ func validScheme(s string) bool {
 // renderPage writes one hosted page.
 func (s *server) renderPage(c *gin.Context, status int, name string, d pageData, formAction string) {
 	d.Nonce = randomToken()
-	if d.Lang == "" {
-		d.Lang = "en"
-	}
+	d.Lang = pageLang(c)
+	d.localize()
+	d.Brand = s.pageBranding(c, d.Lang)
 	pageHeaders(c, d.Nonce, formAction)
 	var buf strings.Builder
 	if err := pages.ExecuteTemplate(&buf, name, d); err != nil {
@@ -397,6 +407,9 @@ func (s *server) resumeFlow(c *gin.Context, tenant string, form map[string]strin
 	bind := ""
 	if ck, err := c.Request.Cookie(bindCookie); err == nil {
 		bind = ck.Value
+	}
+	if req, err := flowRequest(fl); err == nil {
+		c.Set(uiLocalesKey, req.UILocales)
 	}
 	if !equalHash(fl.Data["csrf"], form["csrf_token"]) || !equalHash(fl.Data["bind"], bind) {
 		s.errorPage(c, http.StatusForbidden, "Request refused", "This form was not sent from this browser's sign-in page. Go back to the application and sign in again.")

@@ -91,7 +91,7 @@ func (s *server) handleLogout(c *gin.Context) {
 		return
 	}
 	s.renderPage(c, http.StatusOK, "logout", pageData{Title: "You have signed out",
-		Message: "You have signed out. Select Continue to return to " + appName(client) + ".",
+		Message: tr(c, "You have signed out. Select Continue to return to %s.", appName(client)),
 		Action:  "/" + tenant + "/oauth2/v2.0/logout/confirm", Flow: handle, ClientID: strings.ToLower(client.AppID), CSRF: csrf}, cspSource(target))
 }
 

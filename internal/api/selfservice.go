@@ -225,7 +225,7 @@ func (st *selfServiceStep) signUp() {
 	}
 	fieldErr := map[string]string{}
 	for _, a := range directory.MissingSignUpAttributes(uf, attrs) {
-		fieldErr[strings.ToLower(a.Name)] = "Enter " + labelOf(a) + "."
+		fieldErr[strings.ToLower(a.Name)] = tr(st.c, "Enter %s.", labelOf(a))
 	}
 	codeOnly := st.fl.Data["codes"] == "1"
 	pwErr := ""
@@ -342,11 +342,11 @@ func (s *server) renderCodePage(c *gin.Context, status int, fl directory.SignInF
 	d := pageData{Title: "Enter your code", Heading: "Enter your code", Action: "/" + fl.TenantID + "/oauth2/v2.0/" + kind,
 		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, Error: errText}
 	if kind == stepSignUp {
-		d.Message = "We sent a code to " + fl.Username + ". Enter it to continue."
+		d.Message = tr(c, "We sent a code to %s. Enter it to continue.", fl.Username)
 	} else if kind == "signin" {
-		d.Message = "If an account exists for " + fl.Username + ", we sent a sign-in code to it. Enter it to sign in."
+		d.Message = tr(c, "If an account exists for %s, we sent a sign-in code to it. Enter it to sign in.", fl.Username)
 	} else {
-		d.Message = "If an account exists for " + fl.Username + ", we sent a code to it. Enter it to continue."
+		d.Message = tr(c, "If an account exists for %s, we sent a code to it. Enter it to continue.", fl.Username)
 	}
 	s.renderPage(c, status, "code", d, cspSource(redirectOf(fl)))
 }
