@@ -33,6 +33,9 @@ func (s *server) handleAuthorize(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// The pages' language, error pages included (ui_locales, then
+	// Accept-Language).
+	c.Set(uiLocalesKey, q.Get("ui_locales"))
 	ctx := c.Request.Context()
 	if len(q["client_id"]) != 1 || len(q["redirect_uri"]) != 1 || q.Get("client_id") == "" || q.Get("redirect_uri") == "" {
 		s.errorPage(c, http.StatusBadRequest, "Sign-in request not valid", "The request must name the application (client_id) and its registered redirect URI (redirect_uri), once each.")
@@ -54,7 +57,6 @@ func (s *server) handleAuthorize(c *gin.Context) {
 		return
 	}
 	req, perr := oauth.ParseAuthorize(app, tenant, redirect, kind, q)
-	c.Set(uiLocalesKey, req.UILocales)
 	if perr != nil {
 		s.respondError(c, req, perr.Code, perr.Description)
 		return

@@ -30,6 +30,8 @@ func (s *server) handleLogout(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// RP-Initiated Logout's ui_locales picks the pages' language.
+	c.Set(uiLocalesKey, q.Get("ui_locales"))
 	ctx := c.Request.Context()
 	sess, err := s.currentSession(c, tenant)
 	if err != nil {
