@@ -50,7 +50,9 @@ func (r Result) PerSecond() float64 {
 
 // Run calls op from clients goroutines, each in a loop, for d after a short
 // warm-up (warm, not measured), and returns the rate and latencies of the
-// measured window. An op that errors counts as done and as an error; more
+// measured window. The window lasts until at least one operation has
+// finished in it (or ctx ends), so a slow operation such as an argon2id
+// hash on a loaded machine yields a rate rather than zero. An op that errors counts as done and as an error; more
 // than 1% errors is reported by the caller.
 func Run(ctx context.Context, clients int, warm, d time.Duration, op Op) Result {
 	if clients < 1 {
@@ -62,6 +64,8 @@ func Run(ctx context.Context, clients int, warm, d time.Duration, op Op) Result 
 		errs      atomic.Int64
 		firstErr  atomic.Pointer[error]
 		wg        sync.WaitGroup
+		oneDone   = make(chan struct{})
+		closeOnce sync.Once
 	)
 	lat := make([][]time.Duration, clients)
 	for w := range clients {
@@ -81,6 +85,7 @@ func Run(ctx context.Context, clients int, warm, d time.Duration, op Op) Result 
 					firstErr.CompareAndSwap(nil, &err)
 				}
 				buf = append(buf, el)
+				closeOnce.Do(func() { close(oneDone) })
 			}
 			lat[w] = buf
 		}()
@@ -92,6 +97,10 @@ func Run(ctx context.Context, clients int, warm, d time.Duration, op Op) Result 
 	measuring.Store(true)
 	t0 := time.Now()
 	sleep(ctx, d)
+	select {
+	case <-oneDone:
+	case <-ctx.Done():
+	}
 	measuring.Store(false)
 	elapsed := time.Since(t0)
 	cpu := processCPU() - cpu0
