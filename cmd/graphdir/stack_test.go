@@ -55,6 +55,11 @@ func openTestDatabase(t *testing.T, env map[string]string) (*config.Config, func
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
+	// The pool serve uses (binary parameters, statement timeout), so the
+	// tests run the statements the way production sends them.
+	if err := db.reopenForServing(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
 	return cfg, getenv, db
 }
 
