@@ -13,8 +13,8 @@ import (
 	"github.com/graphdir/graphdir/internal/oauth"
 	"github.com/graphdir/graphdir/internal/otp"
 	"github.com/graphdir/graphdir/internal/password"
+	"github.com/graphdir/graphdir/internal/protect"
 	"github.com/graphdir/graphdir/internal/signin"
-	"github.com/graphdir/graphdir/internal/throttle"
 )
 
 // newBrowserSignIn wires the browser redirect sign-in (issue 14): the
@@ -41,11 +41,16 @@ func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc
 		b.Accounts, b.FlowCodes, b.HashPassword = svc, flowCodes{codes}, password.Hash
 	}
 	// Each interactive authorize stores a flow row: 60 per minute per
-	// client IP, per instance (browser-redirect.md §4.5 allows memory).
-	lim := throttle.New(throttle.Limits{ResourceUnits: 60, AppTenantWindow: time.Minute})
-	b.AuthorizeLimit = func(ip string) (bool, time.Duration) {
-		d := lim.Take(throttle.Request{Tenant: "authorize", App: ip, ResourceUnits: 1})
-		return d.Allowed, d.RetryAfter
+	// client IP, counted in PostgreSQL so the limit holds however many
+	// instances share the deployment.
+	guard := protect.New(db.store, protect.Policy{Window: time.Minute, PerIP: 60})
+	b.AuthorizeLimit = func(ctx context.Context, ip string) (bool, time.Duration, error) {
+		err := guard.Admit(ctx, protect.Attempt{IP: ip, Step: protect.StepAuthorize})
+		var refused *protect.Refusal
+		if errors.As(err, &refused) {
+			return false, refused.RetryAfter, nil
+		}
+		return err == nil, 0, err
 	}
 	return b, nil
 }

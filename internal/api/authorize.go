@@ -109,7 +109,12 @@ func (s *server) handleAuthorize(c *gin.Context) {
 	// Each interactive request stores a flow row: throttled per client IP
 	// so a script cannot fill the table.
 	if lim := s.browser.AuthorizeLimit; lim != nil {
-		if ok, wait := lim(c.ClientIP()); !ok {
+		ok, wait, err := lim(c.Request.Context(), c.ClientIP())
+		if err != nil {
+			s.errorPage(c, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+			return
+		}
+		if !ok {
 			c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 			s.errorPage(c, http.StatusTooManyRequests, "Too many requests", "Too many sign-in requests came from your network. Wait a minute, then try again.")
 			return

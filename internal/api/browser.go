@@ -57,7 +57,7 @@ type BrowserSignIn struct {
 	Branding PageBrandings
 	// AuthorizeLimit admits one interactive authorize request (each
 	// starts a flow row) per client IP; nil admits all.
-	AuthorizeLimit func(ip string) (ok bool, retryAfter time.Duration)
+	AuthorizeLimit func(ctx context.Context, ip string) (ok bool, retryAfter time.Duration, err error)
 	// SessionLifetime bounds a hosted-page session (zero: 24 h).
 	SessionLifetime time.Duration
 	Now             func() time.Time

@@ -17,6 +17,10 @@ const (
 	StepPassword   Step = "password"
 	StepCodeVerify Step = "codeVerify"
 	StepCodeSend   Step = "codeSend"
+	// StepAuthorize is an interactive authorize request of the browser
+	// redirect: it checks no credential but stores a flow, so it is rate
+	// limited like one.
+	StepAuthorize Step = "authorize"
 )
 
 // Policy holds the limits. The zero value of a field takes the default
