@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/graphdir/graphdir/internal/directory"
 )
 
 // TestBrowserSignIn_RedirectURIMismatch: anything but an exact registered
@@ -505,5 +507,53 @@ func TestBrowserSignIn_TwoInstances(t *testing.T) {
 	resp.Body.Close()
 	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusFound || loc.Query().Get("code") == "" {
 		t.Fatalf("SSO at B: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestBrowserSignIn_PKCESwitch: graphdirPkceRequired off lets only a
+// confidential web app skip PKCE. An app that keeps the default is refused
+// without a challenge; public clients are refused whatever their switch
+// says; a code_verifier for a code issued without a challenge is refused
+// (RFC 9700 §4.8, a downgrade); a method without a challenge is refused.
+func TestBrowserSignIn_PKCESwitch(t *testing.T) {
+	f := newOIDCFix(t)
+	noPKCE := func(app *directory.Application, redirect string) url.Values {
+		p, _ := f.authParams(app, redirect)
+		p.Del("code_challenge")
+		p.Del("code_challenge_method")
+		return p
+	}
+	off := false
+	spas := []string{"https://spa2.example/app"}
+	spa, _ := f.s.browserApp("spa with the switch off", directory.SignInInput{SPA: &spas, PKCERequired: &off})
+	for name, c := range map[string]struct {
+		app      *directory.Application
+		redirect string
+	}{"web default": {f.web, fixWebRedirect}, "public client": {f.pub, fixPubRedirect}, "spa switched off": {spa, spas[0]}} {
+		params := noPKCE(c.app, c.redirect)
+		if _, q := location(t, f.s.newBrowser().get(f.s.authorizeURL(params))); q.Get("error") != "invalid_request" || q.Has("code") {
+			t.Errorf("%s without PKCE: %v", name, q)
+		}
+	}
+	params := f.legacyParams()
+	params.Set("code_challenge_method", "S256")
+	if _, q := location(t, f.s.newBrowser().get(f.s.authorizeURL(params))); q.Get("error") != "invalid_request" {
+		t.Errorf("method without challenge: %v", q)
+	}
+
+	q := f.login(f.s.newBrowser(), f.legacyParams())
+	verifier, _ := pkce()
+	st, out, _ := f.token(url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {fixLegacyRedir},
+		"code_verifier": {verifier}}, f.legacy.AppID, f.legacySecret)
+	if st != http.StatusBadRequest || out["error"] != "invalid_grant" {
+		t.Fatalf("verifier without challenge: %d %v", st, out)
+	}
+	// The legacy app may still use PKCE, and then it is checked.
+	params, _ = f.authParams(f.legacy, fixLegacyRedir)
+	q = f.login(f.s.newBrowser(), params)
+	wrong, _ := pkce()
+	if st, out, _ := f.token(url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {fixLegacyRedir},
+		"code_verifier": {wrong}}, f.legacy.AppID, f.legacySecret); st != http.StatusBadRequest || out["error"] != "invalid_grant" {
+		t.Fatalf("wrong verifier: %d %v", st, out)
 	}
 }

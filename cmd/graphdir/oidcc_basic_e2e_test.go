@@ -45,36 +45,49 @@ func (f *oidcFix) checkIDToken(raw, clientID, nonce string) map[string]any {
 	return c
 }
 
-// TestOIDCC_server: the happy code flow (client_secret_basic): state and
-// iss in the callback, the token response, ID token checks, userinfo.
+// TestOIDCC_server: the happy code flow as the Basic plan runs it: a
+// confidential client with client_secret_basic and no PKCE (the app has
+// graphdirPkceRequired off); state and iss in the callback, the token
+// response, ID token checks, userinfo.
 func TestOIDCC_server(t *testing.T) {
 	f := newOIDCFix(t)
 	b := f.s.newBrowser()
-	params, verifier := f.authParams(f.web, fixWebRedirect)
+	params := f.legacyParams()
 	q := f.login(b, params)
 	if q.Get("state") != params.Get("state") || q.Get("iss") != f.s.iss.IssuerURL(f.s.tenant) || q.Has("error") {
 		t.Fatalf("callback: %v", q)
 	}
-	st, out := f.redeem(q.Get("code"), verifier)
+	st, out, _ := f.token(url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {fixLegacyRedir}},
+		f.legacy.AppID, f.legacySecret)
 	if st != http.StatusOK || out["token_type"] != "Bearer" || out["access_token"] == nil || out["id_token"] == nil {
 		t.Fatalf("token: %d %v", st, out)
 	}
 	if _, isInt := out["expires_in"].(float64); !isInt {
 		t.Fatalf("expires_in %v", out["expires_in"])
 	}
-	f.checkIDToken(out["id_token"].(string), f.web.AppID, params.Get("nonce"))
+	f.checkIDToken(out["id_token"].(string), f.legacy.AppID, params.Get("nonce"))
 	if st, ui := f.userinfo(http.MethodGet, out["access_token"].(string), false); st != http.StatusOK || ui["sub"] != strings.ToLower(f.user.ID) {
 		t.Fatalf("userinfo: %d %v", st, ui)
 	}
 }
 
 // TestOIDCC_server_client_secret_post: the happy flow with the secret in
-// the body.
+// the body, without PKCE as the plan runs it, and with PKCE on an app
+// that requires it.
 func TestOIDCC_server_client_secret_post(t *testing.T) {
 	f := newOIDCFix(t)
-	params, verifier := f.authParams(f.web, fixWebRedirect)
+	params := f.legacyParams()
 	q := f.login(f.s.newBrowser(), params)
-	st, out, _ := f.token(url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {fixWebRedirect},
+	st, out, _ := f.token(url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {fixLegacyRedir},
+		"client_id": {f.legacy.AppID}, "client_secret": {f.legacySecret}}, "", "")
+	if st != http.StatusOK {
+		t.Fatalf("token without PKCE: %d %v", st, out)
+	}
+	f.checkIDToken(out["id_token"].(string), f.legacy.AppID, params.Get("nonce"))
+
+	params, verifier := f.authParams(f.web, fixWebRedirect)
+	q = f.login(f.s.newBrowser(), params)
+	st, out, _ = f.token(url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {fixWebRedirect},
 		"code_verifier": {verifier}, "client_id": {f.web.AppID}, "client_secret": {f.webSecret}}, "", "")
 	if st != http.StatusOK {
 		t.Fatalf("token: %d %v", st, out)

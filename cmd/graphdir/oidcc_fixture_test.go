@@ -23,6 +23,10 @@ type oidcFix struct {
 	pub       *directory.Application
 	spa       *directory.Application
 	user      *directory.User
+	// legacy is a confidential web app with graphdirPkceRequired off, as
+	// the Basic plan's happy flow (no code_challenge) needs.
+	legacy       *directory.Application
+	legacySecret string
 }
 
 const (
@@ -31,6 +35,7 @@ const (
 	fixPubRedirect = "http://127.0.0.1/native"
 	fixSPARedirect = "https://spa.example/app"
 	fixSPAOrigin   = "https://spa.example"
+	fixLegacyRedir = "https://legacy.example/cb"
 	fixUser        = "dana@example.com"
 	fixPassword    = "Corr3ct!Horse"
 )
@@ -43,6 +48,9 @@ func newOIDCFix(t *testing.T) *oidcFix {
 	pubs, spas := []string{fixPubRedirect}, []string{fixSPARedirect}
 	f.pub, _ = s.browserApp("rp native", directory.SignInInput{PublicClient: &pubs})
 	f.spa, _ = s.browserApp("rp spa", directory.SignInInput{SPA: &spas})
+	pkceOff := false
+	f.legacy, f.legacySecret = s.browserApp("rp legacy web", directory.SignInInput{
+		Web: &directory.WebInput{RedirectURIs: []string{fixLegacyRedir}}, PKCERequired: &pkceOff})
 	f.user = s.customer(fixUser, fixPassword)
 	return f
 }
@@ -56,6 +64,14 @@ func (f *oidcFix) authParams(app *directory.Application, redirect string) (param
 		"scope": {"openid profile email offline_access User.Read"}, "state": {"s-" + randomString()}, "nonce": {"n-" + randomString()},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"},
 	}, verifier
+}
+
+// legacyParams is the Basic plan's request: the legacy web app, no PKCE.
+func (f *oidcFix) legacyParams() url.Values {
+	params, _ := f.authParams(f.legacy, fixLegacyRedir)
+	params.Del("code_challenge")
+	params.Del("code_challenge_method")
+	return params
 }
 
 // login runs the interactive part: GET authorize, the sign-in page, the

@@ -129,6 +129,9 @@ func csdlTypes() []csdlType {
 				// graphdir's own: the application permissions granted to
 				// the application's client-credentials tokens.
 				csdlStrings("graphdirPermissions"),
+				// graphdir's own: false lets a confidential web app use
+				// the authorization code flow without PKCE (appsignin.go).
+				{name: "graphdirPkceRequired", typ: "Edm.Boolean", nonNull: true},
 			},
 			navs: []csdlNav{{name: "extensionProperties", typ: "Collection(graph.extensionProperty)", contains: true}}},
 		{name: "publicClientApplication", props: []csdlProperty{csdlStrings("redirectUris")}},

@@ -341,5 +341,7 @@ func applicationSchema() obj {
 		"web":                    ref("WebApplication"),
 		"requiredResourceAccess": obj{"type": "array", "items": ref("RequiredResourceAccess")},
 		permissionsProperty:      obj{"type": "array", "items": str},
+		directory.PKCERequiredProperty: obj{"type": "boolean", "default": true,
+			"description": "graphdir extension: false lets a confidential web app (web.redirectUris) sign in without PKCE; public clients always need it."},
 	}}
 }

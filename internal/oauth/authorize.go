@@ -143,10 +143,14 @@ func ParseAuthorize(app *directory.Application, tenantID, redirectURI string, ki
 	}
 	r.Scopes = scopes
 
-	// PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only, required for every
-	// client (graphdir has no per-app switch to turn it off yet).
+	// PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only, required for public
+	// clients and for confidential ones unless the app turned it off
+	// (graphdirPkceRequired). Without a challenge the code carries none,
+	// and a code_verifier at the token endpoint is then refused (RFC 9700
+	// §4.8: no downgrade).
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
 	switch {
+	case challenge == "" && method == "" && !app.PKCERequiredFor(kind):
 	case challenge == "":
 		return r, ErrInvalidRequest(9002325, "Proof Key for Code Exchange is required: send code_challenge with code_challenge_method=S256.")
 	case method != "S256":
@@ -154,7 +158,7 @@ func ParseAuthorize(app *directory.Application, tenantID, redirectURI string, ki
 	case !validChallenge(challenge):
 		return r, ErrInvalidRequest(9002325, "The code_challenge must be 43 base64url characters (BASE64URL(SHA256(code_verifier))).")
 	}
-	r.CodeChallenge = challenge
+	r.CodeChallenge = challenge // "" only when PKCE is optional and unused
 
 	if n := q.Get("nonce"); len(n) > maxNonceLen {
 		return r, ErrInvalidRequest(90015, "The nonce parameter is too long.")

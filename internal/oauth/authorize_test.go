@@ -115,3 +115,34 @@ func TestPKCE(t *testing.T) {
 		t.Fatal("verifier format")
 	}
 }
+
+// TestParseAuthorize_PKCEOptional: with the app's switch off, a web
+// redirect URI may omit PKCE entirely; spa and publicClient may not, and
+// a half-sent PKCE or plain is still refused.
+func TestParseAuthorize_PKCEOptional(t *testing.T) {
+	a := testApp()
+	a.PKCEOptional = true
+	q := url.Values{"response_type": {"code"}, "scope": {"openid User.Read"}}
+	r, err := ParseAuthorize(a, "aaaaaaaa-0000-4000-8000-000000000000", "https://rp.example/cb", directory.RedirectWeb, q)
+	if err != nil || r.CodeChallenge != "" {
+		t.Fatalf("web without PKCE: %+v %v", r, err)
+	}
+	for _, kind := range []directory.RedirectKind{directory.RedirectSPA, directory.RedirectPublicClient} {
+		if _, err := ParseAuthorize(a, "aaaaaaaa-0000-4000-8000-000000000000", "https://rp.example/cb", kind, q); err == nil || err.Code != CodeInvalidRequest {
+			t.Errorf("%s without PKCE: %v", kind, err)
+		}
+	}
+	for _, edit := range []url.Values{{"code_challenge_method": {"S256"}}, {"code_challenge": {strings.Repeat("A", 43)}, "code_challenge_method": {"plain"}}} {
+		v := url.Values{"response_type": {"code"}, "scope": {"openid User.Read"}}
+		for k, vs := range edit {
+			v[k] = vs
+		}
+		if _, err := ParseAuthorize(a, "aaaaaaaa-0000-4000-8000-000000000000", "https://rp.example/cb", directory.RedirectWeb, v); err == nil || err.Code != CodeInvalidRequest {
+			t.Errorf("%v: %v", edit, err)
+		}
+	}
+	a.PKCEOptional = false
+	if _, err := ParseAuthorize(a, "aaaaaaaa-0000-4000-8000-000000000000", "https://rp.example/cb", directory.RedirectWeb, q); err == nil {
+		t.Error("web without PKCE while required")
+	}
+}

@@ -26,7 +26,7 @@ FROM applications a`
 // applicationSignInColumns are the sign-in settings (00015) every read of
 // an application selects.
 const applicationSignInColumns = `a.spa_redirect_uris, a.web_redirect_uris, a.web_logout_url, a.public_client_redirect_uris,
-	a.is_fallback_public_client, a.native_authentication_apis, a.delegated_scopes`
+	a.is_fallback_public_client, a.native_authentication_apis, a.delegated_scopes, a.pkce_required`
 
 type applicationRow struct {
 	TenantID    string         `db:"tenant_id"`
@@ -57,12 +57,14 @@ type signInRow struct {
 	FallbackPublic  sql.NullBool   `db:"is_fallback_public_client"`
 	NativeAuth      sql.NullString `db:"native_authentication_apis"`
 	DelegatedScopes pq.StringArray `db:"delegated_scopes"`
+	PKCERequired    bool           `db:"pkce_required"`
 }
 
 func (r *signInRow) settings() directory.SignInSettings {
 	s := directory.SignInSettings{
 		SPARedirectURIs: nonNil(r.SPA), WebRedirectURIs: nonNil(r.Web), PublicClientRedirectURIs: nonNil(r.Public),
 		NativeAuthenticationAPIs: r.NativeAuth.String, DelegatedScopes: nonNil(r.DelegatedScopes),
+		PKCEOptional: !r.PKCERequired,
 	}
 	if r.LogoutURL.Valid {
 		s.WebLogoutURL = &r.LogoutURL.String
@@ -81,11 +83,11 @@ func writeSignIn(ctx context.Context, tx *sqlx.Tx, tenantID, id string, s direct
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE applications SET spa_redirect_uris = $3, spa_origins = $4, web_redirect_uris = $5,
 		web_logout_url = $6, public_client_redirect_uris = $7, is_fallback_public_client = $8,
-		native_authentication_apis = $9, delegated_scopes = $10
+		native_authentication_apis = $9, delegated_scopes = $10, pkce_required = $11
 		WHERE tenant_id = $1 AND id = $2`,
 		tenantID, id, pq.Array(nonNil(s.SPARedirectURIs)), pq.Array(nonNil(directory.Application{SignInSettings: s}.SPAOrigins())),
 		pq.Array(nonNil(s.WebRedirectURIs)), s.WebLogoutURL, pq.Array(nonNil(s.PublicClientRedirectURIs)),
-		s.IsFallbackPublicClient, native, pq.Array(nonNil(s.DelegatedScopes)))
+		s.IsFallbackPublicClient, native, pq.Array(nonNil(s.DelegatedScopes)), !s.PKCEOptional)
 	return translate(err, "postgres: write application sign-in settings")
 }
 
