@@ -66,7 +66,6 @@ type BrowserSignIn struct {
 // ClientApps finds applications by client id (*directory.Applications).
 type ClientApps interface {
 	ClientApplication(ctx context.Context, tenantID, clientID string) (*directory.Application, error)
-	SPAOriginRegistered(ctx context.Context, tenantID, origin string) (bool, error)
 }
 
 // PasswordAttempt is one email + password submitted on the sign-in page.

@@ -38,9 +38,6 @@ type NativeAuth interface {
 	// Token serves the token endpoint's native grants (a request with a
 	// continuation_token).
 	Token(ctx context.Context, r nativeauth.Request) (*oauth.TokenResponse, *nativeauth.Error)
-	// OriginAllowed answers CORS: may a page at origin call the tenant's
-	// native authentication endpoints.
-	OriginAllowed(ctx context.Context, tenantID, origin string) (bool, error)
 }
 
 var _ NativeAuth = (*nativeauth.Server)(nil)
@@ -113,19 +110,15 @@ var (
 )
 
 // corsOrigin returns the request's Origin when the tenant's spa
-// registrations allow it ("" otherwise: no CORS headers at all).
+// registrations allow it ("" otherwise: no CORS headers at all). It asks
+// the instance's origin cache (cors.go), the one the Graph API's CORS
+// uses, so a native-auth conversation costs no query per request for it.
 func (s *server) corsOrigin(c *gin.Context, tenant string) string {
 	origin := c.GetHeader("Origin")
-	if origin == "" || s.native == nil || len(origin) > 2048 {
+	if origin == "" || s.native == nil || s.origins == nil || len(origin) > 2048 {
 		return ""
 	}
-	ok, err := s.native.OriginAllowed(c.Request.Context(), tenant, origin)
-	if err != nil {
-		s.log.LogAttrs(c.Request.Context(), slog.LevelError, "cors origin check failed",
-			slog.String("request_id", requestIDs(c).requestID), slog.String("error", err.Error()))
-		return ""
-	}
-	if !ok {
+	if !s.origins.registered(c.Request.Context(), tenant, origin) {
 		return ""
 	}
 	return origin

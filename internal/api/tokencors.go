@@ -37,11 +37,12 @@ func (s *server) tokenCORS(c *gin.Context, tenant string) bool {
 		return true // granted already (native authentication's nativeCORS runs first on /token)
 	}
 	c.Writer.Header().Add("Vary", "Origin")
-	if origin == "" || s.browser == nil || len(origin) > 512 {
+	if origin == "" || s.browser == nil || s.origins == nil || len(origin) > 512 {
 		return false
 	}
-	ok, err := s.browser.Apps.SPAOriginRegistered(c.Request.Context(), strings.ToLower(tenant), strings.ToLower(origin))
-	if err != nil || !ok {
+	// The instance's origin cache (cors.go), shared with the Graph API's
+	// and native authentication's CORS.
+	if !s.origins.registered(c.Request.Context(), strings.ToLower(tenant), strings.ToLower(origin)) {
 		return false
 	}
 	h := c.Writer.Header()

@@ -17,15 +17,6 @@ import (
 // Applications finds the application a request names (directory.Applications).
 type Applications interface {
 	ClientApplication(ctx context.Context, tenantID, clientID string) (*directory.Application, error)
-	SPAOriginRegistered(ctx context.Context, tenantID, origin string) (bool, error)
-}
-
-// OriginAllowed reports whether a browser page at origin may call the
-// tenant's native authentication endpoints: it is the origin of a spa
-// redirect URI of one of the tenant's applications (a preflight names no
-// client, so the tenant's registrations decide).
-func (s *Server) OriginAllowed(ctx context.Context, tenantID, origin string) (bool, error) {
-	return s.d.Apps.SPAOriginRegistered(ctx, tenantID, origin)
 }
 
 // Accounts is what the flows do to the directory (*directory.Service).
