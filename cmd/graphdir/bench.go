@@ -314,6 +314,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	fmt.Fprintf(&out, "- requests/s, p50, p99: graphdir over loopback HTTP (real tokens, real handler and http.Server, in this process); raw SQL/s: the same statements straight against PostgreSQL from a pool of %d connections, rows read as raw bytes; ratio = requests/s ÷ raw SQL/s; CPU µs/req: CPU time of this process (graphdir and the HTTP load generator, not PostgreSQL) per API request, which other load on the machine disturbs far less than the rates.\n", s.clients)
 	fmt.Fprintf(&out, "- refresh token: the refresh grant over loopback HTTP (a public client: client id, refresh token, MSAL's scope; access, ID and new refresh token back), each client rotating its own families of seeded users; raw: the grant's statements from the store (application and secrets, the rotation's UPDATE and successor INSERT in one transaction, the user). password sign-in: in process, no flow's HTTP: the first factor (%s) and IssueUserTokens (access, ID and refresh token, a new family); its raw column is argon2id verifications/s alone at the configured parameters, same clients.\n", benchPasswordCheckLabel)
 	fmt.Fprintf(&out, "- %s: the native authentication API as Microsoft's SDK calls it, over loopback HTTP: oauth2/v2.0/initiate (the account by sign-in email, a continuation token stored), /challenge (password), /token with grant_type=password (the same first factor, the flow ended, access, ID and refresh token, client_info): one row = one whole sign-in of three requests; raw: argon2id verifications/s alone, as for the in-process password sign-in.\n", benchNativeName)
+	fmt.Fprintln(&out, "- authorization code: one full browser-redirect sign-in with single sign-on per request: GET authorize with a live session cookie (302 with the code, PKCE S256, as MSAL.js sends it), then the code exchanged at the token endpoint from the spa origin (access, ID and refresh token back); raw: the statements both run, from the store (application and secrets, the session, the code INSERT, the session's client list; application and secrets, the code's conditional UPDATE, the refresh-token INSERT, the user, the code's family). The user flow's read at authorize is not on the raw side.")
 	fmt.Fprintf(&out, "- peak RSS of the bench process during the scenarios without password hashing: **%s MiB** (graphdir in-process: includes the load generator and the raw-SQL pool; seeding excluded)", mib(rssBeforeHashing))
 	if peak != rssBeforeHashing {
 		fmt.Fprintf(&out, "; with the argon2id scenarios (19 MiB per hash, at most GOMAXPROCS hashes at once): %s MiB", mib(peak))
@@ -367,6 +368,8 @@ type benchRun struct {
 	oauth  *oauth.Server // the token endpoint's logic, for in-process sign-ins
 	signIn signInBench   // state of the sign-in scenarios (bench_signin.go)
 	native nativeBench   // state of the native authentication scenario (bench_native.go)
+	// authCode is the authorization-code scenario's (bench_authcode.go).
+	authCode authCodeBench
 }
 
 type benchScenario struct {
@@ -662,6 +665,7 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 	refreshAPI, refreshRaw := b.refreshOps()
 	signInAPI, signInRaw := b.passwordSignInOps()
 	nativeAPI, nativeRaw := b.nativeSignInOps()
+	authCodeAPI, authCodeRaw := b.authCodeOps()
 	return []benchScenario{
 		{name: "get by id", api: getByID, raw: rawByID},
 		{name: "get by UPN", api: getByUPN, raw: rawByUPN},
@@ -695,6 +699,7 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 		{name: "refresh token", api: refreshAPI, raw: refreshRaw, setup: b.setupSignIn},
 		{name: "password sign-in (argon2id + tokens)", api: signInAPI, raw: signInRaw, hashing: true, setup: b.setupSignIn},
 		{name: benchNativeName, api: nativeAPI, raw: nativeRaw, hashing: true, setup: b.setupNative},
+		{name: "authorization code (session cookie, PKCE)", api: authCodeAPI, raw: authCodeRaw, setup: b.setupAuthCode},
 	}, nil
 }
 

@@ -57,14 +57,15 @@ func TestBenchSmoke(t *testing.T) {
 }
 
 // TestBenchSignInScenarios runs the refresh-token, password sign-in and
-// native password sign-in scenarios for a moment, twice against one database (the second run
+// native password sign-in and authorization-code scenarios for a moment,
+// twice against one database (the second run
 // reuses the sign-in application and clears the first run's tokens):
 // both sides must run without errors and report a rate.
 func TestBenchSignInScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("smoke run of the bench")
 	}
-	names := []string{"refresh token", "password sign-in (argon2id + tokens)", benchNativeName}
+	names := []string{"refresh token", "password sign-in (argon2id + tokens)", benchNativeName, "authorization code (session cookie, PKCE)"}
 	s := benchSettings{
 		// A second per side: long enough for a few argon2id hashes to
 		// finish on a loaded machine.
@@ -123,5 +124,14 @@ func TestBenchSignInScenarios(t *testing.T) {
 	}
 	if signIns == 0 || rotated == 0 || native == 0 {
 		t.Errorf("%d successful sign-ins in the sign-in log, %d rotated refresh tokens, %d native sign-ins", signIns, rotated, native)
+	}
+	// Codes were issued and spent on both sides, each bound to its family.
+	var spent, unspent int
+	if err := db.QueryRow(`SELECT count(*) FILTER (WHERE used_at IS NOT NULL AND family_id IS NOT NULL),
+		count(*) FILTER (WHERE used_at IS NULL) FROM authorization_codes`).Scan(&spent, &unspent); err != nil {
+		t.Fatal(err)
+	}
+	if spent == 0 || unspent > 4*s.clients { // at most one cut short per client, side and run
+		t.Errorf("%d codes spent with their family, %d never spent", spent, unspent)
 	}
 }

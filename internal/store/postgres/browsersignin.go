@@ -13,11 +13,39 @@ import (
 
 var _ directory.BrowserSignInStore = (*Store)(nil)
 
+// The statements of the browser sign-in, named so that the bench's raw
+// side runs exactly them (statements.go).
+const (
+	createBrowserSessionSQL = `INSERT INTO browser_sessions
+		(tenant_id, id, token_hash, user_id, amr, auth_time, clients, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	browserSessionByTokenSQL = `SELECT b.tenant_id::text, b.id::text, b.user_id::text, b.amr, b.auth_time, b.clients, b.created_at, b.expires_at
+		FROM browser_sessions b
+		JOIN users u ON u.tenant_id = b.tenant_id AND u.id = b.user_id
+		WHERE b.tenant_id = $1 AND b.token_hash = $2 AND b.ended_at IS NULL AND b.expires_at > $3
+		  AND u.deleted_at IS NULL AND u.account_enabled IS DISTINCT FROM FALSE
+		  AND b.created_at >= COALESCE(u.sign_in_sessions_valid_from, '-infinity'::timestamptz)`
+	addBrowserSessionClientSQL = `UPDATE browser_sessions SET clients = array_append(clients, $3)
+		WHERE tenant_id = $1 AND id = $2 AND NOT ($3 = ANY (clients))`
+	createAuthCodeSQL = `INSERT INTO authorization_codes
+		(tenant_id, code_hash, client_id, redirect_uri, redirect_kind, code_challenge, nonce, session_id, user_id,
+		 scopes, amr, acrs, auth_time, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+	redeemAuthCodeSQL = `UPDATE authorization_codes SET used_at = $3
+		WHERE tenant_id = $1 AND code_hash = $2 AND used_at IS NULL AND lower(client_id) = lower($4)
+		RETURNING ` + authCodeColumns
+	setAuthCodeFamilySQL = `UPDATE authorization_codes SET family_id = $3
+		WHERE tenant_id = $1 AND code_hash = $2`
+)
+
+func authCodeArgs(c directory.AuthCode, codeHash []byte) []any {
+	return []any{c.TenantID, codeHash, c.ClientID, c.RedirectURI, string(c.RedirectKind), c.CodeChallenge, c.Nonce, c.SessionID, c.UserID,
+		pq.Array(nonNil(c.Scopes)), pq.Array(nonNil(c.AMR)), pq.Array(nonNil(c.ACRS)), c.AuthTime, c.CreatedAt, c.ExpiresAt}
+}
+
 // CreateBrowserSession implements directory.BrowserSignInStore.
 func (s *Store) CreateBrowserSession(ctx context.Context, bs directory.BrowserSession, tokenHash []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO browser_sessions
-		(tenant_id, id, token_hash, user_id, amr, auth_time, clients, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := s.db.ExecContext(ctx, createBrowserSessionSQL,
 		bs.TenantID, bs.ID, tokenHash, bs.UserID, pq.Array(nonNil(bs.AMR)), bs.AuthTime, pq.Array(nonNil(bs.Clients)),
 		bs.CreatedAt, bs.ExpiresAt)
 	return translate(err, "postgres: create browser session")
@@ -30,13 +58,7 @@ func (s *Store) BrowserSessionByToken(ctx context.Context, tenantID string, toke
 		return nil, directory.Errorf(directory.KindNotFound, "Resource does not exist.")
 	}
 	var bs directory.BrowserSession
-	err := s.db.QueryRowContext(ctx, `SELECT b.tenant_id::text, b.id::text, b.user_id::text, b.amr, b.auth_time, b.clients, b.created_at, b.expires_at
-		FROM browser_sessions b
-		JOIN users u ON u.tenant_id = b.tenant_id AND u.id = b.user_id
-		WHERE b.tenant_id = $1 AND b.token_hash = $2 AND b.ended_at IS NULL AND b.expires_at > $3
-		  AND u.deleted_at IS NULL AND u.account_enabled IS DISTINCT FROM FALSE
-		  AND b.created_at >= COALESCE(u.sign_in_sessions_valid_from, '-infinity'::timestamptz)`,
-		tenantID, tokenHash, now).Scan(&bs.TenantID, &bs.ID, &bs.UserID, pq.Array(&bs.AMR), &bs.AuthTime,
+	err := s.db.QueryRowContext(ctx, browserSessionByTokenSQL, tenantID, tokenHash, now).Scan(&bs.TenantID, &bs.ID, &bs.UserID, pq.Array(&bs.AMR), &bs.AuthTime,
 		pq.Array(&bs.Clients), &bs.CreatedAt, &bs.ExpiresAt)
 	if err != nil {
 		return nil, translate(err, "postgres: browser session")
@@ -47,8 +69,7 @@ func (s *Store) BrowserSessionByToken(ctx context.Context, tenantID string, toke
 
 // AddBrowserSessionClient implements directory.BrowserSignInStore.
 func (s *Store) AddBrowserSessionClient(ctx context.Context, tenantID, sessionID, clientID string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE browser_sessions SET clients = array_append(clients, $3)
-		WHERE tenant_id = $1 AND id = $2 AND NOT ($3 = ANY (clients))`, tenantID, sessionID, clientID)
+	_, err := s.db.ExecContext(ctx, addBrowserSessionClientSQL, tenantID, sessionID, clientID)
 	return translate(err, "postgres: add browser session client")
 }
 
@@ -64,12 +85,7 @@ func (s *Store) EndBrowserSession(ctx context.Context, tenantID string, tokenHas
 
 // CreateAuthCode implements directory.BrowserSignInStore.
 func (s *Store) CreateAuthCode(ctx context.Context, c directory.AuthCode, codeHash []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO authorization_codes
-		(tenant_id, code_hash, client_id, redirect_uri, redirect_kind, code_challenge, nonce, session_id, user_id,
-		 scopes, amr, acrs, auth_time, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		c.TenantID, codeHash, c.ClientID, c.RedirectURI, string(c.RedirectKind), c.CodeChallenge, c.Nonce, c.SessionID, c.UserID,
-		pq.Array(nonNil(c.Scopes)), pq.Array(nonNil(c.AMR)), pq.Array(nonNil(c.ACRS)), c.AuthTime, c.CreatedAt, c.ExpiresAt)
+	_, err := s.db.ExecContext(ctx, createAuthCodeSQL, authCodeArgs(c, codeHash)...)
 	return translate(err, "postgres: create authorization code")
 }
 
@@ -100,9 +116,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, tenantID, clientID string, c
 	if !directory.IsGUID(tenantID) {
 		return nil, false, directory.Errorf(directory.KindNotFound, "Resource does not exist.")
 	}
-	c, err := scanAuthCode(s.db.QueryRowContext(ctx, `UPDATE authorization_codes SET used_at = $3
-		WHERE tenant_id = $1 AND code_hash = $2 AND used_at IS NULL AND lower(client_id) = lower($4)
-		RETURNING `+authCodeColumns, tenantID, codeHash, at, clientID))
+	c, err := scanAuthCode(s.db.QueryRowContext(ctx, redeemAuthCodeSQL, tenantID, codeHash, at, clientID))
 	if err == nil {
 		return c, true, nil
 	}
@@ -119,8 +133,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, tenantID, clientID string, c
 
 // SetAuthCodeFamily implements directory.BrowserSignInStore.
 func (s *Store) SetAuthCodeFamily(ctx context.Context, tenantID string, codeHash []byte, familyID string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE authorization_codes SET family_id = $3
-		WHERE tenant_id = $1 AND code_hash = $2`, tenantID, codeHash, familyID)
+	_, err := s.db.ExecContext(ctx, setAuthCodeFamilySQL, tenantID, codeHash, familyID)
 	return translate(err, "postgres: set authorization code family")
 }
 

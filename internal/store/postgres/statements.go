@@ -109,3 +109,41 @@ func RotateRefreshTokenStatements(tenantID, clientID string, hash, successorHash
 		{SQL: insertRefresh, Args: refreshArgs(successorHash, next), Exec: true},
 	}
 }
+
+// The browser sign-in's statements (browsersignin.go), for the bench's
+// authorization-code scenario: what an authorize with a session cookie
+// and the code's exchange run.
+
+// BrowserSessionByTokenStatement is what BrowserSessionByToken runs (one
+// row for a live session).
+func BrowserSessionByTokenStatement(tenantID string, tokenHash []byte, now time.Time) Statement {
+	return Statement{SQL: browserSessionByTokenSQL, Args: []any{tenantID, tokenHash, now}}
+}
+
+// AddBrowserSessionClientStatement is what AddBrowserSessionClient runs.
+func AddBrowserSessionClientStatement(tenantID, sessionID, clientID string) Statement {
+	return Statement{SQL: addBrowserSessionClientSQL, Args: []any{tenantID, sessionID, clientID}, Exec: true}
+}
+
+// CreateAuthCodeStatement is what CreateAuthCode runs for c under
+// codeHash (one row affected).
+func CreateAuthCodeStatement(c directory.AuthCode, codeHash []byte) Statement {
+	return Statement{SQL: createAuthCodeSQL, Args: authCodeArgs(c, codeHash), Exec: true}
+}
+
+// RedeemAuthCodeStatement is the conditional UPDATE with which
+// RedeemAuthCode spends a code (one row the first time).
+func RedeemAuthCodeStatement(tenantID, clientID string, codeHash []byte, at time.Time) Statement {
+	return Statement{SQL: redeemAuthCodeSQL, Args: []any{tenantID, codeHash, at, clientID}}
+}
+
+// SetAuthCodeFamilyStatement is what SetAuthCodeFamily runs.
+func SetAuthCodeFamilyStatement(tenantID string, codeHash []byte, familyID string) Statement {
+	return Statement{SQL: setAuthCodeFamilySQL, Args: []any{tenantID, codeHash, familyID}, Exec: true}
+}
+
+// CreateRefreshTokenStatement is the INSERT CreateRefreshToken runs, in a
+// transaction of its own (one row affected).
+func CreateRefreshTokenStatement(hash []byte, t directory.RefreshToken) Statement {
+	return Statement{SQL: insertRefresh, Args: refreshArgs(hash, t), Exec: true}
+}
