@@ -699,7 +699,7 @@ func (b *benchRun) scenarios(ctx context.Context) ([]benchScenario, error) {
 		{name: "refresh token", api: refreshAPI, raw: refreshRaw, setup: b.setupSignIn},
 		{name: "password sign-in (argon2id + tokens)", api: signInAPI, raw: signInRaw, hashing: true, setup: b.setupSignIn},
 		{name: benchNativeName, api: nativeAPI, raw: nativeRaw, hashing: true, setup: b.setupNative},
-		{name: "authorization code (session cookie, PKCE)", api: authCodeAPI, raw: authCodeRaw, setup: b.setupAuthCode},
+		{name: "authorization code (SSO session + PKCE)", api: authCodeAPI, raw: authCodeRaw, setup: b.setupAuthCode},
 	}, nil
 }
 

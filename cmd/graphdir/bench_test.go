@@ -65,7 +65,7 @@ func TestBenchSignInScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("smoke run of the bench")
 	}
-	names := []string{"refresh token", "password sign-in (argon2id + tokens)", benchNativeName, "authorization code (session cookie, PKCE)"}
+	names := []string{"refresh token", "password sign-in (argon2id + tokens)", benchNativeName, "authorization code (SSO session + PKCE)"}
 	s := benchSettings{
 		// A second per side: long enough for a few argon2id hashes to
 		// finish on a loaded machine.
