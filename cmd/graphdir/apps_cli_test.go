@@ -75,6 +75,11 @@ func TestAppCLISignIn(t *testing.T) {
 		!strings.Contains(out, "logout URL:     https://portal.example/bye") || !strings.Contains(out, "scopes:         openid User.ReadWrite (") {
 		t.Fatalf("create --web: %v\n%s", err, out)
 	}
+	// A legacy web app without PKCE; --no-pkce is refused without --web.
+	out, err = cli("create", "--name", "legacy", "--web", "https://legacy.example/cb", "--no-pkce")
+	if err != nil || !strings.Contains(out, "PKCE:           optional for web redirect URIs") {
+		t.Fatalf("create --no-pkce: %v\n%s", err, out)
+	}
 	// A native app: custom scheme, native authentication on.
 	out, err = cli("create", "--name", "mobile", "--public", "com.example.shop://auth", "--native-auth", "--scopes", "openid,offline_access")
 	if err != nil || !strings.Contains(out, "native auth:    enabled") || strings.Contains(out, "client secret") ||
@@ -89,12 +94,13 @@ func TestAppCLISignIn(t *testing.T) {
 		{"create", "--spa", "https://app.example/cb", "--scopes", "Mail.Send"},
 		{"create", "--spa", "https://app.example/cb", "--scopes", "api://graphdir/.default"},
 		{"create", "--native-auth"}, // no name and no URI to name it after
+		{"create", "--spa", "https://app.example/cb", "--no-pkce"},
 	} {
 		if out, err := cli(bad...); err == nil {
 			t.Errorf("%v accepted:\n%s", bad, out)
 		}
 	}
-	if out, _ := cli("list"); strings.Count(out, "\n") != 4 {
+	if out, _ := cli("list"); strings.Count(out, "\n") != 5 {
 		t.Fatalf("refused creates left applications behind:\n%s", out)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type signInFlags struct {
 	spa, web, public        uriList
 	logoutURL, scopes       *string
 	nativeAuth, fallbackPub *bool
+	noPKCE                  *bool
 }
 
 func newSignInFlags(fs *flag.FlagSet) *signInFlags {
@@ -38,13 +40,14 @@ func newSignInFlags(fs *flag.FlagSet) *signInFlags {
 	f.logoutURL = fs.String("logout-url", "", "front-channel logout URL (web.logoutUrl)")
 	f.nativeAuth = fs.Bool("native-auth", false, "enable the native authentication APIs (nativeAuthenticationApisEnabled=all; also a public client)")
 	f.fallbackPub = fs.Bool("fallback-public-client", false, "treat the app as a public client (isFallbackPublicClient)")
+	f.noPKCE = fs.Bool("no-pkce", false, "let the web app sign in without PKCE (graphdirPkceRequired=false; legacy confidential web apps only)")
 	f.scopes = fs.String("scopes", defaultSignInScopes, "delegated scopes consented tenant-wide, space- or comma-separated (requiredResourceAccess)")
 	return f
 }
 
 // any reports whether a sign-in flag was given.
 func (f *signInFlags) any() bool {
-	return f != nil && (len(f.spa)+len(f.web)+len(f.public) > 0 || *f.logoutURL != "" || *f.nativeAuth || *f.fallbackPub || f.set("scopes"))
+	return f != nil && (len(f.spa)+len(f.web)+len(f.public) > 0 || *f.logoutURL != "" || *f.nativeAuth || *f.fallbackPub || *f.noPKCE || f.set("scopes"))
 }
 
 func (f *signInFlags) set(name string) bool {
@@ -94,6 +97,13 @@ func (f *signInFlags) input() (directory.SignInInput, error) {
 		in.NativeAuthenticationAPIs = &directory.Nullable[string]{Value: &all}
 		in.IsFallbackPublicClient = &directory.Nullable[bool]{Value: &yes}
 	}
+	if *f.noPKCE {
+		if len(f.web) == 0 {
+			return in, errors.New("--no-pkce applies to web apps (--web) only: public clients always use PKCE")
+		}
+		off := false
+		in.PKCERequired = &off
+	}
 	if *f.fallbackPub {
 		yes := true
 		in.IsFallbackPublicClient = &directory.Nullable[bool]{Value: &yes}
@@ -127,6 +137,9 @@ func printSignIn(w io.Writer, a *directory.Application) {
 	}
 	if a.NativeAuthEnabled() {
 		fmt.Fprintln(w, "  native auth:    enabled")
+	}
+	if !a.PKCERequiredFor(directory.RedirectWeb) {
+		fmt.Fprintln(w, "  PKCE:           optional for web redirect URIs (graphdirPkceRequired=false)")
 	}
 	if s := a.ConsentedScopes(); len(s) > 0 {
 		fmt.Fprintf(w, "  scopes:         %s (consented for the tenant)\n", strings.Join(s, " "))
