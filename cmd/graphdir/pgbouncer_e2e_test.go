@@ -274,7 +274,7 @@ func TestMigrateURL_StartupGoesDirect(t *testing.T) {
 	dead := "postgres://postgres@" + ln.Addr().String() + "/graphdir?sslmode=disable"
 	ln.Close()
 	direct := pgtest.NewEmptyURL(t)
-	cfg, _, db := openTestDatabase(t, map[string]string{
+	cfg, _, db := openStartupDatabase(t, map[string]string{
 		"DATABASE_URL":            dead,
 		"GRAPHDIR_DB_MIGRATE_URL": direct,
 		"GRAPHDIR_PUBLIC_URL":     testPublicURL,

@@ -45,6 +45,19 @@ const testPublicURL = "https://graphdir.test"
 // database for the rest of the test.
 func openTestDatabase(t *testing.T, env map[string]string) (*config.Config, func(string) string, *database) {
 	t.Helper()
+	cfg, getenv, db := openStartupDatabase(t, env)
+	// The pool serve uses (binary parameters, statement timeout), so the
+	// tests run the statements the way production sends them.
+	if err := db.reopenForServing(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, getenv, db
+}
+
+// openStartupDatabase is openTestDatabase before serve swaps in its
+// serving pool: the pool that migrations and start-up use.
+func openStartupDatabase(t *testing.T, env map[string]string) (*config.Config, func(string) string, *database) {
+	t.Helper()
 	getenv := func(k string) string { return env[k] }
 	cfg, err := config.Load(nil, getenv, io.Discard)
 	if err != nil {
@@ -55,11 +68,6 @@ func openTestDatabase(t *testing.T, env map[string]string) (*config.Config, func
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	// The pool serve uses (binary parameters, statement timeout), so the
-	// tests run the statements the way production sends them.
-	if err := db.reopenForServing(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
 	return cfg, getenv, db
 }
 
