@@ -344,3 +344,35 @@ func (s *Server) hideUnknown(ctx context.Context, tenantID string) (bool, *Error
 	}
 	return hide, nil
 }
+
+// started is what every flow's first step reads from its request: the
+// client (checked), the challenge types it can take, the username, and the
+// user flow that applies to the client.
+type started struct {
+	app   *directory.Application
+	types map[string]bool
+	email string
+	flow  directory.UserFlow
+}
+
+// begin reads and checks what sign-in, sign-up and reset start with, in
+// the order Entra checks it (client, challenge types, username).
+func (s *Server) begin(ctx context.Context, r Request) (started, *Error) {
+	app, e := s.client(ctx, r)
+	if e != nil {
+		return started{}, e
+	}
+	types, e := challengeTypes(r)
+	if e != nil {
+		return started{}, e
+	}
+	email, e := username(r)
+	if e != nil {
+		return started{}, e
+	}
+	uf, err := s.d.Accounts.UserFlowForApp(ctx, r.TenantID, app.AppID)
+	if err != nil {
+		return started{}, ErrServer(err)
+	}
+	return started{app: app, types: types, email: email, flow: uf}, nil
+}

@@ -99,22 +99,11 @@ func capabilities(r Request) string {
 // user_not_found: Entra's contract reveals it here (README), unless the
 // tenant hides it (Deps.HideUserNotFound).
 func (s *Server) SignInInitiate(ctx context.Context, r Request) (*Response, *Error) {
-	app, e := s.client(ctx, r)
+	st, e := s.begin(ctx, r)
 	if e != nil {
 		return nil, e
 	}
-	types, e := challengeTypes(r)
-	if e != nil {
-		return nil, e
-	}
-	email, e := username(r)
-	if e != nil {
-		return nil, e
-	}
-	uf, err := s.d.Accounts.UserFlowForApp(ctx, r.TenantID, app.AppID)
-	if err != nil {
-		return nil, ErrServer(err)
-	}
+	app, types, email, uf := st.app, st.types, st.email, st.flow
 	u, err := s.d.Accounts.CustomerBySignInEmail(ctx, r.TenantID, email)
 	ghost := directory.KindOf(err) == directory.KindNotFound
 	switch {

@@ -104,22 +104,11 @@ func (s *Server) checkNewPassword(pw string) (string, *Error) {
 
 // SignUpStart serves /signup/v1.0/start.
 func (s *Server) SignUpStart(ctx context.Context, r Request) (*Response, *Error) {
-	app, e := s.client(ctx, r)
+	st, e := s.begin(ctx, r)
 	if e != nil {
 		return nil, e
 	}
-	types, e := challengeTypes(r)
-	if e != nil {
-		return nil, e
-	}
-	email, e := username(r)
-	if e != nil {
-		return nil, e
-	}
-	uf, err := s.d.Accounts.UserFlowForApp(ctx, r.TenantID, app.AppID)
-	if err != nil {
-		return nil, ErrServer(err)
-	}
+	app, types, email, uf := st.app, st.types, st.email, st.flow
 	if !uf.SignUpAllowed {
 		return nil, ErrSignUpDisabled()
 	}
