@@ -16,7 +16,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/graphdir/graphdir/internal/directory"
-	"github.com/graphdir/graphdir/internal/textlimit"
 )
 
 // Branding at the edge: Graph's /organization/{id}/branding
@@ -180,22 +179,9 @@ var brandingProperties = []string{"id", "backgroundColor", "bannerLogoRelativeUr
 func (s *server) brandingQuery(c *gin.Context, typeName string) ([]string, bool) {
 	var sel []string
 	_, err := parseOptions(c.Request.URL.RawQuery, queryRules{
-		allowed:  routeOptions(c),
-		typeName: typeName,
-		selectList: func(v string) (err error) {
-			sel, err = selectOf(v, func(name string) (string, bool) {
-				for _, p := range brandingProperties {
-					if strings.EqualFold(p, name) {
-						return p, true
-					}
-				}
-				return "", false
-			}, func(name string) error {
-				return (&directory.Error{Kind: directory.KindInvalid,
-					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph." + typeName + "'."}).WithTarget("$select")
-			})
-			return err
-		},
+		allowed:    routeOptions(c),
+		typeName:   typeName,
+		selectList: selectListOf(brandingProperties, typeName, &sel),
 	})
 	if err != nil {
 		s.writeError(c, err)

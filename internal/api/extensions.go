@@ -152,21 +152,8 @@ var extensionPropertyProperties = []string{"id", "deletedDateTime", "appDisplayN
 func (s *server) extensionQuery(c *gin.Context) (ExtensionDefinitions, *queryOptions, []string, bool) {
 	var sel []string
 	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
-		allowed: routeOptions(c),
-		selectList: func(v string) (err error) {
-			sel, err = selectOf(v, func(name string) (string, bool) {
-				for _, p := range extensionPropertyProperties {
-					if strings.EqualFold(p, name) {
-						return p, true
-					}
-				}
-				return "", false
-			}, func(name string) error {
-				return (&directory.Error{Kind: directory.KindInvalid,
-					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph.extensionProperty'."}).WithTarget("$select")
-			})
-			return err
-		},
+		allowed:    routeOptions(c),
+		selectList: selectListOf(extensionPropertyProperties, "extensionProperty", &sel),
 	})
 	if err != nil {
 		s.writeError(c, err)

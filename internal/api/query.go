@@ -415,3 +415,23 @@ var defaultProperties = func() []*directory.Property {
 	}
 	return append(out, id)
 }()
+
+// selectListOf is the queryRules.selectList of a type whose properties are
+// a fixed list: names match in any case, an unknown one is Graph's 400
+// naming the type, and the chosen names are stored in *sel.
+func selectListOf(properties []string, typeName string, sel *[]string) func(string) error {
+	return func(v string) (err error) {
+		*sel, err = selectOf(v, func(name string) (string, bool) {
+			for _, p := range properties {
+				if strings.EqualFold(p, name) {
+					return p, true
+				}
+			}
+			return "", false
+		}, func(name string) error {
+			return (&directory.Error{Kind: directory.KindInvalid,
+				Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph." + typeName + "'."}).WithTarget("$select")
+		})
+		return err
+	}
+}

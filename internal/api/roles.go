@@ -75,22 +75,9 @@ var (
 func (s *server) roleQuery(c *gin.Context, typeName string, properties []string) (Roles, *queryOptions, []string, bool) {
 	var sel []string
 	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
-		allowed:  routeOptions(c),
-		typeName: typeName,
-		selectList: func(v string) (err error) {
-			sel, err = selectOf(v, func(name string) (string, bool) {
-				for _, p := range properties {
-					if strings.EqualFold(p, name) {
-						return p, true
-					}
-				}
-				return "", false
-			}, func(name string) error {
-				return (&directory.Error{Kind: directory.KindInvalid,
-					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph." + typeName + "'."}).WithTarget("$select")
-			})
-			return err
-		},
+		allowed:    routeOptions(c),
+		typeName:   typeName,
+		selectList: selectListOf(properties, typeName, &sel),
 	})
 	if err != nil {
 		s.writeError(c, err)

@@ -77,20 +77,7 @@ func (s *server) handleListSignIns(c *gin.Context) {
 func (s *server) handleGetSignIn(c *gin.Context) {
 	var sel []string
 	_, err := parseOptions(c.Request.URL.RawQuery, queryRules{allowed: routeOptions(c), typeName: "signIn",
-		selectList: func(v string) (err error) {
-			sel, err = selectOf(v, func(name string) (string, bool) {
-				for _, p := range signInLogProperties {
-					if strings.EqualFold(p, name) {
-						return p, true
-					}
-				}
-				return "", false
-			}, func(name string) error {
-				return (&directory.Error{Kind: directory.KindInvalid,
-					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph.signIn'."}).WithTarget("$select")
-			})
-			return err
-		}})
+		selectList: selectListOf(signInLogProperties, "signIn", &sel)})
 	if err != nil {
 		s.writeError(c, err)
 		return

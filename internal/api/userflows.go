@@ -78,22 +78,9 @@ var flowProperties = []string{"id", "displayName", "description", "priority", "c
 func (s *server) flowQuery(c *gin.Context) (*queryOptions, []string, bool) {
 	var sel []string
 	q, err := parseOptions(c.Request.URL.RawQuery, queryRules{
-		allowed:  routeOptions(c),
-		typeName: "externalUsersSelfServiceSignUpEventsFlow",
-		selectList: func(v string) (err error) {
-			sel, err = selectOf(v, func(name string) (string, bool) {
-				for _, p := range flowProperties {
-					if strings.EqualFold(p, name) {
-						return p, true
-					}
-				}
-				return "", false
-			}, func(name string) error {
-				return (&directory.Error{Kind: directory.KindInvalid,
-					Message: "Could not find a property named '" + textlimit.Clip(name, maxEchoed) + "' on type 'microsoft.graph.authenticationEventsFlow'."}).WithTarget("$select")
-			})
-			return err
-		},
+		allowed:    routeOptions(c),
+		typeName:   "externalUsersSelfServiceSignUpEventsFlow",
+		selectList: selectListOf(flowProperties, "authenticationEventsFlow", &sel),
 	})
 	if err != nil {
 		s.writeError(c, err)
