@@ -201,16 +201,7 @@ func appName(app *directory.Application) string { return app.DisplayName }
 // page's email and password. Success starts a session (a new id: no
 // fixation) and sends the browser back with a code (303, RFC 9700 §4.12).
 func (s *server) handleSignIn(c *gin.Context) {
-	tenant := strings.ToLower(c.Param("tenant"))
-	if s.browser == nil || "/"+tenant == apiPrefix {
-		s.handleNoRoute(c)
-		return
-	}
-	form, ok := s.checkPagePost(c)
-	if !ok {
-		return
-	}
-	fl, ok := s.resumeFlow(c, tenant, form, flowKindBrowser)
+	tenant, form, fl, ok := s.pagePost(c, s.browser != nil, flowKindBrowser)
 	if !ok {
 		return
 	}

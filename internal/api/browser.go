@@ -425,3 +425,22 @@ func isFlowError(err error) bool {
 }
 
 var _ CodeIssuer = (*oauth.Server)(nil)
+
+// pagePost opens a hosted page's form post: a tenant path where the pages
+// are served (served), the form checked against cross-site posting and its
+// per-form token, and the flow of kind it continues. When ok is false the
+// answer has been written.
+func (s *server) pagePost(c *gin.Context, served bool, kind string) (tenant string, form map[string]string, fl directory.SignInFlow, ok bool) {
+	tenant = strings.ToLower(c.Param("tenant"))
+	if !served || "/"+tenant == apiPrefix {
+		s.handleNoRoute(c)
+		return "", nil, fl, false
+	}
+	if form, ok = s.checkPagePost(c); !ok {
+		return "", nil, fl, false
+	}
+	if fl, ok = s.resumeFlow(c, tenant, form, kind); !ok {
+		return "", nil, fl, false
+	}
+	return tenant, form, fl, true
+}

@@ -100,16 +100,7 @@ func (s *server) handleLogout(c *gin.Context) {
 // handleLogoutConfirm serves the confirmation page's button: the browser
 // goes to the post-logout URI validated when the page was shown.
 func (s *server) handleLogoutConfirm(c *gin.Context) {
-	tenant := strings.ToLower(c.Param("tenant"))
-	if s.browser == nil || "/"+tenant == apiPrefix {
-		s.handleNoRoute(c)
-		return
-	}
-	form, ok := s.checkPagePost(c)
-	if !ok {
-		return
-	}
-	fl, ok := s.resumeFlow(c, tenant, form, flowKindLogout)
+	tenant, form, fl, ok := s.pagePost(c, s.browser != nil, flowKindLogout)
 	if !ok {
 		return
 	}

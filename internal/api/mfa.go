@@ -52,16 +52,7 @@ func (s *server) renderMFA(c *gin.Context, status int, fl directory.SignInFlow, 
 // page's form. A right code ends the flow in a session whose amr shows
 // MFA, and the code goes to the client (303).
 func (s *server) handleVerify(c *gin.Context) {
-	tenant := strings.ToLower(c.Param("tenant"))
-	if s.browser == nil || s.browser.EmailCodes == nil || "/"+tenant == apiPrefix {
-		s.handleNoRoute(c)
-		return
-	}
-	form, ok := s.checkPagePost(c)
-	if !ok {
-		return
-	}
-	fl, ok := s.resumeFlow(c, tenant, form, flowKindBrowser)
+	tenant, form, fl, ok := s.pagePost(c, s.browser != nil && s.browser.EmailCodes != nil, flowKindBrowser)
 	if !ok {
 		return
 	}

@@ -42,16 +42,7 @@ func (s *server) handleReset(c *gin.Context)  { s.handleSelfService(c, stepReset
 // every step's form posts there with its stage, checked against the step
 // the flow stands at.
 func (s *server) handleSelfService(c *gin.Context, kind string) {
-	tenant := strings.ToLower(c.Param("tenant"))
-	if !s.selfServiceOn() || "/"+tenant == apiPrefix {
-		s.handleNoRoute(c)
-		return
-	}
-	form, ok := s.checkPagePost(c)
-	if !ok {
-		return
-	}
-	fl, ok := s.resumeFlow(c, tenant, form, flowKindBrowser)
+	tenant, form, fl, ok := s.pagePost(c, s.selfServiceOn(), flowKindBrowser)
 	if !ok {
 		return
 	}
