@@ -61,7 +61,7 @@ type flowCodes struct{ s *otp.Service }
 
 func flowPurpose(p string) string {
 	switch p {
-	case api.CodeSignUp:
+	case api.CodeSignUp, api.CodeSignUpTaken:
 		return otp.PurposeSignUp
 	case api.CodeSignIn:
 		return otp.PurposeSignIn
@@ -70,7 +70,8 @@ func flowPurpose(p string) string {
 }
 
 func (f flowCodes) Send(ctx context.Context, purpose, tenantID, binding, email, locale, appName string) error {
-	_, err := f.s.Send(ctx, otp.SendRequest{TenantID: tenantID, Purpose: flowPurpose(purpose), Binding: binding, Email: email, Locale: locale, AppName: appName})
+	_, err := f.s.Send(ctx, otp.SendRequest{TenantID: tenantID, Purpose: flowPurpose(purpose), Binding: binding, Email: email, Locale: locale, AppName: appName,
+		AccountExists: purpose == api.CodeSignUpTaken})
 	return err
 }
 

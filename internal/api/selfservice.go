@@ -17,12 +17,21 @@ import (
 // email -> code -> details. Neither tells whether an account exists: a
 // taken email on sign-up and an unknown one on reset continue to the code
 // page like any other, and no code can ever be right there
-// (browser-redirect.md §4.5).
+// (browser-redirect.md §4.5). A taken email's owner is told by mail
+// instead (CodeSignUpTaken).
 
 const (
 	stepSignUp = "signup"
 	stepReset  = "reset"
 )
+
+// CodeSignUpTaken is the FlowCodes purpose of a sign-up whose address
+// already has an account: Send mails the owner a notice (someone tried
+// to sign up; sign in or reset the password) instead of a code, through
+// the same resend interval and hourly cap as a code, and stores a code no
+// one knows under CodeSignUp, so Check on that flow fails as a wrong
+// code does, try after try, as on a new address's flow.
+const CodeSignUpTaken = "signup-taken"
 
 // selfServiceOn: the pages can create accounts and reset passwords.
 func (s *server) selfServiceOn() bool {
@@ -122,12 +131,13 @@ func (st *selfServiceStep) email() {
 	}
 	fl := st.fl
 	fl.Step, fl.Username, fl.UserID = st.kind+"-code", email, ""
-	send := true
+	send, purpose := true, st.purpose()
 	switch {
 	case st.kind == stepSignUp && u != nil:
-		// Taken: the page goes on as for a new address, but no code is
-		// sent, so none can be right (no enumeration).
-		fl.Data["taken"], send = "1", false
+		// Taken: the page goes on as for a new address (the same sends,
+		// limits and statuses), but the owner gets a notice instead of a
+		// code, so no code can be right (no enumeration).
+		fl.Data["taken"], purpose = "1", CodeSignUpTaken
 	case st.kind == stepReset && u == nil:
 		send = false
 	case st.kind == stepReset:
@@ -139,7 +149,7 @@ func (st *selfServiceStep) email() {
 		return
 	}
 	if send {
-		if err := st.s.browser.FlowCodes.Send(ctx, st.purpose(), fl.TenantID, fl.ID, email, st.req.UILocales, appName(st.app)); err != nil {
+		if err := st.s.browser.FlowCodes.Send(ctx, purpose, fl.TenantID, fl.ID, email, st.req.UILocales, appName(st.app)); err != nil {
 			st.s.errorPage(st.c, http.StatusServiceUnavailable, "We could not send your code", "Please try again in a few minutes.")
 			return
 		}
@@ -156,8 +166,13 @@ func (st *selfServiceStep) code() {
 		return
 	}
 	var err error = &CodeRefusal{Wrong: true}
-	if !(st.kind == stepSignUp && st.fl.Data["taken"] == "1") && !(st.kind == stepReset && st.fl.UserID == "") {
+	if !(st.kind == stepReset && st.fl.UserID == "") {
+		// A taken address's flow is checked too: its stored code is one
+		// no one knows, so tries count and run out as on any flow.
 		err = st.s.browser.FlowCodes.Check(ctx, st.purpose(), st.fl.TenantID, st.fl.ID, st.fl.Username, code)
+		if err == nil && st.kind == stepSignUp && st.fl.Data["taken"] == "1" {
+			err = &CodeRefusal{Wrong: true}
+		}
 	}
 	var ref *CodeRefusal
 	switch {

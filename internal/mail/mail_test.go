@@ -174,3 +174,28 @@ func TestBackoff_GrowsAndIsCapped(t *testing.T) {
 		t.Errorf("backoff not capped: %s", d)
 	}
 }
+
+// TestRenderSignUpTaken: the existing-account notice in each language
+// names the app and tenant, says what to do (sign in, or reset the
+// password) and holds no digits, link or secret.
+func TestRenderSignUpTaken(t *testing.T) {
+	for _, c := range []struct{ locale, subject, reset string }{
+		{"en-US", "Someone tried to create a Contoso Ltd account with your email address", `"Forgot your password?"`},
+		{"fr-CA,fr;q=0.9", "Quelqu'un a tenté de créer un compte Contoso Ltd avec votre adresse e-mail", "« Mot de passe oublié ? »"},
+		{"de", "Jemand hat versucht, mit Ihrer E-Mail-Adresse ein Contoso Ltd-Konto zu erstellen", "„Kennwort vergessen?“"},
+	} {
+		m, err := mail.RenderSignUpTaken(mail.TakenMail{To: "jane@example.test", Locale: c.locale, TenantName: "Contoso Ltd", AppName: "Contoso Shop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != c.subject || m.To != "jane@example.test" || m.FromName != "Contoso Ltd" {
+			t.Errorf("%s: %+v", c.locale, m)
+		}
+		if !strings.Contains(m.Text, "Contoso Shop") || !strings.Contains(m.Text, c.reset) || !strings.Contains(m.HTML, "Contoso Shop") {
+			t.Errorf("%s: text %q", c.locale, m.Text)
+		}
+		if strings.ContainsAny(m.Text, "0123456789") || strings.Contains(m.Text, "http") || strings.Contains(m.HTML, "href") {
+			t.Errorf("%s: the notice holds digits or a link: %q", c.locale, m.Text)
+		}
+	}
+}

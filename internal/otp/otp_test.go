@@ -551,3 +551,77 @@ func TestWorker_HandsBackRowsPastHalfTheLease(t *testing.T) {
 		t.Fatalf("relay accepted %d, want 5", got)
 	}
 }
+
+// TestSend_AccountExistsNotifiesWithoutACode: a sign-up for an address
+// that has an account mails its owner a notice in their language, with
+// no code, no link and no secret; the send is admitted exactly as a
+// code's (the resend interval and the address's hourly cap count it and
+// it counts against them), and every try on its binding is wrong and
+// counts, down to the same dead end as a real code's.
+func TestSend_AccountExistsNotifiesWithoutACode(t *testing.T) {
+	e := setup(t, otp.Config{SendsPerHour: 2})
+	notice := func(binding string) (otp.Sent, error) {
+		return e.svc.Send(context.Background(), otp.SendRequest{TenantID: e.tenant, Purpose: otp.PurposeSignUp,
+			Binding: binding, Email: "owner@example.test", Locale: "de", AppName: "Contoso Shop", AccountExists: true})
+	}
+	sent, err := notice("flow-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := e.send(t, "flow-x", "someone@example.test", "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.ChannelTarget = sent.ChannelTarget
+	if sent != plain {
+		t.Errorf("Sent for a notice %+v, for a code %+v", sent, plain)
+	}
+	n, err := e.worker.RunOnce(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("worker sent %d, %v; want 2", n, err)
+	}
+	var p smtptest.Parsed
+	for range 2 {
+		m := e.smtp.Wait(t, wait)
+		if m.To[0] == "owner@example.test" {
+			if p, err = m.Parse(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !strings.HasPrefix(p.Subject, "Jemand hat versucht") || !strings.Contains(p.Text, "Contoso Shop") || !strings.Contains(p.Text, "Kennwort vergessen?") {
+		t.Errorf("notice: %q\n%s", p.Subject, p.Text)
+	}
+	if regexp.MustCompile(`\d{4,}`).MatchString(p.Text+p.HTML) || strings.Contains(p.Text, "http") || strings.Contains(p.HTML, "href") {
+		t.Errorf("the notice holds a code or a link:\n%s\n%s", p.Text, p.HTML)
+	}
+	// Tries: wrong, counted, then dead, as for a code.
+	for i := 1; i < otp.MaxTries; i++ {
+		var wrong *otp.WrongCodeError
+		if err := e.verify("flow-1", "12345678"); !errors.As(err, &wrong) || wrong.Remaining != otp.MaxTries-i {
+			t.Fatalf("try %d: %v", i, err)
+		}
+	}
+	if err := e.verify("flow-1", "00000000"); !errors.Is(err, otp.ErrTooManyTries) {
+		t.Fatalf("last try: %v", err)
+	}
+	// Admission: the binding's resend interval, then the hourly cap.
+	var soon *otp.ResendTooSoonError
+	if _, err := notice("flow-1"); !errors.As(err, &soon) || soon.HourlyCap {
+		t.Fatalf("resend at once: %v", err)
+	}
+	e.clock.Add(61 * time.Second)
+	if _, err := notice("flow-1"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(61 * time.Second)
+	if _, err := notice("flow-2"); !errors.As(err, &soon) || !soon.HourlyCap {
+		t.Fatalf("third notice within the hour: %v", err)
+	}
+	// Only sign-up can notify.
+	var inv *otp.InvalidRequestError
+	if _, err := e.svc.Send(context.Background(), otp.SendRequest{TenantID: e.tenant, Purpose: otp.PurposeReset, Binding: "r",
+		Email: "owner@example.test", AccountExists: true}); !errors.As(err, &inv) {
+		t.Fatalf("reset notice: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -93,6 +94,14 @@ type SendRequest struct {
 	// Locale is an Accept-Language header or a ui_locales value.
 	Locale  string
 	AppName string
+	// AccountExists (sign-up only) sends the owner of an address that
+	// already has an account a notice instead of a code (mail.TakenMail).
+	// Everything else is as for a code: the same admission (resend
+	// interval, hourly cap per address), the same stored row, the same
+	// Sent. The row's code is one no one knows and no typed code can
+	// match, so each try on the binding is wrong, counts and ends the same
+	// way as on a new address's (no enumeration by tries either).
+	AccountExists bool
 }
 
 // Sent is what a flow tells its client after a send.
@@ -173,6 +182,17 @@ func newCode() (string, error) {
 	return fmt.Sprintf("%08d", n.Int64()), nil
 }
 
+// untypeableCode is the secret of a notice's row: 256 random bits in
+// hex, never shown and far longer than any code a flow accepts, so no
+// try can be right.
+func untypeableCode() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
 // Send mails a new code for the binding, replacing its previous one. The
 // mail is queued in the same transaction as the code and sent by the
 // outbox worker, so Send's duration says nothing about delivery.
@@ -196,8 +216,19 @@ func (s *Service) Send(ctx context.Context, r SendRequest) (Sent, error) {
 	if err != nil {
 		return Sent{}, err
 	}
-	msg, err := gdmail.RenderCode(gdmail.CodeMail{To: email, Locale: r.Locale, TenantName: tenantName,
-		AppName: r.AppName, Purpose: r.Purpose, Code: code, Lifetime: s.cfg.TTL})
+	var msg gdmail.Message
+	if r.AccountExists {
+		if r.Purpose != PurposeSignUp {
+			return Sent{}, &InvalidRequestError{Field: "purpose", Reason: "only a sign-up can notify an existing account"}
+		}
+		if code, err = untypeableCode(); err != nil {
+			return Sent{}, err
+		}
+		msg, err = gdmail.RenderSignUpTaken(gdmail.TakenMail{To: email, Locale: r.Locale, TenantName: tenantName, AppName: r.AppName})
+	} else {
+		msg, err = gdmail.RenderCode(gdmail.CodeMail{To: email, Locale: r.Locale, TenantName: tenantName,
+			AppName: r.AppName, Purpose: r.Purpose, Code: code, Lifetime: s.cfg.TTL})
+	}
 	if err != nil {
 		return Sent{}, err
 	}
