@@ -86,6 +86,15 @@ func (h hostedPasswords) RecordMFA(ctx context.Context, o api.MFAOutcome) error 
 		ErrorCode: o.ErrorCode, FailureReason: o.FailureReason, MultiFactor: o.ErrorCode == 0})
 }
 
+// RecordPageSignIn writes a sign-in the pages finished themselves (an
+// email code, the end of a sign-up) to the sign-in log, with the fields
+// native authentication's nativeRecord writes for the same steps.
+func (h hostedPasswords) RecordPageSignIn(ctx context.Context, e api.PageSignIn) error {
+	return h.core.RecordSignIn(ctx, signin.SignInEvent{TenantID: e.TenantID, UserID: e.UserID, UserPrincipalName: e.Username,
+		AppID: e.ClientID, AppDisplayName: e.AppDisplayName, IPAddress: e.IP, ClientAppUsed: "Browser",
+		ErrorCode: e.ErrorCode, FailureReason: e.FailureReason, MultiFactor: e.MultiFactor})
+}
+
 // idTokenHints adapts the issuer's id_token_hint check to logout.
 type idTokenHints struct{ iss *issuer.Issuer }
 

@@ -157,6 +157,9 @@ type IDTokenHints interface {
 // sign-in log (*signin.Core, adapted).
 type SignInLog interface {
 	RecordMFA(ctx context.Context, e MFAOutcome) error
+	// RecordPageSignIn writes the sign-ins the pages finish themselves
+	// (pagesignins.go).
+	RecordPageSignIn(ctx context.Context, e PageSignIn) error
 }
 
 // MFAOutcome is one MFA code check, as the sign-in log shows it.
@@ -225,6 +228,9 @@ type pageData struct {
 type attrField struct {
 	ID, Name, Label, Value, Error, Autocomplete string
 	Required                                    bool
+	// Kind is the control (signupfields.go); Options its choices.
+	Kind    string
+	Options []attrOption
 }
 
 type formField struct{ Name, Value string }

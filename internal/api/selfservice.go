@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -95,6 +94,12 @@ type selfServiceStep struct {
 	req                oauth.AuthRequest
 	app                *directory.Application
 	form               map[string]string
+}
+
+// logged is the step's sign-in log row for the account userID.
+func (st *selfServiceStep) logged(userID string, code int, reason string) PageSignIn {
+	return PageSignIn{TenantID: st.fl.TenantID, UserID: userID, Username: st.fl.Username, ClientID: st.app.AppID,
+		AppDisplayName: appName(st.app), ErrorCode: code, FailureReason: reason}
 }
 
 func (st *selfServiceStep) fail() {
@@ -223,15 +228,10 @@ func (st *selfServiceStep) signUp() {
 		st.fail()
 		return
 	}
-	attrs := map[string]string{}
-	for _, a := range uf.Attributes {
-		if v := strings.TrimSpace(st.form["attr_"+a.Name]); v != "" && !a.Hidden {
-			attrs[a.Name] = v
-		}
-	}
+	attrs := signUpValues(uf, st.form)
 	fieldErr := map[string]string{}
 	for _, a := range directory.MissingSignUpAttributes(uf, attrs) {
-		fieldErr[strings.ToLower(a.Name)] = tr(st.c, "Enter %s.", labelOf(a))
+		fieldErr[strings.ToLower(a.Name)] = missingText(st.c, a)
 	}
 	codeOnly := st.fl.Data["codes"] == "1"
 	pwErr := ""
@@ -246,6 +246,11 @@ func (st *selfServiceStep) signUp() {
 		case errors.As(err, &bad):
 			for _, n := range bad.Invalid {
 				fieldErr[strings.ToLower(n)] = "This value is not valid."
+				for _, a := range uf.Attributes {
+					if strings.EqualFold(a.Name, n) {
+						fieldErr[strings.ToLower(n)] = invalidText(a)
+					}
+				}
 			}
 		case err != nil:
 			st.fail()
@@ -287,6 +292,11 @@ func (st *selfServiceStep) signUp() {
 		amr = []string{"otp"}
 	} else if st.req.StepUp {
 		amr = append(amr, "mfa")
+	}
+	// The new account's first sign-in, logged as native authentication
+	// logs the sign-in that ends its sign-up.
+	if !st.s.recordPageSignIn(st.c, st.logged(u.ID, 0, ""), amr) {
+		return
 	}
 	sess, ok := st.s.startSession(st.c, st.fl.TenantID, u.ID, amr)
 	if !ok {
@@ -367,20 +377,6 @@ func (s *server) renderSignUp(c *gin.Context, status int, fl directory.SignInFlo
 func (s *server) renderNewPassword(c *gin.Context, status int, fl directory.SignInFlow, handle, csrf, pwErr string) {
 	s.renderPage(c, status, "newpw", pageData{Title: "Choose a new password", Action: "/" + fl.TenantID + "/oauth2/v2.0/reset",
 		Flow: handle, ClientID: fl.ClientID, CSRF: csrf, Username: fl.Username, PasswordError: pwErr}, cspSource(redirectOf(fl)))
-}
-
-// signUpFields are the user flow's visible attributes as page fields,
-// with what was typed and each field's error.
-func signUpFields(uf directory.UserFlow, values, errs map[string]string) []attrField {
-	var out []attrField
-	for i, a := range uf.Attributes {
-		if a.Hidden {
-			continue
-		}
-		out = append(out, attrField{ID: "attr-" + strconv.Itoa(i), Name: "attr_" + a.Name, Label: labelOf(a), Value: values[a.Name],
-			Error: errs[strings.ToLower(a.Name)], Required: a.Required, Autocomplete: attrAutocomplete[strings.ToLower(a.UserProperty)]})
-	}
-	return out
 }
 
 func labelOf(a directory.FlowAttribute) string {
@@ -466,6 +462,11 @@ func (st *selfServiceStep) signInCode() {
 		err = st.s.browser.FlowCodes.Check(ctx, CodeSignIn, st.fl.TenantID, st.fl.ID, st.fl.Username, code)
 	}
 	var ref *CodeRefusal
+	// An account's refused code is logged, as native authentication logs
+	// it; an unknown address has no account to log against.
+	if errors.As(err, &ref) && st.fl.UserID != "" && !st.s.recordPageSignIn(st.c, st.logged(st.fl.UserID, codeSignInFailed, codeSignInFailure), nil) {
+		return
+	}
 	switch {
 	case errors.As(err, &ref) && ref.Wrong:
 		st.s.renderCodePage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, "signin", "That code is not right. Check the email and try again.")
@@ -479,6 +480,9 @@ func (st *selfServiceStep) signInCode() {
 	}
 	if err := st.s.browser.Flows.Finish(ctx, st.fl.TenantID, st.handle); err != nil {
 		st.expired()
+		return
+	}
+	if !st.s.recordPageSignIn(st.c, st.logged(st.fl.UserID, 0, ""), []string{"otp"}) {
 		return
 	}
 	sess, ok := st.s.startSession(st.c, st.fl.TenantID, st.fl.UserID, []string{"otp"})
