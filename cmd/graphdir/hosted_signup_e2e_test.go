@@ -284,7 +284,7 @@ func TestHostedSignUp_ChoiceInputs(t *testing.T) {
 		`<option value="BE">Label BE</option>`,
 		"<fieldset>\n<legend>Interests</legend>",
 		`<input id="attr-3-2" name="attr_` + interests + `.2" type="checkbox" value="music"><label for="attr-3-2">Label music</label>`,
-		`<input id="attr-4" name="attr_` + newsletter + `" type="checkbox" value="true"><label for="attr-4">Send me the newsletter</label>`,
+		`<div class="choice single"><input id="attr-4" name="attr_` + newsletter + `" type="checkbox" value="true"><label for="attr-4">Send me the newsletter</label>`,
 	} {
 		if !strings.Contains(d.body, want) {
 			t.Fatalf("details page lacks %s:\n%s", want, d.body)
