@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 
@@ -19,6 +21,20 @@ type database struct {
 	store  *postgres.Store
 	tenant *directory.Tenant
 	local  *localpg.Instance
+	// draining is set on SIGTERM: /readyz then answers 503 so that a
+	// balancer stops sending requests before the listener closes.
+	draining atomic.Bool
+}
+
+var errDraining = errors.New("shutting down: draining")
+
+// ready is /readyz: unready once draining, else the store's check (the
+// database answers and its schema is current).
+func (d *database) ready(ctx context.Context) error {
+	if d.draining.Load() {
+		return errDraining
+	}
+	return d.store.Ready(ctx)
 }
 
 func (d *database) Close() {

@@ -102,6 +102,20 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
 		return err
 	case <-ctx.Done():
 	}
+	// Go unready first and keep serving for ShutdownDrain: a balancer
+	// health-checking /readyz takes the instance out of rotation while it
+	// still answers, so no request meets a closed listener. Keep-alive
+	// connections stay open meanwhile; the balancer stops using them once
+	// it marks the instance down, and Shutdown closes them idle.
+	db.draining.Store(true)
+	if cfg.ShutdownDrain > 0 {
+		log.Info("draining: /readyz answers 503, requests are still served", "drain", cfg.ShutdownDrain.String())
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(cfg.ShutdownDrain):
+		}
+	}
 	// Stop accepting, let in-flight requests finish within the grace
 	// period, then (deferred) close the pool and the private PostgreSQL.
 	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
@@ -238,7 +252,7 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 		Logger:       log,
 		SkipTokenKey: skipKey,
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready:        db.store.Ready,
+		Ready:        db.ready,
 		Runtime:      runtimeOptions(cfg, m),
 		Applications: apps,
 		Token:        tokens,

@@ -159,3 +159,83 @@ func TestSIGTERMUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestSIGTERMGoesUnreadyBeforeTheListenerCloses: with
+// GRAPHDIR_SHUTDOWN_DRAIN, SIGTERM turns /readyz to 503 at once while the
+// listener still answers (/healthz 200), so a balancer's health check
+// takes the instance out before requests could meet a closed port; then
+// the process exits 0. The cluster test (make test-cluster) shows the same
+// behind HAProxy under load.
+func TestSIGTERMGoesUnreadyBeforeTheListenerCloses(t *testing.T) {
+	bin := buildBinary(t)
+	const drain = 3 * time.Second
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+pgtest.NewURL(t),
+		"GRAPHDIR_PUBLIC_URL=http://127.0.0.1:1",
+		"GRAPHDIR_DOMAINS=graphdir.test",
+		"GRAPHDIR_SHUTDOWN_DRAIN="+drain.String(),
+		"GRAPHDIR_ADDR=127.0.0.1:0",
+		"GRAPHDIR_TRUSTED_ISSUERS=",
+		"GRAPHDIR_TRUSTED_ISSUERS_FILE=",
+	)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	addrRE := regexp.MustCompile(`serving \S+ on (127\.0\.0\.1:\d+)`)
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+			}
+		}
+	}()
+	var base string
+	select {
+	case addr := <-addrc:
+		base = "http://" + addr
+	case <-time.After(30 * time.Second):
+		t.Fatalf("graphdir did not start:\n%s", stderr.String())
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	status := func(path string) int {
+		res, err := client.Get(base + path)
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	waitFor(t, 20*time.Second, "/readyz 200", func() bool { return status("/readyz") == http.StatusOK })
+
+	term := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, drain, "/readyz 503 after SIGTERM", func() bool { return status("/readyz") == http.StatusServiceUnavailable })
+	unready := time.Since(term)
+	if h := status("/healthz"); h != http.StatusOK || time.Since(term) >= drain {
+		t.Fatalf("during the drain: /healthz %d after %v, want 200 before %v", h, time.Since(term), drain)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(drain + 20*time.Second):
+		t.Fatalf("graphdir did not exit after the drain\n%s", stderr.String())
+	}
+	exited := time.Since(term)
+	if exited < drain {
+		t.Errorf("exited %v after SIGTERM, before the drain of %v ended", exited, drain)
+	}
+	t.Logf("unready %v after SIGTERM, exited after %v (drain %v)", unready.Round(time.Millisecond), exited.Round(time.Millisecond), drain)
+}

@@ -36,6 +36,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownGrace bounds how long in-flight requests may finish on SIGTERM.
 	ShutdownGrace time.Duration
+	// ShutdownDrain is how long, on SIGTERM, /readyz answers 503 while the
+	// listener still serves, so a balancer's health checks take the
+	// instance out before its listener closes (0: close at once).
+	ShutdownDrain time.Duration
 	// StepUpProperties are the user properties a signed-in user may change
 	// at /me only with multi-factor authentication (empty: no step-up);
 	// StepUpACRS the authentication contexts that count as such.
@@ -84,6 +88,7 @@ var Vars = append([]Var{
 	{"GRAPHDIR_LOG_LEVEL", "", "info", "debug, info, warn or error"},
 	{"GRAPHDIR_MAX_BODY_BYTES", "", "1048576", "largest request body accepted (after decompression)"},
 	{"GRAPHDIR_SHUTDOWN_GRACE", "", "20s", "time in-flight requests get to finish on SIGTERM"},
+	{"GRAPHDIR_SHUTDOWN_DRAIN", "", "0s", "on SIGTERM, time /readyz answers 503 while requests are still served, before the listener closes; behind a balancer at least its health-check interval times its fall count"},
 	{"GRAPHDIR_STEPUP_PROPERTIES", "", "mail,otherMails,mobilePhone,identities,passwordProfile", "properties a user may change at /me only with MFA (password = passwordProfile and changePassword); none disables step-up"},
 	{"GRAPHDIR_STEPUP_ACRS", "", "c1", "comma-separated authentication contexts (acrs) that count as MFA beside amr mfa; the first is requested in claims challenges"},
 }, append(append(runtimeVars, deletedVars...), mailVars...)...)
@@ -129,6 +134,11 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 		problems = append(problems, "GRAPHDIR_SHUTDOWN_GRACE: must be a positive duration such as 20s")
 	}
 	c.ShutdownGrace = grace
+	drain, err := time.ParseDuration(env("GRAPHDIR_SHUTDOWN_DRAIN"))
+	if err != nil || drain < 0 {
+		problems = append(problems, "GRAPHDIR_SHUTDOWN_DRAIN: must be a duration such as 2s, or 0s")
+	}
+	c.ShutdownDrain = drain
 	c.Runtime = loadRuntime(env, &problems)
 	c.DeletedRetention, c.PurgeInterval = loadDeleted(env, &problems)
 	c.StepUpProperties, c.StepUpACRS = loadStepUp(env, &problems)
