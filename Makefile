@@ -9,7 +9,7 @@ BIN           := bin/graphdir
 STATE_DIR     ?= .graphdir
 FUZZTIME      ?= 60s
 
-.PHONY: build run run-tls test test-short lint fuzz cert clean bench
+.PHONY: build run run-tls test test-short test-cluster lint fuzz cert clean bench
 
 build:
 	$(GO) build -o $(BIN) ./cmd/graphdir
@@ -37,17 +37,40 @@ cert: build
 test:
 	$(GO) test -count=1 -race -timeout 30m ./...
 
+## test-cluster: the cluster test (build tag cluster, cmd/graphdir/cluster): a PostgreSQL
+## primary and streaming replica, PgBouncer (transaction mode), three `graphdir serve` and
+## HAProxy health-checking /readyz, all started and stopped by the test; scenarios under load
+## (replica routing, read-your-writes, replica stopped, SIGTERM and SIGKILL of an instance,
+## throttling across instances, sign-in flows across instances). About 2 minutes. Installs
+## Debian's pgbouncer and haproxy when missing and run as root; otherwise says what to install.
+CLUSTER_PACKAGES := pgbouncer haproxy
+test-cluster:
+	@missing=""; for p in $(CLUSTER_PACKAGES); do \
+		command -v $$p >/dev/null || [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "make test-cluster: installing$$missing"; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || exit 1; \
+		else \
+			echo "make test-cluster needs$$missing: sudo apt-get install$$missing"; exit 1; \
+		fi; \
+	fi
+	$(GO) test -count=1 -tags cluster -timeout 15m -v -run 'TestCluster' ./cmd/graphdir/cluster
+
 ## bench: seed graphdir_bench (on the make test server) with BENCH_USERS users (default
 ## 1,000,000; reused when already seeded), then load every scenario for BENCH_DURATION
 ## (default 10s) at 16 clients against graphdir and raw SQL; writes bench/results/latest.md.
 bench: build
 	./$(BIN) bench
 
-## lint: gofmt, go vet and the pinned staticcheck over the whole tree.
+## lint: gofmt, go vet and the pinned staticcheck over the whole tree (the cluster test's
+## package again with its build tag).
 lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags cluster ./cmd/graphdir/cluster
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags cluster ./cmd/graphdir/cluster
 
 $(STATICCHECK):
 	GOBIN=$(CURDIR)/$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

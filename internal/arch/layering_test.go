@@ -31,6 +31,9 @@ var ours = map[string][]string{
 	// The Go SDK test's own package (slow to compile): only tests, which
 	// start the built binary.
 	"cmd/graphdir/gosdk": {},
+	// The cluster test (build tag cluster): only tests, which start the
+	// built binary, PgBouncer and HAProxy.
+	"cmd/graphdir/cluster": {},
 
 	"internal/api": {"internal/auth", "internal/consistency", "internal/directory", "internal/jsonstrict", "internal/metrics",
 		"internal/nativeauth", "internal/oauth", "internal/textlimit", "internal/throttle", "pkg/odata"},
