@@ -80,14 +80,9 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
   A first call:                curl -H "Authorization: Bearer $TOKEN" %[1]s/v1.0/users
 `, cfg.PublicURL, ln.Addr().String(), db.tenant.ID, db.tenant.DefaultDomain, iss.IssuerURL(db.tenant.ID))
 
-	// The background jobs, stopped with the server.
-	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	jobsDone := make(chan struct{})
-	go func() {
-		defer close(jobsDone)
-		schedule.Run(jobsCtx, log, backgroundJobs(cfg, db.store, log)...)
-	}()
-	defer func() { stopJobs(); <-jobsDone }()
+	// The background jobs, stopped with the server (see stopJobs).
+	stopJobs := startJobs(ctx, cfg, db, log)
+	defer stopJobs()
 
 	errc := make(chan error, 1)
 	go func() {
@@ -134,6 +129,42 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startJobs runs the background jobs until the returned stop is called.
+// Stopping lets a run in progress finish (within the shutdown grace) rather
+// than cancelling its statement: lib/pq cancels a statement with a
+// CancelRequest on a new connection, and when the process exits before
+// that exchange ends, PgBouncer 1.18-1.20 can crash on it
+// (pgbouncer/pgbouncer#801), taking the database away from every instance.
+// The outbox worker polls every GRAPHDIR_MAIL_POLL_INTERVAL, so at exit a
+// run is often in progress.
+func startJobs(ctx context.Context, cfg *config.Config, db *database, log *slog.Logger) (stop func()) {
+	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
+	jobs := backgroundJobs(cfg, db.store, log)
+	for i := range jobs {
+		run := jobs[i].Run
+		jobs[i].Run = func(context.Context) error { return run(runCtx) }
+	}
+	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		schedule.Run(loopCtx, log, jobs...)
+	}()
+	return func() {
+		stopLoop()
+		t := time.NewTimer(cfg.ShutdownGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			log.Warn("background jobs still running after the shutdown grace period; cancelling them")
+			cancelRuns()
+			<-done
+		}
+		cancelRuns()
+	}
 }
 
 // backgroundJobs is the periodic work of a serving instance. Each job is
