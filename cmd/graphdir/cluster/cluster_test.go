@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -166,6 +167,11 @@ func TestCluster(t *testing.T) {
 		// because its listener closed.
 		if !down.Before(term.Add(shutdownDrain)) {
 			t.Errorf("HAProxy marked %s DOWN %v after SIGTERM, after the drain of %v", in.name, down.Sub(term), shutdownDrain)
+		}
+		// Shutdown cancelled no statement: a cancellation cut short by
+		// the exit is what crashes PgBouncer 1.18 (pgbouncer#801).
+		if n := strings.Count(c.bouncer.log.String(), "sending cancel request"); n > 0 {
+			t.Errorf("%d statements were cancelled through PgBouncer around the SIGTERM of %s", n, in.name)
 		}
 		c.restart(t, ctx, in, nil)
 	})
