@@ -81,7 +81,7 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
 `, cfg.PublicURL, ln.Addr().String(), db.tenant.ID, db.tenant.DefaultDomain, iss.IssuerURL(db.tenant.ID))
 
 	// The background jobs, stopped with the server (see stopJobs).
-	stopJobs := startJobs(ctx, cfg, db, log)
+	stopJobs := startJobs(ctx, backgroundJobs(cfg, db.store, log), cfg.ShutdownGrace, log)
 	defer stopJobs()
 
 	errc := make(chan error, 1)
@@ -131,17 +131,16 @@ graphdir is serving %[1]s on %[2]s (tenant %[3]s, domain %[4]s)
 	return nil
 }
 
-// startJobs runs the background jobs until the returned stop is called.
-// Stopping lets a run in progress finish (within the shutdown grace) rather
+// startJobs runs jobs until the returned stop is called. Stopping lets a
+// run in progress finish (within grace, then it is cancelled) rather
 // than cancelling its statement: lib/pq cancels a statement with a
 // CancelRequest on a new connection, and when the process exits before
 // that exchange ends, PgBouncer 1.18-1.20 can crash on it
 // (pgbouncer/pgbouncer#801), taking the database away from every instance.
 // The outbox worker polls every GRAPHDIR_MAIL_POLL_INTERVAL, so at exit a
 // run is often in progress.
-func startJobs(ctx context.Context, cfg *config.Config, db *database, log *slog.Logger) (stop func()) {
+func startJobs(ctx context.Context, jobs []schedule.Job, grace time.Duration, log *slog.Logger) (stop func()) {
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
-	jobs := backgroundJobs(cfg, db.store, log)
 	for i := range jobs {
 		run := jobs[i].Run
 		jobs[i].Run = func(context.Context) error { return run(runCtx) }
@@ -154,7 +153,7 @@ func startJobs(ctx context.Context, cfg *config.Config, db *database, log *slog.
 	}()
 	return func() {
 		stopLoop()
-		t := time.NewTimer(cfg.ShutdownGrace)
+		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case <-done:
