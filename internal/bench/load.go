@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,11 @@ type Result struct {
 	// is a measure of its efficiency that other load on the machine
 	// disturbs far less than the rate.
 	CPU time.Duration
+	// PGCPU is the CPU time PostgreSQL's processes used during the
+	// measured window, as the Meter given to RunMetered read it; PGErr
+	// says why there is none (no Meter, a server not on this machine).
+	PGCPU time.Duration
+	PGErr error
 	// FirstErr is the first error seen, for the report.
 	FirstErr error
 }
@@ -39,6 +45,25 @@ func (r Result) CPUPerOp() time.Duration {
 	}
 	return r.CPU / time.Duration(r.Ops)
 }
+
+// PGCPUPerOp is PostgreSQL's CPU over completed operations, and whether
+// it was measured.
+func (r Result) PGCPUPerOp() (time.Duration, bool) {
+	if r.PGErr != nil || r.Ops == 0 {
+		return 0, false
+	}
+	return r.PGCPU / time.Duration(r.Ops), true
+}
+
+// A Meter reads CPU spent outside this process: Begin is called as the
+// measured window opens and returns the function that, called as it
+// closes, says how much was spent in between.
+type Meter interface {
+	Begin() (end func() (time.Duration, error), err error)
+}
+
+// errNoMeter is the PGErr of a run without a Meter.
+var errNoMeter = errors.New("not measured")
 
 // PerSecond is the rate of successful operations.
 func (r Result) PerSecond() float64 {
@@ -55,6 +80,12 @@ func (r Result) PerSecond() float64 {
 // hash on a loaded machine yields a rate rather than zero. An op that errors counts as done and as an error; more
 // than 1% errors is reported by the caller.
 func Run(ctx context.Context, clients int, warm, d time.Duration, op Op) Result {
+	return RunMetered(ctx, clients, warm, d, op, nil)
+}
+
+// RunMetered is Run that also has m (when not nil) measure PostgreSQL's
+// CPU over the same window.
+func RunMetered(ctx context.Context, clients int, warm, d time.Duration, op Op, m Meter) Result {
 	if clients < 1 {
 		clients = 1
 	}
@@ -70,7 +101,11 @@ func Run(ctx context.Context, clients int, warm, d time.Duration, op Op) Result 
 	lat := make([][]time.Duration, clients)
 	for w := range clients {
 		wg.Add(1)
-		go func() {
+		// The label marks the load generator's goroutines, and those its
+		// HTTP transport starts, which inherit it, in a CPU profile of the
+		// bench (BENCH_PROFILE): `go tool pprof -tags` splits the process's
+		// CPU between the load generator and graphdir.
+		go pprof.Do(ctx, pprof.Labels("bench", "load-generator"), func(ctx context.Context) {
 			defer wg.Done()
 			buf := make([]time.Duration, 0, 1<<14)
 			for seq := 0; !stop.Load(); seq++ {
@@ -88,11 +123,15 @@ func Run(ctx context.Context, clients int, warm, d time.Duration, op Op) Result 
 				closeOnce.Do(func() { close(oneDone) })
 			}
 			lat[w] = buf
-		}()
+		})
 	}
 	sleep(ctx, warm)
 	// Latencies of operations that straddle the start are kept: a small
 	// bias towards the warm-up's, which is the same for every scenario.
+	pgEnd, pgErr := func() (time.Duration, error) { return 0, errNoMeter }, error(nil)
+	if m != nil {
+		pgEnd, pgErr = m.Begin()
+	}
 	cpu0 := processCPU()
 	measuring.Store(true)
 	t0 := time.Now()
@@ -104,6 +143,10 @@ func Run(ctx context.Context, clients int, warm, d time.Duration, op Op) Result 
 	measuring.Store(false)
 	elapsed := time.Since(t0)
 	cpu := processCPU() - cpu0
+	var pgCPU time.Duration
+	if pgErr == nil {
+		pgCPU, pgErr = pgEnd()
+	}
 	stop.Store(true)
 	wg.Wait()
 
@@ -112,7 +155,7 @@ func Run(ctx context.Context, clients int, warm, d time.Duration, op Op) Result 
 		all = append(all, l...)
 	}
 	slices.Sort(all)
-	r := Result{Ops: int64(len(all)), Errors: errs.Load(), Elapsed: elapsed, CPU: cpu}
+	r := Result{Ops: int64(len(all)), Errors: errs.Load(), Elapsed: elapsed, CPU: cpu, PGCPU: pgCPU, PGErr: pgErr}
 	if n := len(all); n > 0 {
 		r.P50 = all[n*50/100]
 		r.P99 = all[min(n-1, n*99/100)]

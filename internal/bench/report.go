@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 )
@@ -28,8 +29,8 @@ func (r Row) Ratio() float64 {
 
 // WriteTable writes rows as a Markdown table.
 func WriteTable(w io.Writer, rows []Row) {
-	fmt.Fprintln(w, "| scenario | requests/s | p50 ms | p99 ms | raw SQL/s | ratio | CPU µs/req | errors |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | requests/s | p50 ms | p99 ms | raw SQL/s | ratio | CPU µs/req | PostgreSQL CPU µs/req (raw) | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		raw, ratio := "—", "—"
 		if r.Raw != nil {
@@ -44,10 +45,27 @@ func WriteTable(w io.Writer, rows []Row) {
 		if r.Raw != nil && r.Raw.Errors > 0 {
 			errs += fmt.Sprintf(" (raw %d)", r.Raw.Errors)
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %.0f | %s |\n",
+		pg := PGCell(r.API)
+		if r.Raw != nil {
+			pg += " (" + PGCell(*r.Raw) + ")"
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %.0f | %s | %s |\n",
 			name, r.API.PerSecond(), Ms(r.API.P50), Ms(r.API.P99), raw, ratio,
-			float64(r.API.CPUPerOp())/float64(time.Microsecond), errs)
+			Us(r.API.CPUPerOp()), pg, errs)
 	}
+}
+
+// Us is d in whole microseconds.
+func Us(d time.Duration) float64 { return math.Round(float64(d) / float64(time.Microsecond)) }
+
+// PGCell is PostgreSQL's CPU µs per operation of r, or "—" when it was
+// not measured.
+func PGCell(r Result) string {
+	d, ok := r.PGCPUPerOp()
+	if !ok {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f", Us(d))
 }
 
 // Errors lists the first error of every run that had any, one a line.

@@ -115,3 +115,35 @@ func ClearRefreshTokens(ctx context.Context, db *sql.DB, tenantID, clientID stri
 	_, err := db.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = $1 AND client_id = $2`, tenantID, clientID)
 	return err
 }
+
+// UserTables are the tables that grow with the number of users: the
+// user rows, their sign-in identities, the filter-only properties, the
+// $search tokens, extension values and the change log delta reads.
+var UserTables = []string{"users", "user_identities", "user_attrs", "user_search_tokens", "user_extension_values", "user_changes"}
+
+// TableSize is one table's size on disk with its indexes and TOAST
+// (pg_total_relation_size) and the part of it that is indexes.
+type TableSize struct {
+	Table          string
+	Total, Indexes int64
+}
+
+// Storage returns the size of each of UserTables and the number of users
+// (of every tenant) they hold: bytes per user is what a capacity
+// projection multiplies.
+func Storage(ctx context.Context, db *sql.DB) ([]TableSize, int64, error) {
+	var out []TableSize
+	for _, t := range UserTables {
+		ts := TableSize{Table: t}
+		if err := db.QueryRowContext(ctx, `SELECT pg_total_relation_size($1::regclass), pg_indexes_size($1::regclass)`, t).
+			Scan(&ts.Total, &ts.Indexes); err != nil {
+			return nil, 0, fmt.Errorf("benchdb: size of %s: %w", t, err)
+		}
+		out = append(out, ts)
+	}
+	var n int64
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return nil, 0, fmt.Errorf("benchdb: counting users: %w", err)
+	}
+	return out, n, nil
+}
