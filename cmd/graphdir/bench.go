@@ -50,7 +50,11 @@ default graphdir_bench), BENCH_DATABASE_URL, BENCH_SCENARIOS (comma-separated na
 one CPU profile per scenario's API run), BENCH_IMPORT_USERS (size of the
 import-rate run: that many users through the import path into a scratch
 tenant of the same database; 0 skips it), BENCH_SEED=import (seed through
-the import path instead of bulk SQL).
+the import path instead of bulk SQL), BENCH_PG_CPU (which PostgreSQL
+processes the PostgreSQL CPU column charges: "database", the default,
+for the bench database's backends; "server" for every process of a
+server the bench has to itself), BENCH_REPLICA_USERS (users seeded into
+the read-scaling run's own primary and replica, default 100000).
 
 Flags:
 `
@@ -63,6 +67,9 @@ type benchSettings struct {
 	dbName                      string
 	seedImport                  bool
 	only                        map[string]bool
+	// pgScope is benchdb.ScopeDatabase or ScopeServer (BENCH_PG_CPU).
+	pgScope      string
+	replicaUsers int
 }
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -92,6 +99,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&s.dbURL, "database-url", getenv("BENCH_DATABASE_URL"), "database to seed and use (default: graphdir_bench on the test server)")
 	fs.StringVar(&s.dbName, "database", envStr(getenv, "BENCH_DATABASE", "graphdir_bench"), "name of the dedicated database on the test server (ignored with --database-url)")
 	fs.BoolVar(&s.seedImport, "seed-import", getenv("BENCH_SEED") == "import", "seed through the import path (COPY) instead of bulk SQL")
+	fs.StringVar(&s.pgScope, "pg-cpu", envStr(getenv, "BENCH_PG_CPU", benchdb.ScopeDatabase), "PostgreSQL processes charged: database (the bench database's backends) or server (every process of the server)")
+	fs.IntVar(&s.replicaUsers, "replica-users", envInt("BENCH_REPLICA_USERS", 100_000), "users seeded into the read-scaling run's primary (and so its replica)")
 	only := fs.String("scenarios", getenv("BENCH_SCENARIOS"), "comma-separated scenario names (default: all)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return errUsage
@@ -104,6 +113,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		for _, n := range strings.Split(*only, ",") {
 			s.only[strings.TrimSpace(n)] = true
 		}
+	}
+	if s.pgScope != benchdb.ScopeDatabase && s.pgScope != benchdb.ScopeServer {
+		return fmt.Errorf("bench: BENCH_PG_CPU=%q: want %s or %s", s.pgScope, benchdb.ScopeDatabase, benchdb.ScopeServer)
 	}
 	return benchMain(ctx, s, getenv, stdout, stderr)
 }
@@ -127,31 +139,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	}
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
-	env := map[string]string{
-		"DATABASE_URL":        s.dbURL,
-		"GRAPHDIR_PUBLIC_URL": base,
-		"GRAPHDIR_DOMAINS":    "bench.graphdir.test",
-		// Throttling is a per-application policy, not capacity: off, so
-		// the bench measures what one instance can serve.
-		"GRAPHDIR_THROTTLE": "false",
-		// The sign-in rate limits likewise: every check still runs (and
-		// costs what it costs), but none refuses the load generator.
-		"GRAPHDIR_SIGNIN_RATE_PER_IP":     "1000000000",
-		"GRAPHDIR_SIGNIN_RATE_PER_TENANT": "1000000000",
-		"GRAPHDIR_LOG_LEVEL":              "warn",
-		"GRAPHDIR_MAX_CONCURRENT":         "1024",
-		"GRAPHDIR_BOOTSTRAP_APP":          "",
-		"GRAPHDIR_TRUSTED_ISSUERS":        "",
-	}
-	benchEnv := func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		if k == "GRAPHDIR_TRUSTED_ISSUERS_FILE" {
-			return ""
-		}
-		return getenv(k)
-	}
+	benchEnv := benchEnvFor(getenv, s.dbURL, base, nil)
 	cfg, err := config.Load(nil, benchEnv, stderr)
 	if err != nil {
 		return err
@@ -162,6 +150,22 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	}
 	defer db.Close()
 	tenant := db.tenant
+
+	// PostgreSQL's CPU, read from /proc when the server runs here.
+	var (
+		pgMeter bench.Meter
+		pgNote  string
+	)
+	if s.pgScope == "" {
+		s.pgScope = benchdb.ScopeDatabase
+	}
+	if m, err := benchdb.OpenPGCPU(ctx, s.dbURL, s.pgScope); err != nil {
+		pgNote = "not measured: " + err.Error()
+		fmt.Fprintf(stderr, "bench: PostgreSQL CPU %s\n", pgNote)
+	} else {
+		defer m.Close()
+		pgMeter, pgNote = m, m.Describe()
+	}
 
 	// ----- Seed
 	have, err := benchdb.Prepare(ctx, db.store.DB().DB, tenant.ID)
@@ -176,7 +180,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	switch {
 	case int(have) < s.users && s.seedImport:
 		fmt.Fprintf(stderr, "bench: seeding users %d..%d of tenant %s through the import path\n", have, s.users, tenant.ID)
-		st, err := benchSeed(ctx, db.store, tenant, int(have), s.users, hash, stderr)
+		st, err := benchSeed(ctx, db.store, tenant, int(have), s.users, hash, stderr, nil)
 		if err != nil {
 			return err
 		}
@@ -195,13 +199,23 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	default:
 		fmt.Fprintf(stderr, "bench: reusing %d seeded users of tenant %s\n", have, tenant.ID)
 	}
-	if importLine == "" && s.importUsers > 0 {
-		if importLine, err = benchImportRate(ctx, db, s.importUsers, hash, stderr); err != nil {
-			return err
-		}
-	}
+	// Storage per user, before the import run and the create scenarios
+	// leave free space behind in the user tables.
 	if err := benchdb.Analyze(ctx, db.store.DB().DB); err != nil {
 		return err
+	}
+	storageLine, err := benchStorage(ctx, db, int(have) < s.users)
+	if err != nil {
+		return err
+	}
+	var importRow *bench.Row
+	if importLine == "" && s.importUsers > 0 && s.selected("import") {
+		if importLine, importRow, err = benchImportRate(ctx, db, s.importUsers, hash, stderr, pgMeter); err != nil {
+			return err
+		}
+		if err := benchdb.Analyze(ctx, db.store.DB().DB); err != nil {
+			return err
+		}
 	}
 	seeded := time.Since(start)
 
@@ -270,7 +284,7 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	var rows []bench.Row
 	rssBeforeHashing := int64(-1)
 	for _, sc := range scenarios {
-		if s.only != nil && !s.only[sc.name] {
+		if !s.selected(sc.name) {
 			continue
 		}
 		if sc.hashing && rssBeforeHashing < 0 {
@@ -284,10 +298,10 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 		fmt.Fprintf(stderr, "bench: %s ...", sc.name)
 		row := bench.Row{Scenario: sc.name, Unit: sc.unit}
 		stop := b.profile(sc.name)
-		row.API = bench.Run(ctx, s.clients, s.warmup, s.duration, sc.api)
+		row.API = bench.RunMetered(ctx, s.clients, s.warmup, s.duration, sc.api, pgMeter)
 		stop()
 		if sc.raw != nil {
-			r := bench.Run(ctx, s.clients, s.warmup, s.duration, sc.raw)
+			r := bench.RunMetered(ctx, s.clients, s.warmup, s.duration, sc.raw, pgMeter)
 			row.Raw = &r
 		}
 		fmt.Fprintf(stderr, " %.0f/s p50 %s ms p99 %s ms", row.API.PerSecond(), bench.Ms(row.API.P50), bench.Ms(row.API.P99))
@@ -304,6 +318,17 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	if rssBeforeHashing < 0 {
 		rssBeforeHashing = peak
 	}
+	if importRow != nil {
+		rows = append(rows, *importRow)
+	}
+	var scaling string
+	if s.selected(benchReadScalingName) {
+		if scaling, err = benchReadScaling(ctx, s, getenv, stderr); err != nil {
+			// A machine without pg_basebackup still gets the rest.
+			scaling = fmt.Sprintf("## Read scaling\n\nNot measured: %v\n", err)
+			fmt.Fprintf(stderr, "bench: read scaling: %v\n", err)
+		}
+	}
 
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "# graphdir bench\n\n")
@@ -311,7 +336,11 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 		importer.Group(int64(have+max(0, int64(s.users)-have))), tenant.ID, s.clients, s.duration, s.warmup, runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
 	bench.WriteTable(&out, rows)
 	fmt.Fprintln(&out)
-	fmt.Fprintf(&out, "- requests/s, p50, p99: graphdir over loopback HTTP (real tokens, real handler and http.Server, in this process); raw SQL/s: the same statements straight against PostgreSQL from a pool of %d connections, rows read as raw bytes; ratio = requests/s ÷ raw SQL/s; CPU µs/req: CPU time of this process (graphdir and the HTTP load generator, not PostgreSQL) per API request, which other load on the machine disturbs far less than the rates.\n", s.clients)
+	fmt.Fprintf(&out, "- requests/s, p50, p99: graphdir over loopback HTTP (real tokens, real handler and http.Server, in this process); raw SQL/s: the same statements straight against PostgreSQL from a pool of %d connections, rows read as raw bytes; ratio = requests/s ÷ raw SQL/s; CPU µs/req: CPU time of this process (getrusage: graphdir and the HTTP load generator, not PostgreSQL) per API request, which other load on the machine disturbs far less than the rates.\n", s.clients)
+	fmt.Fprintf(&out, "- PostgreSQL CPU µs/req: CPU time PostgreSQL spent per API request over the same window, and in brackets per raw operation of the raw side; counted: %s.\n", pgNote)
+	if importRow != nil {
+		fmt.Fprintln(&out, "- import (per user): the import path's users/s (no latency per user: batches), raw = a plain COPY of the same rows; CPU µs per user of this process (the import engine and the generation of its JSON lines) and of PostgreSQL, the raw COPY's PostgreSQL CPU in brackets.")
+	}
 	fmt.Fprintf(&out, "- refresh token: the refresh grant over loopback HTTP (a public client: client id, refresh token, MSAL's scope; access, ID and new refresh token back), each client rotating its own families of seeded users; raw: the grant's statements from the store (application and secrets, the rotation's UPDATE and successor INSERT in one transaction, the user). password sign-in: in process, no flow's HTTP: the first factor (%s) and IssueUserTokens (access, ID and refresh token, a new family); its raw column is argon2id verifications/s alone at the configured parameters, same clients.\n", benchPasswordCheckLabel)
 	fmt.Fprintf(&out, "- %s: the native authentication API as Microsoft's SDK calls it, over loopback HTTP: oauth2/v2.0/initiate (the account by sign-in email, a continuation token stored), /challenge (password), /token with grant_type=password (the same first factor, the flow ended, access, ID and refresh token, client_info): one row = one whole sign-in of three requests; raw: argon2id verifications/s alone, as for the in-process password sign-in.\n", benchNativeName)
 	fmt.Fprintln(&out, "- authorization code: one full browser-redirect sign-in with single sign-on per request: GET authorize with a live session cookie (302 with the code, PKCE S256, as MSAL.js sends it), then the code exchanged at the token endpoint from the spa origin (access, ID and refresh token back); raw: the statements both run, from the store (application and secrets, the session, the code INSERT, the session's client list; application and secrets, the code's conditional UPDATE, the refresh-token INSERT, the user, the code's family). The user flow's read at authorize is not on the raw side.")
@@ -326,9 +355,13 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	if seedLine != "" {
 		fmt.Fprintf(&out, "- %s\n", seedLine)
 	}
+	fmt.Fprintf(&out, "- %s\n", storageLine)
 	fmt.Fprintf(&out, "- seeding/reuse, ANALYZE and setup took %s; whole run %s\n", seeded.Round(time.Second), time.Since(start).Round(time.Second))
 	if e := bench.Errors(rows); e != "" {
 		fmt.Fprintf(&out, "\nErrors:\n\n```\n%s```\n", e)
+	}
+	if scaling != "" {
+		fmt.Fprintf(&out, "\n%s", scaling)
 	}
 	stdout.Write(out.Bytes()) //nolint:errcheck
 	if s.out != "" {
@@ -342,6 +375,44 @@ func benchMain(ctx context.Context, s benchSettings, getenv func(string) string,
 	}
 	return nil
 }
+
+// benchEnvFor is the environment graphdir runs with in the bench: the
+// database and public URL given, extra settings on top, the rest from
+// getenv.
+func benchEnvFor(getenv func(string) string, dbURL, base string, extra map[string]string) func(string) string {
+	env := map[string]string{
+		"DATABASE_URL":        dbURL,
+		"GRAPHDIR_PUBLIC_URL": base,
+		"GRAPHDIR_DOMAINS":    "bench.graphdir.test",
+		// Throttling is a per-application policy, not capacity: off, so
+		// the bench measures what one instance can serve.
+		"GRAPHDIR_THROTTLE": "false",
+		// The sign-in rate limits likewise: every check still runs (and
+		// costs what it costs), but none refuses the load generator.
+		"GRAPHDIR_SIGNIN_RATE_PER_IP":     "1000000000",
+		"GRAPHDIR_SIGNIN_RATE_PER_TENANT": "1000000000",
+		"GRAPHDIR_LOG_LEVEL":              "warn",
+		"GRAPHDIR_MAX_CONCURRENT":         "1024",
+		"GRAPHDIR_BOOTSTRAP_APP":          "",
+		"GRAPHDIR_TRUSTED_ISSUERS":        "",
+		"GRAPHDIR_REPLICA_URLS":           "",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		if k == "GRAPHDIR_TRUSTED_ISSUERS_FILE" {
+			return ""
+		}
+		return getenv(k)
+	}
+}
+
+// selected says whether BENCH_SCENARIOS names the scenario (or is unset).
+func (s benchSettings) selected(name string) bool { return s.only == nil || s.only[name] }
 
 func envStr(getenv func(string) string, name, def string) string {
 	if v := getenv(name); v != "" {

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/graphdir/graphdir/internal/bench"
 	"github.com/graphdir/graphdir/internal/bench/benchdb"
 	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/importer"
@@ -101,11 +104,17 @@ func benchUserLine(b []byte, i int, domain, hash string) []byte {
 // are planned from the users statistics, and statistics of a nearly empty
 // table lead the planner to a join that compares every staged row with
 // every user. The rate reported is of the import phases alone.
-func benchSeed(ctx context.Context, store *postgres.Store, tenant *directory.Tenant, from, to int, hash string, stderr io.Writer) (importer.Stats, error) {
+// With tally (may be nil), the CPU of the import phases, not of the
+// ANALYZE between them, is added to it.
+func benchSeed(ctx context.Context, store *postgres.Store, tenant *directory.Tenant, from, to int, hash string, stderr io.Writer, tally *cpuTally) (importer.Stats, error) {
 	var total importer.Stats
 	for from < to {
 		end := min(to, max(4*from, from+5_000))
-		st, err := benchImport(ctx, store, tenant, from, end, hash, stderr)
+		var st importer.Stats
+		err := tally.measure(func() (err error) {
+			st, err = benchImport(ctx, store, tenant, from, end, hash, stderr)
+			return err
+		})
 		total.Loaded += st.Loaded
 		total.Rejected += st.Rejected
 		total.Elapsed += st.Elapsed
@@ -151,23 +160,29 @@ func benchImport(ctx context.Context, store *postgres.Store, tenant *directory.T
 
 // benchImportRate measures the import path on an already seeded database:
 // n users into a scratch tenant, emptied first.
-func benchImportRate(ctx context.Context, db *database, n int, hash string, stderr io.Writer) (string, error) {
+//
+// It returns the report's line and the table's row: the import's rate,
+// graphdir's CPU per user (this process, including the generation of the
+// JSON lines it reads) and PostgreSQL's, next to the
+// raw COPY's rate and PostgreSQL CPU per user.
+func benchImportRate(ctx context.Context, db *database, n int, hash string, stderr io.Writer, meter bench.Meter) (string, *bench.Row, error) {
 	id, err := db.store.Secret(ctx, "bench-import-tenant", func() ([]byte, error) { return []byte(uuid.NewString()), nil })
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	t, err := db.store.EnsureTenant(ctx, directory.Tenant{ID: string(id), DisplayName: "Bench import",
 		DefaultDomain: "import.bench.graphdir.test", Domains: []string{"import.bench.graphdir.test"}})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if err := benchdb.ClearUsers(ctx, db.store.DB().DB, t.ID); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	fmt.Fprintf(stderr, "bench: import rate: %d users into scratch tenant %s\n", n, t.ID)
-	st, err := benchSeed(ctx, db.store, t, 0, n, hash, stderr)
+	tally := &cpuTally{meter: meter}
+	st, err := benchSeed(ctx, db.store, t, 0, n, hash, stderr, tally)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	rate := float64(st.Loaded) / st.Elapsed.Seconds()
 
@@ -175,20 +190,91 @@ func benchImportRate(ctx context.Context, db *database, n int, hash string, stde
 	// (no duplicate checks), batches of the same size on as many
 	// connections.
 	if err := benchdb.ClearUsers(ctx, db.store.DB().DB, t.ID); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	lines := make([][]byte, n)
 	for i := range lines {
 		lines[i] = benchUserLine(nil, i, t.DefaultDomain, hash)
 	}
-	rawN, rawElapsed, err := importer.RawCopyRate(ctx, db.store, t, lines, 5000, 2)
+	rawTally := &cpuTally{meter: meter}
+	var (
+		rawN       int
+		rawElapsed time.Duration
+	)
+	if err := rawTally.measure(func() (err error) {
+		rawN, rawElapsed, err = importer.RawCopyRate(ctx, db.store, t, lines, 5000, 2)
+		return err
+	}); err != nil {
+		return "", nil, err
+	}
+	if err := benchdb.ClearUsers(ctx, db.store.DB().DB, t.ID); err != nil {
+		return "", nil, err
+	}
+	raw := float64(rawN) / rawElapsed.Seconds()
+	row := &bench.Row{Scenario: "import", Unit: "user", NoLatency: true,
+		API: bench.Result{Ops: st.Loaded + st.Rejected, Errors: st.Rejected, Elapsed: st.Elapsed, CPU: tally.proc, PGCPU: tally.pg, PGErr: tally.pgErr},
+		// The raw side's process CPU includes parsing the lines before
+		// the timed COPY: not comparable, so only PostgreSQL's is kept.
+		Raw: &bench.Result{Ops: int64(rawN), Elapsed: rawElapsed, PGCPU: rawTally.pg, PGErr: rawTally.pgErr}}
+	line := fmt.Sprintf("import (pre-hashed argon2id passwords, %s users into an empty tenant of the seeded database): raw COPY %s users/s, graphdir **%s users/s** (%.0f%% of raw; batches of 5,000 on 2 connections)",
+		importer.Group(st.Loaded), importer.Group(int64(raw)), importer.Group(int64(rate)), 100*rate/raw)
+	return line, row, nil
+}
+
+// cpuTally adds up the CPU of measured stretches: this process's
+// (getrusage) and PostgreSQL's (meter, when there is one).
+type cpuTally struct {
+	meter    bench.Meter
+	proc, pg time.Duration
+	pgErr    error
+}
+
+// measure runs f and adds the CPU it took; a nil tally just runs f.
+func (t *cpuTally) measure(f func() error) error {
+	if t == nil {
+		return f()
+	}
+	var end func() (time.Duration, error)
+	if t.meter == nil {
+		t.pgErr = errors.New("not measured")
+	} else if end, t.pgErr = t.meter.Begin(); t.pgErr != nil {
+		end = nil
+	}
+	p0 := bench.ProcessCPU()
+	err := f()
+	t.proc += bench.ProcessCPU() - p0
+	if end != nil {
+		d, err := end()
+		t.pg += d
+		if err != nil {
+			t.pgErr = err
+		}
+	}
+	return err
+}
+
+// benchStorage is the report's line on the user tables' size per user.
+// fresh says whether this run seeded the database: a reused one also
+// holds the free space earlier runs' imports and creates left behind.
+func benchStorage(ctx context.Context, db *database, fresh bool) (string, error) {
+	sizes, n, err := benchdb.Storage(ctx, db.store.DB().DB)
 	if err != nil {
 		return "", err
 	}
-	if err := benchdb.ClearUsers(ctx, db.store.DB().DB, t.ID); err != nil {
-		return "", err
+	if n == 0 {
+		return "storage: no users", nil
 	}
-	raw := float64(rawN) / rawElapsed.Seconds()
-	return fmt.Sprintf("import (pre-hashed argon2id passwords, %s users into an empty tenant of the seeded database): raw COPY %s users/s, graphdir **%s users/s** (%.0f%% of raw; batches of 5,000 on 2 connections)",
-		importer.Group(st.Loaded), importer.Group(int64(raw)), importer.Group(int64(rate)), 100*rate/raw), nil
+	var total, idx int64
+	parts := make([]string, 0, len(sizes))
+	for _, t := range sizes {
+		total += t.Total
+		idx += t.Indexes
+		parts = append(parts, fmt.Sprintf("%s %d", t.Table, t.Total/n))
+	}
+	note := "this run seeded the database, bulk (indexes built by sorting, so packed)"
+	if !fresh {
+		note = "a reused database: includes free space earlier runs left behind"
+	}
+	return fmt.Sprintf("storage (pg_total_relation_size of the user tables over %s users): **%d bytes per user**, %d%% of it indexes (%s bytes per user); %s",
+		importer.Group(n), total/n, 100*idx/max(total, 1), strings.Join(parts, ", "), note), nil
 }

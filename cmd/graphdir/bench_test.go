@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +32,7 @@ func TestBenchSmoke(t *testing.T) {
 	s.only = map[string]bool{}
 	for _, n := range []string{"get by id", "get by UPN", "lookup by sign-in email", "first page (100)",
 		"startsWith+orderby 10 pages deep", "$count=true with filter", "$search", "create (no password)",
-		"PATCH", "90/10 read/write mix"} {
+		"PATCH", "90/10 read/write mix", "import"} {
 		s.only[n] = true
 	}
 	var stdout bytes.Buffer
@@ -53,6 +55,72 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	if !strings.Contains(out, "users/s") || !strings.Contains(out, "raw COPY") {
 		t.Errorf("no import rate with its raw-COPY ceiling:\n%s", out)
+	}
+	// PostgreSQL runs on this machine: its CPU is charged to every row,
+	// on both sides, and storage per user is reported.
+	for _, n := range []string{"get by id", "PATCH", "import (per user)"} {
+		cells := tableRow(out, n)
+		// | name | req/s | p50 | p99 | raw/s | ratio | CPU | PG CPU (raw) | errors |
+		if len(cells) != 11 || !pgCellRE.MatchString(strings.TrimSpace(cells[8])) {
+			t.Errorf("no PostgreSQL CPU for %s: %q", n, cells)
+		}
+	}
+	if !strings.Contains(out, "bytes per user") {
+		t.Errorf("no storage per user:\n%s", out)
+	}
+}
+
+// pgCellRE is a PostgreSQL CPU cell with its raw side: "123 (98)".
+var pgCellRE = regexp.MustCompile(`^[1-9][0-9]* \([1-9][0-9]*\)$`)
+
+// tableRow is the cells of the results table's row for scenario n.
+func tableRow(out, n string) []string {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "| "+n+" |") {
+			return strings.Split(line, "|")
+		}
+	}
+	return nil
+}
+
+// TestBenchReadScaling runs the read-scaling comparison at toy size: a
+// primary and a streaming replica started for it, graphdir on each
+// configuration; eventual reads of the replicated configuration must be
+// answered by the replica, without errors, and the report must say that
+// one machine shows the cost, not the gain.
+func TestBenchReadScaling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a primary and a replica")
+	}
+	s := benchSettings{
+		users: 1000, replicaUsers: 1000, clients: 4,
+		duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond,
+		out: filepath.Join(t.TempDir(), "latest.md"), dbURL: pgtest.NewURL(t),
+		only: map[string]bool{benchReadScalingName: true},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var stdout bytes.Buffer
+	if err := benchMain(ctx, s, func(string) string { return "" }, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	out := stdout.String()
+	if strings.Contains(out, "Not measured") || !strings.Contains(out, "routing overhead") || !strings.Contains(out, "not the gain") {
+		t.Fatalf("no read-scaling section:\n%s", out)
+	}
+	for round := 1; round <= benchRounds; round++ {
+		for name, share := range map[string]string{"primary alone": "—", "primary + replica": "100%"} {
+			cells := tableRow(out, fmt.Sprintf("%s (%d)", name, round))
+			// | config | reads/s | p50 | p99 | graphdir | primary PG | replica PG | on replica | errors |
+			if len(cells) != 11 || strings.TrimSpace(cells[2]) == "0" || strings.TrimSpace(cells[8]) != share || strings.TrimSpace(cells[9]) != "0" {
+				t.Errorf("%s, round %d: %q\n%s", name, round, cells, out)
+			}
+		}
+	}
+	// With the replica, its PostgreSQL did the reading.
+	cells := tableRow(out, "primary + replica (1)")
+	if len(cells) == 11 && strings.TrimSpace(cells[7]) == "0" {
+		t.Errorf("no replica CPU for reads the replica answered: %q", cells)
 	}
 }
 
@@ -97,7 +165,7 @@ func TestBenchSignInScenarios(t *testing.T) {
 			}
 			cells := strings.Split(row, "|")
 			// | name | req/s | p50 | p99 | raw/s | ratio | CPU | errors |
-			if len(cells) != 10 || strings.TrimSpace(cells[2]) == "0" || strings.TrimSpace(cells[5]) == "0" || strings.TrimSpace(cells[5]) == "—" {
+			if len(cells) != 11 || strings.TrimSpace(cells[2]) == "0" || strings.TrimSpace(cells[5]) == "0" || strings.TrimSpace(cells[5]) == "—" {
 				t.Errorf("run %d: no rate on both sides for %s: %q\n%s", run, n, row, out)
 			}
 		}

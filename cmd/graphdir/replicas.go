@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/graphdir/graphdir/internal/config"
-	"github.com/graphdir/graphdir/internal/metrics"
 	"github.com/graphdir/graphdir/internal/store/postgres"
 )
 
@@ -16,8 +15,9 @@ import (
 const replicaCheckInterval = time.Second
 
 // attachReplicas connects the serving store to GRAPHDIR_REPLICA_URLS, with
-// the serving pool's timeouts, recording lag and reads into m.
-func (d *database) attachReplicas(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics, interval time.Duration) error {
+// the serving pool's timeouts, recording lag and reads into obs (the
+// metrics; the bench counts reads by target with its own).
+func (d *database) attachReplicas(ctx context.Context, cfg *config.Config, log *slog.Logger, obs postgres.ReplicaObserver, interval time.Duration) error {
 	if len(cfg.Replicas.URLs) == 0 {
 		return nil
 	}
@@ -32,6 +32,6 @@ func (d *database) attachReplicas(ctx context.Context, cfg *config.Config, log *
 		urls = append(urls, u)
 	}
 	return d.store.AttachReplicas(ctx, urls, postgres.ReplicaOptions{
-		MaxLag: cfg.Replicas.MaxLag, Interval: interval, Log: log, Observer: m,
+		MaxLag: cfg.Replicas.MaxLag, Interval: interval, Log: log, Observer: obs,
 	})
 }

@@ -132,7 +132,7 @@ func RunMetered(ctx context.Context, clients int, warm, d time.Duration, op Op, 
 	if m != nil {
 		pgEnd, pgErr = m.Begin()
 	}
-	cpu0 := processCPU()
+	cpu0 := ProcessCPU()
 	measuring.Store(true)
 	t0 := time.Now()
 	sleep(ctx, d)
@@ -142,7 +142,7 @@ func RunMetered(ctx context.Context, clients int, warm, d time.Duration, op Op, 
 	}
 	measuring.Store(false)
 	elapsed := time.Since(t0)
-	cpu := processCPU() - cpu0
+	cpu := ProcessCPU() - cpu0
 	var pgCPU time.Duration
 	if pgErr == nil {
 		pgCPU, pgErr = pgEnd()
@@ -169,8 +169,9 @@ func RunMetered(ctx context.Context, clients int, warm, d time.Duration, op Op, 
 	return r
 }
 
-// processCPU is the user plus system time of this process so far.
-func processCPU() time.Duration {
+// ProcessCPU is the user plus system time of this process so far, all
+// its threads (getrusage).
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

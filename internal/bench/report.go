@@ -17,6 +17,9 @@ type Row struct {
 	// Unit names what one API operation is when it is not one request
 	// (e.g. "10 pages"); empty for requests.
 	Unit string
+	// NoLatency marks a row whose operations are not timed one by one
+	// (a bulk import's users): its p50 and p99 cells stay empty.
+	NoLatency bool
 }
 
 // Ratio is the API rate over the raw-SQL rate, or 0 without a raw run.
@@ -49,8 +52,12 @@ func WriteTable(w io.Writer, rows []Row) {
 		if r.Raw != nil {
 			pg += " (" + PGCell(*r.Raw) + ")"
 		}
+		p50, p99 := Ms(r.API.P50), Ms(r.API.P99)
+		if r.NoLatency {
+			p50, p99 = "—", "—"
+		}
 		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %.0f | %s | %s |\n",
-			name, r.API.PerSecond(), Ms(r.API.P50), Ms(r.API.P99), raw, ratio,
+			name, r.API.PerSecond(), p50, p99, raw, ratio,
 			Us(r.API.CPUPerOp()), pg, errs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/lib/pq"
 )
@@ -146,4 +147,38 @@ func Storage(ctx context.Context, db *sql.DB) ([]TableSize, int64, error) {
 		return nil, 0, fmt.Errorf("benchdb: counting users: %w", err)
 	}
 	return out, n, nil
+}
+
+// WaitReplayed waits until the streaming replica at replicaURL has
+// replayed all the WAL the primary at primaryURL had written when it was
+// called. There is no notification to block on, so it polls; the wait is
+// bounded by within.
+func WaitReplayed(ctx context.Context, primaryURL, replicaURL string, within time.Duration) error {
+	p, err := sql.Open("postgres", primaryURL)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	r, err := sql.Open("postgres", replicaURL)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var lsn string
+	if err := p.QueryRowContext(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+		return fmt.Errorf("benchdb: the primary's WAL position: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		var ok bool
+		if err := r.QueryRowContext(ctx, `SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn`, lsn).Scan(&ok); err == nil && ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("benchdb: the replica did not replay up to %s: %w", lsn, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
