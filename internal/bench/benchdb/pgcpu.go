@@ -13,12 +13,13 @@ import (
 // CPU scopes of a PGCPU: which of the server's processes it charges.
 const (
 	// ScopeDatabase counts the processes pg_stat_activity shows in the
-	// measured database: its client backends, parallel workers and
-	// autovacuum workers. Right on a server other work shares (other
-	// databases' load is not counted), but it leaves out the server-wide
-	// processes (WAL writer, checkpointer, background writer, WAL
-	// senders) and a backend's CPU after its last reading when it exits
-	// within the window.
+	// measured database that serve queries: its client backends and
+	// their parallel workers. Right on a server other work shares (other
+	// databases' load is not counted), but it leaves out autovacuum
+	// (whose work lands on whichever scenario runs when it wakes, not on
+	// the writes that caused it), the server-wide processes (WAL writer,
+	// checkpointer, background writer, WAL senders) and a backend's CPU
+	// after its last reading when it exits within the window.
 	ScopeDatabase = "database"
 	// ScopeServer counts every process of the server: the postmaster,
 	// its live children and the children it has reaped. Exact for a
@@ -102,7 +103,7 @@ func (m *PGCPU) Describe() string {
 	if m.scope == ScopeServer {
 		return fmt.Sprintf("every process of the PostgreSQL server (postmaster %d, its live children and those it reaped: backends, WAL writer, checkpointer, WAL senders, autovacuum), from /proc/<pid>/schedstat and the postmaster's cutime+cstime", m.postmaster)
 	}
-	return fmt.Sprintf("the PostgreSQL processes in database %s (client backends, parallel and autovacuum workers, from pg_stat_activity), from /proc/<pid>/schedstat; not the server-wide WAL writer, checkpointer and background writer", m.dbName)
+	return fmt.Sprintf("the PostgreSQL processes serving database %s (client backends and their parallel workers, from pg_stat_activity), from /proc/<pid>/schedstat; not autovacuum, nor the server-wide WAL writer, checkpointer and background writer", m.dbName)
 }
 
 // Snapshot is one reading: per process for ScopeDatabase, one total for
@@ -121,7 +122,8 @@ func (m *PGCPU) Read(ctx context.Context) (Snapshot, error) {
 		}
 		return Snapshot{total: t}, nil
 	}
-	rows, err := m.db.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	rows, err := m.db.QueryContext(ctx, `SELECT pid FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type IN ('client backend', 'parallel worker')`)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("benchdb: listing backends: %w", err)
 	}
