@@ -246,9 +246,9 @@ func benchReadScaling(ctx context.Context, s benchSettings, getenv func(string) 
 		return bench.Us(d / time.Duration(ops))
 	}
 	type sum struct {
-		ops, errs, done int64
-		cpu, pgP, pgR   time.Duration
-		el              time.Duration
+		ops, errs     int64
+		cpu, pgP, pgR time.Duration
+		el            time.Duration
 	}
 	totals := map[string]*sum{}
 	for i, r := range runs {
