@@ -37,7 +37,7 @@ func WriteTable(w io.Writer, rows []Row) {
 	for _, r := range rows {
 		raw, ratio := "—", "—"
 		if r.Raw != nil {
-			raw = fmt.Sprintf("%.0f", r.Raw.PerSecond())
+			raw = Rate(r.Raw.PerSecond())
 			ratio = fmt.Sprintf("%.0f%%", 100*r.Ratio())
 		}
 		name := r.Scenario
@@ -56,10 +56,20 @@ func WriteTable(w io.Writer, rows []Row) {
 		if r.NoLatency {
 			p50, p99 = "—", "—"
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %.0f | %s | %s |\n",
-			name, r.API.PerSecond(), p50, p99, raw, ratio,
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.0f | %s | %s |\n",
+			name, Rate(r.API.PerSecond()), p50, p99, raw, ratio,
 			Us(r.API.CPUPerOp()), pg, errs)
 	}
+}
+
+// Rate formats a per-second rate: whole numbers, but one decimal below 10
+// so that an argon2id-bound scenario on a slow machine (a few sign-ins in
+// a short window) does not print as 0.
+func Rate(perSecond float64) string {
+	if perSecond < 10 {
+		return fmt.Sprintf("%.1f", perSecond)
+	}
+	return fmt.Sprintf("%.0f", perSecond)
 }
 
 // Us is d in whole microseconds.
