@@ -54,6 +54,8 @@ var GrantablePermissions = []string{
 	PermOrganizationalBrandingReadWriteAll,
 	PermOrganizationReadAll,
 	PermOrganizationReadWriteAll,
+	PermDelegatedPermissionGrantReadAll,
+	PermDelegatedPermissionGrantReadWriteAll,
 }
 
 // BootstrapPermissions are granted to the administrator application that

@@ -38,6 +38,14 @@ type delegatedScope struct {
 	// oidc marks OpenID Connect's own scopes: they name no resource, so
 	// they are never qualified with one.
 	oidc bool
+	// adminOnly marks scopes a user cannot consent to for themself: only
+	// tenant-wide consent (requiredResourceAccess, or an AllPrincipals
+	// grant) gives them to an application. Graph's "admin consent
+	// required" column of its permissions reference.
+	adminOnly bool
+	// describe is the consent page's plain-words text ("Read your
+	// profile"), a page string translated by the pages' catalogues.
+	describe string
 }
 
 // delegatedScopes are the delegated scopes graphdir knows, in canonical
@@ -45,12 +53,44 @@ type delegatedScope struct {
 // The ids are Microsoft Graph's, so a requiredResourceAccess written for
 // Entra works unchanged.
 var delegatedScopes = []delegatedScope{
-	{name: "openid", id: "37f7f235-527c-4136-accd-4a02d197296e", oidc: true},
-	{name: "profile", id: "14dad69e-099b-42c9-810b-d002981feec1", oidc: true},
-	{name: "email", id: "64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0", oidc: true},
-	{name: "offline_access", id: "7427e0e9-2fba-42fe-b0c0-848c9e6a8182", oidc: true},
-	{name: "User.Read", id: "e1fe6dd8-ba31-4d61-89e7-88639da4683d"},
-	{name: "User.ReadWrite", id: "b4e74841-8e56-480b-be8b-910348b18b4c"},
+	{name: "openid", id: "37f7f235-527c-4136-accd-4a02d197296e", oidc: true, describe: "Sign you in"},
+	{name: "profile", id: "14dad69e-099b-42c9-810b-d002981feec1", oidc: true, describe: "See your basic profile (your name)"},
+	{name: "email", id: "64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0", oidc: true, describe: "See your email address"},
+	{name: "offline_access", id: "7427e0e9-2fba-42fe-b0c0-848c9e6a8182", oidc: true, describe: "Keep access to what you allow, also when you are not using the application"},
+	{name: "User.Read", id: "e1fe6dd8-ba31-4d61-89e7-88639da4683d", describe: "Read your profile"},
+	{name: "User.ReadWrite", id: "b4e74841-8e56-480b-be8b-910348b18b4c", describe: "Read and update your profile"},
+	{name: "User.ReadBasic.All", id: "b340eb25-3456-403f-be2f-af7a0d370277", describe: "Read the basic profiles of all users"},
+	{name: "User.Read.All", id: "a154be20-db9c-4678-8ab7-66f6cc099a59", adminOnly: true, describe: "Read the full profiles of all users"},
+	{name: "User.ReadWrite.All", id: "204e0828-b5ca-4ad8-b9f3-f32a958e7cc4", adminOnly: true, describe: "Read and change the profiles of all users"},
+	{name: "Directory.Read.All", id: "06da0dbc-49e2-44d2-8312-53f166ab848a", adminOnly: true, describe: "Read the whole directory"},
+	{name: "Directory.ReadWrite.All", id: "c5366453-9fb0-48a5-a156-24f0c49a4b84", adminOnly: true, describe: "Read and change the whole directory"},
+}
+
+// ScopeNeedsAdmin reports whether only tenant-wide (administrator)
+// consent may grant the scope (canonical name): a user's consent page
+// refuses it. Unknown names need an administrator too.
+func ScopeNeedsAdmin(name string) bool {
+	i := scopeIndex(name)
+	return i < 0 || delegatedScopes[i].adminOnly
+}
+
+// ScopeDescription is the scope's plain-words text for the consent page
+// (English; the pages translate it), or the name itself when unknown.
+func ScopeDescription(name string) string {
+	if i := scopeIndex(name); i >= 0 {
+		return delegatedScopes[i].describe
+	}
+	return name
+}
+
+// ScopeDescriptions are every scope's consent-page texts, for the pages'
+// catalogue check.
+func ScopeDescriptions() []string {
+	out := make([]string, len(delegatedScopes))
+	for i, s := range delegatedScopes {
+		out[i] = s.describe
+	}
+	return out
 }
 
 // DelegatedScopeNames are the delegated scopes graphdir knows, in
@@ -176,6 +216,44 @@ func (a Application) ConsentedScopes() []string {
 	return slices.Clone(a.DelegatedScopes)
 }
 
+// RequestedScopes normalises the scopes of a sign-in request
+// (NormalizeDelegatedScopes) and expands ".default" into the scopes the
+// application holds tenant-wide consent for, as GrantedScopes does, but
+// keeps scopes without tenant-wide consent: the browser sign-in asks the
+// user for them (Unconsented lists them). resourceURIs are as for
+// NormalizeDelegatedScopes.
+func (a Application) RequestedScopes(requested []string, resourceURIs ...string) ([]string, error) {
+	names, err := NormalizeDelegatedScopes(requested, resourceURIs...)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if n != ScopeDefault {
+			out = append(out, n)
+			continue
+		}
+		for _, c := range a.DelegatedScopes {
+			if !IsOIDCScope(c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return sortScopes(out), nil
+}
+
+// Unconsented returns the scopes of names (canonical) the application has
+// no tenant-wide consent for, in order.
+func (a Application) Unconsented(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(a.DelegatedScopes, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // GrantedScopes normalises the scopes of a sign-in request
 // (NormalizeDelegatedScopes) and checks them against the application's
 // consent: ".default" becomes every consented scope of the resource (not
@@ -183,26 +261,14 @@ func (a Application) ConsentedScopes() []string {
 // the ID token and the refresh token), and a scope without consent is a
 // *ScopeError naming it. resourceURIs are as for NormalizeDelegatedScopes.
 func (a Application) GrantedScopes(requested []string, resourceURIs ...string) ([]string, error) {
-	names, err := NormalizeDelegatedScopes(requested, resourceURIs...)
+	out, err := a.RequestedScopes(requested, resourceURIs...)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, n := range names {
-		if n == ScopeDefault {
-			for _, c := range a.DelegatedScopes {
-				if !IsOIDCScope(c) {
-					out = append(out, c)
-				}
-			}
-			continue
-		}
-		if !slices.Contains(a.DelegatedScopes, n) {
-			return nil, &ScopeError{Scope: n, Reason: "the application has no consent for it; add it to the application's requiredResourceAccess."}
-		}
-		out = append(out, n)
+	if missing := a.Unconsented(out); len(missing) > 0 {
+		return nil, &ScopeError{Scope: missing[0], Reason: "the application has no consent for it; add it to the application's requiredResourceAccess."}
 	}
-	return sortScopes(out), nil
+	return out, nil
 }
 
 // ResourceAccess is one entry of an application's requiredResourceAccess

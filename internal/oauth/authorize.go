@@ -47,7 +47,9 @@ type AuthRequest struct {
 	State    string
 	HasState bool
 	Nonce    string
-	// Scopes are the granted scopes (consent checked).
+	// Scopes are the requested scopes, canonical, ".default" expanded into
+	// the tenant-wide consent. Scopes without tenant-wide consent are kept:
+	// the hosted pages ask the user (consent.go in internal/api).
 	Scopes        []string
 	CodeChallenge string
 	// Prompt is "", "login", "none", "create", "select_account" or
@@ -61,6 +63,9 @@ type AuthRequest struct {
 	// context (acrs): the sign-in must include MFA.
 	StepUp     bool
 	ClientInfo bool
+	// ForceConsent is prompt=consent (alone or with login): the consent
+	// page is shown even when everything is consented.
+	ForceConsent bool
 }
 
 // MatchRedirectURI finds uri among app's registered redirect URIs, exactly
@@ -134,7 +139,7 @@ func ParseAuthorize(app *directory.Application, tenantID, redirectURI string, ki
 	default:
 		return r, newError(CodeUnsupportedResponseType, 700054, "The response_type '"+printable(clip(rt))+"' is not supported; use 'code'.")
 	}
-	scopes, err := app.GrantedScopes(strings.Fields(q.Get("scope")))
+	scopes, err := app.RequestedScopes(strings.Fields(q.Get("scope")))
 	if err != nil {
 		return r, newError(CodeInvalidScope, 70011, "The provided value for the input parameter 'scope' is not valid. "+err.Error())
 	}
@@ -182,6 +187,7 @@ func ParseAuthorize(app *directory.Application, tenantID, redirectURI string, ki
 			if p == "login" {
 				r.Prompt = "login" // the strongest wins
 			}
+			r.ForceConsent = r.ForceConsent || p == "consent"
 		}
 	}
 	if ma := q.Get("max_age"); ma != "" {

@@ -64,7 +64,6 @@ func TestParseAuthorize(t *testing.T) {
 		"token":             {func(v url.Values) { v.Set("response_type", "token") }, CodeUnsupportedResponseType},
 		"id_token code":     {func(v url.Values) { v.Set("response_type", "code id_token") }, CodeUnsupportedResponseType},
 		"no scope":          {func(v url.Values) { v.Del("scope") }, CodeInvalidRequest},
-		"unconsented scope": {func(v url.Values) { v.Set("scope", "openid User.ReadWrite") }, CodeInvalidScope},
 		"unknown scope":     {func(v url.Values) { v.Set("scope", "openid address") }, CodeInvalidScope},
 		"no PKCE":           {func(v url.Values) { v.Del("code_challenge") }, CodeInvalidRequest},
 		"plain":             {func(v url.Values) { v.Set("code_challenge_method", "plain") }, CodeInvalidRequest},
@@ -98,6 +97,20 @@ func TestParseAuthorize(t *testing.T) {
 	if err != nil || r.ResponseMode != "fragment" || r.Prompt != "login" || r.MaxAge != 0 || !r.StepUp || r.HasState {
 		t.Fatalf("%+v %v", r, err)
 	}
+	if r.ForceConsent {
+		t.Fatal("prompt=select_account login forces no consent")
+	}
+	// prompt=consent forces the consent page, also beside login.
+	v.Set("prompt", "login consent")
+	if r, err = ParseAuthorize(a, "aaaaaaaa-0000-4000-8000-000000000000", "https://rp.example/cb", directory.RedirectWeb, v); err != nil || r.Prompt != "login" || !r.ForceConsent {
+		t.Fatalf("prompt=login consent: %+v %v", r, err)
+	}
+	// A scope without tenant-wide consent is kept: the pages ask the user.
+	v.Set("scope", "openid User.ReadWrite")
+	if r, err = ParseAuthorize(a, "aaaaaaaa-0000-4000-8000-000000000000", "https://rp.example/cb", directory.RedirectWeb, v); err != nil || strings.Join(r.Scopes, " ") != "openid User.ReadWrite" {
+		t.Fatalf("unconsented scope: %+v %v", r, err)
+	}
+	v.Set("scope", "openid offline_access")
 	// MSAL's own claims request is advisory, not a step-up.
 	v.Set("claims", `{"id_token":{"signin_state":{"essential":false},"login_hint":{"essential":false}}}`)
 	if r, err = ParseAuthorize(a, "aaaaaaaa-0000-4000-8000-000000000000", "https://rp.example/cb", directory.RedirectWeb, v); err != nil || r.StepUp {

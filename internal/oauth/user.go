@@ -60,6 +60,14 @@ type Consents interface {
 	ConsentedScopes(ctx context.Context, tenantID, appID string) ([]string, error)
 }
 
+// UserConsents tells which delegated scopes a user consented to for an
+// application, or an administrator for every user (oauth2PermissionGrants;
+// *directory.PermissionGrants). They count as the tenant-wide consent
+// does, for that user only.
+type UserConsents interface {
+	UserConsentedScopes(ctx context.Context, tenantID, clientID, userID string) ([]string, error)
+}
+
 // ClientApps finds the application a refresh request names by its client
 // id (*directory.Applications implements it): whether it is a public
 // client, and the scopes it holds consent for. KindNotFound when it does
@@ -97,6 +105,9 @@ type UserTokens struct {
 	CodeLifetime time.Duration
 	// Revocations enables RFC 7009 revocation.
 	Revocations RevokeStore
+	// Grants adds users' own consent (the consent page) to the
+	// tenant-wide one; nil: tenant-wide consent only.
+	Grants UserConsents
 }
 
 // TokenResponse is a successful user token response. ClientInfo is always
@@ -155,6 +166,9 @@ func (s *Server) IssueUserTokens(ctx context.Context, g UserGrant) (*TokenRespon
 	}
 	consented, err := s.consented(ctx, g.TenantID, g.ClientID)
 	if err != nil {
+		return nil, err
+	}
+	if consented, err = s.withUserConsent(ctx, g.TenantID, g.ClientID, g.UserID, scopes, consented); err != nil {
 		return nil, err
 	}
 	if scopes, err = expandDefault(scopes, consented); err != nil {
@@ -220,6 +234,20 @@ func (s *Server) consented(ctx context.Context, tenantID, clientID string) ([]st
 		return nil, serverError(err)
 	}
 	return scopes, nil
+}
+
+// withUserConsent adds to consented (the tenant-wide consent) what the
+// user granted the client themself, when scopes need more than the
+// tenant-wide consent: the common case costs no query.
+func (s *Server) withUserConsent(ctx context.Context, tenantID, clientID, userID string, scopes, consented []string) ([]string, error) {
+	if s.user.Grants == nil || !slices.ContainsFunc(scopes, func(sc string) bool { return sc != directory.ScopeDefault && !containsFold(consented, sc) }) {
+		return consented, nil
+	}
+	mine, err := s.user.Grants.UserConsentedScopes(ctx, tenantID, clientID, userID)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	return append(slices.Clone(consented), mine...), nil
 }
 
 // normalizeScopes reads requested scopes with the directory's one
@@ -353,8 +381,13 @@ func (s *Server) Refresh(ctx context.Context, r Request) (*TokenResponse, error)
 	}
 
 	// The grant still needs the application's consent (read with the
-	// application above: one lookup per refresh).
-	consented := app.ConsentedScopes()
+	// application above: one lookup per refresh), tenant-wide or the
+	// user's own (one more lookup, only when the tenant-wide consent does
+	// not cover the token): a deleted grant ends the family here.
+	consented, err := s.withUserConsent(ctx, tenant, clientID, t.UserID, t.Scopes, app.ConsentedScopes())
+	if err != nil {
+		return nil, err
+	}
 	for _, sc := range t.Scopes {
 		if !containsFold(consented, sc) {
 			if err := u.Store.RevokeRefreshFamily(ctx, tenant, t.FamilyID, now); err != nil {
