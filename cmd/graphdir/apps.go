@@ -63,6 +63,9 @@ func newUserTokenEndpoint(ctx context.Context, cfg *config.Config, db *database,
 		Idle: rt.Idle, MaxAge: rt.MaxAge, SPAMaxAge: rt.SPAMaxAge, Grace: rt.ReuseGrace,
 		// The browser redirect sign-in's code grant and revocation.
 		Codes: db.store, Revocations: db.store,
+		// Users' own consent (the consent page's grants) beside the
+		// tenant-wide one.
+		Grants: directory.NewPermissionGrants(db.store),
 	}}), nil
 }
 

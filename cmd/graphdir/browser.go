@@ -29,6 +29,7 @@ func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc
 	b := &api.BrowserSignIn{
 		Apps: apps, Passwords: hostedPasswords{core}, Log: hostedPasswords{core}, Store: db.store, Flows: flowstate.New(db.store),
 		Codes: tokens, Users: db.store, UserFlows: svc, IssuerURL: iss.IssuerURL, Hints: idTokenHints{iss}, Branding: svc,
+		Grants: directory.NewPermissionGrants(db.store),
 	}
 	// Without mail no code can be sent: MFA sign-ins are then
 	// interaction_required rather than a page that cannot be completed.

@@ -14,6 +14,7 @@ import (
 	"github.com/graphdir/graphdir/internal/api"
 	"github.com/graphdir/graphdir/internal/auth"
 	"github.com/graphdir/graphdir/internal/config"
+	"github.com/graphdir/graphdir/internal/directory"
 	"github.com/graphdir/graphdir/internal/flowstate"
 	"github.com/graphdir/graphdir/internal/issuer"
 	"github.com/graphdir/graphdir/internal/metrics"
@@ -235,7 +236,8 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 	if m != nil {
 		m.WatchDB(db.store.DB().DB)
 	}
-	iss := issuer.New(db.store, cfg.PublicURL, issuer.WithAudience(cfg.Audience))
+	// Discovery's ui_locales_supported are the hosted pages' catalogues.
+	iss := issuer.New(db.store, cfg.PublicURL, issuer.WithAudience(cfg.Audience), issuer.WithUILocales(api.PageLocales()...))
 	if err := iss.EnsureSigningKey(ctx, db.tenant.ID); err != nil {
 		return nil, nil, fmt.Errorf("preparing the signing key: %w", err)
 	}
@@ -290,6 +292,7 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 		// $metadata publishes what the query engine allows (api/metadata.go).
 		QueryCapabilities: postgres.QueryCapabilities(),
 		NativeAuth:        native,
+		PermissionGrants:  directory.NewPermissionGrants(db.store),
 	})
 
 	return handler, iss, nil

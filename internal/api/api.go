@@ -136,6 +136,10 @@ type Options struct {
 	// (/{tenant}/signup/v1.0/..., /{tenant}/resetpassword/v1.0/...); when
 	// nil they answer 404.
 	NativeAuth NativeAuth
+	// PermissionGrants serves /v1.0/oauth2PermissionGrants
+	// (permissiongrants.go); when nil those routes answer 404 once the
+	// caller's permissions allow them.
+	PermissionGrants PermissionGrants
 }
 
 // server holds what the handlers close over.
@@ -153,6 +157,7 @@ type server struct {
 	token      TokenEndpoint
 	native     NativeAuth
 	browser    *BrowserSignIn
+	grants     PermissionGrants
 	dispatch   http.Handler // the whole handler: serves the requests inside a $batch (batch.go)
 	metadata   []byte       // the CSDL document (metadata.go)
 	origins    *originCache // CORS grants (cors.go); nil: none
@@ -176,6 +181,7 @@ func NewHandler(opts Options) http.Handler {
 		token:    opts.Token,
 		native:   opts.NativeAuth,
 		browser:  opts.Browser,
+		grants:   opts.PermissionGrants,
 		rt:       newRuntimeState(opts.Runtime),
 		metadata: buildMetadata(opts.QueryCapabilities),
 	}

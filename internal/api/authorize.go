@@ -297,8 +297,9 @@ func (s *server) renderSignInAgain(c *gin.Context, fl directory.SignInFlow, form
 	s.renderPage(c, http.StatusBadRequest, "signin", d, cspSource(redirectOf(fl)))
 }
 
-// issueCode issues a code for the session and sends it to the client.
-func (s *server) issueCode(c *gin.Context, req oauth.AuthRequest, sess *directory.BrowserSession, app *directory.Application) {
+// mintCode issues a code for the session and sends it to the client
+// (consent settled: issueCode, consent.go).
+func (s *server) mintCode(c *gin.Context, req oauth.AuthRequest, sess *directory.BrowserSession, app *directory.Application) {
 	ctx := c.Request.Context()
 	var acrs []string
 	if slices.Contains(sess.AMR, "mfa") {

@@ -58,6 +58,10 @@ type BrowserSignIn struct {
 	// AuthorizeLimit admits one interactive authorize request (each
 	// starts a flow row) per client IP; nil admits all.
 	AuthorizeLimit func(ctx context.Context, ip string) (ok bool, retryAfter time.Duration, err error)
+	// Grants records users' consent on the consent page and reads it
+	// (*directory.PermissionGrants); nil: tenant-wide consent only, and a
+	// scope without it is invalid_scope.
+	Grants ConsentGrants
 	// SessionLifetime bounds a hosted-page session (zero: 24 h).
 	SessionLifetime time.Duration
 	Now             func() time.Time
@@ -208,6 +212,8 @@ type pageData struct {
 	AppName, Action, Flow, ClientID, CSRF       string
 	Username                                    string
 	Fields                                      []formField
+	// Permissions are the consent page's scopes in plain words.
+	Permissions []string
 	// Heading and Step drive the shared templates (code, email, newpw).
 	Heading, Step, Intro, Button string
 	// SignUp and Reset show the sign-in page's other ways on; Base is

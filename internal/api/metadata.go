@@ -258,6 +258,10 @@ func csdlTypes() []csdlType {
 			{name: "userTypeToCreate", typ: "graph.userType"}}},
 		{name: "userType", enumMembers: []string{"member", "guest", "unknownFutureValue"}},
 
+		// Delegated permission grants (permissiongrants.go).
+		{name: "oAuth2PermissionGrant", base: "graph.entity", entity: true, props: []csdlProperty{
+			csdlStr("clientId"), csdlStr("consentType"), csdlStr("principalId"), csdlStr("resourceId"), csdlStr("scope")}},
+
 		{name: "roleManagement", base: "graph.entity", entity: true,
 			navs: []csdlNav{{name: "directory", typ: "graph.rbacApplication", contains: true}}},
 		{name: "rbacApplication", base: "graph.entity", entity: true, navs: []csdlNav{
@@ -292,6 +296,7 @@ func csdlSets() []csdlSet {
 	return []csdlSet{
 		{name: "users", typ: "graph.user"},
 		{name: "applications", typ: "graph.application"},
+		{name: "oauth2PermissionGrants", typ: "graph.oAuth2PermissionGrant"},
 		{name: "me", typ: "graph.user", singleton: true},
 		{name: "directory", typ: "graph.directory", singleton: true},
 		{name: "auditLogs", typ: "graph.auditLogRoot", singleton: true},

@@ -20,6 +20,17 @@ var (
 	catalogues    = map[string]map[string]string{"fr": catalogueFR}
 )
 
+// PageLocales are the hosted pages' languages as BCP 47 tags (English
+// first), from the catalogue list itself: discovery publishes them as
+// ui_locales_supported.
+func PageLocales() []string {
+	out := make([]string, len(pageLanguages))
+	for i, t := range pageLanguages {
+		out[i] = t.String()
+	}
+	return out
+}
+
 // uiLocalesKey holds the request's ui_locales in the Gin context, set once
 // the authorization request (or its flow) is known.
 const uiLocalesKey = "gd.ui_locales"

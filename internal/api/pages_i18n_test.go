@@ -13,6 +13,8 @@ import (
 	"unicode"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/graphdir/graphdir/internal/directory"
 )
 
 // TestPageCatalogues: every text the hosted pages show (the templates'
@@ -38,7 +40,7 @@ func TestPageCatalogues(t *testing.T) {
 	// (respondError: they go to the application, not the page), logs
 	// and the sign-in log's failure reason.
 	notPage := map[string]bool{"Authentication failed during strong authentication request: the one-time code was wrong or expired.": true}
-	for _, f := range []string{"authorize.go", "browser.go", "mfa.go", "logout.go", "selfservice.go", "signupfields.go"} {
+	for _, f := range []string{"authorize.go", "browser.go", "mfa.go", "logout.go", "selfservice.go", "signupfields.go", "consent.go"} {
 		file, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -60,6 +62,10 @@ func TestPageCatalogues(t *testing.T) {
 			}
 			return true
 		})
+	}
+	// The consent page lists scopes in the directory's plain words.
+	for _, d := range directory.ScopeDescriptions() {
+		used[d] = true
 	}
 	if len(used) < 50 {
 		t.Fatalf("found only %d page strings: the scan is broken", len(used))

@@ -233,6 +233,25 @@ func (s *server) routes() []route {
 			summary: "Delete a directory extension property and every value of it.",
 			access:  appsWrite(directory.ActivityDeleteExtensionProperty), handle: s.handleDeleteExtensionProperty, status: 204},
 
+		// Delegated permission grants (Graph's oauth2PermissionGrants;
+		// permissiongrants.go): users' consent from the consent page and
+		// administrators' grants. Application permissions only.
+		{method: "GET", paths: []string{grantsPath}, id: "listOAuth2PermissionGrants", tag: "oauth2PermissionGrants", options: optFilter | optTop | optSkipToken | optFormat,
+			summary: "List the delegated permission grants ($filter: clientId, principalId, consentType eq, joined by and; $top and paging).",
+			access:  s.authorizeGrants(false), handle: s.handleListGrants, status: 200, schema: schemaCollection},
+		{method: "POST", paths: []string{grantsPath}, id: "createOAuth2PermissionGrant", tag: "oauth2PermissionGrants", options: optFormat,
+			summary: "Grant a client delegated scopes for one user (Principal) or every user (AllPrincipals): clientId and resourceId are appIds.",
+			access:  s.authorizeGrants(true), handle: s.handleCreateGrant, body: schemaObject, status: 201, schema: schemaObject, headers: []string{"Location"}},
+		{method: "GET", paths: []string{grantsPath + "/:id"}, id: "getOAuth2PermissionGrant", tag: "oauth2PermissionGrants", options: optSelect | optFormat,
+			summary: "Get a delegated permission grant ($select).",
+			access:  s.authorizeGrants(false), handle: s.handleGetGrant, status: 200, schema: schemaObject},
+		{method: "PATCH", paths: []string{grantsPath + "/:id"}, id: "updateOAuth2PermissionGrant", tag: "oauth2PermissionGrants", options: optFormat,
+			summary: "Replace a grant's scope (space-separated scope names).",
+			access:  s.authorizeGrants(true), handle: s.handleUpdateGrant, body: schemaObject, status: 204},
+		{method: "DELETE", paths: []string{grantsPath + "/:id"}, id: "deleteOAuth2PermissionGrant", tag: "oauth2PermissionGrants", options: optFormat,
+			summary: "Delete a grant: the client's next token request (refresh included) that needs its scopes is refused (invalid_grant, AADSTS65001).",
+			access:  s.authorizeGrants(true), handle: s.handleDeleteGrant, status: 204},
+
 		// User flows (Graph's identity/authenticationEventsFlows, the
 		// externalUsersSelfServiceSignUpEventsFlow type; userflows.go).
 		{method: "GET", paths: []string{flowsPath, flowsPath + "/" + flowCast, flowsPath + "/" + flowCastAlias}, id: "listAuthenticationEventsFlows", tag: "identity",
@@ -330,6 +349,9 @@ func (s *server) routes() []route {
 		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/verify"}, id: "hostedVerifyCode", tag: "issuer", public: true,
 			summary: "The hosted MFA page's form (the email one-time code); CSRF-protected, answers 303 to the client.",
 			handle:  s.handleVerify, status: 303},
+		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/consent"}, id: "hostedConsent", tag: "issuer", public: true,
+			summary: "The hosted consent page's form (Accept or Cancel); CSRF-protected, answers 303 to the client with a code or access_denied.",
+			handle:  s.handleConsent, status: 303},
 		{method: "POST", paths: []string{"/:tenant/oauth2/v2.0/signup"}, id: "hostedSignUp", tag: "issuer", public: true,
 			summary: "The hosted sign-up pages' forms (email, code, password and attributes); CSRF-protected, the last answers 303 to the client.",
 			handle:  s.handleSignUp, status: 200, schema: schemaHTML},

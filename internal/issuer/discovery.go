@@ -51,6 +51,7 @@ type discovery struct {
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ClaimsSupported                            []string `json:"claims_supported"`
 	PromptValuesSupported                      []string `json:"prompt_values_supported"`
+	UILocalesSupported                         []string `json:"ui_locales_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
 	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
@@ -95,6 +96,7 @@ func (i *Issuer) Discovery(_ context.Context, tenantID string) ([]byte, error) {
 			"nonce", "auth_time", "sid", "amr", "acrs", "name", "preferred_username", "email", "login_hint",
 		},
 		PromptValuesSupported:                      []string{"none", "login", "select_account", "create", "consent"},
+		UILocalesSupported:                         i.uiLocales,
 		AuthorizationResponseIssParameterSupported: true,
 	}
 	b, err := json.Marshal(d)

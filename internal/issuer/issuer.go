@@ -45,6 +45,8 @@ type Issuer struct {
 	publicURL string
 	audience  string
 	now       func() time.Time
+	// uiLocales are discovery's ui_locales_supported (WithUILocales).
+	uiLocales []string
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantKeys
@@ -72,6 +74,12 @@ func WithAudience(aud string) Option { return func(i *Issuer) { i.audience = aud
 
 // WithClock replaces time.Now, so tests can mint tokens at a fixed instant.
 func WithClock(now func() time.Time) Option { return func(i *Issuer) { i.now = now } }
+
+// WithUILocales sets discovery's ui_locales_supported: the languages of
+// the hosted pages (api.PageLocales), which the issuer does not know itself.
+func WithUILocales(tags ...string) Option {
+	return func(i *Issuer) { i.uiLocales = append([]string(nil), tags...) }
+}
 
 // New returns an Issuer that keeps keys in store and names itself under
 // publicURL (the externally visible base URL, e.g. "https://login.example").
