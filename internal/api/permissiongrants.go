@@ -31,18 +31,25 @@ const (
 
 // authorizeGrants is the grant routes' access check: the caller's
 // permissions alone decide, before anything is parsed or read.
+// (Without Options.PermissionGrants the handlers answer 404 once the
+// options are read: servedGrants.)
 func (s *server) authorizeGrants(write bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := directory.AuthorizePermissionGrants(directory.PrincipalFrom(c.Request.Context()), write); err != nil {
 			s.writeError(c, err)
 			return
 		}
-		if s.grants == nil {
-			s.handleNoRoute(c)
-			return
-		}
 		c.Next()
 	}
+}
+
+// servedGrants answers 404 when the grants API is not wired.
+func (s *server) servedGrants(c *gin.Context) bool {
+	if s.grants == nil {
+		s.handleNoRoute(c)
+		return false
+	}
+	return true
 }
 
 // oauth2PermissionGrantJSON is Graph's oauth2PermissionGrant.
@@ -71,6 +78,9 @@ func (s *server) handleListGrants(c *gin.Context) {
 	q, err := parseQuery(c.Request.URL.RawQuery, routeOptions(c))
 	if err != nil {
 		s.writeError(c, err)
+		return
+	}
+	if !s.servedGrants(c) {
 		return
 	}
 	f := directory.PermissionGrantFilter{Top: q.top}
@@ -123,6 +133,9 @@ func (s *server) handleGetGrant(c *gin.Context) {
 	if _, err := parseOptions(c.Request.URL.RawQuery, queryRules{allowed: routeOptions(c), typeName: "oAuth2PermissionGrant",
 		selectList: selectListOf(grantProperties, "oAuth2PermissionGrant", &sel)}); err != nil {
 		s.writeError(c, err)
+		return
+	}
+	if !s.servedGrants(c) {
 		return
 	}
 	g, err := s.grants.GetGrant(c.Request.Context(), c.Param("id"))
@@ -206,6 +219,9 @@ func (s *server) handleDeleteGrant(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if !s.servedGrants(c) {
+		return
+	}
 	if err := s.grants.DeleteGrant(c.Request.Context(), c.Param("id")); err != nil {
 		s.writeError(c, err)
 		return
@@ -216,6 +232,9 @@ func (s *server) handleDeleteGrant(c *gin.Context) {
 func (s *server) grantBody(c *gin.Context, t *bodyTable[grantBody]) (grantBody, bool) {
 	if err := noQuery(c); err != nil {
 		s.writeError(c, err)
+		return grantBody{}, false
+	}
+	if !s.servedGrants(c) {
 		return grantBody{}, false
 	}
 	data, err := s.readBody(c)

@@ -183,7 +183,7 @@ func TestRouteOptionsAreWhatHandlersTake(t *testing.T) {
 	principals["app-all"] = &directory.Principal{Kind: directory.PrincipalApp, TenantID: tenantA, AppID: "app-all", Permissions: []string{
 		directory.PermUserReadWriteAll, directory.PermDirectoryReadWriteAll, directory.PermRoleManagementReadWriteDir,
 		directory.PermAuditLogReadAll, directory.PermApplicationReadWriteAll, directory.PermEventListenerReadWriteAll,
-		directory.PermOrganizationalBrandingReadWriteAll}}
+		directory.PermOrganizationalBrandingReadWriteAll, directory.PermDelegatedPermissionGrantReadWriteAll}}
 	principals["user-all"] = &directory.Principal{Kind: directory.PrincipalUser, TenantID: tenantA, AppID: "app-all", UserID: meID,
 		Permissions: []string{directory.PermUserReadWrite, "Directory.AccessAsUser.All"}}
 	defer delete(principals, "app-all")

@@ -45,7 +45,7 @@ func TestNormalizeDelegatedScopesRefuses(t *testing.T) {
 		in        []string
 	}{
 		{"unknown", "Mail.Send", []string{"openid", "Mail.Send"}},
-		{"application permission is not delegated", "User.Read.All", []string{"User.Read.All"}},
+		{"application permission is not delegated", "AuditLog.Read.All", []string{"AuditLog.Read.All"}},
 		{"unknown resource", "api://other/User.Read", []string{"api://other/User.Read"}},
 		{"resource prefix only", "https://graph.microsoft.com.evil/User.Read", []string{"https://graph.microsoft.com.evil/User.Read"}},
 		{"double slash", "api://graphdir//User.Read", []string{"api://graphdir//User.Read"}},

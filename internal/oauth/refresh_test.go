@@ -93,7 +93,9 @@ func newFixture(t *testing.T) *fixture {
 	app := &directory.Application{TenantID: tn.ID, ID: uuid.NewString(), AppID: uuid.NewString(), DisplayName: "spa"}
 	// A single-page app: a public client, which refreshes with its client id alone.
 	app.SPARedirectURIs = []string{"https://spa.contoso.com/"}
-	app.DelegatedScopes = directory.DelegatedScopeNames() // tenant-wide consent to every sign-in scope
+	// Tenant-wide consent to the sign-in scopes a customer app asks for
+	// (not the admin-only directory scopes).
+	app.DelegatedScopes = []string{"openid", "profile", "email", "offline_access", "User.Read", "User.ReadWrite"}
 	if err := store.CreateApplication(ctx, app, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -382,6 +384,8 @@ func TestRefreshResponseAndScopes(t *testing.T) {
 	_, err = f.refresh(r.RefreshToken, "User.Read")
 	wantGrantError(t, err, oauth.CodeInvalidGrant, 65001)
 	_, err = f.refresh(r.RefreshToken, "User.Read.All")
+	wantGrantError(t, err, oauth.CodeInvalidGrant, 65001)
+	_, err = f.refresh(r.RefreshToken, "Mail.Read")
 	wantGrantError(t, err, oauth.CodeInvalidScope, 70011)
 	_, err = f.refresh(r.RefreshToken, "https://other.example/User.Read")
 	wantGrantError(t, err, oauth.CodeInvalidScope, 70011)
@@ -415,9 +419,12 @@ func TestIssueUserTokens(t *testing.T) {
 	if r, err := f.srv.IssueUserTokens(context.Background(), g); err != nil || r.Scope != "offline_access User.Read User.ReadWrite" || r.RefreshToken == "" || r.IDToken != "" {
 		t.Fatalf(".default: %+v %v", r, err)
 	}
-	g.Scopes = []string{"Directory.ReadWrite.All"}
+	g.Scopes = []string{"Mail.Read"}
 	_, err = f.srv.IssueUserTokens(context.Background(), g)
 	wantGrantError(t, err, oauth.CodeInvalidScope, 70011)
+	g.Scopes = []string{"Directory.ReadWrite.All"}
+	_, err = f.srv.IssueUserTokens(context.Background(), g)
+	wantGrantError(t, err, oauth.CodeInvalidGrant, 65001)
 	f.consents.mu.Lock()
 	f.consents.removed = []string{"User.Read"}
 	f.consents.mu.Unlock()
