@@ -287,7 +287,8 @@ func TestODataMetadata(t *testing.T) {
 
 	// Responses of every kind, each checked against the declared type.
 	admin := s.appToken("User.ReadWrite.All", "User.ManageIdentities.All", "Application.ReadWrite.All",
-		"AuditLog.Read.All", "RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All", "EventListener.ReadWrite.All")
+		"AuditLog.Read.All", "RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All", "EventListener.ReadWrite.All",
+		"DelegatedPermissionGrant.ReadWrite.All")
 	type sample struct {
 		what, typ string
 		res       *response
@@ -375,6 +376,10 @@ func TestODataMetadata(t *testing.T) {
 	add("create branding localization", "organizationalBrandingLocalization", s.do("POST", "/v1.0/organization/"+s.tenant+"/branding/localizations", brand, map[string]any{"id": "fr-FR"}), 201)
 	add("branding", "organizationalBranding", s.do("GET", "/v1.0/organization/"+s.tenant+"/branding", brand, nil), 200)
 	add("branding localizations", "organizationalBrandingLocalization", s.do("GET", "/v1.0/organization/"+s.tenant+"/branding/localizations", brand, nil), 200)
+	grant := add("create permission grant", "oAuth2PermissionGrant", s.do("POST", "/v1.0/oauth2PermissionGrants", admin, map[string]any{"clientId": app["appId"],
+		"consentType": "AllPrincipals", "resourceId": "00000003-0000-0000-c000-000000000000", "scope": "openid User.Read"}), 201)
+	add("permission grant", "oAuth2PermissionGrant", s.do("GET", "/v1.0/oauth2PermissionGrants/"+grant["id"].(string), admin, nil), 200)
+	add("permission grants", "oAuth2PermissionGrant", s.do("GET", "/v1.0/oauth2PermissionGrants", admin, nil), 200)
 
 	for _, smp := range samples {
 		if smp.typ == "" {
@@ -401,13 +406,14 @@ func TestODataMetadata(t *testing.T) {
 	// contained collections, in the form graphdir serves them.
 	me := s.userToken(id, "User.Read")
 	answers := map[string]string{
-		"users":          "/v1.0/users",
-		"applications":   "/v1.0/applications",
-		"me":             "/v1.0/me",
-		"directory":      "/v1.0/directory/deletedItems/microsoft.graph.user",
-		"auditLogs":      "/v1.0/auditLogs/directoryAudits",
-		"roleManagement": "/v1.0/roleManagement/directory/roleDefinitions",
-		"identity":       "/v1.0/identity/authenticationEventsFlows",
+		"users":                  "/v1.0/users",
+		"applications":           "/v1.0/applications",
+		"me":                     "/v1.0/me",
+		"directory":              "/v1.0/directory/deletedItems/microsoft.graph.user",
+		"auditLogs":              "/v1.0/auditLogs/directoryAudits",
+		"roleManagement":         "/v1.0/roleManagement/directory/roleDefinitions",
+		"identity":               "/v1.0/identity/authenticationEventsFlows",
+		"oauth2PermissionGrants": "/v1.0/oauth2PermissionGrants",
 	}
 	for _, name := range append(names(container.EntitySets), singletonNames(container)...) {
 		path, ok := answers[name]
@@ -574,7 +580,7 @@ func runODataTools(t *testing.T, s *stack) {
 		t.Fatalf("unexpected tool output: %s", out)
 	}
 	if !got.Valid || got.Namespace != "microsoft.graph" || got.EntityTypes < 10 || got.Properties < 80 ||
-		got.Actions != 5 || got.Functions != 1 || got.EntitySets != 2 || got.Singletons != 5 || len(got.AnnotationTargets) != 3 {
+		got.Actions != 5 || got.Functions != 1 || got.EntitySets != 3 || got.Singletons != 5 || len(got.AnnotationTargets) != 3 {
 		t.Fatalf("OData tools read: %s", lines[len(lines)-1])
 	}
 	t.Logf("$metadata validated against the OASIS CSDL XML schemas and parsed by @sap-ux/edmx-parser and odata-csdl: %s", lines[len(lines)-1])

@@ -33,7 +33,7 @@ const sdkModule = "github.com/microsoftgraph/msgraph-sdk-go"
 // sdkTemplateRoots are the SDK packages read: the roots of what graphdir
 // serves. (msgraph-sdk-go has no /me builders; the JavaScript client test
 // drives /me.)
-var sdkTemplateRoots = []string{"users", "userswithuserprincipalname", "directory", "applications", "applicationswithappid", "auditlogs", "rolemanagement", "identity", "organization"}
+var sdkTemplateRoots = []string{"users", "userswithuserprincipalname", "directory", "applications", "applicationswithappid", "auditlogs", "rolemanagement", "identity", "organization", "oauth2permissiongrants"}
 
 // implementedTemplates is the one list of what graphdir implements, by
 // SDK template path, with the methods it serves there. Every other
@@ -83,6 +83,10 @@ var implementedTemplates = map[string][]string{
 	"/organization/{organization%2Did}/branding/localizations/{organizationalBrandingLocalization%2Did}":            {"GET", "PATCH", "DELETE"},
 	"/organization/{organization%2Did}/branding/localizations/{organizationalBrandingLocalization%2Did}/bannerLogo": {"GET", "PUT"},
 	"/organization/{organization%2Did}/branding/localizations/{organizationalBrandingLocalization%2Did}/squareLogo": {"GET", "PUT"},
+	// Delegated permission grants (users' consent and administrators'
+	// grants). Out of scope: /$count and delta().
+	"/oauth2PermissionGrants":                              {"GET", "POST"},
+	"/oauth2PermissionGrants/{oAuth2PermissionGrant%2Did}": {"GET", "PATCH", "DELETE"},
 }
 
 // refusedAsGraph are the query options the SDK's template names but Graph
@@ -113,6 +117,11 @@ var refusedAsGraph = map[string][]string{
 	// $search, $select, and $top OData query parameters" (List
 	// applications): no $skip.
 	"/applications": {"$skip"},
+	// "This method supports the $filter (eq) OData query parameter" (List
+	// oauth2PermissionGrants; graphdir also pages with $top); the grant
+	// has no navigation property.
+	"/oauth2PermissionGrants":                                                       {"$count", "$expand", "$orderby", "$search", "$select", "$skip"},
+	"/oauth2PermissionGrants/{oAuth2PermissionGrant%2Did}":                          {"$expand"},
 	"/applications/{application%2Did}/extensionProperties":                          {"$count", "$expand", "$orderby", "$search", "$skip", "$top"},
 	"/applications/{application%2Did}/extensionProperties/{extensionProperty%2Did}": {"$expand"},
 	// "This method supports the $filter, $expand, $orderby, and $top OData
@@ -275,7 +284,8 @@ func TestSDKURLTemplates(t *testing.T) {
 	}
 	s := newStack(t)
 	admin := s.appToken("User.ReadWrite.All", "User.ManageIdentities.All", "Application.ReadWrite.All", "AuditLog.Read.All",
-		"RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All", "EventListener.ReadWrite.All", "OrganizationalBranding.ReadWrite.All")
+		"RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All", "EventListener.ReadWrite.All", "OrganizationalBranding.ReadWrite.All",
+		"DelegatedPermissionGrant.ReadWrite.All")
 	// A token no route authorizes: a known route answers 403 before it
 	// parses anything, an unknown one 404 or 405. Used for the writes.
 	powerless := s.appToken("Tasks.Read.All")
@@ -325,6 +335,8 @@ func TestSDKURLTemplates(t *testing.T) {
 			}
 		}
 	}
+	grant := s.do("POST", "/v1.0/oauth2PermissionGrants", s.appToken("DelegatedPermissionGrant.ReadWrite.All"), map[string]any{
+		"clientId": app["appId"], "consentType": "AllPrincipals", "resourceId": "00000003-0000-0000-c000-000000000000", "scope": "User.Read"}).JSON(t)
 	ids := map[string]string{
 		"{organization%2Did}":                       s.tenant,
 		"{organizationalBrandingLocalization%2Did}": "fr-FR",
@@ -338,6 +350,7 @@ func TestSDKURLTemplates(t *testing.T) {
 		"{unifiedRoleDefinition%2Did}":              def,
 		"{unifiedRoleAssignment%2Did}":              ra["id"].(string),
 		"{signIn%2Did}":                             signInID,
+		"{oAuth2PermissionGrant%2Did}":              grant["id"].(string),
 	}
 	concrete := func(path string) string {
 		for k, v := range ids {
@@ -398,6 +411,8 @@ func TestSDKURLTemplates(t *testing.T) {
 				return "principalId eq '" + ids["{user%2Did}"] + "'"
 			case strings.Contains(path, "extensionProperties"):
 				return "name eq 'x'"
+			case strings.HasPrefix(path, "/oauth2PermissionGrants"):
+				return "clientId eq '" + ids["{appId}"] + "'"
 			}
 			return "displayName eq 'tpl-live'"
 		}

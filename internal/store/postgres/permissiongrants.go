@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/lib/pq"
 
@@ -29,6 +28,10 @@ const (
 	getGrantSQL    = `SELECT ` + grantColumns + ` FROM oauth2_permission_grants WHERE tenant_id = $1 AND id = $2`
 	createGrantSQL = `INSERT INTO oauth2_permission_grants (tenant_id, id, client_id, consent_type, principal_id, resource_id, scopes)
 		VALUES ($1, $2, $3, $4, NULLIF($5, '')::uuid, $6, $7)`
+	listGrantsSQL = `SELECT ` + grantColumns + ` FROM oauth2_permission_grants
+		WHERE tenant_id = $1 AND ($2::uuid IS NULL OR client_id = $2::uuid) AND ($3::uuid IS NULL OR principal_id = $3::uuid)
+		  AND ($4::text = '' OR consent_type = $4) AND id > $5
+		ORDER BY id LIMIT $6`
 	setGrantScopesSQL = `UPDATE oauth2_permission_grants SET scopes = $3 WHERE tenant_id = $1 AND id = $2`
 	deleteGrantSQL    = `DELETE FROM oauth2_permission_grants WHERE tenant_id = $1 AND id = $2`
 )
@@ -75,43 +78,31 @@ func (s *Store) GrantedScopes(ctx context.Context, tenantID, clientID, userID st
 }
 
 // ListPermissionGrants implements directory.PermissionGrantStore: one
-// statement, the filters as parameters, keyset paging on the primary key.
+// statement whose absent filters are NULL (planned away: lib/pq plans each
+// execution with its parameters), keyset paging on the primary key.
 func (s *Store) ListPermissionGrants(ctx context.Context, tenantID string, f directory.PermissionGrantFilter) ([]directory.OAuth2PermissionGrant, error) {
-	where := []string{"tenant_id = $1"}
-	args := []any{tenantID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if f.ClientID != "" {
-		add("client_id = $%d", f.ClientID)
-	}
-	if f.PrincipalID != "" {
-		add("principal_id = $%d", f.PrincipalID)
-	}
-	if f.ConsentType != "" {
-		add("consent_type = $%d", f.ConsentType)
-	}
-	if f.After != "" {
-		add("id > $%d", f.After)
-	}
-	args = append(args, f.Top)
-	q := `SELECT ` + grantColumns + ` FROM oauth2_permission_grants WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	const op = "postgres: list permission grants"
+	rows, err := s.db.QueryContext(ctx, listGrantsSQL, tenantID, nullIfEmpty(f.ClientID), nullIfEmpty(f.PrincipalID), f.ConsentType, f.After, f.Top)
 	if err != nil {
-		return nil, translate(err, "postgres: list permission grants")
+		return nil, translate(err, op)
 	}
 	defer rows.Close()
 	out := []directory.OAuth2PermissionGrant{}
 	for rows.Next() {
 		g, err := scanGrant(rows)
 		if err != nil {
-			return nil, translate(err, "postgres: list permission grants")
+			return nil, translate(err, op)
 		}
 		out = append(out, g)
 	}
-	return out, translate(rows.Err(), "postgres: list permission grants")
+	return out, translate(rows.Err(), op)
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // GetPermissionGrant implements directory.PermissionGrantStore.
