@@ -24,6 +24,13 @@ type PermissionGrants interface {
 	DeleteGrant(ctx context.Context, id string) error
 }
 
+// The directory's grants service is what both the API and the consent
+// page use.
+var (
+	_ PermissionGrants = (*directory.PermissionGrants)(nil)
+	_ ConsentGrants    = (*directory.PermissionGrants)(nil)
+)
+
 const (
 	grantsPath    = apiPrefix + "/oauth2PermissionGrants"
 	grantsContext = "/$metadata#oauth2PermissionGrants"

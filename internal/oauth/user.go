@@ -68,6 +68,8 @@ type UserConsents interface {
 	UserConsentedScopes(ctx context.Context, tenantID, clientID, userID string) ([]string, error)
 }
 
+var _ UserConsents = (*directory.PermissionGrants)(nil)
+
 // ClientApps finds the application a refresh request names by its client
 // id (*directory.Applications implements it): whether it is a public
 // client, and the scopes it holds consent for. KindNotFound when it does
