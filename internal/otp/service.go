@@ -316,3 +316,17 @@ func firstRune(s string) string {
 	}
 	return ""
 }
+
+// Rules are the limits a Service applies, for callers that must behave
+// the same without a stored code (a hosted page's decoy for an address
+// that has no account).
+type Rules struct {
+	TTL, ResendInterval time.Duration
+	SendsPerHour        int
+	MaxTries            int
+}
+
+// Rules returns the service's effective limits (defaults filled in).
+func (s *Service) Rules() Rules {
+	return Rules{TTL: s.cfg.TTL, ResendInterval: s.cfg.ResendInterval, SendsPerHour: s.cfg.SendsPerHour, MaxTries: MaxTries}
+}
