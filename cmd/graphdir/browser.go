@@ -38,7 +38,9 @@ func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc
 		if err != nil {
 			return nil, err
 		}
-		b.EmailCodes = mfaCodes{codes}
+		b.EmailCodes, b.MFAMethods = mfaCodes{codes}, svc
+		r := codes.Rules()
+		b.CodeRules = api.CodeRules{TTL: r.TTL, ResendInterval: r.ResendInterval, SendsPerHour: r.SendsPerHour, MaxTries: r.MaxTries}
 		b.Accounts, b.FlowCodes, b.HashPassword = svc, flowCodes{codes}, password.Hash
 	}
 	// Each interactive authorize stores a flow row: 60 per minute per
@@ -66,6 +68,8 @@ func flowPurpose(p string) string {
 		return otp.PurposeSignUp
 	case api.CodeSignIn:
 		return otp.PurposeSignIn
+	case api.CodeRegister:
+		return otp.PurposeVerifyEmail
 	}
 	return otp.PurposeReset
 }
@@ -73,7 +77,7 @@ func flowPurpose(p string) string {
 func (f flowCodes) Send(ctx context.Context, purpose, tenantID, binding, email, locale, appName string) error {
 	_, err := f.s.Send(ctx, otp.SendRequest{TenantID: tenantID, Purpose: flowPurpose(purpose), Binding: binding, Email: email, Locale: locale, AppName: appName,
 		AccountExists: purpose == api.CodeSignUpTaken})
-	return err
+	return resendRefusal(err)
 }
 
 func (f flowCodes) Check(ctx context.Context, purpose, tenantID, binding, email, code string) error {
@@ -113,11 +117,21 @@ type mfaCodes struct{ s *otp.Service }
 
 func (m mfaCodes) SendCode(ctx context.Context, tenantID, binding, email, locale, appName string) error {
 	_, err := m.s.Send(ctx, otp.SendRequest{TenantID: tenantID, Purpose: otp.PurposeMFA, Binding: binding, Email: email, Locale: locale, AppName: appName})
-	return err
+	return resendRefusal(err)
 }
 
 func (m mfaCodes) CheckCode(ctx context.Context, tenantID, binding, email, code string) error {
 	return codeRefusal(m.s.Verify(ctx, otp.VerifyRequest{TenantID: tenantID, Purpose: otp.PurposeMFA, Binding: binding, Email: email, Code: code}))
+}
+
+// resendRefusal turns the code service's "too soon" (resend interval or
+// hourly cap) into the pages' terms.
+func resendRefusal(err error) error {
+	var soon *otp.ResendTooSoonError
+	if errors.As(err, &soon) {
+		return &api.ResendRefusal{RetryAfter: soon.RetryAfter, HourlyCap: soon.HourlyCap}
+	}
+	return err
 }
 
 // codeRefusal turns the code service's refusals into the pages' terms.

@@ -65,6 +65,7 @@ func TestBrowserSignIn_MFAEmailCode(t *testing.T) {
 	f := &oidcFix{t: t, s: s}
 	f.web, f.webSecret = s.browserApp("rp web", directorySignInWeb(fixWebRedirect))
 	f.user = s.customer(fixUser, fixPassword)
+	s.setMFAEmail(f.user.ID, fixUser) // its MFA address (without one, the pages register one first)
 	admin := s.appToken("EventListener.ReadWrite.All", "Application.ReadWrite.All")
 	body := graphFlowBody("mfa flow", []string{f.web.AppID})
 	body["graphdirMfaRequired"] = true

@@ -28,7 +28,7 @@ func TestHostedPages_Chromium(t *testing.T) {
 	redirect := o.URL + "/cb"
 	app, _ := s.browserApp("hosted pages", directory.SignInInput{Web: &directory.WebInput{RedirectURIs: []string{redirect}}})
 	mfaApp, _ := s.browserApp("hosted pages mfa", directory.SignInInput{Web: &directory.WebInput{RedirectURIs: []string{redirect}}})
-	s.customer(fixUser, fixPassword)
+	s.setMFAEmail(s.customer(fixUser, fixPassword).ID, fixUser)
 	admin := s.appToken("EventListener.ReadWrite.All", "Application.ReadWrite.All")
 	body := graphFlowBody("mfa flow", []string{mfaApp.AppID})
 	body["graphdirMfaRequired"] = true

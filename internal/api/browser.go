@@ -36,6 +36,14 @@ type BrowserSignIn struct {
 	// EmailCodes sends and checks the second factor (an email one-time
 	// code); nil: a sign-in that needs MFA is interaction_required.
 	EmailCodes EmailCodes
+	// MFAMethods reads and registers the account's MFA email
+	// (*directory.Service, as native authentication's just-in-time
+	// registration); required with EmailCodes.
+	MFAMethods MFAMethods
+	// CodeRules are the code service's limits (otp's Rules): a decoy code
+	// page (an address without an account) imitates them. Zero fields
+	// take otp's defaults.
+	CodeRules CodeRules
 	// Log records the outcomes the pages check themselves (the MFA code)
 	// in the sign-in log; nil records nothing.
 	Log SignInLog
@@ -107,6 +115,7 @@ type HostedFlows interface {
 	Start(ctx context.Context, fl directory.SignInFlow) (string, directory.SignInFlow, error)
 	Resume(ctx context.Context, tenantID, clientID, handle string, kinds ...string) (directory.SignInFlow, error)
 	Advance(ctx context.Context, handle string, fl directory.SignInFlow) (string, directory.SignInFlow, error)
+	Save(ctx context.Context, handle string, fl directory.SignInFlow) (directory.SignInFlow, error)
 	Finish(ctx context.Context, tenantID, handle string) error
 }
 
@@ -228,6 +237,10 @@ type pageData struct {
 	Attributes []attrField
 	// PasswordError is the new-password field's own error.
 	PasswordError string
+	// ResendAction, on the code pages, is where "Send a new code" posts;
+	// ResendHint says how long a code lasts; Notice (a status) and
+	// ResendError (an alert) are a resend's outcome (codepages.go).
+	ResendAction, ResendHint, Notice, ResendError string
 }
 
 // attrField is one user-flow attribute on the sign-up page.
@@ -315,6 +328,7 @@ func (s *server) renderPage(c *gin.Context, status int, name string, d pageData,
 	d.Nonce = randomToken()
 	d.Lang = pageLang(c)
 	d.localize()
+	s.codePageData(c, name, &d)
 	d.Brand = s.pageBranding(c, d.Lang)
 	pageHeaders(c, d.Nonce, formAction)
 	var buf strings.Builder

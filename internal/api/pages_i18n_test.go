@@ -40,7 +40,7 @@ func TestPageCatalogues(t *testing.T) {
 	// (respondError: they go to the application, not the page), logs
 	// and the sign-in log's failure reason.
 	notPage := map[string]bool{"Authentication failed during strong authentication request: the one-time code was wrong or expired.": true}
-	for _, f := range []string{"authorize.go", "browser.go", "mfa.go", "logout.go", "selfservice.go", "signupfields.go", "consent.go"} {
+	for _, f := range []string{"authorize.go", "browser.go", "mfa.go", "logout.go", "selfservice.go", "signupfields.go", "consent.go", "codepages.go"} {
 		file, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
 		if err != nil {
 			t.Fatal(err)

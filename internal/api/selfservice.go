@@ -148,6 +148,7 @@ func (st *selfServiceStep) email() {
 	case st.kind == stepReset:
 		fl.UserID = strings.ToLower(u.ID)
 	}
+	st.s.startDecoy(&fl, !send)
 	handle, fl, err := st.s.browser.Flows.Advance(ctx, st.handle, fl)
 	if err != nil {
 		st.expired()
@@ -170,14 +171,12 @@ func (st *selfServiceStep) code() {
 		st.s.renderCodePage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, st.kind, "Enter the code from the email.")
 		return
 	}
-	var err error = &CodeRefusal{Wrong: true}
-	if !(st.kind == stepReset && st.fl.UserID == "") {
-		// A taken address's flow is checked too: its stored code is one
-		// no one knows, so tries count and run out as on any flow.
-		err = st.s.browser.FlowCodes.Check(ctx, st.purpose(), st.fl.TenantID, st.fl.ID, st.fl.Username, code)
-		if err == nil && st.kind == stepSignUp && st.fl.Data["taken"] == "1" {
-			err = &CodeRefusal{Wrong: true}
-		}
+	// A decoy (an unknown address on reset) counts its tries and expires
+	// as a real code. A taken address's flow is checked too: its stored
+	// code is one no one knows, so tries count and run out as on any flow.
+	err := st.s.checkPageCode(ctx, st.handle, st.fl, st.purpose(), st.fl.Username, code)
+	if err == nil && st.kind == stepSignUp && st.fl.Data["taken"] == "1" {
+		err = &CodeRefusal{Wrong: true}
 	}
 	var ref *CodeRefusal
 	switch {
@@ -435,6 +434,7 @@ func (st *selfServiceStep) signInEmail() {
 	if u != nil {
 		fl.UserID = strings.ToLower(u.ID)
 	}
+	st.s.startDecoy(&fl, u == nil)
 	handle, fl, err := st.s.browser.Flows.Advance(ctx, st.handle, fl)
 	if err != nil {
 		st.expired()
@@ -457,10 +457,7 @@ func (st *selfServiceStep) signInCode() {
 		st.s.renderCodePage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, "signin", "Enter the code from the email.")
 		return
 	}
-	var err error = &CodeRefusal{Wrong: true}
-	if st.fl.UserID != "" {
-		err = st.s.browser.FlowCodes.Check(ctx, CodeSignIn, st.fl.TenantID, st.fl.ID, st.fl.Username, code)
-	}
+	err := st.s.checkPageCode(ctx, st.handle, st.fl, CodeSignIn, st.fl.Username, code)
 	var ref *CodeRefusal
 	// An account's refused code is logged, as native authentication logs
 	// it; an unknown address has no account to log against.
