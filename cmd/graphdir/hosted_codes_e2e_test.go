@@ -40,7 +40,8 @@ func (n *nativeStack) mfaFlow(appID string) {
 // age moves every code, send, decoy and flow into the past by d, as time
 // passing looks to graphdir (the database holds those times), instead of
 // sleeping.
-func (n *nativeStack) age(d time.Duration) {
+func (s *stack) age(d time.Duration) {
+	n := s // the stack of every hosted-page test, SMTP-backed or not
 	n.t.Helper()
 	db := n.db.store.DB()
 	for _, q := range []string{
