@@ -262,6 +262,12 @@ func (s *server) handleResend(c *gin.Context) {
 			err := decoySend(f, now, r)
 			return err == nil, err
 		})
+		var ref *ResendRefusal
+		if err != nil && !errors.As(err, &ref) && isFlowError(err) {
+			// The flow ended or expired under the decoy's save.
+			s.errorPage(c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
+			return
+		}
 	} else {
 		err = s.sendPageCode(ctx, fl, page.purpose, page.target, req.UILocales, appName(app))
 	}
@@ -271,8 +277,6 @@ func (s *server) handleResend(c *gin.Context) {
 		c.Header("Retry-After", strconv.Itoa(waitSeconds(ref.RetryAfter)))
 		c.Set(resendOutcomeKey, resendOutcome{err: resendWaitText(c, ref)})
 		page.render(http.StatusTooManyRequests)
-	case err != nil && isFlowError(err):
-		s.errorPage(c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
 	case err != nil:
 		s.errorPage(c, http.StatusServiceUnavailable, "We could not send your code", "Please try again in a few minutes.")
 	default:
