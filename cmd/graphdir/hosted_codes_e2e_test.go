@@ -88,23 +88,8 @@ func (b *browser) resend(p page) page {
 	return b.submit(p, "/resend")
 }
 
-var (
-	h1Re      = regexp.MustCompile(`<h1>(.*?)</h1>`)
-	statusRe  = regexp.MustCompile(`role="status">(.*?)</p>`)
-	alertRe   = regexp.MustCompile(`role="alert">(.*?)</p>`)
-	requestRe = regexp.MustCompile(`<small>.*?</small>`)
-)
-
-// pageTexts is the heading, status and alert texts of a page.
-func pageTexts(p page) string {
-	var out []string
-	for _, re := range []*regexp.Regexp{h1Re, statusRe, alertRe} {
-		for _, m := range re.FindAllStringSubmatch(p.body, -1) {
-			out = append(out, m[1])
-		}
-	}
-	return strings.Join(out, " | ")
-}
+// requestRe is an error page's request id, different on every answer.
+var requestRe = regexp.MustCompile(`<small>.*?</small>`)
 
 // TestHostedMFARegistration: a user flow requires MFA and the account has
 // no MFA email. After the password the pages ask for one (autocomplete
