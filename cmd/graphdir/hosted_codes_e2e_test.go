@@ -314,6 +314,34 @@ func TestHostedCodePages_DecoyLikeReal(t *testing.T) {
 			if steps != 14 {
 				t.Fatalf("%d steps compared", steps)
 			}
+			if tc.name == "signup" {
+				// The taken address's owner got notices (first page and
+				// resends), never a code.
+				if err := n.mailJob.Run(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				notices := 0
+				for more := true; more; {
+					select {
+					case m := <-n.smtp.Mail:
+						p, err := m.Parse()
+						if err != nil {
+							t.Fatal(err)
+						}
+						if slices.Contains(m.To, tc.decoy) {
+							notices++
+							if c := eightDigits.FindString(p.Text); c != "" {
+								t.Fatalf("a code (%s) went to the taken address: %s", c, p.Text)
+							}
+						}
+					default:
+						more = false
+					}
+				}
+				if notices < 2 {
+					t.Fatalf("%d notices to the taken address, want the first and the resends'", notices)
+				}
+			}
 		})
 	}
 }
