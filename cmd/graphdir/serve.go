@@ -217,6 +217,12 @@ func backgroundJobs(cfg *config.Config, store *postgres.Store, log *slog.Logger)
 			}
 			return err
 		}},
+		{Name: "prune idle throttle buckets", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
+			// A bucket idle for its longest window is full, the same as a
+			// missing one: an idempotent delete any instance may run.
+			_, err := store.PruneThrottle(ctx, time.Now().Add(-throttleLimits(cfg).LongestWindow()))
+			return err
+		}},
 		{Name: "prune account protection state", Every: cfg.PurgeInterval, Run: func(ctx context.Context) error {
 			// Ended rate windows and lockouts quiet for LockoutReset
 			// (internal/protect).
@@ -285,7 +291,7 @@ func buildHandlerWith(ctx context.Context, cfg *config.Config, getenv func(strin
 		SkipTokenKey: skipKey,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        db.ready,
-		Runtime:      runtimeOptions(cfg, m),
+		Runtime:      runtimeOptions(cfg, m, db.store),
 		Applications: apps,
 		Token:        tokens,
 		Browser:      browser,

@@ -18,8 +18,10 @@ import (
 )
 
 // runtimeOptions turns the configuration into the API's load-shedding,
-// throttling and deadline settings.
-func runtimeOptions(cfg *config.Config, m *metrics.Metrics) api.Runtime {
+// throttling and deadline settings. The throttle's buckets are rows in
+// store, so every instance sharing the database spends from the same ones
+// (SCALING.md, "Throttling across instances").
+func runtimeOptions(cfg *config.Config, m *metrics.Metrics, store *postgres.Store) api.Runtime {
 	rt := api.Runtime{
 		Metrics:        m,
 		MaxConcurrent:  cfg.MaxConcurrent,
@@ -27,16 +29,21 @@ func runtimeOptions(cfg *config.Config, m *metrics.Metrics) api.Runtime {
 		RequestTimeout: cfg.RequestTimeout,
 	}
 	if cfg.Throttle {
-		rt.Throttle = throttle.New(throttle.Limits{
-			ResourceUnits:        cfg.ThrottleResourceUnits,
-			AppTenantWindow:      cfg.ThrottleWindow,
-			AppTenantWrites:      cfg.ThrottleAppWrites,
-			AppTenantWriteWindow: cfg.ThrottleAppWriteWindow,
-			TenantWrites:         cfg.ThrottleTenantWrites,
-			TenantWriteWindow:    cfg.ThrottleTenantWriteWindow,
-		})
+		rt.Throttle = throttle.New(throttleLimits(cfg), throttle.Shared(store))
 	}
 	return rt
+}
+
+// throttleLimits are the configured GRAPHDIR_THROTTLE_* limits.
+func throttleLimits(cfg *config.Config) throttle.Limits {
+	return throttle.Limits{
+		ResourceUnits:        cfg.ThrottleResourceUnits,
+		AppTenantWindow:      cfg.ThrottleWindow,
+		AppTenantWrites:      cfg.ThrottleAppWrites,
+		AppTenantWriteWindow: cfg.ThrottleAppWriteWindow,
+		TenantWrites:         cfg.ThrottleTenantWrites,
+		TenantWriteWindow:    cfg.ThrottleTenantWriteWindow,
+	}
 }
 
 // newHTTPServer returns the API server with the configured timeouts and

@@ -331,7 +331,7 @@ func TestBatchOuterRequest(t *testing.T) {
 // charged as a write, and reads go on.
 func TestBatchThrottlesEachRequest(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	lim := throttle.New(throttle.Limits{AppTenantWrites: 2, AppTenantWriteWindow: time.Hour})
+	lim := throttle.New(throttle.Limits{AppTenantWrites: 2, AppTenantWriteWindow: time.Hour}, nil)
 	lim.SetClock(clock.Now)
 	a := newTestAPI(t, func(o *Options) { o.Throttle = lim })
 	patch := func(id string) map[string]any {

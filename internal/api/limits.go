@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,7 +33,8 @@ type Runtime struct {
 	// nil records nothing.
 	Metrics *metrics.Metrics
 	// Throttle applies Graph's per-(tenant, app) and per-tenant buckets to
-	// authenticated requests; nil disables throttling.
+	// authenticated requests; nil disables throttling. Serving instances
+	// share their buckets in PostgreSQL (throttle.Shared).
 	Throttle *throttle.Limiter
 	// MaxConcurrent caps requests in progress; beyond it requests are shed
 	// at once with 503 and Retry-After instead of queueing. /healthz and
@@ -211,7 +213,15 @@ func (s *server) throttleRequest(c *gin.Context) {
 	}
 	list := r.Method == http.MethodGet && c.FullPath() == apiPrefix+"/users"
 	cost := throttle.Cost(list, selects, expands, top)
-	d := s.rt.limiter.Take(throttle.Request{Tenant: p.TenantID, App: p.AppID, ResourceUnits: cost, Write: write})
+	d, err := s.rt.limiter.Take(r.Context(), throttle.Request{Tenant: p.TenantID, App: p.AppID, ResourceUnits: cost, Write: write})
+	if err != nil {
+		// The buckets are protection, not data: when they cannot be read
+		// (the database is failing, and the request most likely will too)
+		// the request goes on unthrottled rather than failing here.
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "throttle unavailable, request not throttled", slog.String("error", err.Error()))
+		c.Next()
+		return
+	}
 	h := c.Writer.Header()
 	if !d.Allowed {
 		s.rt.metrics.Throttled(d.Information)

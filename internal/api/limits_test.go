@@ -161,7 +161,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func TestThrottlingLikeGraph(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	lim := throttle.New(throttle.Limits{ResourceUnits: 5, AppTenantWindow: 2 * time.Second, AppTenantWrites: 1, AppTenantWriteWindow: 3 * time.Second})
+	lim := throttle.New(throttle.Limits{ResourceUnits: 5, AppTenantWindow: 2 * time.Second, AppTenantWrites: 1, AppTenantWriteWindow: 3 * time.Second}, nil)
 	lim.SetClock(clock.Now)
 	m := metrics.New()
 	a := newTestAPI(t, func(o *Options) { o.Throttle = lim; o.Metrics = m })

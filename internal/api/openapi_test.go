@@ -89,7 +89,7 @@ func TestOpenAPIServedWithoutAuth(t *testing.T) {
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	doc := loadOpenAPI(t)
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	lim := throttle.New(throttle.Limits{ResourceUnits: 2, AppTenantWindow: time.Hour})
+	lim := throttle.New(throttle.Limits{ResourceUnits: 2, AppTenantWindow: time.Hour}, nil)
 	lim.SetClock(clock.Now)
 	a := newTestAPI(t)
 	throttled := newTestAPI(t, func(o *Options) { o.Throttle = lim })

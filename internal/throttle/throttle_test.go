@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,15 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+// take is Limiter.Take for a store that cannot fail.
+func take(l *Limiter, r Request) Decision {
+	d, err := l.Take(context.Background(), r)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
 
 func TestCost(t *testing.T) {
 	tests := []struct {
@@ -33,15 +43,15 @@ func TestCost(t *testing.T) {
 
 func TestResourceUnitBucket(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
-	l := New(Limits{ResourceUnits: 10, AppTenantWindow: 10 * time.Second})
+	l := New(Limits{ResourceUnits: 10, AppTenantWindow: 10 * time.Second}, nil)
 	l.SetClock(c.now)
 	r := Request{Tenant: "t1", App: "a1", ResourceUnits: 2}
 	for i := 0; i < 5; i++ {
-		if d := l.Take(r); !d.Allowed {
+		if d := take(l, r); !d.Allowed {
 			t.Fatalf("request %d refused: %+v", i, d)
 		}
 	}
-	d := l.Take(r)
+	d := take(l, r)
 	if d.Allowed || d.Information != "ResourceUnitLimitExceeded" || d.Scope != "Tenant_Application/Read/a1/t1" {
 		t.Fatalf("sixth request: %+v", d)
 	}
@@ -49,21 +59,21 @@ func TestResourceUnitBucket(t *testing.T) {
 		t.Fatalf("RetryAfter = %v, want 2s", d.RetryAfter)
 	}
 	// Another app in the same tenant has its own bucket.
-	if d := l.Take(Request{Tenant: "t1", App: "a2", ResourceUnits: 2}); !d.Allowed {
+	if d := take(l, Request{Tenant: "t1", App: "a2", ResourceUnits: 2}); !d.Allowed {
 		t.Fatal("another application was throttled")
 	}
 	c.advance(2 * time.Second)
-	if d := l.Take(r); !d.Allowed {
+	if d := take(l, r); !d.Allowed {
 		t.Fatalf("not allowed after RetryAfter: %+v", d)
 	}
 }
 
 func TestWritesAndRefund(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
-	l := New(Limits{ResourceUnits: 100, AppTenantWrites: 3, AppTenantWriteWindow: 30 * time.Second, TenantWrites: 4, TenantWriteWindow: 40 * time.Second})
+	l := New(Limits{ResourceUnits: 100, AppTenantWrites: 3, AppTenantWriteWindow: 30 * time.Second, TenantWrites: 4, TenantWriteWindow: 40 * time.Second}, nil)
 	l.SetClock(c.now)
 	w := func(app string) Decision {
-		return l.Take(Request{Tenant: "t", App: app, ResourceUnits: 1, Write: true})
+		return take(l, Request{Tenant: "t", App: app, ResourceUnits: 1, Write: true})
 	}
 	for i := 0; i < 3; i++ {
 		if !w("a").Allowed {
@@ -86,18 +96,18 @@ func TestWritesAndRefund(t *testing.T) {
 		t.Fatal("refused request was charged")
 	}
 	// Reads are not write-limited.
-	if !l.Take(Request{Tenant: "t", App: "a", ResourceUnits: 1}).Allowed {
+	if !take(l, Request{Tenant: "t", App: "a", ResourceUnits: 1}).Allowed {
 		t.Fatal("a read was write-limited")
 	}
 }
 
 func TestUsedFraction(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
-	l := New(Limits{ResourceUnits: 10, AppTenantWindow: time.Hour})
+	l := New(Limits{ResourceUnits: 10, AppTenantWindow: time.Hour}, nil)
 	l.SetClock(c.now)
 	var d Decision
 	for i := 0; i < 9; i++ {
-		d = l.Take(Request{Tenant: "t", App: "a", ResourceUnits: 1})
+		d = take(l, Request{Tenant: "t", App: "a", ResourceUnits: 1})
 	}
 	if d.UsedFraction < 0.89 || d.UsedFraction > 0.91 {
 		t.Fatalf("UsedFraction = %v, want 0.9", d.UsedFraction)
@@ -105,22 +115,19 @@ func TestUsedFraction(t *testing.T) {
 }
 
 func TestMemoryIsBounded(t *testing.T) {
-	l := New(Limits{MaxKeys: 640})
+	m := NewMemoryStore(640, time.Hour)
+	l := New(Limits{}, m)
 	for i := 0; i < 20_000; i++ {
-		l.Take(Request{Tenant: "t", App: string(rune('a'+i%26)) + time.Duration(i).String(), ResourceUnits: 1})
+		take(l, Request{Tenant: "t", App: string(rune('a'+i%26)) + time.Duration(i).String(), ResourceUnits: 1})
 	}
-	n := 0
-	for i := range l.shards {
-		n += len(l.shards[i].buckets)
-	}
-	if n > 640+len(l.shards) {
+	if n := m.len(); n > 640+len(m.shards) {
 		t.Fatalf("%d buckets kept, want at most about 640", n)
 	}
 }
 
 func TestConcurrentTakesNeverOverspend(t *testing.T) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
-	l := New(Limits{ResourceUnits: 1000, AppTenantWindow: time.Hour})
+	l := New(Limits{ResourceUnits: 1000, AppTenantWindow: time.Hour}, nil)
 	l.SetClock(c.now)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -130,7 +137,7 @@ func TestConcurrentTakesNeverOverspend(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 500; i++ {
-				if l.Take(Request{Tenant: "t", App: "a", ResourceUnits: 1}).Allowed {
+				if take(l, Request{Tenant: "t", App: "a", ResourceUnits: 1}).Allowed {
 					mu.Lock()
 					allowed++
 					mu.Unlock()
