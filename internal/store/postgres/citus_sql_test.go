@@ -83,6 +83,8 @@ var citusCrossTenant = []struct {
 		why: "rate_windows is distributed on key: multi-shard DELETE"},
 	{fn: "PruneProtection", snippet: `DELETE FROM sign_in_lockouts`,
 		why: "sign_in_lockouts is distributed on key: multi-shard DELETE"},
+	{fn: "PruneThrottle", snippet: `DELETE FROM throttle_buckets WHERE updated_at < $1`,
+		why: "multi-shard DELETE; each shard scans its few rows (no index on updated_at, so that every take stays a HOT update)"},
 	{fn: "PruneUserChanges", snippet: `DELETE FROM user_changes WHERE xid <`,
 		why: "pruning by a pg_snapshot: xids are per node under Citus, so delta's change log needs the rework SCALING.md describes"},
 
