@@ -58,7 +58,8 @@ func newUserTokenEndpoint(ctx context.Context, cfg *config.Config, db *database,
 		return nil, err
 	}
 	rt := cfg.RefreshTokens
-	return oauth.New(apps, iss, oauth.Options{Logger: log, User: &oauth.UserTokens{
+	byClient, byIP := tokenFailureCounters(cfg, db.store) // signin.go
+	return oauth.New(apps, iss, oauth.Options{Logger: log, ClientFailureCounter: byClient, IPFailureCounter: byIP, User: &oauth.UserTokens{
 		Store: db.store, Minter: iss, Consents: apps, Apps: apps, Users: db.store, SuccessorKey: key,
 		Idle: rt.Idle, MaxAge: rt.MaxAge, SPAMaxAge: rt.SPAMaxAge, Grace: rt.ReuseGrace,
 		// The browser redirect sign-in's code grant and revocation.

@@ -19,6 +19,7 @@ func newDirectoryService(cfg *config.Config, db *database, log *slog.Logger) (*d
 	}
 	return directory.NewService(db.store,
 		directory.WithStepUp(stepUp),
+		directory.WithPasswordAttempts(passwordAttemptCounter(cfg, db.store)), // signin.go
 		directory.WithAuditLog(db.store, directory.WithAuditErrorHandler(func(ctx context.Context, err error) {
 			log.LogAttrs(ctx, slog.LevelError, "audit event not recorded",
 				slog.String("request_id", directory.RequestIDFrom(ctx)), slog.String("error", err.Error()))

@@ -14,7 +14,8 @@ import (
 type serviceExt struct {
 	stepUp   *StepUp
 	audit    *Auditor
-	attempts attemptLimiter
+	attempts attemptLimiter // this process's, when no PasswordAttempts is given
+	shared   PasswordAttempts
 	sessions sessionCache  // signInSessionsValidFromDateTime per user (sessions.go)
 	branding brandingCache // each tenant's brandings at their version (branding_service.go)
 }

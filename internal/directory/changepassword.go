@@ -27,7 +27,7 @@ type PasswordStore interface {
 var changePasswordScopes = []string{"Directory.AccessAsUser.All", PermUserReadWrite}
 
 // Failed current-password attempts allowed per user within the window
-// before changePassword answers 429 (in memory, per instance).
+// before changePassword answers 429.
 const (
 	DefaultPasswordAttempts      = 5
 	DefaultPasswordAttemptWindow = 15 * time.Minute
@@ -38,6 +38,46 @@ const (
 // until the window ends.
 func WithPasswordAttemptLimit(n int, window time.Duration) ServiceOption {
 	return func(s *Service) { s.ext.attempts.max, s.ext.attempts.window = n, window }
+}
+
+// PasswordAttempts counts wrong current passwords per subject (a tenant
+// and user) and says how long a subject must wait (0: it may try now).
+// serve gives internal/protect's, kept in PostgreSQL, so a user refused
+// through one instance is refused by every instance; without it the
+// Service counts in this process's memory (WithPasswordAttemptLimit).
+type PasswordAttempts interface {
+	Wait(ctx context.Context, subject string) (time.Duration, error)
+	Fail(ctx context.Context, subject string) error
+	Clear(ctx context.Context, subject string) error
+}
+
+// WithPasswordAttempts makes changePassword count wrong current passwords
+// in c.
+func WithPasswordAttempts(c PasswordAttempts) ServiceOption {
+	return func(s *Service) { s.ext.shared = c }
+}
+
+// passwordAttempts is the Service's counter.
+func (s *Service) passwordAttempts() PasswordAttempts {
+	if s.ext.shared != nil {
+		return s.ext.shared
+	}
+	return memoryAttempts{&s.ext.attempts, s.now}
+}
+
+// memoryAttempts is attemptLimiter as a PasswordAttempts.
+type memoryAttempts struct {
+	l   *attemptLimiter
+	now func() time.Time
+}
+
+func (m memoryAttempts) Wait(_ context.Context, key string) (time.Duration, error) {
+	return m.l.blocked(key, m.now()), nil
+}
+func (m memoryAttempts) Fail(_ context.Context, key string) error { m.l.fail(key, m.now()); return nil }
+func (m memoryAttempts) Clear(_ context.Context, key string) error {
+	m.l.reset(key)
+	return nil
 }
 
 // AuthorizeChangePassword is the token-level check of POST
@@ -98,7 +138,12 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 	}
 	userID := normalizeGUID(p.UserID)
 	limitKey := normalizeGUID(p.TenantID) + "/" + userID
-	if wait := s.ext.attempts.blocked(limitKey, s.now()); wait > 0 {
+	attempts := s.passwordAttempts()
+	wait, err := attempts.Wait(ctx, limitKey)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		return &tooManyAttempts{err: &Error{Kind: KindTooManyRequests,
 			Message: "Too many incorrect current passwords. Please retry again later."}, after: wait}
 	}
@@ -129,9 +174,13 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 	}
 	switch {
 	case wrong:
-		s.ext.attempts.fail(limitKey, s.now())
+		if ferr := attempts.Fail(ctx, limitKey); ferr != nil {
+			return ferr
+		}
 	case err == nil:
-		s.ext.attempts.reset(limitKey)
+		// The password is changed; a counter left behind only means the
+		// user's next wrong password counts from where it was.
+		_ = attempts.Clear(ctx, limitKey)
 	}
 	return err
 }
@@ -146,7 +195,8 @@ func (e *tooManyAttempts) Error() string             { return e.err.Error() }
 func (e *tooManyAttempts) Unwrap() error             { return e.err }
 func (e *tooManyAttempts) RetryAfter() time.Duration { return e.after }
 
-// attemptLimiter counts failures per key in fixed windows.
+// attemptLimiter counts failures per key in fixed windows, in this
+// process's memory.
 type attemptLimiter struct {
 	mu     sync.Mutex
 	max    int

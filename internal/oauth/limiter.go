@@ -1,11 +1,37 @@
 package oauth
 
 import (
+	"context"
 	"math"
 	"slices"
 	"sync"
 	"time"
 )
+
+// FailureCounter counts failed client authentications per subject (a
+// tenant and client id, a remote address) and says how long a subject
+// must wait before its next attempt (0: it may try now).
+// internal/protect's Failures keeps them in PostgreSQL for every instance.
+type FailureCounter interface {
+	Wait(ctx context.Context, subject string) (time.Duration, error)
+	Fail(ctx context.Context, subject string) error
+}
+
+// memoryFailures is the FailureCounter of a Server given none: this
+// process's memory, for tests and one-instance tools.
+type memoryFailures struct {
+	l   *failureLimiter
+	now func() time.Time
+}
+
+func (m *memoryFailures) Wait(_ context.Context, subject string) (time.Duration, error) {
+	return m.l.wait(subject, m.now()), nil
+}
+
+func (m *memoryFailures) Fail(_ context.Context, subject string) error {
+	m.l.fail(subject, m.now())
+	return nil
+}
 
 // failureLimiter is a set of in-memory token buckets, one per key, that
 // failed attempts drain and time refills. A key whose bucket is empty is

@@ -132,7 +132,14 @@ type Options struct {
 	IPFailures     int
 	IPRefill       time.Duration
 	MaxKeys        int
-	TokenLifetime  time.Duration
+	// ClientFailures and IPFailures, when set, count failed client
+	// authentications instead of this process's memory: serve gives the
+	// ones internal/protect keeps in PostgreSQL, so a client locked
+	// through one instance is locked on all of them. The numeric fields
+	// above then do not apply.
+	ClientFailureCounter FailureCounter
+	IPFailureCounter     FailureCounter
+	TokenLifetime        time.Duration
 	// Logger receives one line per failed authentication (never a secret).
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -147,8 +154,8 @@ type Server struct {
 	ttl      time.Duration
 	log      *slog.Logger
 	now      func() time.Time
-	byClient *failureLimiter
-	byIP     *failureLimiter
+	byClient FailureCounter
+	byIP     FailureCounter
 	user     *UserTokens
 }
 
@@ -169,8 +176,17 @@ func New(clients Clients, minter Minter, o Options) *Server {
 	s := &Server{
 		clients: clients, minter: minter,
 		ttl: defd(o.TokenLifetime, DefaultTokenLifetime), log: o.Logger, now: o.Now,
-		byClient: newFailureLimiter(def(o.ClientFailures, DefaultClientFailures), defd(o.ClientRefill, DefaultClientRefill), def(o.MaxKeys, DefaultMaxKeys)),
-		byIP:     newFailureLimiter(def(o.IPFailures, DefaultIPFailures), defd(o.IPRefill, DefaultIPRefill), def(o.MaxKeys, DefaultMaxKeys)),
+		byClient: o.ClientFailureCounter,
+		byIP:     o.IPFailureCounter,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.byClient == nil {
+		s.byClient = &memoryFailures{newFailureLimiter(def(o.ClientFailures, DefaultClientFailures), defd(o.ClientRefill, DefaultClientRefill), def(o.MaxKeys, DefaultMaxKeys)), s.now}
+	}
+	if s.byIP == nil {
+		s.byIP = &memoryFailures{newFailureLimiter(def(o.IPFailures, DefaultIPFailures), defd(o.IPRefill, DefaultIPRefill), def(o.MaxKeys, DefaultMaxKeys)), s.now}
 	}
 	if o.User != nil {
 		u := *o.User
@@ -235,16 +251,22 @@ func (s *Server) ClientCredentials(ctx context.Context, r Request) (*Token, erro
 // Every authentication failure is the same invalid_client; only the log
 // says why.
 func (s *Server) authenticate(ctx context.Context, tenant string, r Request) (*directory.Application, error) {
-	now := s.now()
 	clientKey := tenant + "\x00" + strings.ToLower(r.ClientID)
-	if w := max(s.byIP.wait(r.RemoteIP, now), s.byClient.wait(clientKey, now)); w > 0 {
+	ipWait, err := s.byIP.Wait(ctx, r.RemoteIP)
+	if err != nil {
+		return nil, &Error{Code: CodeServerError, Description: "The token could not be issued. Retry the request.", Err: err}
+	}
+	clientWait, err := s.byClient.Wait(ctx, clientKey)
+	if err != nil {
+		return nil, &Error{Code: CodeServerError, Description: "The token could not be issued. Retry the request.", Err: err}
+	}
+	if w := max(ipWait, clientWait); w > 0 {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "token request throttled",
 			slog.String("tenant_id", tenant), slog.String("client_id", printable(textlimit.Clip(r.ClientID, maxLoggedClientID))), slog.String("remote_ip", r.RemoteIP))
 		return nil, &Error{Code: CodeTemporarilyUnavailable, Description: throttleDescription, Retry: w}
 	}
 
 	var app *directory.Application
-	var err error
 	if len(r.ClientSecret) > maxSecretLen || len(r.ClientID) > maxParam {
 		err = &directory.Error{Kind: directory.KindUnauthenticated, Err: directory.ErrClientSecretInvalid}
 	} else {
@@ -254,8 +276,17 @@ func (s *Server) authenticate(ctx context.Context, tenant string, r Request) (*d
 		if directory.KindOf(err) != directory.KindUnauthenticated {
 			return nil, &Error{Code: CodeServerError, Description: "The token could not be issued. Retry the request.", Err: err}
 		}
-		s.byIP.fail(r.RemoteIP, now)
-		s.byClient.fail(clientKey, now)
+		// The refusal stands whatever the counters say; a counter that
+		// cannot be written is logged, not turned into a 500 that would
+		// tell a guesser something.
+		for _, c := range []struct {
+			f       FailureCounter
+			subject string
+		}{{s.byIP, r.RemoteIP}, {s.byClient, clientKey}} {
+			if ferr := c.f.Fail(ctx, c.subject); ferr != nil {
+				s.log.LogAttrs(ctx, slog.LevelError, "counting a client authentication failure", slog.String("error", ferr.Error()))
+			}
+		}
 		reason := "invalid_secret"
 		switch {
 		case errors.Is(err, directory.ErrClientUnknown):

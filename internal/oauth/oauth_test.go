@@ -63,7 +63,7 @@ func TestClientCredentials_StoreFailureIsNotInvalidClient(t *testing.T) {
 		t.Fatalf("store failure: %v", err)
 	}
 	// A database outage must not count as a failed guess.
-	if w := s.byClient.wait("33333333-3333-3333-3333-333333333333\x0022222222-2222-2222-2222-222222222222", time.Now()); w != 0 {
+	if w, _ := s.byClient.Wait(context.Background(), "33333333-3333-3333-3333-333333333333\x0022222222-2222-2222-2222-222222222222"); w != 0 {
 		t.Fatal("an outage drained the client's bucket")
 	}
 	ok := New(fakeClients{}, fakeMinter{}, Options{})

@@ -217,3 +217,70 @@ func TestRateLimits(t *testing.T) {
 		t.Fatalf("prune: %d, %v", n, err)
 	}
 }
+
+// TestFailuresSharedAcrossInstances: a FailureLimit reached through one
+// instance's Guard holds on another's; locks double up to Max; Clear
+// forgets; limits with other names and other subjects are apart.
+func TestFailuresSharedAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewURL(t)
+	open := func() *postgres.Store {
+		s, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	clk := newClock()
+	l := protect.FailureLimit{Name: "token-client", Threshold: 3, Duration: 10 * time.Second, Max: 25 * time.Second, Reset: time.Minute}
+	a := protect.New(open(), protect.Policy{}, protect.WithClock(clk.now)).Failures(l)
+	b := protect.New(open(), protect.Policy{}, protect.WithClock(clk.now)).Failures(l)
+	other := protect.New(open(), protect.Policy{}, protect.WithClock(clk.now)).Failures(protect.FailureLimit{Name: "token-ip", Threshold: 3})
+	wait := func(f *protect.Failures, subject string) time.Duration {
+		t.Helper()
+		w, err := f.Wait(ctx, subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	for i := range 3 {
+		if w := wait(b, "client"); w != 0 {
+			t.Fatalf("locked after %d failures: %v", i, w)
+		}
+		if err := a.Fail(ctx, "client"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w := wait(b, "client"); w != 10*time.Second {
+		t.Fatalf("B's wait after 3 failures at A: %v, want 10s", w)
+	}
+	if w := wait(other, "client"); w != 0 {
+		t.Fatalf("another limit's subject locked: %v", w)
+	}
+	if w := wait(b, "another client"); w != 0 {
+		t.Fatalf("another subject locked: %v", w)
+	}
+	// After the lock, one more failure (at B this time) locks for twice as
+	// long, then the cap.
+	for _, want := range []time.Duration{20 * time.Second, 25 * time.Second} {
+		clk.advance(wait(a, "client"))
+		if err := b.Fail(ctx, "client"); err != nil {
+			t.Fatal(err)
+		}
+		if w := wait(a, "client"); w != want {
+			t.Fatalf("repeated lock: %v, want %v", w, want)
+		}
+	}
+	clk.advance(25 * time.Second)
+	if err := a.Clear(ctx, "client"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Fail(ctx, "client"); err != nil {
+		t.Fatal(err)
+	}
+	if w := wait(a, "client"); w != 0 {
+		t.Fatalf("one failure after Clear locked: %v", w)
+	}
+}

@@ -295,6 +295,17 @@ func TestSharedThrottlePrune(t *testing.T) {
 //
 //	go test -run '^$' -bench BenchmarkThrottleTake ./internal/throttle/
 func BenchmarkThrottleTake(b *testing.B) {
+	// The yardstick: the cheapest statement a request could add.
+	b.Run("baseline SELECT 1 round trip", func(b *testing.B) {
+		db := instances(b, 1)[0].DB()
+		b.ResetTimer()
+		for range b.N {
+			var one int
+			if err := db.QueryRow(`SELECT 1`).Scan(&one); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, d := range designs {
 		for _, write := range []bool{false, true} {
 			for _, parallel := range []bool{false, true} {
