@@ -22,21 +22,24 @@ CREATE UNLOGGED TABLE throttle_buckets (
     CONSTRAINT throttle_buckets_pkey PRIMARY KEY (tenant_id, name)
 ) WITH (fillfactor = 50);
 
--- throttle_take spends p_cost[i] from bucket p_names[i] of p_tenant (of
--- capacity p_capacity[i], refilling at p_rate[i] tokens a second) for
--- every i, or from none of them when one has too few tokens. p_now is
--- the time of the take (NULL: the database's clock, the one clock every
--- instance shares; tests pass their own).
+-- throttle_take takes from bucket p_names[i] of p_tenant (of capacity
+-- p_capacity[i], refilling at p_rate[i] tokens a second) up to p_want[i]
+-- tokens but at least p_cost[i], for every i, or nothing from any when
+-- one has fewer than p_cost[i]. (An instance asks for more than the
+-- request costs to keep a small lease of tokens it spends locally.) p_now
+-- is the time of the take (NULL: the database's clock, the one clock
+-- every instance shares; tests pass their own).
 --
--- It returns refused = 0 and each bucket's tokens after the spend, or
--- refused = i (1-based) and the tokens of the buckets up to i before any
--- spend. Buckets are created full and locked in name order, so two takes
+-- It returns refused = 0, the tokens granted and each bucket's tokens
+-- after the take, or refused = i (1-based) and the tokens of the buckets
+-- up to i before any take. Buckets are created full and locked in name order, so two takes
 -- over overlapping buckets never deadlock; a concurrent take waits on the
 -- row lock, so no token is spent twice.
 -- +goose StatementBegin
 CREATE FUNCTION throttle_take(p_tenant uuid, p_names text[], p_capacity double precision[],
-                              p_rate double precision[], p_cost double precision[], p_now timestamptz,
-                              OUT refused integer, OUT levels double precision[])
+                              p_rate double precision[], p_cost double precision[], p_want double precision[],
+                              p_now timestamptz,
+                              OUT refused integer, OUT granted double precision[], OUT levels double precision[])
 LANGUAGE plpgsql AS $$
 DECLARE
     at     timestamptz := coalesce(p_now, statement_timestamp());
@@ -45,6 +48,7 @@ DECLARE
     stored integer;
 BEGIN
     refused := 0;
+    granted := '{}';
     levels := '{}';
     -- Missing buckets are created full before any row is locked (creating
     -- one while holding another's lock could deadlock with a take that
@@ -72,7 +76,8 @@ BEGIN
         END IF;
     END LOOP;
     FOR i IN 1 .. n LOOP
-        levels[i] := levels[i] - p_cost[i];
+        granted[i] := least(levels[i], greatest(p_cost[i], p_want[i]));
+        levels[i] := levels[i] - granted[i];
         UPDATE throttle_buckets SET tokens = levels[i], updated_at = greatest(updated_at, at)
          WHERE tenant_id = p_tenant AND name = p_names[i];
         IF NOT FOUND THEN
@@ -85,5 +90,5 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
-DROP FUNCTION throttle_take(uuid, text[], double precision[], double precision[], double precision[], timestamptz);
+DROP FUNCTION throttle_take(uuid, text[], double precision[], double precision[], double precision[], double precision[], timestamptz);
 DROP TABLE throttle_buckets;

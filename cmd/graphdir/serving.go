@@ -43,6 +43,7 @@ func throttleLimits(cfg *config.Config) throttle.Limits {
 		AppTenantWriteWindow: cfg.ThrottleAppWriteWindow,
 		TenantWrites:         cfg.ThrottleTenantWrites,
 		TenantWriteWindow:    cfg.ThrottleTenantWriteWindow,
+		LeasePercent:         cfg.ThrottleLeasePercent,
 	}
 }
 

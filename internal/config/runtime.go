@@ -42,6 +42,9 @@ type Runtime struct {
 	ThrottleAppWriteWindow    time.Duration
 	ThrottleTenantWrites      int
 	ThrottleTenantWriteWindow time.Duration
+	// ThrottleLeasePercent is the share of a shared bucket an instance
+	// takes at once and spends locally (throttle.Limits.LeasePercent).
+	ThrottleLeasePercent int
 
 	// MetricsAddr, when set, serves /metrics on its own listener.
 	MetricsAddr string
@@ -69,6 +72,7 @@ var runtimeVars = []Var{
 	{"GRAPHDIR_THROTTLE_APP_WRITE_WINDOW", "", "2m30s", "window in which the per-application write bucket refills"},
 	{"GRAPHDIR_THROTTLE_TENANT_WRITES", "", "18000", "writes per tenant, all applications, per GRAPHDIR_THROTTLE_TENANT_WRITE_WINDOW"},
 	{"GRAPHDIR_THROTTLE_TENANT_WRITE_WINDOW", "", "5m", "window in which the per-tenant write bucket refills"},
+	{"GRAPHDIR_THROTTLE_LEASE_PERCENT", "", "1", "percent of a bucket (whole tokens, rounded down) an instance takes from the shared buckets in PostgreSQL at once and spends locally: one round trip per lease instead of per request; the instances together may be stricter than a limit by one lease each (0: a round trip per request, exact)"},
 	{"GRAPHDIR_METRICS_ADDR", "", "", "listen address of the Prometheus /metrics endpoint (e.g. :9464); empty disables it. Never on the API listener"},
 	{"GRAPHDIR_PPROF_ADDR", "", "", "loopback listen address of net/http/pprof (e.g. 127.0.0.1:6060); empty disables it"},
 }
@@ -116,6 +120,10 @@ func loadRuntime(env func(string) string, problems *[]string) Runtime {
 	dur("GRAPHDIR_THROTTLE_APP_WRITE_WINDOW", &r.ThrottleAppWriteWindow)
 	count("GRAPHDIR_THROTTLE_TENANT_WRITES", 1, &r.ThrottleTenantWrites)
 	dur("GRAPHDIR_THROTTLE_TENANT_WRITE_WINDOW", &r.ThrottleTenantWriteWindow)
+	count("GRAPHDIR_THROTTLE_LEASE_PERCENT", 0, &r.ThrottleLeasePercent)
+	if r.ThrottleLeasePercent > 50 {
+		*problems = append(*problems, "GRAPHDIR_THROTTLE_LEASE_PERCENT: must be at most 50")
+	}
 
 	if r.StatementTimeout > 0 && r.StatementTimeout < time.Millisecond {
 		*problems = append(*problems, "GRAPHDIR_STATEMENT_TIMEOUT: must be at least 1ms")

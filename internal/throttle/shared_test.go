@@ -56,7 +56,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // registry is design (b)'s instance registry: a heartbeat row per
@@ -98,16 +98,23 @@ type design struct {
 	build func(t testing.TB, stores []*postgres.Store, l throttle.Limits, clk *clock) []*throttle.Limiter
 }
 
-var designs = []design{
-	{"shared buckets in PostgreSQL", func(t testing.TB, stores []*postgres.Store, l throttle.Limits, clk *clock) []*throttle.Limiter {
+// sharedDesign is design (a) with leases of leasePercent.
+func sharedDesign(name string, leasePercent int) design {
+	return design{name, func(t testing.TB, stores []*postgres.Store, l throttle.Limits, clk *clock) []*throttle.Limiter {
 		var ls []*throttle.Limiter
+		l.LeasePercent = leasePercent
 		for _, s := range stores {
 			lim := throttle.New(l, throttle.Shared(s))
 			lim.SetClock(clk.now)
 			ls = append(ls, lim)
 		}
 		return ls
-	}},
+	}}
+}
+
+var designs = []design{
+	sharedDesign("shared buckets in PostgreSQL, a round trip per request", 0),
+	sharedDesign("shared buckets in PostgreSQL, leases of 1%", throttle.DefaultLeasePercent),
 	{"per-instance shares from a heartbeat registry", func(t testing.TB, stores []*postgres.Store, l throttle.Limits, clk *clock) []*throttle.Limiter {
 		ctx := context.Background()
 		createRegistry(t, stores[0])
@@ -172,12 +179,13 @@ func steadyRate(t testing.TB, ls []*throttle.Limiter, clk *clock, l throttle.Lim
 
 // TestThrottleAccuracyAcrossThreeInstances is issue 15's figure: with one
 // client's load spread 70/20/10 over three instances, design (a) holds
-// the limit within ±20% (it is exact: one set of buckets), design (b) does
-// not (the busy instance runs out of its third while the others idle).
+// the limit within ±20% (exact with a round trip per request; leases make
+// it stricter by at most one lease per instance), design (b) does not (the
+// busy instance runs out of its third while the others idle).
 // Both the demand at the limit (everything should pass) and at twice the
 // limit (exactly the limit should pass) are measured.
 func TestThrottleAccuracyAcrossThreeInstances(t *testing.T) {
-	l := throttle.Limits{ResourceUnits: 120, AppTenantWindow: 10 * time.Second}
+	l := throttle.Limits{ResourceUnits: 300, AppTenantWindow: 10 * time.Second}
 	for _, d := range designs {
 		t.Run(d.name, func(t *testing.T) {
 			clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
@@ -189,9 +197,20 @@ func TestThrottleAccuracyAcrossThreeInstances(t *testing.T) {
 				d.name, 100*atLimit, 100*overLimit, 100*(atLimit-1), 100*(overLimit-1))
 			within := math.Abs(atLimit-1) <= 0.2 && math.Abs(overLimit-1) <= 0.2
 			switch d.name {
-			case designs[0].name:
+			case designs[0].name, designs[1].name:
 				if !within {
 					t.Errorf("shared buckets: accuracy outside ±20%%")
+				}
+				// Within one lease per instance of the limit: tokens leased
+				// and not spent are missing from the limit; tokens leased
+				// in the first window and spent in the second show up in
+				// the measured windows.
+				slack := 0.0
+				if d.name == designs[1].name {
+					slack = 3 * float64(l.ResourceUnits*throttle.DefaultLeasePercent/100) / float64(l.ResourceUnits*5)
+				}
+				if overLimit > 1+slack+1e-9 || overLimit < 1-slack-1e-9 {
+					t.Errorf("at twice the limit: %.4f of it admitted, want 1 ± %.4f", overLimit, slack)
 				}
 			default:
 				// The reason (b) was not chosen: if this starts holding,
@@ -291,9 +310,11 @@ func TestSharedThrottlePrune(t *testing.T) {
 
 // BenchmarkThrottleTake is the per-request cost of each design on one
 // instance: a read (one bucket) and a write (three), sequential and with
-// 8 goroutines of one client racing for its bucket row.
+// 8 goroutines of one client racing for its buckets, at Graph's default
+// limits with the clock moved by one request's share of the refill, so
+// that the client runs at exactly its limit (every request admitted).
 //
-//	go test -run '^$' -bench BenchmarkThrottleTake ./internal/throttle/
+//	go test -run '^$' -bench BenchmarkThrottleTake -benchtime 3s ./internal/throttle/
 func BenchmarkThrottleTake(b *testing.B) {
 	// The yardstick: the cheapest statement a request could add.
 	b.Run("baseline SELECT 1 round trip", func(b *testing.B) {
@@ -312,29 +333,44 @@ func BenchmarkThrottleTake(b *testing.B) {
 				name := fmt.Sprintf("%s/write=%v/parallel=%v", d.name, write, parallel)
 				b.Run(name, func(b *testing.B) {
 					ctx := context.Background()
-					clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
-					// Limits nobody reaches: the cost measured is an admitted take's.
-					l := throttle.Limits{ResourceUnits: 1 << 40, AppTenantWrites: 1 << 40, TenantWrites: 1 << 40}
-					lim := d.build(b, instances(b, 1), l, clk)[0]
-					r := throttle.Request{Tenant: tenantID, App: "app", ResourceUnits: 1, Write: write}
-					b.ResetTimer()
-					if !parallel {
-						for range b.N {
-							if _, err := lim.Take(ctx, r); err != nil {
-								b.Fatal(err)
-							}
-						}
-						return
+					start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+					var elapsed atomic.Int64
+					clk := &clock{t: start}
+					lim := d.build(b, instances(b, 1), throttle.Limits{}, clk)[0]
+					// Per request, the refill of the scarcest bucket it takes.
+					step := throttle.DefaultAppTenantWindow / throttle.DefaultResourceUnits
+					if write {
+						step = throttle.DefaultAppTenantWriteWindow / throttle.DefaultAppTenantWrites
 					}
-					b.SetParallelism(4) // 8 goroutines on 2 cores
-					b.RunParallel(func(pb *testing.PB) {
-						for pb.Next() {
-							if _, err := lim.Take(ctx, r); err != nil {
-								b.Error(err)
+					lim.SetClock(func() time.Time { return start.Add(time.Duration(elapsed.Add(int64(step)))) })
+					r := throttle.Request{Tenant: tenantID, App: "app", ResourceUnits: 1, Write: write}
+					var refused atomic.Int64
+					take := func() bool {
+						dec, err := lim.Take(ctx, r)
+						if err != nil {
+							b.Error(err)
+							return false
+						}
+						if !dec.Allowed {
+							refused.Add(1)
+						}
+						return true
+					}
+					b.ResetTimer()
+					if parallel {
+						b.SetParallelism(4) // 8 goroutines on 2 cores
+						b.RunParallel(func(pb *testing.PB) {
+							for pb.Next() && take() {
+							}
+						})
+					} else {
+						for range b.N {
+							if !take() {
 								return
 							}
 						}
-					})
+					}
+					b.ReportMetric(float64(refused.Load())/float64(b.N), "refused/op")
 				})
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -23,6 +24,13 @@ type Limits struct {
 	// 18,000 per 5 min).
 	TenantWrites      int
 	TenantWriteWindow time.Duration
+	// LeasePercent is the share of a bucket an instance takes from a
+	// shared store beyond a request's cost, to spend locally (rounded down
+	// to whole tokens; 0 takes exactly the cost every time). It bounds how
+	// much stricter than the limit the instances together can be: one
+	// lease each per bucket. serve sets DefaultLeasePercent unless
+	// GRAPHDIR_THROTTLE_LEASE_PERCENT says otherwise.
+	LeasePercent int
 	// MaxKeys bounds the memory of a MemoryStore: idle buckets beyond it
 	// are dropped (a dropped bucket is full again, which errs on the
 	// caller's side).
@@ -38,6 +46,9 @@ const (
 	DefaultTenantWrites         = 18000
 	DefaultTenantWriteWindow    = 5 * time.Minute
 	DefaultMaxKeys              = 100_000
+	// DefaultLeasePercent: 80 of Graph's 8,000 resource units, 30 of an
+	// application's 3,000 writes, 180 of a tenant's 18,000.
+	DefaultLeasePercent = 1
 )
 
 func (l Limits) withDefaults() Limits {
@@ -58,6 +69,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.TenantWrites, DefaultTenantWrites)
 	defd(&l.TenantWriteWindow, DefaultTenantWriteWindow)
 	def(&l.MaxKeys, DefaultMaxKeys)
+	l.LeasePercent = min(max(l.LeasePercent, 0), 50)
 	return l
 }
 
@@ -107,13 +119,14 @@ type Decision struct {
 	UsedFraction float64
 }
 
-// Bucket is one token bucket a request spends from: Capacity tokens,
-// refilled at PerSecond, Cost of them spent by the request.
+// Bucket is one token bucket a request takes from: Capacity tokens,
+// refilled at PerSecond; the request costs Cost of them, and the caller
+// would like up to Want (at least Cost) to keep as a lease.
 type Bucket struct {
 	// Name identifies the bucket within its tenant: "ru|{app}", "w|{app}"
 	// or "tw".
-	Name                      string
-	Capacity, PerSecond, Cost float64
+	Name                            string
+	Capacity, PerSecond, Cost, Want float64
 }
 
 // Store keeps the buckets. Take is all or nothing and atomic: concurrent
@@ -121,29 +134,55 @@ type Bucket struct {
 // token twice.
 type Store interface {
 	// TakeBuckets refills tenant's buckets to now (zero: the store's own
-	// clock) and spends each one's Cost, or spends nothing when one holds
-	// fewer tokens than its Cost. It returns refused = 0 and every
-	// bucket's tokens after the spend, or refused = i+1 for the first
-	// bucket i that is short, with the tokens of buckets 0..i as they were.
-	TakeBuckets(ctx context.Context, tenant string, now time.Time, buckets []Bucket) (refused int, levels []float64, err error)
+	// clock) and takes from each between Cost and Want tokens (as many as
+	// it holds), or takes nothing when one holds fewer than its Cost. It
+	// returns refused = 0, the tokens granted and every bucket's tokens
+	// after the take, or refused = i+1 for the first bucket i that is
+	// short, with the tokens of buckets 0..i as they were.
+	TakeBuckets(ctx context.Context, tenant string, now time.Time, buckets []Bucket) (refused int, granted, levels []float64, err error)
 }
 
 // Limiter applies Graph's limits over a Store. It is safe for concurrent
 // use.
+//
+// Over a shared store an instance takes a little more than a request
+// costs (Limits.LeasePercent of the bucket) and spends the rest locally
+// on the next requests, so a busy application costs the database one
+// round trip per lease, not per request. Leased tokens are gone from the
+// shared bucket, so leases can only make the limit stricter: by at most
+// one lease per instance and bucket.
 type Limiter struct {
 	limits Limits
 	store  Store
 	now    func() time.Time
+
+	mu     sync.Mutex
+	leases map[string]*lease // tenant|bucket name
+}
+
+// lease is tokens this instance took from a shared bucket and has not
+// spent yet, and the bucket's level after the take (for UsedFraction).
+// When the store last refused the bucket, short is set with the level it
+// had then: until refill has brought that level up to a request's cost,
+// the instance refuses without asking (tokens come back only by refill,
+// so the answer could not be different).
+type lease struct {
+	tokens, level float64
+	at            time.Time
+	short         bool
+	shortLevel    float64
+	shortAt       time.Time
 }
 
 // New returns a Limiter with l's limits over store; a nil store is a
-// MemoryStore, which holds for one process only.
+// MemoryStore, which holds for one process only (and takes no leases).
 func New(l Limits, store Store) *Limiter {
 	l = l.withDefaults()
 	if store == nil {
-		store = NewMemoryStore(l.MaxKeys, max(l.AppTenantWindow, l.AppTenantWriteWindow, l.TenantWriteWindow))
+		store = NewMemoryStore(l.MaxKeys, l.LongestWindow())
+		l.LeasePercent = 0
 	}
-	return &Limiter{limits: l, store: store}
+	return &Limiter{limits: l, store: store, leases: make(map[string]*lease)}
 }
 
 // SetClock replaces the store's clock (tests move time by hand). Without
@@ -159,6 +198,10 @@ type check struct {
 	scope, why string
 }
 
+// leaseIdle is how long an unspent lease is kept: a lease left by a client
+// that stopped is dropped, which can only make the limit stricter.
+const leaseIdle = 10 * time.Second
+
 // Take spends r's cost from every bucket it touches, all or nothing, and
 // says whether the request may proceed. An error is the store's (the
 // request was neither admitted nor charged).
@@ -171,7 +214,8 @@ func (l *Limiter) Take(ctx context.Context, r Request) (Decision, error) {
 	appScope := fmt.Sprintf("Tenant_Application/%s/%s/%s", mode, r.App, r.Tenant)
 	bucket := func(name string, capacity int, window time.Duration, cost int) Bucket {
 		c := float64(capacity)
-		return Bucket{Name: name, Capacity: c, PerSecond: c / window.Seconds(), Cost: float64(cost)}
+		lease := math.Floor(c * float64(lim.LeasePercent) / 100)
+		return Bucket{Name: name, Capacity: c, PerSecond: c / window.Seconds(), Cost: float64(cost), Want: float64(cost) + lease}
 	}
 	checks := []check{{bucket("ru|"+r.App, lim.ResourceUnits, lim.AppTenantWindow, max(r.ResourceUnits, 1)),
 		appScope, "ResourceUnitLimitExceeded"}}
@@ -180,32 +224,131 @@ func (l *Limiter) Take(ctx context.Context, r Request) (Decision, error) {
 			check{bucket("w|"+r.App, lim.AppTenantWrites, lim.AppTenantWriteWindow, 1), appScope, "WriteLimitExceeded"},
 			check{bucket("tw", lim.TenantWrites, lim.TenantWriteWindow, 1), fmt.Sprintf("Tenant/Write/%s", r.Tenant), "WriteLimitExceeded"})
 	}
-	buckets := make([]Bucket, len(checks))
-	for i, c := range checks {
-		buckets[i] = c.bucket
-	}
 	var now time.Time
 	if l.now != nil {
 		now = l.now()
 	}
-	refused, levels, err := l.store.TakeBuckets(ctx, r.Tenant, now, buckets)
-	if err != nil {
-		return Decision{}, err
+
+	// Spend from this instance's leases what they cover; ask the store for
+	// the rest. The leases are spent first and refunded on a refusal, so
+	// two requests racing for one lease never both spend it.
+	used := make([]float64, len(checks))
+	var ask []Bucket
+	var askIdx []int
+	clock := now
+	if clock.IsZero() {
+		clock = time.Now()
 	}
-	if refused > 0 {
-		c := checks[refused-1]
-		b := c.bucket
-		// Rounded up to the millisecond, so that a retry exactly
-		// RetryAfter later finds the tokens despite float and timestamp
-		// (microsecond) rounding; Retry-After itself is in whole seconds.
-		wait := time.Duration(math.Ceil((b.Cost - levels[refused-1]) / b.PerSecond * 1000)) * time.Millisecond
-		return Decision{Allowed: false, RetryAfter: wait, Scope: c.scope, Information: c.why, UsedFraction: 1}, nil
+	l.mu.Lock()
+	for i, c := range checks {
+		le := l.leases[r.Tenant+"|"+c.bucket.Name]
+		if le != nil && le.short {
+			b := c.bucket
+			if have := le.shortLevel + b.PerSecond*clock.Sub(le.shortAt).Seconds(); have < b.Cost {
+				for j := range i {
+					if !slices.Contains(askIdx, j) {
+						l.leases[r.Tenant+"|"+checks[j].bucket.Name].tokens += checks[j].bucket.Cost
+					}
+				}
+				l.mu.Unlock()
+				return refusal(c, have), nil
+			}
+			le.short = false
+		}
+		if le != nil && le.tokens >= c.bucket.Cost {
+			le.tokens -= c.bucket.Cost
+			used[i] = 1 - (le.level+le.tokens)/c.bucket.Capacity
+			continue
+		}
+		ask = append(ask, c.bucket)
+		askIdx = append(askIdx, i)
+	}
+	l.mu.Unlock()
+	refund := func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, c := range checks {
+			if slices.Contains(askIdx, i) {
+				continue
+			}
+			if le := l.leases[r.Tenant+"|"+c.bucket.Name]; le != nil {
+				le.tokens += c.bucket.Cost
+			}
+		}
+	}
+	if len(ask) > 0 {
+		refused, granted, levels, err := l.store.TakeBuckets(ctx, r.Tenant, now, ask)
+		if err != nil {
+			refund()
+			return Decision{}, err
+		}
+		if refused > 0 {
+			refund()
+			c := checks[askIdx[refused-1]]
+			l.mu.Lock()
+			key := r.Tenant + "|" + c.bucket.Name
+			le := l.leases[key]
+			if le == nil {
+				l.evictLocked(clock)
+				le = &lease{at: clock}
+				l.leases[key] = le
+			}
+			le.short, le.shortLevel, le.shortAt = true, levels[refused-1], clock
+			l.mu.Unlock()
+			return refusal(c, levels[refused-1]), nil
+		}
+		l.mu.Lock()
+		for j, b := range ask {
+			key := r.Tenant + "|" + b.Name
+			used[askIdx[j]] = 1 - (levels[j]+granted[j]-b.Cost)/b.Capacity
+			if granted[j] <= b.Cost {
+				continue
+			}
+			le := l.leases[key]
+			if le == nil {
+				l.evictLocked(clock)
+				le = &lease{}
+				l.leases[key] = le
+			}
+			le.tokens += granted[j] - b.Cost
+			le.level, le.at = levels[j], clock
+		}
+		l.mu.Unlock()
 	}
 	d := Decision{Allowed: true, Scope: appScope}
-	for i, b := range buckets {
-		d.UsedFraction = math.Max(d.UsedFraction, 1-levels[i]/b.Capacity)
+	for _, u := range used {
+		d.UsedFraction = math.Max(d.UsedFraction, u)
 	}
 	return d, nil
+}
+
+// refusal is the Decision refusing c's bucket, which holds have tokens.
+func refusal(c check, have float64) Decision {
+	b := c.bucket
+	// Rounded up to the millisecond, so that a retry exactly RetryAfter
+	// later finds the tokens despite float and timestamp (microsecond)
+	// rounding; Retry-After itself is in whole seconds.
+	wait := time.Duration(math.Ceil((b.Cost-have)/b.PerSecond*1000)) * time.Millisecond
+	return Decision{Allowed: false, RetryAfter: wait, Scope: c.scope, Information: c.why, UsedFraction: 1}
+}
+
+// evictLocked bounds the leases: beyond MaxKeys, leases idle for leaseIdle
+// go, and if none is that old, one at random.
+func (l *Limiter) evictLocked(now time.Time) {
+	if len(l.leases) < l.limits.MaxKeys {
+		return
+	}
+	for k, le := range l.leases {
+		if now.Sub(le.at) > leaseIdle {
+			delete(l.leases, k)
+		}
+	}
+	for k := range l.leases {
+		if len(l.leases) < l.limits.MaxKeys {
+			break
+		}
+		delete(l.leases, k)
+	}
 }
 
 // MemoryStore keeps buckets in this process's memory: correct for one
@@ -256,13 +399,13 @@ func (b *bucket) level(now time.Time, capacity, perSecond float64) float64 {
 // TakeBuckets implements Store. Buckets are taken one shard at a time; a
 // refusal refunds what earlier buckets gave, so a refused request costs
 // nothing.
-func (m *MemoryStore) TakeBuckets(_ context.Context, tenant string, now time.Time, buckets []Bucket) (int, []float64, error) {
+func (m *MemoryStore) TakeBuckets(_ context.Context, tenant string, now time.Time, buckets []Bucket) (int, []float64, []float64, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
 	levels := make([]float64, len(buckets))
+	granted := make([]float64, len(buckets))
 	refused := 0
-	taken := 0
 	for i, bk := range buckets {
 		key := tenant + "|" + bk.Name
 		sh := m.shard(key)
@@ -278,9 +421,9 @@ func (m *MemoryStore) TakeBuckets(_ context.Context, tenant string, now time.Tim
 		lv := b.level(now, bk.Capacity, bk.PerSecond)
 		b.tokens, b.last = lv, now
 		if lv >= bk.Cost {
-			b.tokens -= bk.Cost
+			granted[i] = math.Min(lv, math.Max(bk.Cost, bk.Want))
+			b.tokens -= granted[i]
 			levels[i] = b.tokens
-			taken++
 		} else {
 			levels[i] = lv
 			refused = i + 1
@@ -290,20 +433,20 @@ func (m *MemoryStore) TakeBuckets(_ context.Context, tenant string, now time.Tim
 			break
 		}
 	}
-	if refused > 0 {
-		for i, bk := range buckets[:taken] {
-			key := tenant + "|" + bk.Name
-			sh := m.shard(key)
-			sh.mu.Lock()
-			if b := sh.buckets[key]; b != nil {
-				b.tokens = math.Min(bk.Capacity, b.tokens+bk.Cost)
-			}
-			sh.mu.Unlock()
-			levels[i] += bk.Cost
-		}
-		return refused, levels[:refused], nil
+	if refused == 0 {
+		return 0, granted, levels, nil
 	}
-	return 0, levels, nil
+	for i, bk := range buckets[:refused-1] {
+		key := tenant + "|" + bk.Name
+		sh := m.shard(key)
+		sh.mu.Lock()
+		if b := sh.buckets[key]; b != nil {
+			b.tokens = math.Min(bk.Capacity, b.tokens+granted[i])
+		}
+		sh.mu.Unlock()
+		levels[i] += granted[i]
+	}
+	return refused, nil, levels[:refused], nil
 }
 
 // evictLocked drops buckets idle long enough to have refilled completely:
@@ -339,24 +482,25 @@ func (m *MemoryStore) len() int {
 // internal/store/postgres implements without importing this package.
 type ArrayTaker interface {
 	TakeThrottle(ctx context.Context, tenant string, now time.Time, names []string,
-		capacity, perSecond, costs []float64) (refused int, levels []float64, err error)
+		capacity, perSecond, costs, wants []float64) (refused int, granted, levels []float64, err error)
 }
 
 // Shared returns the Store over t: the buckets every instance sharing the
-// database spends from.
+// database takes from.
 func Shared(t ArrayTaker) Store { return sharedStore{t} }
 
 type sharedStore struct{ t ArrayTaker }
 
-func (s sharedStore) TakeBuckets(ctx context.Context, tenant string, now time.Time, buckets []Bucket) (int, []float64, error) {
+func (s sharedStore) TakeBuckets(ctx context.Context, tenant string, now time.Time, buckets []Bucket) (int, []float64, []float64, error) {
 	names := make([]string, len(buckets))
 	capacity := make([]float64, len(buckets))
 	perSecond := make([]float64, len(buckets))
 	costs := make([]float64, len(buckets))
+	wants := make([]float64, len(buckets))
 	for i, b := range buckets {
-		names[i], capacity[i], perSecond[i], costs[i] = b.Name, b.Capacity, b.PerSecond, b.Cost
+		names[i], capacity[i], perSecond[i], costs[i], wants[i] = b.Name, b.Capacity, b.PerSecond, b.Cost, b.Want
 	}
-	return s.t.TakeThrottle(ctx, tenant, now, names, capacity, perSecond, costs)
+	return s.t.TakeThrottle(ctx, tenant, now, names, capacity, perSecond, costs, wants)
 }
 
 // LongestWindow is the longest refill window of l (defaults applied): a

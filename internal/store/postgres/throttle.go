@@ -14,25 +14,26 @@ import (
 
 // takeThrottleSQL is one round trip per request: throttle_take locks the
 // tenant's buckets, refills and spends them all or none (see 00030).
-const takeThrottleSQL = `SELECT refused, levels FROM throttle_take($1, $2, $3, $4, $5, $6)`
+const takeThrottleSQL = `SELECT refused, granted, levels FROM throttle_take($1, $2, $3, $4, $5, $6, $7)`
 
-// TakeThrottle spends costs[i] from bucket names[i] of tenant for every i,
-// or nothing when one is short (see throttle.Store.TakeBuckets, which
-// cmd/graphdir adapts to it). A zero now means the database's clock.
+// TakeThrottle takes between costs[i] and wants[i] tokens from bucket
+// names[i] of tenant for every i, or nothing when one is short (see
+// throttle.Store.TakeBuckets, which throttle.Shared adapts to it). A zero
+// now means the database's clock.
 func (s *Store) TakeThrottle(ctx context.Context, tenant string, now time.Time, names []string,
-	capacity, perSecond, costs []float64) (refused int, levels []float64, err error) {
+	capacity, perSecond, costs, wants []float64) (refused int, granted, levels []float64, err error) {
 	var at *time.Time
 	if !now.IsZero() {
 		at = &now
 	}
-	var lv pq.Float64Array
+	var gr, lv pq.Float64Array
 	err = s.queryRowx(ctx, nil, preparedStatement, takeThrottleSQL,
-		[]any{tenant, pq.Array(names), pq.Array(capacity), pq.Array(perSecond), pq.Array(costs), at},
-		func(r *sqlx.Row) error { return r.Scan(&refused, &lv) })
+		[]any{tenant, pq.Array(names), pq.Array(capacity), pq.Array(perSecond), pq.Array(costs), pq.Array(wants), at},
+		func(r *sqlx.Row) error { return r.Scan(&refused, &gr, &lv) })
 	if err != nil {
-		return 0, nil, translate(err, "postgres: throttle")
+		return 0, nil, nil, translate(err, "postgres: throttle")
 	}
-	return refused, lv, nil
+	return refused, gr, lv, nil
 }
 
 // PruneThrottle deletes buckets untouched since before idleBefore: a
