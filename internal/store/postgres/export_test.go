@@ -93,8 +93,9 @@ func ImportCheckPlanForTest(ctx context.Context, s *Store, tenantID string, upns
 // The advisory lock keys of the background jobs, for tests that hold them
 // as another instance would.
 const (
-	PurgeLockKey = purgeLockKey
-	PruneLockKey = pruneLockKey
+	PurgeLockKey       = purgeLockKey
+	PruneLockKey       = pruneLockKey
+	SignInPruneLockKey = signInPruneLockKey
 )
 
 // AddStringPropertyForTest appends a string property without a field of
