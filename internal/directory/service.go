@@ -24,7 +24,7 @@ type Service struct {
 	newID    func() string
 	hash     func(string) (string, error)
 
-	tenants sync.Map // tenant id -> *Tenant; tenants change rarely
+	tenants sync.Map // tenant id -> cachedTenant; tenants change rarely
 
 	ext serviceExt // step-up, audit trail, password attempts (audit_service.go)
 }
@@ -60,15 +60,26 @@ func NewService(store Store, opts ...ServiceOption) *Service {
 // audit event of a write, and the access decision (accessFor); the
 // helpers below it take those as parameters and never look them up again.
 
+// tenantCacheTTL bounds how long an instance uses a tenant as it read it:
+// a tenant changed through another instance or the CLI (its domains, its
+// settings) is seen here within this time.
+const tenantCacheTTL = time.Minute
+
+type cachedTenant struct {
+	t    *Tenant
+	read time.Time
+}
+
 func (s *Service) tenant(ctx context.Context, id string) (*Tenant, error) {
-	if t, ok := s.tenants.Load(id); ok {
-		return t.(*Tenant), nil
+	now := s.now()
+	if c, ok := s.tenants.Load(id); ok && now.Sub(c.(cachedTenant).read) < tenantCacheTTL {
+		return c.(cachedTenant).t, nil
 	}
 	t, err := s.store.Tenant(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	s.tenants.Store(id, t)
+	s.tenants.Store(id, cachedTenant{t, now})
 	return t, nil
 }
 
