@@ -50,6 +50,24 @@ BEGIN
     refused := 0;
     granted := '{}';
     levels := '{}';
+    -- The common case, one existing bucket (a read) with all it is asked
+    -- for: one statement. A concurrent take of the row makes the UPDATE
+    -- re-check its WHERE on the row as that take left it.
+    IF n = 1 THEN
+        UPDATE throttle_buckets b
+           SET tokens = least(p_capacity[1], b.tokens + greatest(0, extract(epoch FROM at - b.updated_at)) * p_rate[1])
+                        - greatest(p_cost[1], p_want[1]),
+               updated_at = greatest(b.updated_at, at)
+         WHERE b.tenant_id = p_tenant AND b.name = p_names[1]
+           AND least(p_capacity[1], b.tokens + greatest(0, extract(epoch FROM at - b.updated_at)) * p_rate[1])
+               >= greatest(p_cost[1], p_want[1])
+        RETURNING b.tokens INTO have;
+        IF FOUND THEN
+            granted := ARRAY[greatest(p_cost[1], p_want[1])];
+            levels := ARRAY[have];
+            RETURN;
+        END IF;
+    END IF;
     -- Missing buckets are created full before any row is locked (creating
     -- one while holding another's lock could deadlock with a take that
     -- created them in the other order).

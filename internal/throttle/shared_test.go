@@ -336,7 +336,10 @@ func BenchmarkThrottleTake(b *testing.B) {
 					start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 					var elapsed atomic.Int64
 					clk := &clock{t: start}
-					lim := d.build(b, instances(b, 1), throttle.Limits{}, clk)[0]
+					graph := throttle.Limits{ResourceUnits: throttle.DefaultResourceUnits, AppTenantWindow: throttle.DefaultAppTenantWindow,
+						AppTenantWrites: throttle.DefaultAppTenantWrites, AppTenantWriteWindow: throttle.DefaultAppTenantWriteWindow,
+						TenantWrites: throttle.DefaultTenantWrites, TenantWriteWindow: throttle.DefaultTenantWriteWindow}
+					lim := d.build(b, instances(b, 1), graph, clk)[0]
 					// Per request, the refill of the scarcest bucket it takes.
 					step := throttle.DefaultAppTenantWindow / throttle.DefaultResourceUnits
 					if write {
