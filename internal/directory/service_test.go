@@ -1018,3 +1018,28 @@ func (f *fakeStore) DefaultTenant(context.Context) (*directory.Tenant, error) {
 func (f *fakeStore) EnsureTenant(_ context.Context, t directory.Tenant) (*directory.Tenant, error) {
 	return &t, nil
 }
+
+// TestTenantCacheIsBounded: a domain added to the tenant elsewhere (another
+// instance, the CLI) is accepted here once the tenant cache's minute is
+// over, not only after a restart.
+func TestTenantCacheIsBounded(t *testing.T) {
+	f := newFakeStore()
+	now := fixedNow
+	svc := directory.NewService(f, directory.WithClock(func() time.Time { return now }))
+	caller := as(app(directory.PermUserReadWriteAll))
+	patch := map[string]any{"userPrincipalName": str("bob@fabrikam.com")}
+	if _, err := svc.UpdateUser(caller, bobID, patch); kindName(err) != "invalid" {
+		t.Fatalf("unverified domain: %v", err)
+	}
+	f.mu.Lock()
+	f.tenant.Domains = append(f.tenant.Domains, "fabrikam.com")
+	f.mu.Unlock()
+	now = now.Add(59 * time.Second)
+	if _, err := svc.UpdateUser(caller, bobID, patch); kindName(err) != "invalid" {
+		t.Fatalf("within the cache's minute: %v, want the cached domains", err)
+	}
+	now = now.Add(time.Second)
+	if _, err := svc.UpdateUser(caller, bobID, patch); err != nil {
+		t.Fatalf("after the cache's minute: %v", err)
+	}
+}
