@@ -379,3 +379,44 @@ func BenchmarkThrottleTake(b *testing.B) {
 		}
 	}
 }
+
+// TestSharedThrottleLeasesNeverOverspend: with leases (10% here, so that
+// they matter at this size), three instances taking concurrently never
+// admit more than the bucket, and at most one lease per instance less.
+func TestSharedThrottleLeasesNeverOverspend(t *testing.T) {
+	ctx := context.Background()
+	stores := instances(t, 3)
+	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
+	l := throttle.Limits{ResourceUnits: 200, AppTenantWindow: time.Hour}
+	ls := sharedDesign("leases of 10%", 10).build(t, stores, l, clk)
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				d, err := ls[g%3].Take(ctx, throttle.Request{Tenant: tenantID, App: "app", ResourceUnits: 1})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d.Allowed {
+					admitted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("admitted %d of a bucket of 200 with leases of 20 on 3 instances", admitted.Load())
+	if n := admitted.Load(); n > 200 || n < 200-3*20 {
+		t.Fatalf("admitted %d, want between 140 and 200", n)
+	}
+	var left float64
+	if err := stores[0].DB().GetContext(ctx, &left, `SELECT tokens FROM throttle_buckets WHERE tenant_id = $1 AND name = 'ru|app'`, tenantID); err != nil {
+		t.Fatal(err)
+	}
+	if left >= 21 {
+		t.Fatalf("%v tokens left in the shared bucket after 600 requests for 200", left)
+	}
+}

@@ -242,6 +242,11 @@ func (l *Limiter) Take(ctx context.Context, r Request) (Decision, error) {
 	l.mu.Lock()
 	for i, c := range checks {
 		le := l.leases[r.Tenant+"|"+c.bucket.Name]
+		if le != nil && le.tokens >= c.bucket.Cost {
+			le.tokens -= c.bucket.Cost
+			used[i] = 1 - (le.level+le.tokens)/c.bucket.Capacity
+			continue
+		}
 		if le != nil && le.short {
 			b := c.bucket
 			if have := le.shortLevel + b.PerSecond*clock.Sub(le.shortAt).Seconds(); have < b.Cost {
@@ -254,11 +259,6 @@ func (l *Limiter) Take(ctx context.Context, r Request) (Decision, error) {
 				return refusal(c, have), nil
 			}
 			le.short = false
-		}
-		if le != nil && le.tokens >= c.bucket.Cost {
-			le.tokens -= c.bucket.Cost
-			used[i] = 1 - (le.level+le.tokens)/c.bucket.Capacity
-			continue
 		}
 		ask = append(ask, c.bucket)
 		askIdx = append(askIdx, i)
