@@ -1,7 +1,9 @@
 // Package protect guards every credential-checking step (password, code
 // verification, code sending) against guessing: an Entra-style smart
 // lockout per sign-in identifier and fixed-window rate limits per IP
-// address and per tenant. All of its state lives in the database behind
+// address and per tenant; and, with Failures, the same lockout for other
+// subjects (the token endpoint's clients and addresses, changePassword's
+// users). All of its state lives in the database behind
 // Store (internal/store/postgres), written with single atomic upserts, so
 // any number of graphdir instances sharing one database enforce the same
 // limits.
