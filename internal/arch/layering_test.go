@@ -45,7 +45,7 @@ var ours = map[string][]string{
 	"internal/importer":              {"internal/directory", "internal/jsonstrict"},
 	"internal/store/postgres":        {"internal/consistency", "internal/directory", "internal/mail", "internal/otp", "pkg/odata", "schema"},
 	"internal/store/postgres/pgtest": {"internal/localpg", "internal/store/postgres", "schema"},
-	"internal/bench/benchdb":         {"internal/store/postgres"},
+	"internal/bench/benchdb":         {"internal/store/postgres", "internal/bench"},
 	"internal/directory":             {"internal/jsonstrict", "internal/password", "internal/textlimit", "pkg/odata"},
 	"internal/signin":                {"internal/directory", "internal/password", "internal/protect"},
 	"internal/protect":               {},
