@@ -39,8 +39,7 @@ func newBrowserSignIn(ctx context.Context, cfg *config.Config, db *database, svc
 			return nil, err
 		}
 		b.EmailCodes, b.MFAMethods = mfaCodes{codes}, svc
-		r := codes.Rules()
-		b.CodeRules = api.CodeRules{TTL: r.TTL, ResendInterval: r.ResendInterval, SendsPerHour: r.SendsPerHour, MaxTries: r.MaxTries}
+		b.CodeTTL = codes.TTL()
 		b.Accounts, b.FlowCodes, b.HashPassword = svc, flowCodes{codes}, password.Hash
 	}
 	// Each interactive authorize stores a flow row: 60 per minute per
@@ -66,7 +65,7 @@ func flowPurpose(p string) string {
 	switch p {
 	case api.CodeSignUp, api.CodeSignUpTaken:
 		return otp.PurposeSignUp
-	case api.CodeSignIn:
+	case api.CodeSignIn, api.CodeSignInUnknown:
 		return otp.PurposeSignIn
 	case api.CodeRegister:
 		return otp.PurposeVerifyEmail
@@ -76,7 +75,7 @@ func flowPurpose(p string) string {
 
 func (f flowCodes) Send(ctx context.Context, purpose, tenantID, binding, email, locale, appName string) error {
 	_, err := f.s.Send(ctx, otp.SendRequest{TenantID: tenantID, Purpose: flowPurpose(purpose), Binding: binding, Email: email, Locale: locale, AppName: appName,
-		AccountExists: purpose == api.CodeSignUpTaken})
+		AccountExists: purpose == api.CodeSignUpTaken, NoAccount: purpose == api.CodeSignInUnknown || purpose == api.CodeResetUnknown})
 	return resendRefusal(err)
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -37,7 +36,7 @@ func (n *nativeStack) mfaFlow(appID string) {
 	n.newFlow([]string{appID}, func(b map[string]any) { b["graphdirMfaRequired"] = true })
 }
 
-// age moves every code, send, decoy and flow into the past by d, as time
+// age moves every code, send and flow into the past by d, as time
 // passing looks to graphdir (the database holds those times), instead of
 // sleeping.
 func (s *stack) age(d time.Duration) {
@@ -50,33 +49,6 @@ func (s *stack) age(d time.Duration) {
 		`UPDATE signin_flows SET created_at = created_at - make_interval(secs => $1), expires_at = expires_at - make_interval(secs => $1)`,
 	} {
 		if _, err := db.Exec(q, d.Seconds()); err != nil {
-			n.t.Fatal(err)
-		}
-	}
-	var rows []struct {
-		ID   string `db:"id"`
-		Data []byte `db:"data"`
-	}
-	if err := db.Select(&rows, `SELECT id, data FROM signin_flows WHERE data ? 'decoy_sent'`); err != nil {
-		n.t.Fatal(err)
-	}
-	shift := func(v string) string {
-		ms, _ := strconv.ParseInt(v, 10, 64)
-		return strconv.FormatInt(ms-d.Milliseconds(), 10)
-	}
-	for _, r := range rows {
-		var data map[string]string
-		if err := json.Unmarshal(r.Data, &data); err != nil {
-			n.t.Fatal(err)
-		}
-		data["decoy_sent"] = shift(data["decoy_sent"])
-		sends := strings.Fields(data["decoy_sends"])
-		for i := range sends {
-			sends[i] = shift(sends[i])
-		}
-		data["decoy_sends"] = strings.Join(sends, " ")
-		b, _ := json.Marshal(data)
-		if _, err := db.Exec(`UPDATE signin_flows SET data = $2::jsonb WHERE id = $1`, r.ID, string(b)); err != nil {
 			n.t.Fatal(err)
 		}
 	}

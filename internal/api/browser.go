@@ -40,10 +40,9 @@ type BrowserSignIn struct {
 	// (*directory.Service, as native authentication's just-in-time
 	// registration); required with EmailCodes.
 	MFAMethods MFAMethods
-	// CodeRules are the code service's limits (otp's Rules): a decoy code
-	// page (an address without an account) imitates them. Zero fields
-	// take otp's defaults.
-	CodeRules CodeRules
+	// CodeTTL is the code service's code lifetime, which the code pages
+	// state; zero is otp's default (10 minutes).
+	CodeTTL time.Duration
 	// Log records the outcomes the pages check themselves (the MFA code)
 	// in the sign-in log; nil records nothing.
 	Log SignInLog
@@ -115,7 +114,6 @@ type HostedFlows interface {
 	Start(ctx context.Context, fl directory.SignInFlow) (string, directory.SignInFlow, error)
 	Resume(ctx context.Context, tenantID, clientID, handle string, kinds ...string) (directory.SignInFlow, error)
 	Advance(ctx context.Context, handle string, fl directory.SignInFlow) (string, directory.SignInFlow, error)
-	Save(ctx context.Context, handle string, fl directory.SignInFlow) (directory.SignInFlow, error)
 	Finish(ctx context.Context, tenantID, handle string) error
 }
 
@@ -152,8 +150,10 @@ const (
 	CodeSignIn = "signin"
 )
 
-// FlowCodes sends and checks the one-time codes of sign-up and password
-// reset, bound to one flow (internal/otp). Check refuses with a
+// FlowCodes sends and checks the one-time codes of sign-up, password
+// reset and email-code sign-in, bound to one flow (internal/otp). Send
+// also takes CodeSignUpTaken, CodeResetUnknown and CodeSignInUnknown
+// (a code no one knows, a notice or no mail); Check refuses with a
 // *CodeRefusal.
 type FlowCodes interface {
 	Send(ctx context.Context, purpose, tenantID, binding, email, locale, appName string) error

@@ -15,28 +15,50 @@ import (
 
 // The hosted code pages (email-code sign-in, sign-up and reset codes, the
 // MFA code, the MFA address registration): "Send a new code", and the
-// decoy that stands in for a code when the address has no account (reset,
-// email-code sign-in; a taken sign-up address has a real code no one
-// knows, and its owner a notice).
+// code of an address that must not be told apart (no enumeration).
 //
-// A decoy must be indistinguishable from a real code: same wrong-code
-// answers, the same dead code after MaxTries wrong tries or the lifetime,
-// the same resend interval and hourly cap, the same handle kept across
-// tries. Its counters live in the flow (Postgres, any instance), saved
-// under the same handle; a real code's live in the code service's store.
+// An address without an account (reset, email-code sign-in) and a taken
+// address on sign-up go through the code service like any other: a send
+// stores a code row (one no one knows) under the flow's binding and logs
+// the send against the address, so the resend interval, the hourly cap
+// per address across flows, the tries, the lifetime and the locked
+// verify are the very ones of a real code. Only the mail differs: none
+// for an address without an account (CodeResetUnknown, CodeSignInUnknown),
+// a notice for a taken one (CodeSignUpTaken).
 
 // CodeRegister is the purpose of the code that proves a new MFA address
 // (just-in-time registration; otp's verify-email codes).
 const CodeRegister = "register"
 
+// CodeResetUnknown and CodeSignInUnknown are the FlowCodes purposes of a
+// reset and an email-code sign-in whose address has no account: Send
+// stores a code no one knows under CodeReset or CodeSignIn, through the
+// same resend interval and hourly cap, and mails nothing; Check on the
+// flow (with CodeReset or CodeSignIn) is then wrong as a mistyped code is.
+const (
+	CodeResetUnknown  = "reset-unknown"
+	CodeSignInUnknown = "signin-unknown"
+)
+
 // codeMFA marks the MFA code, sent through EmailCodes.
 const codeMFA = "mfa"
 
-// CodeRules are the one-time code service's limits.
-type CodeRules struct {
-	TTL, ResendInterval time.Duration
-	SendsPerHour        int
-	MaxTries            int
+// dataUnknown is "1" on a reset or email-code sign-in flow whose address
+// has no account (its sends use the *Unknown purposes).
+const dataUnknown = "unknown"
+
+// sendPurpose is the FlowCodes purpose of a send for the code page of
+// fl: a stand-in for an address without an account or a taken one.
+func sendPurpose(fl directory.SignInFlow, purpose string) string {
+	switch {
+	case purpose == CodeSignUp && fl.Data["taken"] == "1":
+		return CodeSignUpTaken
+	case purpose == CodeReset && fl.Data[dataUnknown] == "1":
+		return CodeResetUnknown
+	case purpose == CodeSignIn && fl.Data[dataUnknown] == "1":
+		return CodeSignInUnknown
+	}
+	return purpose
 }
 
 // ResendRefusal is a send the code service refused: the flow's last code
@@ -56,144 +78,32 @@ type MFAMethods interface {
 	RegisterMFAEmail(ctx context.Context, tenantID, appID, userID, email string) error
 }
 
-// The flow data of a decoy code: no code exists, the page imitates one.
-const (
-	dataDecoy      = "decoy"       // "1" on a flow whose address has no account
-	dataDecoySent  = "decoy_sent"  // Unix ms of the imitated code's send
-	dataDecoyTries = "decoy_tries" // wrong tries on it
-	dataDecoySends = "decoy_sends" // Unix ms of the imitated sends, space-separated
-)
-
-// rules are the code limits, otp's defaults for zero fields.
-func (b *BrowserSignIn) rules() CodeRules {
-	r := b.CodeRules
-	if r.TTL <= 0 {
-		r.TTL = 10 * time.Minute
+// codeTTL is the code lifetime the pages state, otp's default for zero.
+func (b *BrowserSignIn) codeTTL() time.Duration {
+	if b.CodeTTL <= 0 {
+		return 10 * time.Minute
 	}
-	if r.ResendInterval <= 0 {
-		r.ResendInterval = time.Minute
-	}
-	if r.SendsPerHour <= 0 {
-		r.SendsPerHour = 10
-	}
-	if r.MaxTries <= 0 {
-		r.MaxTries = 5
-	}
-	return r
+	return b.CodeTTL
 }
 
-func isDecoy(fl directory.SignInFlow) bool { return fl.Data[dataDecoy] == "1" }
-
-func msTime(v string) time.Time {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(n)
-}
-
-func msString(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
-
-// startDecoy marks fl as a decoy or not; a decoy's first code counts as
-// sent now (the caller stores fl as it advances it).
-func (s *server) startDecoy(fl *directory.SignInFlow, decoy bool) {
-	for _, k := range []string{dataDecoy, dataDecoySent, dataDecoyTries, dataDecoySends} {
-		delete(fl.Data, k)
-	}
-	if decoy {
-		fl.Data[dataDecoy] = "1"
-		_ = decoySend(fl, s.browser.now(), s.browser.rules()) // a fresh decoy has no send to refuse it
-	}
-}
-
-// decoySend imitates otp's Send on fl: the resend interval first, then
-// the hourly cap, then a new code (tries start again).
-func decoySend(fl *directory.SignInFlow, now time.Time, r CodeRules) error {
-	if sent := msTime(fl.Data[dataDecoySent]); !sent.IsZero() {
-		if wait := sent.Add(r.ResendInterval).Sub(now); wait > 0 {
-			return &ResendRefusal{RetryAfter: wait}
-		}
-	}
-	hourAgo := now.Add(-time.Hour)
-	var sends []time.Time
-	for _, f := range strings.Fields(fl.Data[dataDecoySends]) {
-		if t := msTime(f); t.After(hourAgo) {
-			sends = append(sends, t)
-		}
-	}
-	if len(sends) >= r.SendsPerHour {
-		return &ResendRefusal{RetryAfter: max(sends[0].Add(time.Hour).Sub(now), time.Second), HourlyCap: true}
-	}
-	sends = append(sends, now)
-	parts := make([]string, len(sends))
-	for i, t := range sends {
-		parts[i] = msString(t)
-	}
-	fl.Data[dataDecoySent], fl.Data[dataDecoyTries], fl.Data[dataDecoySends] = msString(now), "0", strings.Join(parts, " ")
-	return nil
-}
-
-// decoyCheck imitates otp's Verify on fl: no code can be right; a wrong
-// try counts (changed: fl must be saved) until MaxTries kill the code, as
-// does its lifetime.
-func decoyCheck(fl *directory.SignInFlow, now time.Time, r CodeRules) (changed bool, err error) {
-	sent := msTime(fl.Data[dataDecoySent])
-	tries, _ := strconv.Atoi(fl.Data[dataDecoyTries])
-	switch {
-	case sent.IsZero(), tries >= r.MaxTries, !now.Before(sent.Add(r.TTL)):
-		return false, &CodeRefusal{}
-	}
-	fl.Data[dataDecoyTries] = strconv.Itoa(tries + 1)
-	if r.MaxTries-tries-1 <= 0 {
-		return true, &CodeRefusal{}
-	}
-	return true, &CodeRefusal{Wrong: true}
-}
-
-// saveDecoy applies step to the flow behind handle and saves it under
-// the same handle, reading it again when another request changed it
-// first (concurrent tries count one by one, as otp's do).
-func (s *server) saveDecoy(ctx context.Context, handle string, fl directory.SignInFlow, step func(*directory.SignInFlow) (bool, error)) error {
-	for range 3 {
-		changed, res := step(&fl)
-		if !changed {
-			return res
-		}
-		_, err := s.browser.Flows.Save(ctx, handle, fl)
-		if err == nil {
-			return res
-		}
-		if !isFlowError(err) {
-			return err
-		}
-		if fl, err = s.browser.Flows.Resume(ctx, fl.TenantID, fl.ClientID, handle, fl.Kind); err != nil {
-			return err
-		}
-	}
-	return errors.New("api: the flow kept changing under a decoy code")
-}
-
-// checkPageCode checks the code typed on a code page: the code service's
-// for a real flow, the flow's counters for a decoy. A refusal is a
-// *CodeRefusal.
-func (s *server) checkPageCode(ctx context.Context, handle string, fl directory.SignInFlow, purpose, target, code string) error {
-	if isDecoy(fl) {
-		now, r := s.browser.now(), s.browser.rules()
-		return s.saveDecoy(ctx, handle, fl, func(f *directory.SignInFlow) (bool, error) { return decoyCheck(f, now, r) })
-	}
+// checkPageCode checks the code typed on a code page with the code
+// service, whether the flow's address has an account or not. A refusal
+// is a *CodeRefusal.
+func (s *server) checkPageCode(ctx context.Context, fl directory.SignInFlow, purpose, target, code string) error {
 	if purpose == codeMFA {
 		return s.browser.EmailCodes.CheckCode(ctx, fl.TenantID, fl.ID, target, code)
 	}
 	return s.browser.FlowCodes.Check(ctx, purpose, fl.TenantID, fl.ID, target, code)
 }
 
-// sendPageCode sends a new code for the code page of a real flow. A send
-// the limits refuse is a *ResendRefusal.
+// sendPageCode sends a new code for the code page of a flow (a stand-in
+// for an address without an account or a taken one: sendPurpose). A
+// send the limits refuse is a *ResendRefusal.
 func (s *server) sendPageCode(ctx context.Context, fl directory.SignInFlow, purpose, target, locale, app string) error {
 	if purpose == codeMFA {
 		return s.browser.EmailCodes.SendCode(ctx, fl.TenantID, fl.ID, target, locale, app)
 	}
-	return s.browser.FlowCodes.Send(ctx, purpose, fl.TenantID, fl.ID, target, locale, app)
+	return s.browser.FlowCodes.Send(ctx, sendPurpose(fl, purpose), fl.TenantID, fl.ID, target, locale, app)
 }
 
 // codePage is what the resend form needs of a flow's code step.
@@ -211,11 +121,8 @@ func (s *server) codePageOf(c *gin.Context, fl directory.SignInFlow, handle, csr
 	}
 	switch fl.Step {
 	case stepSignUp + "-code":
-		if fl.Data["taken"] == "1" {
-			// The owner of a taken address gets the notice again, never
-			// a code.
-			return selfService(stepSignUp, CodeSignUpTaken)
-		}
+		// The owner of a taken address gets the notice again, never a
+		// code (sendPageCode).
 		return selfService(stepSignUp, CodeSignUp)
 	case stepReset + "-code":
 		return selfService(stepReset, CodeReset)
@@ -256,21 +163,7 @@ func (s *server) handleResend(c *gin.Context) {
 		s.errorPage(c, http.StatusBadRequest, "Application not found", "The application is no longer registered in this directory.")
 		return
 	}
-	if isDecoy(fl) {
-		now, r := b.now(), b.rules()
-		err = s.saveDecoy(ctx, handle, fl, func(f *directory.SignInFlow) (bool, error) {
-			err := decoySend(f, now, r)
-			return err == nil, err
-		})
-		var ref *ResendRefusal
-		if err != nil && !errors.As(err, &ref) && isFlowError(err) {
-			// The flow ended or expired under the decoy's save.
-			s.errorPage(c, http.StatusBadRequest, "This page has expired", "Go back to the application and start again.")
-			return
-		}
-	} else {
-		err = s.sendPageCode(ctx, fl, page.purpose, page.target, req.UILocales, appName(app))
-	}
+	err = s.sendPageCode(ctx, fl, page.purpose, page.target, req.UILocales, appName(app))
 	var ref *ResendRefusal
 	switch {
 	case errors.As(err, &ref):
@@ -299,7 +192,7 @@ func (s *server) codePageData(c *gin.Context, name string, d *pageData) {
 	}
 	d.ResendAction = "/" + strings.ToLower(c.Param("tenant")) + "/oauth2/v2.0/resend"
 	d.ResendHint = tr(c, "A code is valid for %s minutes. No email? Check your spam folder, or ask for a new code.",
-		strconv.Itoa(int(s.browser.rules().TTL.Round(time.Minute)/time.Minute)))
+		strconv.Itoa(int(s.browser.codeTTL().Round(time.Minute)/time.Minute)))
 	if v, ok := c.Get(resendOutcomeKey); ok {
 		o := v.(resendOutcome)
 		d.Notice, d.ResendError = translate(d.Lang, o.notice), o.err

@@ -173,7 +173,7 @@ func (s *server) handleVerify(c *gin.Context) {
 		again(http.StatusBadRequest, "Enter the code from the email.")
 		return
 	}
-	err := s.checkPageCode(c.Request.Context(), handle, st.fl, codeMFA, st.fl.Username, code)
+	err := s.checkPageCode(c.Request.Context(), st.fl, codeMFA, st.fl.Username, code)
 	if s.codeRefused(c, err, st.outcome(c), again) {
 		return
 	}
@@ -231,7 +231,7 @@ func (s *server) mfaRegCode(c *gin.Context, st mfaStep) {
 		return
 	}
 	target := st.fl.Data[dataMFARegTo]
-	if s.codeRefused(c, s.checkPageCode(ctx, handle, st.fl, CodeRegister, target, code), st.outcome(c), again) {
+	if s.codeRefused(c, s.checkPageCode(ctx, st.fl, CodeRegister, target, code), st.outcome(c), again) {
 		return
 	}
 	err := s.browser.MFAMethods.RegisterMFAEmail(ctx, st.tenant, st.app.AppID, st.fl.UserID, target)

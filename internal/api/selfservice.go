@@ -136,29 +136,29 @@ func (st *selfServiceStep) email() {
 	}
 	fl := st.fl
 	fl.Step, fl.Username, fl.UserID = st.kind+"-code", email, ""
-	send, purpose := true, st.purpose()
+	delete(fl.Data, "taken")
+	delete(fl.Data, dataUnknown)
 	switch {
 	case st.kind == stepSignUp && u != nil:
 		// Taken: the page goes on as for a new address (the same sends,
 		// limits and statuses), but the owner gets a notice instead of a
 		// code, so no code can be right (no enumeration).
-		fl.Data["taken"], purpose = "1", CodeSignUpTaken
+		fl.Data["taken"] = "1"
 	case st.kind == stepReset && u == nil:
-		send = false
+		// No account: the same send, stored code and limits as for an
+		// account, but no mail and a code no one knows.
+		fl.Data[dataUnknown] = "1"
 	case st.kind == stepReset:
 		fl.UserID = strings.ToLower(u.ID)
 	}
-	st.s.startDecoy(&fl, !send)
 	handle, fl, err := st.s.browser.Flows.Advance(ctx, st.handle, fl)
 	if err != nil {
 		st.expired()
 		return
 	}
-	if send {
-		if err := st.s.browser.FlowCodes.Send(ctx, purpose, fl.TenantID, fl.ID, email, st.req.UILocales, appName(st.app)); err != nil {
-			st.s.errorPage(st.c, http.StatusServiceUnavailable, "We could not send your code", "Please try again in a few minutes.")
-			return
-		}
+	if err := st.s.sendPageCode(ctx, fl, st.purpose(), email, st.req.UILocales, appName(st.app)); err != nil {
+		st.s.errorPage(st.c, http.StatusServiceUnavailable, "We could not send your code", "Please try again in a few minutes.")
+		return
 	}
 	st.s.renderCodePage(st.c, http.StatusOK, fl, handle, st.csrf, st.kind, "")
 }
@@ -171,10 +171,10 @@ func (st *selfServiceStep) code() {
 		st.s.renderCodePage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, st.kind, "Enter the code from the email.")
 		return
 	}
-	// A decoy (an unknown address on reset) counts its tries and expires
-	// as a real code. A taken address's flow is checked too: its stored
-	// code is one no one knows, so tries count and run out as on any flow.
-	err := st.s.checkPageCode(ctx, st.handle, st.fl, st.purpose(), st.fl.Username, code)
+	// An unknown address's reset and a taken address's sign-up are
+	// checked as any flow: their stored code is one no one knows, so tries
+	// count and run out as on any flow.
+	err := st.s.checkPageCode(ctx, st.fl, st.purpose(), st.fl.Username, code)
 	if err == nil && st.kind == stepSignUp && st.fl.Data["taken"] == "1" {
 		err = &CodeRefusal{Wrong: true}
 	}
@@ -431,20 +431,22 @@ func (st *selfServiceStep) signInEmail() {
 	}
 	fl := st.fl
 	fl.Step, fl.Username, fl.UserID = "signin-code", email, ""
+	delete(fl.Data, dataUnknown)
 	if u != nil {
 		fl.UserID = strings.ToLower(u.ID)
+	} else {
+		// No account: the same send, stored code and limits as for an
+		// account, but no mail and a code no one knows.
+		fl.Data[dataUnknown] = "1"
 	}
-	st.s.startDecoy(&fl, u == nil)
 	handle, fl, err := st.s.browser.Flows.Advance(ctx, st.handle, fl)
 	if err != nil {
 		st.expired()
 		return
 	}
-	if u != nil {
-		if err := st.s.browser.FlowCodes.Send(ctx, CodeSignIn, fl.TenantID, fl.ID, email, st.req.UILocales, appName(st.app)); err != nil {
-			st.s.errorPage(st.c, http.StatusServiceUnavailable, "We could not send your code", "Please try again in a few minutes.")
-			return
-		}
+	if err := st.s.sendPageCode(ctx, fl, CodeSignIn, email, st.req.UILocales, appName(st.app)); err != nil {
+		st.s.errorPage(st.c, http.StatusServiceUnavailable, "We could not send your code", "Please try again in a few minutes.")
+		return
 	}
 	st.s.renderCodePage(st.c, http.StatusOK, fl, handle, st.csrf, "signin", "")
 }
@@ -457,7 +459,7 @@ func (st *selfServiceStep) signInCode() {
 		st.s.renderCodePage(st.c, http.StatusBadRequest, st.fl, st.handle, st.csrf, "signin", "Enter the code from the email.")
 		return
 	}
-	err := st.s.checkPageCode(ctx, st.handle, st.fl, CodeSignIn, st.fl.Username, code)
+	err := st.s.checkPageCode(ctx, st.fl, CodeSignIn, st.fl.Username, code)
 	var ref *CodeRefusal
 	// An account's refused code is logged, as native authentication logs
 	// it; an unknown address has no account to log against.

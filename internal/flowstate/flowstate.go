@@ -130,27 +130,6 @@ func (f *Flows) Advance(ctx context.Context, handle string, fl directory.SignInF
 	return next, fl, nil
 }
 
-// Save records fl (changed by the caller) under the same handle: for
-// what a page counts without moving on (a decoy code's wrong tries, a
-// resend), where a new handle would tell the page apart from a real one.
-// The write is conditional on fl.Version, as Advance's: ErrInvalid when
-// another request changed the flow first, or it ended or expired.
-func (f *Flows) Save(ctx context.Context, handle string, fl directory.SignInFlow) (directory.SignInFlow, error) {
-	hash, ok := hashHandle(handle)
-	if !ok {
-		return fl, ErrInvalid
-	}
-	err := f.store.AdvanceSignInFlow(ctx, fl, hash, hash)
-	if directory.KindOf(err) == directory.KindConflict {
-		return fl, ErrInvalid
-	}
-	if err != nil {
-		return fl, err
-	}
-	fl.Version++
-	return fl, nil
-}
-
 // Finish ends the flow behind handle (its last step succeeded: tokens were
 // issued). ErrInvalid when another request finished it first, so a handle
 // redeems tokens once.

@@ -211,36 +211,3 @@ func TestConcurrentAdvanceHasOneWinner(t *testing.T) {
 		t.Fatalf("wins %d, conflicts %d; want 1 and %d", wins, conflicts, racers-1)
 	}
 }
-
-// TestSaveKeepsHandleAndRefusesAStaleVersion: Save writes the flow's data
-// under the handle it has (the page's hidden field stays valid, on the
-// other instance too), and a save from a stale read loses, as Advance's.
-func TestSaveKeepsHandleAndRefusesAStaleVersion(t *testing.T) {
-	ctx := context.Background()
-	sa, sb, tenant := twoInstances(t)
-	a, b := flowstate.New(sa), flowstate.New(sb)
-	h, fl, err := a.Start(ctx, directory.SignInFlow{TenantID: tenant, ClientID: "app-1", Kind: "signin", Step: "code",
-		Data: map[string]string{"tries": "0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stale := fl
-	fl.Data = map[string]string{"tries": "1"}
-	if _, err := a.Save(ctx, h, fl); err != nil {
-		t.Fatal(err)
-	}
-	got, err := b.Resume(ctx, tenant, "app-1", h, "signin")
-	if err != nil || got.Data["tries"] != "1" || got.Step != "code" || got.Version != fl.Version+1 {
-		t.Fatalf("after save: %+v %v", got, err)
-	}
-	stale.Data = map[string]string{"tries": "9"}
-	if _, err := b.Save(ctx, h, stale); !errors.Is(err, flowstate.ErrInvalid) {
-		t.Fatalf("stale save: %v", err)
-	}
-	if _, err := b.Save(ctx, "gdf1.not-a-handle", got); !errors.Is(err, flowstate.ErrInvalid) {
-		t.Fatalf("bad handle: %v", err)
-	}
-	if got, _ := a.Resume(ctx, tenant, "app-1", h, "signin"); got.Data["tries"] != "1" {
-		t.Fatalf("the stale save changed the flow: %+v", got)
-	}
-}

@@ -102,6 +102,15 @@ type SendRequest struct {
 	// match, so each try on the binding is wrong, counts and ends the same
 	// way as on a new address's (no enumeration by tries either).
 	AccountExists bool
+	// NoAccount (reset and sign-in only) is a send to an address that has
+	// no account, on a flow that must not tell (the hosted pages; native
+	// authentication when the tenant hides user_not_found). Everything is
+	// as for a code: the same admission (resend interval, the hourly cap
+	// per address across flows), the same stored row and send log, the
+	// same Sent, and a code mail rendered as usual; but the row's code is
+	// one no one knows (as AccountExists's) and no mail is queued, since
+	// there is no owner to tell.
+	NoAccount bool
 }
 
 // Sent is what a flow tells its client after a send.
@@ -216,6 +225,14 @@ func (s *Service) Send(ctx context.Context, r SendRequest) (Sent, error) {
 	if err != nil {
 		return Sent{}, err
 	}
+	if r.NoAccount {
+		if r.AccountExists || (r.Purpose != PurposeReset && r.Purpose != PurposeSignIn) {
+			return Sent{}, &InvalidRequestError{Field: "purpose", Reason: "only a reset or a sign-in can stand in for a missing account"}
+		}
+		if code, err = untypeableCode(); err != nil {
+			return Sent{}, err
+		}
+	}
 	var msg gdmail.Message
 	if r.AccountExists {
 		if r.Purpose != PurposeSignUp {
@@ -226,6 +243,8 @@ func (s *Service) Send(ctx context.Context, r SendRequest) (Sent, error) {
 		}
 		msg, err = gdmail.RenderSignUpTaken(gdmail.TakenMail{To: email, Locale: r.Locale, TenantName: tenantName, AppName: r.AppName})
 	} else {
+		// A NoAccount send renders the mail it will not queue (with its
+		// unknowable code): the same work, so its duration says less.
 		msg, err = gdmail.RenderCode(gdmail.CodeMail{To: email, Locale: r.Locale, TenantName: tenantName,
 			AppName: r.AppName, Purpose: r.Purpose, Code: code, Lifetime: s.cfg.TTL})
 	}
@@ -235,7 +254,7 @@ func (s *Service) Send(ctx context.Context, r SendRequest) (Sent, error) {
 	now := s.cfg.Now()
 	emailMAC := s.mac("email", r.TenantID, email)
 	in := Issue{Key: k, EmailMAC: emailMAC, CodeMAC: s.codeMAC(k, emailMAC, code),
-		SentAt: now, ExpiresAt: now.Add(s.cfg.TTL), HourAgo: now.Add(-time.Hour), Mail: msg}
+		SentAt: now, ExpiresAt: now.Add(s.cfg.TTL), HourAgo: now.Add(-time.Hour), Mail: msg, NoMail: r.NoAccount}
 	err = s.cfg.Store.IssueCode(ctx, in, func(rc Recent) error {
 		if !rc.BindingSentAt.IsZero() {
 			if wait := rc.BindingSentAt.Add(s.cfg.ResendInterval).Sub(now); wait > 0 {
@@ -317,16 +336,6 @@ func firstRune(s string) string {
 	return ""
 }
 
-// Rules are the limits a Service applies, for callers that must behave
-// the same without a stored code (a hosted page's decoy for an address
-// that has no account).
-type Rules struct {
-	TTL, ResendInterval time.Duration
-	SendsPerHour        int
-	MaxTries            int
-}
-
-// Rules returns the service's effective limits (defaults filled in).
-func (s *Service) Rules() Rules {
-	return Rules{TTL: s.cfg.TTL, ResendInterval: s.cfg.ResendInterval, SendsPerHour: s.cfg.SendsPerHour, MaxTries: MaxTries}
-}
+// TTL is how long a code lives (the default filled in), for pages that
+// say so.
+func (s *Service) TTL() time.Duration { return s.cfg.TTL }

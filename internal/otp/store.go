@@ -24,6 +24,9 @@ type Issue struct {
 	// HourAgo is SentAt minus the cap window; Recent counts sends since.
 	HourAgo time.Time
 	Mail    mail.Message
+	// NoMail stores the code and logs the send but queues no mail (a
+	// SendRequest.NoAccount).
+	NoMail bool
 }
 
 // Recent is what the store knows about earlier sends when a new one is
@@ -59,7 +62,8 @@ type Verdict struct {
 type Store interface {
 	// IssueCode locks the address, calls admit with the recent sends and,
 	// if it returns nil, replaces the binding's code, logs the send and
-	// queues the mail (discarded unsent after ExpiresAt), all in one
+	// queues the mail (discarded unsent after ExpiresAt; none when
+	// NoMail), all in one
 	// transaction. admit's error is returned and nothing is written.
 	IssueCode(ctx context.Context, in Issue, admit func(Recent) error) error
 	// AttemptCode locks the binding's code, calls judge with it (nil when
