@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/graphdir/graphdir/internal/directory"
+	"github.com/graphdir/graphdir/internal/mail/smtptest"
 )
 
 // The hosted code pages' resend control, the MFA address registration
@@ -324,5 +325,105 @@ func (s *stack) setMFAEmail(userID, addr string) {
 	s.t.Helper()
 	if r := s.do("PATCH", "/v1.0/users/"+userID, s.appToken("User.ReadWrite.All"), map[string]any{"otherMails": []string{addr}}); r.Status != http.StatusNoContent {
 		s.t.Fatalf("set otherMails: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestHostedCodePages_UnknownAddressCapAcrossFlows: the hourly cap per
+// address counts the sends of separate flows, for an address without an
+// account as for one with: a new flow each time (a new browser, its own
+// email step), side by side, the same status and page at each step, the
+// first three sent and the fourth refused at the cap (3 per hour on this
+// stack); an hour on, both send again. Every code went to the real
+// address; none, and no queued mail, to the unknown one.
+func TestHostedCodePages_UnknownAddressCapAcrossFlows(t *testing.T) {
+	for _, tc := range []struct {
+		name, path string
+		codesOnly  bool
+	}{
+		{"reset", "/reset", false},
+		{"signin", "/signin", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, f := newCodePagesStack(t)
+			if tc.codesOnly {
+				n.newFlow([]string{f.web.AppID}, func(b map[string]any) {
+					b["onAuthenticationMethodLoadStart"].(map[string]any)["identityProviders"] = []any{map[string]any{"id": "EmailOtpSignup-OAUTH"}}
+				})
+			}
+			const unknown = "nobody@example.com"
+			// start is a new flow's email step for email: the answer a
+			// user (or a script) sees.
+			start := func(email string) (int, string) {
+				b := n.newBrowser()
+				params, _ := f.authParams(f.web, fixWebRedirect)
+				p := b.get(n.authorizeURL(params))
+				field := "username"
+				if !tc.codesOnly {
+					p, field = b.submit(p, tc.path, "stage", "start"), "email"
+				}
+				p = b.submit(p, tc.path, field, email)
+				return p.status, requestRe.ReplaceAllString(stripTokens(p.body, email), "")
+			}
+			var realSeq, unknownSeq []int
+			for i := 1; i <= 5; i++ {
+				if i == 5 {
+					n.age(time.Hour) // the first sends leave the cap's window
+				}
+				rs, rb := start(fixUser)
+				us, ub := start(unknown)
+				realSeq, unknownSeq = append(realSeq, rs), append(unknownSeq, us)
+				if rb != ub {
+					t.Fatalf("flow %d: the pages differ:\n%s\n---\n%s", i, rb, ub)
+				}
+			}
+			want := []int{http.StatusOK, http.StatusOK, http.StatusOK, http.StatusServiceUnavailable, http.StatusOK}
+			if !slices.Equal(realSeq, want) || !slices.Equal(unknownSeq, want) {
+				t.Fatalf("statuses: real %v, unknown %v, want %v for both", realSeq, unknownSeq, want)
+			}
+			queued := map[string]int{}
+			rows, err := n.db.store.DB().Query(`SELECT recipient, count(*) FROM mail_outbox GROUP BY recipient`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var to string
+				var c int
+				if err := rows.Scan(&to, &c); err != nil {
+					t.Fatal(err)
+				}
+				queued[to] = c
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if queued[fixUser] != 4 || queued[unknown] != 0 {
+				t.Fatalf("queued mail: %v, want 4 to %s and none to %s", queued, fixUser, unknown)
+			}
+			if err := n.mailJob.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// The four queued mails arrive (waited for, not slept on);
+			// then nothing else may be waiting.
+			sent := map[string]int{}
+			count := func(m smtptest.Received) {
+				for _, to := range m.To {
+					sent[to]++
+				}
+			}
+			for range 4 {
+				count(n.smtp.Wait(t, 30*time.Second))
+			}
+			for more := true; more; {
+				select {
+				case m := <-n.smtp.Mail:
+					count(m)
+				default:
+					more = false
+				}
+			}
+			if sent[fixUser] != 4 || sent[unknown] != 0 {
+				t.Fatalf("mail sent: %v, want 4 to %s and none to %s", sent, fixUser, unknown)
+			}
+		})
 	}
 }

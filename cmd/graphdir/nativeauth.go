@@ -30,7 +30,7 @@ func newNativeAuth(ctx context.Context, cfg *config.Config, db *database, svc *d
 		Apps: apps, Accounts: svc, Flows: flowstate.New(db.store), Codes: codes, Hash: password.Hash,
 		Tokens: tokens, Password: nativePassword(core), Record: nativeRecord(core),
 		Guard:            protect.New(db.store, protectionPolicy(cfg)), // signin.go
-		HideUserNotFound: hideUserNotFound(db.store, cfg.NativeAuthHideUserNotFound), ResendInterval: cfg.Mail.ResendInterval,
+		HideUserNotFound: hideUserNotFound(db.store, cfg.NativeAuthHideUserNotFound),
 	}), nil
 }
 

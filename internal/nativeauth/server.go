@@ -73,9 +73,6 @@ type Deps struct {
 	// and is asked only when a username matches no account, so a known
 	// user's sign-in pays nothing for it. nil: never hide.
 	HideUserNotFound func(ctx context.Context, tenantID string) (bool, error)
-	// ResendInterval is the interval a code answer shows when no code was
-	// sent (HideUserNotFound); 0: otp's default.
-	ResendInterval time.Duration
 	// Guard applies account protection to code sends and code checks
 	// (rate limits per IP and tenant; wrong codes count toward the sign-in
 	// name's lockout, as wrong passwords do); nil: none.
@@ -239,18 +236,13 @@ func (s *Server) sendCode(ctx context.Context, r Request, app *directory.Applica
 	if e := s.admit(ctx, r, fl, protect.StepCodeSend); e != nil {
 		return nil, e
 	}
-	if fl.Data[dataGhost] == "1" {
-		// No account: nothing is mailed, the answer looks the same.
-		iv := s.d.ResendInterval
-		if iv <= 0 {
-			iv = otp.DefaultResendInterval
-		}
-		return &Response{ChallengeType: "oob", BindingMethod: "prompt", ChallengeChannel: "email",
-			ChallengeTargetLabel: otp.MaskEmail(fl.Username), CodeLength: otp.CodeLength, Interval: int(iv / time.Second)}, nil
-	}
 	to := codeAddress(fl, purpose)
+	// No account (the tenant hides user_not_found): the same send, stored
+	// code, resend interval and hourly cap per address as for an account,
+	// but a code no one knows and no mail, so the answers and their
+	// limits cannot tell the two apart.
 	sent, err := s.d.Codes.Send(ctx, otp.SendRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID,
-		Email: to, Locale: r.Locale, AppName: appName(app)})
+		Email: to, Locale: r.Locale, AppName: appName(app), NoAccount: fl.Data[dataGhost] == "1"})
 	var soon *otp.ResendTooSoonError
 	if errors.As(err, &soon) && !soon.HourlyCap && fl.Data["code_sent"] == "1" && (fl.Data[dataCodeSentTo] == "" || fl.Data[dataCodeSentTo] == to) {
 		sent, err = otp.Sent{CodeLength: otp.CodeLength, Interval: soon.RetryAfter, ChannelTarget: otp.MaskEmail(to)}, nil
@@ -288,7 +280,9 @@ func (s *Server) verifyCode(ctx context.Context, r Request, fl directory.SignInF
 	}
 	at := protect.Attempt{TenantID: fl.TenantID, Identifier: fl.Username, IP: r.IP, Step: protect.StepCodeVerify}
 	var err error
-	if len(code) > 64 || fl.Data[dataGhost] == "1" {
+	// A ghost's code is checked as any (its stored code is one no one
+	// knows), so its tries and lifetime run out alike.
+	if len(code) > 64 {
 		err = &otp.WrongCodeError{}
 	} else {
 		err = s.d.Codes.Verify(ctx, otp.VerifyRequest{TenantID: fl.TenantID, Purpose: purpose, Binding: fl.ID, Code: code, Email: codeAddress(fl, purpose)})

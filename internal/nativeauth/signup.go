@@ -34,7 +34,8 @@ const (
 	dataCodeSent = "code_sent"
 	dataVerified = "verified"
 	// dataGhost marks a flow for a username no account has
-	// (Deps.HideUserNotFound): it can never succeed.
+	// (Deps.HideUserNotFound): it can never succeed (its codes are sent
+	// with otp's NoAccount: stored, capped, never mailed, never right).
 	dataGhost = "ghost"
 )
 
