@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/graphdir/graphdir/internal/directory"
 )
@@ -205,4 +209,97 @@ func show(v *bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// TestNativeAuth_HiddenUnknownCodesLikeKnown: with user_not_found hidden,
+// an unknown username's reset codes go through the code service as a
+// known one's (stored, never mailed, never right). Side by side, every
+// answer is alike: the challenge, five wrong codes (the fifth kills the
+// code), and the hourly cap per address across separate flows (3 per
+// hour on this stack: the fourth flow's challenge is refused). The
+// unknown address gets no mail.
+func TestNativeAuth_HiddenUnknownCodesLikeKnown(t *testing.T) {
+	t.Parallel()
+	n := newNativeStack(t, "GRAPHDIR_NATIVE_AUTH_HIDE_USER_NOT_FOUND", "true",
+		"GRAPHDIR_OTP_RESEND_INTERVAL", "3m", "GRAPHDIR_OTP_SENDS_PER_HOUR", "3")
+	const known, ghost = "known@example.com", "ghost@example.com"
+	n.signUp(known, "Str0ng!Passw0rd", "Known")
+	n.age(time.Hour) // the sign-up's code leaves the cap's window
+	const types = "password oob redirect"
+	// view is what a client sees of an answer, the address masked alike.
+	view := func(r *response) string {
+		m := r.JSON(t)
+		desc, _ := m["error_description"].(string)
+		desc, _, _ = strings.Cut(desc, "Trace ID")
+		ra := ""
+		if v := r.Header.Get("Retry-After"); v != "" {
+			secs, _ := strconv.Atoi(v)
+			ra = strconv.Itoa((secs + 59) / 60)
+		}
+		lbl, _ := m["challenge_target_label"].(string)
+		return fmt.Sprint(r.Status, " ", m["error"], " ", m["suberror"], " ", m["error_codes"], " ", desc, " retry-after=", ra,
+			" ", m["challenge_type"], " ", m["interval"], " ", m["code_length"], " ", strings.Replace(lbl, "g***", "k***", 1))
+	}
+	both := func(what string, act func(user string) *response) []*response {
+		t.Helper()
+		k, g := act(known), act(ghost)
+		if kv, gv := view(k), view(g); kv != gv {
+			t.Fatalf("%s: known and unknown differ:\n%s\n%s", what, kv, gv)
+		}
+		return []*response{k, g}
+	}
+	cts := map[string]string{}
+	challenge := func(user string) *response {
+		st := ok(t, n.post("/resetpassword/v1.0/start", n.form("username", user, "challenge_type", types)))
+		r := n.post("/resetpassword/v1.0/challenge", n.form("continuation_token", ct(t, st), "challenge_type", types))
+		if r.Status == http.StatusOK {
+			cts[user] = ct(t, r.JSON(t))
+		}
+		return r
+	}
+	wrong := func(user string) *response {
+		return n.post("/resetpassword/v1.0/continue", n.form("continuation_token", cts[user], "grant_type", "oob", "oob", "00000000"))
+	}
+	if r := both("first flow", challenge); r[0].Status != http.StatusOK {
+		t.Fatalf("first challenge: %d %s", r[0].Status, r[0].Body)
+	}
+	for i := 1; i <= 5; i++ {
+		r := both(fmt.Sprintf("wrong code %d", i), wrong)
+		want := "The code is wrong."
+		if i == 5 {
+			want = "Too many wrong codes"
+		}
+		nativeErr(t, r[0], 400, "invalid_grant", 0, "invalid_oob_value")
+		if !strings.Contains(string(r[0].Body), want) {
+			t.Fatalf("wrong code %d: %s", i, r[0].Body)
+		}
+	}
+	for i := 2; i <= 4; i++ {
+		r := both(fmt.Sprintf("flow %d", i), challenge)
+		if want := map[bool]int{true: http.StatusTooManyRequests, false: http.StatusOK}[i == 4]; r[0].Status != want {
+			t.Fatalf("flow %d: %d %s, want %d", i, r[0].Status, r[0].Body, want)
+		}
+	}
+	if err := n.mailJob.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]int{}
+	for range 3 {
+		for _, to := range n.smtp.Wait(t, 30*time.Second).To {
+			sent[to]++
+		}
+	}
+	for more := true; more; {
+		select {
+		case m := <-n.smtp.Mail:
+			for _, to := range m.To {
+				sent[to]++
+			}
+		default:
+			more = false
+		}
+	}
+	if sent[known] != 3 || sent[ghost] != 0 {
+		t.Fatalf("mail: %v, want 3 to %s, none to %s", sent, known, ghost)
+	}
 }
