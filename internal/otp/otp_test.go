@@ -625,3 +625,74 @@ func TestSend_AccountExistsNotifiesWithoutACode(t *testing.T) {
 		t.Fatalf("reset notice: %v", err)
 	}
 }
+
+// TestSend_NoAccountStoresACodeAndSendsNothing: a reset or sign-in send
+// for an address without an account answers as a code's, queues no mail,
+// and is admitted and counted exactly as a code's: its binding's resend
+// interval, and the address's hourly cap across bindings (here mixed
+// with a real code to the same address, which it counts against too).
+// Every try on its binding is wrong and counts, down to the same dead
+// end; its lifetime is a code's.
+func TestSend_NoAccountStoresACodeAndSendsNothing(t *testing.T) {
+	e := setup(t, otp.Config{SendsPerHour: 3})
+	ctx := context.Background()
+	send := func(purpose, binding string, noAccount bool) (otp.Sent, error) {
+		return e.svc.Send(ctx, otp.SendRequest{TenantID: e.tenant, Purpose: purpose, Binding: binding,
+			Email: "nobody@example.test", Locale: "en", AppName: "Contoso Shop", NoAccount: noAccount})
+	}
+	verify := func(purpose, binding, code string) error {
+		return e.svc.Verify(ctx, otp.VerifyRequest{TenantID: e.tenant, Purpose: purpose, Binding: binding, Code: code, Email: "nobody@example.test"})
+	}
+	ghost, err := send(otp.PurposeReset, "flow-1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := send(otp.PurposeReset, "flow-real", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ghost != real {
+		t.Errorf("Sent without an account %+v, with one %+v", ghost, real)
+	}
+	if n, err := e.worker.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("worker sent %d, %v; want only the real code's mail", n, err)
+	}
+	e.smtp.Wait(t, wait)
+	for i := 1; i < otp.MaxTries; i++ {
+		var wrong *otp.WrongCodeError
+		if err := verify(otp.PurposeReset, "flow-1", "12345678"); !errors.As(err, &wrong) || wrong.Remaining != otp.MaxTries-i {
+			t.Fatalf("try %d: %v", i, err)
+		}
+	}
+	if err := verify(otp.PurposeReset, "flow-1", "00000000"); !errors.Is(err, otp.ErrTooManyTries) {
+		t.Fatalf("last try: %v", err)
+	}
+	var soon *otp.ResendTooSoonError
+	if _, err := send(otp.PurposeReset, "flow-1", true); !errors.As(err, &soon) || soon.HourlyCap {
+		t.Fatalf("resend at once: %v", err)
+	}
+	// A sign-in flow to the same address: the third send of the hour.
+	if _, err := send(otp.PurposeSignIn, "flow-2", true); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(otp.DefaultTTL)
+	if err := verify(otp.PurposeSignIn, "flow-2", "12345678"); !errors.Is(err, otp.ErrExpired) {
+		t.Fatalf("after the lifetime: %v", err)
+	}
+	if _, err := send(otp.PurposeReset, "flow-3", true); !errors.As(err, &soon) || !soon.HourlyCap {
+		t.Fatalf("fourth send within the hour: %v", err)
+	}
+	if n, err := e.worker.RunOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("worker sent %d, %v; want nothing more", n, err)
+	}
+	var inv *otp.InvalidRequestError
+	for _, r := range []otp.SendRequest{
+		{TenantID: e.tenant, Purpose: otp.PurposeSignUp, Binding: "s", Email: "nobody@example.test", NoAccount: true},
+		{TenantID: e.tenant, Purpose: otp.PurposeMFA, Binding: "m", Email: "nobody@example.test", NoAccount: true},
+		{TenantID: e.tenant, Purpose: otp.PurposeSignUp, Binding: "s", Email: "nobody@example.test", NoAccount: true, AccountExists: true},
+	} {
+		if _, err := e.svc.Send(ctx, r); !errors.As(err, &inv) {
+			t.Fatalf("%s NoAccount: %v", r.Purpose, err)
+		}
+	}
+}
