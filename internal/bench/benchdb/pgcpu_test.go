@@ -3,6 +3,10 @@ package benchdb_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"testing"
 	"time"
 
@@ -57,7 +61,10 @@ func burn(t *testing.T, dsn string, exit bool) (int, time.Duration) {
 		conn.Close()
 		db.Close()
 		for deadline := time.Now().Add(30 * time.Second); ; {
-			if _, err := bench.ProcCPU(pid); err != nil {
+			// Gone from /proc means reaped: a zombie still has its
+			// directory, and its CPU is not yet in the postmaster's
+			// cutime.
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, fs.ErrNotExist) {
 				break
 			}
 			if time.Now().After(deadline) {
