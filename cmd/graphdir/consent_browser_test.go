@@ -3,8 +3,6 @@ package main
 import (
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,37 +26,14 @@ func TestConsentPage_Chromium(t *testing.T) {
 	redirect := o.URL + "/cb"
 	app, secret := s.scopedApp("Contoso Shop", []string{"openid", "profile", "offline_access"},
 		directory.SignInInput{Web: &directory.WebInput{RedirectURIs: []string{redirect}}})
-	shots, err := filepath.Abs("../../testdata/browser/screenshots")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	type step struct {
-		Title, Lang, URL string
-		Violations       []browsertest.Violation
-	}
+	shots := screenshotDir(t)
 	for _, lang := range []string{"en", "fr"} {
 		user := "consent-" + lang + "@example.com"
 		s.customer(user, fixPassword)
 		sess := br.Open(t)
-		check := func(name, goTo, click string, fill ...string) step {
+		check := func(name, goTo, click string, fill ...string) hostedPageStep {
 			t.Helper()
-			var pairs [][2]string
-			for i := 0; i+1 < len(fill); i += 2 {
-				pairs = append(pairs, [2]string{fill[i], fill[i+1]})
-			}
-			var st step
-			sess.Run(t, browsertest.Scenario{Name: "hosted-page", URL: goTo, Args: map[string]any{"tags": browsertest.AxeTags,
-				"shots": shots, "name": lang + "-" + name, "fill": pairs, "click": click}}).Decode(t, &st)
-			if len(st.Violations) > 0 {
-				t.Errorf("axe on %s (%s):\n%s", name, lang, browsertest.FormatViolations(st.Violations))
-			}
-			if st.Lang != lang {
-				t.Errorf("%s: lang %q, want %s", name, st.Lang, lang)
-			}
-			return st
+			return visitHostedPage(t, sess, shots, lang, name, goTo, hostedPageAction{click: click, fill: fillPairs(fill)})
 		}
 		verifier, challenge := pkce()
 		authorize := func(scope string) string {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -33,34 +31,11 @@ func TestHostedMFARegistration_Chromium(t *testing.T) {
 	if r := s.do("POST", flowsURL, admin, body); r.Status != http.StatusCreated {
 		t.Fatalf("create flow: %d %s", r.Status, r.Body)
 	}
-	shots, err := filepath.Abs("../../testdata/browser/screenshots")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	sess := br.Open(t)
-	type step struct {
-		Title, Lang, URL string
-		Violations       []browsertest.Violation
-	}
-	check := func(lang, name, goTo, click string, fill ...string) step {
+	check := func(lang, name, goTo, click string, fill ...string) hostedPageStep {
 		t.Helper()
-		var pairs [][2]string
-		for i := 0; i+1 < len(fill); i += 2 {
-			pairs = append(pairs, [2]string{fill[i], fill[i+1]})
-		}
-		var st step
-		sess.Run(t, browsertest.Scenario{Name: "hosted-page", URL: goTo, Args: map[string]any{"tags": browsertest.AxeTags,
-			"shots": shots, "name": lang + "-" + name, "fill": pairs, "click": click}}).Decode(t, &st)
-		if len(st.Violations) > 0 {
-			t.Errorf("axe on %s (%s):\n%s", name, lang, browsertest.FormatViolations(st.Violations))
-		}
-		if st.Lang != lang {
-			t.Errorf("%s: lang %q, want %s", name, st.Lang, lang)
-		}
-		return st
+		return visitHostedPage(t, sess, shots, lang, name, goTo, hostedPageAction{click: click, fill: fillPairs(fill)})
 	}
 	const submit = "form[method=post] button[type=submit]"
 	const resend = `form[action$="/resend"] button`

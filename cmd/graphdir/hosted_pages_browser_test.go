@@ -3,8 +3,6 @@ package main
 import (
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,13 +33,7 @@ func TestHostedPages_Chromium(t *testing.T) {
 	if r := s.do("POST", flowsURL, admin, body); r.Status != http.StatusCreated {
 		t.Fatalf("create flow: %d %s", r.Status, r.Body)
 	}
-	shots, err := filepath.Abs("../../testdata/browser/screenshots")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	sess := br.Open(t)
 	authorize := func(client, lang string) string {
 		_, challenge := pkce()
@@ -49,26 +41,9 @@ func TestHostedPages_Chromium(t *testing.T) {
 			"scope": {"openid profile"}, "state": {"s"}, "nonce": {"n"}, "code_challenge": {challenge},
 			"code_challenge_method": {"S256"}, "ui_locales": {lang}, "prompt": {"login"}})
 	}
-	type step struct {
-		Title, Lang, URL string
-		Violations       []browsertest.Violation
-	}
-	check := func(lang, name, goTo, click string, fill ...string) step {
+	check := func(lang, name, goTo, click string, fill ...string) hostedPageStep {
 		t.Helper()
-		var pairs [][2]string
-		for i := 0; i+1 < len(fill); i += 2 {
-			pairs = append(pairs, [2]string{fill[i], fill[i+1]})
-		}
-		var st step
-		sess.Run(t, browsertest.Scenario{Name: "hosted-page", URL: goTo, Args: map[string]any{"tags": browsertest.AxeTags,
-			"shots": shots, "name": lang + "-" + name, "fill": pairs, "click": click}}).Decode(t, &st)
-		if len(st.Violations) > 0 {
-			t.Errorf("axe on %s (%s):\n%s", name, lang, browsertest.FormatViolations(st.Violations))
-		}
-		if st.Lang != lang {
-			t.Errorf("%s: lang %q, want %s", name, st.Lang, lang)
-		}
-		return st
+		return visitHostedPage(t, sess, shots, lang, name, goTo, hostedPageAction{click: click, fill: fillPairs(fill)})
 	}
 	const submit = "form[method=post] button[type=submit]"
 	for _, lang := range []string{"en", "fr"} {

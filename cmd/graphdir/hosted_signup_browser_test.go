@@ -3,8 +3,6 @@ package main
 import (
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,36 +26,14 @@ func TestHostedSignUpChoices_Chromium(t *testing.T) {
 	redirect := o.URL + "/cb"
 	app, _ := s.browserApp("choices", directory.SignInInput{Web: &directory.WebInput{RedirectURIs: []string{redirect}}})
 	interests, newsletter := choiceFlow(t, s, app.AppID)
-	shots, err := filepath.Abs("../../testdata/browser/screenshots")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	sess := br.Open(t)
-	type step struct {
-		Title, Lang, URL string
-		Violations       []browsertest.Violation
-	}
-	type action struct {
-		click         string
-		fill, selects [][2]string
-		checks        []string
-	}
-	visit := func(lang, name, goTo string, a action) step {
+	type action = hostedPageAction
+	visit := func(lang, name, goTo string, a action) hostedPageStep {
 		t.Helper()
-		var st step
-		sess.Run(t, browsertest.Scenario{Name: "hosted-page", URL: goTo, Args: map[string]any{"tags": browsertest.AxeTags,
-			"shots": shots, "name": lang + "-" + name, "fill": a.fill, "check": a.checks, "select": a.selects, "click": a.click}}).Decode(t, &st)
-		if len(st.Violations) > 0 {
-			t.Errorf("axe on %s (%s):\n%s", name, lang, browsertest.FormatViolations(st.Violations))
-		}
 		// The last step is back at the application's page (English).
-		if st.Lang != lang && !strings.HasSuffix(name, "-done") {
-			t.Errorf("%s: lang %q, want %s", name, st.Lang, lang)
-		}
-		return st
+		a.endsOnApp = strings.HasSuffix(name, "-done")
+		return visitHostedPage(t, sess, shots, lang, name, goTo, a)
 	}
 	const submit = "form[method=post] button[type=submit]"
 	reader := s.appToken("User.Read.All")
